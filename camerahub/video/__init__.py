@@ -1,0 +1,1 @@
+"""Video boundary: stream-copy segmenter, segment probe, clip remux and snapshots (PyAV)."""

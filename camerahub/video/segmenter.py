@@ -1,0 +1,391 @@
+"""Stream-copy segmenter: camera packets are remuxed, never decoded, into spool segments.
+
+Container: MPEG-TS. Why not fragmented MP4:
+- A kill -9 mid-segment leaves a TS file that is valid up to its last complete 188-byte
+  packet: no header to patch, no index at the end, so `probe_segment` can demux it, decide
+  "playable" and finalize it as is, or quarantine it. A fragmented MP4 also survives but
+  loses the whole unfinished fragment and needs box-level repair to be trimmed.
+- Each TS segment is self-contained (PAT/PMT at its start, SPS/PPS repeated by FFmpeg's
+  muxer on every keyframe), so it plays alone, is a valid HLS media segment as is (no
+  separate init segment to store and keep consistent), and `remux_to_mp4` stream-copies
+  a run of them into one MP4 for clip.mp4.
+- Cost: 2-4 % container overhead, accepted for robustness.
+
+Timing: a session anchors to the recorder's wall clock (UTC) when the first keyframe is
+received; every segment start is anchor + stream time of its first keyframe, in whole
+milliseconds, so consecutive segments abut exactly (start + duration_ms == next start).
+The anchor is renewed after a reconnect (new session), a timestamp discontinuity, or when
+stream time and wall clock drift apart by more than `drift_threshold_s`.
+
+Reconnects are the caller's choice: `Segmenter.record` runs one session and always ends
+with a StreamError (or returns when `stop` is set); `run_camera` is a ready-made loop with
+capped exponential backoff that reports every gap to a callback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from camerahub.video import spooldirs
+from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError
+from camerahub.video.source import InputOptions, open_input, redact, translate_read_error
+
+log = logging.getLogger(__name__)
+
+SEGMENT_EXT = "ts"
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    """A finished segment in the spool's ready/ directory."""
+
+    camera_id: str
+    site: str
+    start_utc: datetime
+    duration_ms: int
+    path: Path
+    bytes: int
+    sha256: str
+    frames: int
+    keyframes: int
+    codec: str
+    width: int
+    height: int
+    ext: str = SEGMENT_EXT
+
+    @property
+    def end_utc(self) -> datetime:
+        """When the segment ends (start of the next one in the same session)."""
+        return self.start_utc + timedelta(milliseconds=self.duration_ms)
+
+    def to_json(self) -> dict:
+        """Return the sidecar JSON form (ISO times, string path)."""
+        data = asdict(self)
+        data["start_utc"] = format_utc(self.start_utc)
+        data["path"] = str(self.path)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> SegmentInfo:
+        """Rebuild from the sidecar JSON form."""
+        values = dict(data)
+        values["start_utc"] = datetime.fromisoformat(values["start_utc"])
+        values["path"] = Path(values["path"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """Segment length and timing tolerances."""
+
+    segment_seconds: float = 10.0
+    drift_threshold_s: float | None = 2.0
+    max_timestamp_jump_s: float = 5.0
+    input: InputOptions = field(default_factory=InputOptions)
+
+
+def format_utc(moment: datetime) -> str:
+    """Return ISO 8601 UTC with milliseconds and a Z."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_now_ms() -> datetime:
+    """Return the wall clock in UTC, floored to the millisecond."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    """Return (hex SHA-256, size) of a file."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+class _Clock:
+    """Maps stream timestamps to UTC in whole milliseconds from one anchor."""
+
+    def __init__(self, wall: datetime, pts: int, time_base: Fraction) -> None:
+        self.wall, self.pts, self.time_base = wall, pts, time_base
+
+    def offset_ms(self, pts: int) -> int:
+        """Milliseconds of stream time from the anchor to pts."""
+        return round((pts - self.pts) * self.time_base * 1000)
+
+    def utc(self, pts: int) -> datetime:
+        """The UTC time of a stream timestamp."""
+        return self.wall + timedelta(milliseconds=self.offset_ms(pts))
+
+
+class _SegmentFile:
+    """One segment being muxed into incoming/."""
+
+    def __init__(self, path: Path, template: av.VideoStream, start_pts: int) -> None:
+        self.path, self.start_pts, self.end_pts = path, start_pts, start_pts
+        self.frames = self.keyframes = 0
+        self.container = av.open(str(path), "w", format="mpegts")
+        self.stream = self.container.add_stream_from_template(template)
+
+    def write(self, packet: av.Packet, pts: int, end_pts: int, origin: int) -> None:
+        """Mux one packet, rebased so the session's timestamps start at zero."""
+        self.frames += 1
+        self.keyframes += int(packet.is_keyframe)
+        self.end_pts = max(self.end_pts, end_pts)
+        packet.dts -= origin
+        packet.pts = pts - origin
+        packet.stream = self.stream
+        self.container.mux(packet)
+
+    def close(self) -> None:
+        """Flush the muxer and the file to disk."""
+        self.container.close()
+        spooldirs.fsync_path(self.path)
+
+
+class Segmenter:
+    """Records one camera's stream into keyframe-aligned segments in a spool directory."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        site: str,
+        spool_dir: Path,
+        on_segment: Callable[[SegmentInfo], None],
+        config: SegmenterConfig | None = None,
+        clock: Callable[[], datetime] = utc_now_ms,
+    ) -> None:
+        self.camera_id, self.site = camera_id, site
+        self.spool = Path(spool_dir)
+        self.on_segment, self.clock = on_segment, clock
+        self.config = config or SegmenterConfig()
+        self.last_end_utc: datetime | None = None
+        self.segments_in_session = 0
+        spooldirs.ensure_dirs(self.spool)
+
+    def record(self, url: str, stop: threading.Event | None = None) -> None:
+        """Record one session; return if `stop` is set, else raise a StreamError."""
+        self.segments_in_session = 0
+        try:
+            container = open_input(url, self.config.input)
+        except StreamOpenError as exc:
+            exc.last_end_utc = self.last_end_utc
+            raise
+        try:
+            _Session(self, container, url).run(stop or threading.Event())
+        except StreamError as exc:
+            exc.last_end_utc = self.last_end_utc
+            raise
+        finally:
+            container.close()
+
+    def commit(self, seg: _SegmentFile, clock: _Clock, codec: av.VideoStream) -> SegmentInfo:
+        """Close a segment, move it from incoming/ to ready/ and announce it."""
+        seg.close()
+        sha256, size = file_sha256(seg.path)
+        start = clock.utc(seg.start_pts)
+        duration = clock.offset_ms(seg.end_pts) - clock.offset_ms(seg.start_pts)
+        ready = self.spool / spooldirs.READY / seg.path.name
+        info = SegmentInfo(
+            self.camera_id, self.site, start, duration, ready, size, sha256,
+            seg.frames, seg.keyframes, codec.codec_context.name, codec.width, codec.height,
+        )
+        self._publish(seg.path, info)
+        self.last_end_utc = info.end_utc
+        self.segments_in_session += 1
+        return info
+
+    def _publish(self, incoming: Path, info: SegmentInfo) -> None:
+        """Sidecar first, segment last: the segment's rename is the commit point."""
+        spooldirs.write_json_atomic(info.path.with_suffix(".json"), info.to_json())
+        os.replace(incoming, info.path)
+        spooldirs.fsync_path(info.path.parent)
+        incoming.with_name(incoming.stem + spooldirs.OPEN_SUFFIX).unlink(missing_ok=True)
+        log.info("segment %s %s %d ms", self.camera_id, format_utc(info.start_utc),
+                 info.duration_ms)
+        try:
+            self.on_segment(info)
+        except Exception:
+            # The segment is safe in ready/; the spool scan will still find it.
+            log.exception("on_segment callback failed for %s", info.path)
+
+    def open_segment(self, start_utc: datetime, template: av.VideoStream, pts: int) -> _SegmentFile:
+        """Start a segment file in incoming/ with its open-sidecar written first."""
+        path = self._free_path(start_utc)
+        spooldirs.write_json_atomic(
+            path.with_name(path.stem + spooldirs.OPEN_SUFFIX),
+            {"camera_id": self.camera_id, "site": self.site,
+             "start_utc": format_utc(start_utc), "ext": SEGMENT_EXT},
+        )
+        return _SegmentFile(path, template, pts)
+
+    def _free_path(self, start_utc: datetime) -> Path:
+        """Return an unused incoming/ path named after camera and start."""
+        stamp = start_utc.astimezone(UTC).strftime("%Y%m%dT%H%M%S.") + (
+            f"{start_utc.microsecond // 1000:03d}Z"
+        )
+        base = f"{self.site}~{self.camera_id}~{stamp}"
+        for n in range(1000):
+            stem = base if n == 0 else f"{base}~{n}"
+            if not any((self.spool / d / f"{stem}.{SEGMENT_EXT}").exists()
+                       for d in (spooldirs.INCOMING, spooldirs.READY)):
+                return self.spool / spooldirs.INCOMING / f"{stem}.{SEGMENT_EXT}"
+        raise StreamEnded(f"no free spool name for {base}")
+
+
+class _Session:
+    """One connection's packet loop: cutting, anchoring and closing segments."""
+
+    def __init__(self, owner: Segmenter, container: av.container.InputContainer, url: str):
+        self.owner, self.container, self.url = owner, container, url
+        self.stream = _video_stream(container, url)
+        self.time_base = Fraction(self.stream.time_base)
+        self.target = round(owner.config.segment_seconds / self.time_base)
+        self.max_jump = round(owner.config.max_timestamp_jump_s / self.time_base)
+        self.clock: _Clock | None = None
+        self.segment: _SegmentFile | None = None
+        self.origin = 0
+        self.last_dts: int | None = None
+        self.frame_interval = 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Demux until stop, EOF or error; always close the open segment."""
+        try:
+            for packet in self.container.demux(self.stream):
+                if stop.is_set():
+                    return
+                self.handle(packet)
+        except av.error.FFmpegError as exc:
+            raise translate_read_error(exc, self.url) from exc
+        finally:
+            self.close_segment()
+        raise StreamEnded(f"{redact(self.url)}: end of stream")
+
+    def handle(self, packet: av.Packet) -> None:
+        """Route one packet: skip, cut a new segment, or append."""
+        if packet.dts is None or packet.size == 0:
+            return  # demuxer flush packets and packets FFmpeg could not time
+        self.check_continuity(packet.dts)
+        pts = packet.pts if packet.pts is not None else packet.dts
+        if packet.is_keyframe and self.due(pts):
+            self.close_segment()
+            self.start_segment(pts, packet.dts)
+        if self.segment is not None:
+            self.segment.write(packet, pts, pts + self.packet_duration(packet), self.origin)
+
+    def due(self, pts: int) -> bool:
+        """Whether a keyframe at pts starts a new segment."""
+        return self.segment is None or pts - self.segment.start_pts >= self.target
+
+    def check_continuity(self, dts: int) -> None:
+        """Close and re-anchor when timestamps jump backwards or leap forwards."""
+        last, self.last_dts = self.last_dts, dts
+        if last is None:
+            return
+        if dts > last:
+            self.frame_interval = dts - last
+        if dts < last or dts - last > self.max_jump:
+            log.warning("timestamp discontinuity on %s (%d -> %d)", self.owner.camera_id,
+                        last, dts)
+            self.close_segment()
+            self.clock = None  # wait for the next keyframe and re-anchor there
+
+    def packet_duration(self, packet: av.Packet) -> int:
+        """Packet duration, estimated from the frame interval when the source omits it."""
+        return packet.duration or self.frame_interval
+
+    def start_segment(self, pts: int, dts: int) -> None:
+        """Open a segment at a keyframe, anchoring the clock if needed."""
+        now = self.owner.clock()
+        if self.clock is None:
+            # New anchor after connect or discontinuity: output timestamps restart at 0.
+            self.clock = _Clock(now, pts, self.time_base)
+            self.origin = dts
+        elif self.drifted(now, pts):
+            self.clock = _Clock(now, pts, self.time_base)
+        self.segment = self.owner.open_segment(self.clock.utc(pts), self.stream, pts)
+
+    def drifted(self, now: datetime, pts: int) -> bool:
+        """Whether stream time and wall clock disagree by more than the threshold."""
+        limit = self.owner.config.drift_threshold_s
+        if limit is None:
+            return False
+        drift = (now - self.clock.utc(pts)).total_seconds()
+        if abs(drift) <= limit:
+            return False
+        log.warning("clock drift %.3f s on %s; re-anchoring", drift, self.owner.camera_id)
+        return True
+
+    def close_segment(self) -> None:
+        """Commit the open segment, if any."""
+        segment, self.segment = self.segment, None
+        if segment is not None and self.clock is not None:
+            self.owner.commit(segment, self.clock, self.stream)
+
+
+def _video_stream(container: av.container.InputContainer, url: str) -> av.VideoStream:
+    """Return the first video stream or fail as an invalid source."""
+    if not container.streams.video:
+        raise StreamOpenError("invalid", f"{redact(url)}: no video stream")
+    return container.streams.video[0]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Capped exponential backoff with jitter, seconds."""
+
+    initial_s: float = 1.0
+    max_s: float = 60.0
+    factor: float = 2.0
+    jitter: float = 0.2
+
+    def delays(self):
+        """Yield successive delays."""
+        delay = self.initial_s
+        while True:
+            yield delay * (1 + random.uniform(-self.jitter, self.jitter))
+            delay = min(delay * self.factor, self.max_s)
+
+
+def run_camera(
+    segmenter: Segmenter,
+    url: str,
+    stop: threading.Event,
+    on_event: Callable[[StreamError], None] | None = None,
+    backoff: Backoff | None = None,
+    give_up_kinds: tuple[str, ...] = ("unauthorized", "forbidden"),
+) -> None:
+    """Record until stop, reconnecting with backoff; each StreamError goes to on_event."""
+    delays = (backoff or Backoff()).delays()
+    while not stop.is_set():
+        try:
+            segmenter.record(url, stop)
+            return
+        except StreamError as exc:
+            _report(segmenter, exc, on_event)
+            if isinstance(exc, StreamOpenError) and exc.kind in give_up_kinds:
+                raise  # bad credentials do not heal by hammering the camera
+        if segmenter.segments_in_session:
+            delays = (backoff or Backoff()).delays()  # a session that worked resets backoff
+        stop.wait(next(delays))
+
+
+def _report(segmenter: Segmenter, exc: StreamError, on_event) -> None:
+    """Log a session end and pass it on."""
+    log.warning("camera %s: %s: %s", segmenter.camera_id, type(exc).__name__, exc)
+    if on_event is not None:
+        on_event(exc)

@@ -1,0 +1,91 @@
+"""Opening an input (RTSP URL, HTTP URL or local file) with PyAV, errors sorted by kind."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import av
+
+from camerahub.video.errors import StreamEnded, StreamOpenError, StreamStalled
+
+log = logging.getLogger(__name__)
+
+# Interrupt callback (PyAV `timeout`) and socket timeouts both end a blocked read.
+_STALL_ERRORS = (av.error.ExitError, av.error.TimeoutError)
+# How FFmpeg reports a session that went away, as opposed to one that went quiet.
+_ENDED_ERRORS = (
+    av.error.EOFError,
+    av.error.ConnectionResetError,
+    av.error.BrokenPipeError,
+    av.error.InvalidDataError,
+    av.error.OSError,
+)
+_OPEN_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (av.error.HTTPUnauthorizedError, "unauthorized"),
+    (av.error.PermissionError, "unauthorized"),
+    (av.error.HTTPForbiddenError, "forbidden"),
+    (av.error.HTTPNotFoundError, "not_found"),
+    (av.error.FileNotFoundError, "not_found"),
+    (av.error.ExitError, "timeout"),
+    (av.error.TimeoutError, "timeout"),
+    (av.error.ConnectionRefusedError, "unreachable"),
+    (av.error.InvalidDataError, "invalid"),
+)
+_CREDENTIALS = re.compile(r"(?<=://)[^/@]*@")
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """How patient to be with an input; seconds."""
+
+    open_timeout_s: float = 10.0
+    read_timeout_s: float = 10.0
+    rtsp_transport: str = "tcp"
+
+
+def redact(url: str) -> str:
+    """Return the URL without user:password, for logs and messages."""
+    return _CREDENTIALS.sub("***@", url)
+
+
+def ffmpeg_options(url: str, opts: InputOptions) -> dict[str, str]:
+    """Return demuxer/protocol options for this URL."""
+    micros = str(int(opts.read_timeout_s * 1_000_000))
+    if url.startswith(("rtsp://", "rtsps://")):
+        # `timeout` is the rtsp demuxer's socket timeout (µs) on FFmpeg >= 5; `stimeout`
+        # is its old name, harmlessly ignored by newer builds (PyAV warns, not fails).
+        return {"rtsp_transport": opts.rtsp_transport, "timeout": micros, "stimeout": micros}
+    if url.startswith(("http://", "https://", "tcp://")):
+        return {"rw_timeout": micros}
+    return {}
+
+
+def open_input(url: str, opts: InputOptions) -> av.container.InputContainer:
+    """Open an input for demuxing; raise StreamOpenError(kind=...) on failure."""
+    try:
+        return av.open(
+            url,
+            options=ffmpeg_options(url, opts),
+            timeout=(opts.open_timeout_s, opts.read_timeout_s),
+        )
+    except av.error.FFmpegError as exc:
+        raise StreamOpenError(open_error_kind(exc), f"{redact(url)}: {exc}") from exc
+
+
+def open_error_kind(exc: BaseException) -> str:
+    """Sort an open failure into a kind the service can act on."""
+    for error_type, kind in _OPEN_KINDS:
+        if isinstance(exc, error_type):
+            return kind
+    return "unreachable"
+
+
+def translate_read_error(exc: BaseException, url: str) -> Exception:
+    """Return our exception for a failure while reading packets."""
+    if isinstance(exc, _STALL_ERRORS):
+        return StreamStalled(f"{redact(url)}: no packet within read timeout ({exc})")
+    if isinstance(exc, _ENDED_ERRORS):
+        return StreamEnded(f"{redact(url)}: {exc}")
+    return StreamEnded(f"{redact(url)}: unexpected {type(exc).__name__}: {exc}")
