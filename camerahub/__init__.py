@@ -1,0 +1,3 @@
+"""camerahub: video-surveillance management backend for office cameras."""
+
+__version__ = "0.1.0"

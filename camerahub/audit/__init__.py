@@ -1,0 +1,5 @@
+"""The audit trail: append-only and hash-chained."""
+
+from .log import VerifyResult, append, entry_hash, verify
+
+__all__ = ["VerifyResult", "append", "entry_hash", "verify"]

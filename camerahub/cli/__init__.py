@@ -1,0 +1,60 @@
+"""The `camerahub` command: one module per verb group, registered below."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from camerahub import __version__
+from camerahub.config import ConfigError, SecretMissing
+from camerahub.db.engine import DatabaseError
+
+from .common import EXIT_INVALID, EXIT_RUNTIME, CliError
+
+# Each module defines register(subparsers); the order is the order of `camerahub --help`.
+COMMANDS = ("deploy", "cameras", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every registered verb."""
+    parser = argparse.ArgumentParser(
+        prog="camerahub", description="camerahub: office camera recording and review")
+    parser.add_argument("--version", action="version", version=f"camerahub {__version__}")
+    parser.add_argument("--log-level", default=os.environ.get("CAMERAHUB_LOG_LEVEL", "WARNING"))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"camerahub.cli.{name}").register(sub)
+    return parser
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run a verb, map failures to exit codes 1 (runtime) and 2 (input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        count = len(exc.issues)
+        print(f"camerahub: invalid configuration ({count} problem{'s' * (count != 1)})",
+              file=sys.stderr)
+        for issue in exc.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return EXIT_INVALID
+    except CliError as exc:
+        print(f"camerahub: {exc}", file=sys.stderr)
+        return exc.code
+    except (DatabaseError, SecretMissing) as exc:
+        print(f"camerahub: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Helpers shared by the CLI verbs: config and database access, output formatting."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import unicodedata
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from camerahub.config import Config, load_config, resolve_runtime
+from camerahub.config.runtime import Runtime, config_path
+from camerahub.db.engine import open_database
+
+EXIT_OK, EXIT_RUNTIME, EXIT_INVALID = 0, 1, 2
+
+
+class CliError(Exception):
+    """A failure to report in one line with an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_RUNTIME):
+        super().__init__(message)
+        self.code = code
+
+
+def add_config_arg(parser: argparse.ArgumentParser) -> None:
+    """--config FILE, as every verb takes it."""
+    parser.add_argument("--config", metavar="FILE",
+                        help="deployment file (default camerahub.yaml, env CAMERAHUB_CONFIG)")
+
+
+class Context:
+    """Lazily loaded configuration, runtime paths and database for one command."""
+
+    def __init__(self, config: str | None, config_required: bool = True):
+        self.path = config_path(config)
+        self.required = config_required
+
+    @cached_property
+    def config(self) -> Config | None:
+        if not self.path.exists() and not self.required:
+            return None
+        return load_config(self.path)
+
+    @cached_property
+    def runtime(self) -> Runtime:
+        return resolve_runtime(self.config, self.path)
+
+    @cached_property
+    def database(self) -> tuple[Engine, sessionmaker[Session]]:
+        return open_database(self.runtime.database_url)
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.database[1]
+
+
+def print_json(data: Any) -> None:
+    """Machine output: JSON on stdout, non-ASCII kept readable."""
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def width(text: str) -> int:
+    """Display width in a terminal: East Asian wide characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain text table aligned for Japanese and ASCII alike."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(width(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c + " " * (widths[i] - width(c)) for i, c in enumerate(r)).rstrip()
+             for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def read_text(path: Path) -> str:
+    """The text of a file the config loader already validated."""
+    return path.read_text(encoding="utf-8")

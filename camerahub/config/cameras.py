@@ -1,0 +1,73 @@
+"""Cameras, the credentials they use, terminals and recording settings per camera."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, model_validator
+
+from .base import DisplayName, Id, Strict
+from .secrets import SecretRef
+
+Host = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:-]{1,253}$")]
+TerminalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+class Credential(Strict):
+    """A camera login; the password is referenced, never written inline."""
+
+    id: Id
+    username: str = Field(min_length=1, max_length=64)
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Credential:
+        if (self.password_env is None) == (self.password_file is None):
+            raise ValueError("give exactly one of password_env or password_file")
+        return self
+
+    def password(self) -> SecretRef:
+        """The password's reference (resolve it only when connecting)."""
+        return SecretRef(env=self.password_env, file=self.password_file)
+
+
+class Recording(Strict):
+    """Whether and how a camera is recorded."""
+
+    enabled: bool = True
+    profile: str | None = Field(default=None, description="ONVIF profile token to record")
+    retention_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class Camera(Strict):
+    """One network camera, placed in a room of a site."""
+
+    id: Id
+    name: DisplayName
+    site: Id
+    room: Id
+    address: Host
+    port: int | None = Field(default=None, ge=1, le=65535, description="ONVIF HTTP port")
+    credential: Id | None = None
+    profile: str | None = Field(default=None, description="ONVIF profile token for live view")
+    serial: str | None = Field(default=None, max_length=128, description="Expected serial")
+    recording: Recording = Field(default_factory=Recording)
+
+
+class CameraDefaults(Strict):
+    """Values a camera takes when it does not name its own."""
+
+    port: int = Field(default=80, ge=1, le=65535)
+    credential: Id | None = None
+    profile: str = "main"
+    record_profile: str = "main"
+
+
+class Terminal(Strict):
+    """A resident-information terminal; alerts name it, and it sits in a room."""
+
+    id: TerminalId
+    room: Id
+    name: DisplayName | None = None

@@ -1,0 +1,171 @@
+"""Load the deployment YAML into a Config, with errors that name file, path and line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .model import Config, CrossReferenceError
+
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
+# Keys that would hold a secret inline; the file may only say where a secret lives.
+INLINE_SECRET_KEYS = {"password", "passwd", "secret", "secret_key", "access_key", "api_key",
+                      "token", "private_key", "signing_key"}
+
+PathT = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a configuration file."""
+
+    file: str
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `issues` lists every problem found."""
+
+    def __init__(self, issues: list[ConfigIssue]):
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+def format_path(path: PathT) -> str:
+    """('cameras', 12, 'room') -> 'cameras[12].room'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys (YAML silently keeps the last one)."""
+
+
+def _line_map(node: yaml.Node, path: PathT, lines: dict[PathT, int], dups: list) -> None:
+    """Record the 1-based line of every path in the node tree; note duplicate keys."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                dups.append((path + (key,), key_node.start_mark.line + 1))
+            seen.add(key)
+            _line_map(value_node, path + (key,), lines, dups)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, path + (i,), lines, dups)
+
+
+def _line_for(lines: dict[PathT, int], path: PathT) -> int | None:
+    """The line of the longest prefix of path that the file contains."""
+    for n in range(len(path), -1, -1):
+        if path[:n] in lines:
+            return lines[path[:n]]
+    return None
+
+
+def _read(path: Path) -> str:
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError([ConfigIssue(name, "", None, f"file is {size} bytes; the limit is "
+                                           f"{MAX_CONFIG_BYTES}")])
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigIssue(name, "", None, "file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigIssue(name, "", None, f"not UTF-8 text ({exc.reason})")]) from None
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(name, "", None, exc.strerror or str(exc))]) from None
+
+
+def _parse(text: str, name: str) -> tuple[Any, dict[PathT, int]]:
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigIssue(name, "", line, f"YAML syntax error: {reason}")]) from None
+    if node is None or data is None:
+        raise ConfigError([ConfigIssue(name, "", None, "file is empty")])
+    lines: dict[PathT, int] = {}
+    dups: list = []
+    _line_map(node, (), lines, dups)
+    if dups:
+        raise ConfigError([ConfigIssue(name, format_path(p), ln, "duplicate key")
+                           for p, ln in dups])
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigIssue(name, "", 1, "top level must be a mapping of sections")])
+    return data, lines
+
+
+def _inline_secrets(data: Any, path: PathT = ()) -> list[PathT]:
+    """Paths of keys that carry a secret inline."""
+    found: list[PathT] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if str(key).lower() in INLINE_SECRET_KEYS:
+                found.append(path + (str(key),))
+            else:
+                found.extend(_inline_secrets(value, path + (str(key),)))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            found.extend(_inline_secrets(item, path + (i,)))
+    return found
+
+
+def _validation_issues(exc: ValidationError, name: str,
+                       lines: dict[PathT, int]) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    for err in exc.errors():
+        cause = (err.get("ctx") or {}).get("error")
+        loc = tuple(p for p in err["loc"] if isinstance(p, int) or "[" not in str(p))
+        if isinstance(cause, CrossReferenceError):
+            issues += [ConfigIssue(name, format_path(loc + p), _line_for(lines, loc + p), m)
+                       for p, m in cause.problems]
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        issues.append(ConfigIssue(name, format_path(loc), _line_for(lines, loc), msg))
+    return issues
+
+
+def parse_config(text: str, name: str = "<config>") -> Config:
+    """Validate YAML text into a Config or raise ConfigError listing every issue."""
+    data, lines = _parse(text, name)
+    secrets = _inline_secrets(data)
+    if secrets:
+        raise ConfigError([
+            ConfigIssue(name, format_path(p), _line_for(lines, p),
+                        "inline secrets are not allowed; use password_env or password_file")
+            for p in secrets])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_validation_issues(exc, name, lines)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate the deployment file at path."""
+    path = Path(path)
+    return parse_config(_read(path), str(path))

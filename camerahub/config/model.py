@@ -1,0 +1,231 @@
+"""The root of the deployment file and its cross-reference checks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from .base import Strict
+from .cameras import Camera, CameraDefaults, Credential, Terminal
+from .org import Org
+from .services import (
+    Access,
+    AlertSource,
+    Api,
+    Auth,
+    Export,
+    Incidents,
+    Recorder,
+    Retention,
+    Storage,
+    System,
+)
+from .sites import Site
+from .users import SCOPED_ROLES, User
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+class Config(Strict):
+    """One deployment: sites, org tree, cameras, users and service settings."""
+
+    version: int = Field(default=1, ge=1, le=1)
+    system: System = Field(default_factory=System)
+    data_dir: Path | None = None
+    database_url: str | None = None
+    sites: list[Site] = Field(min_length=1)
+    org: Org = Field(default_factory=Org)
+    credentials: list[Credential] = Field(default_factory=list)
+    defaults: CameraDefaults = Field(default_factory=CameraDefaults)
+    cameras: list[Camera] = Field(default_factory=list)
+    terminals: list[Terminal] = Field(default_factory=list)
+    storage: Storage = Field(default_factory=Storage)
+    recorder: Recorder = Field(default_factory=Recorder)
+    retention: Retention = Field(default_factory=Retention)
+    access: Access = Field(default_factory=Access)
+    auth: Auth = Field(default_factory=Auth)
+    incidents: Incidents = Field(default_factory=Incidents)
+    export: Export = Field(default_factory=Export)
+    api: Api = Field(default_factory=Api)
+    users: list[User] = Field(default_factory=list)
+    alert_sources: list[AlertSource] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Config:
+        problems = list(cross_reference_problems(self))
+        if problems:
+            raise CrossReferenceError(problems)
+        return self
+
+    # Lookups used across services; small and derived, so never stale.
+    def site(self, site_id: str) -> Site | None:
+        """The site with this id, or None."""
+        return next((s for s in self.sites if s.id == site_id), None)
+
+    def room_owner(self, room_id: str) -> tuple[str, str] | None:
+        """(department id, division id) owning a room, or None."""
+        for dept, div, room in self.org.rooms():
+            if room.id == room_id:
+                return dept.id, div.id
+        return None
+
+    def camera_port(self, cam: Camera) -> int:
+        """The camera's ONVIF port, falling back to the defaults."""
+        return cam.port or self.defaults.port
+
+    def camera_credential(self, cam: Camera) -> Credential | None:
+        """The credential a camera uses, falling back to the defaults."""
+        cred_id = cam.credential or self.defaults.credential
+        return next((c for c in self.credentials if c.id == cred_id), None)
+
+    def retention_days(self, cam: Camera) -> int:
+        """Days to keep a camera's footage: camera, then site, then global."""
+        site = self.site(cam.site)
+        return (
+            cam.recording.retention_days
+            or (site.retention_days if site else None)
+            or self.retention.default_days
+        )
+
+
+class CrossReferenceError(ValueError):
+    """Several cross-reference problems, each with its path in the file."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(msg for _, msg in problems))
+
+
+def _duplicates(items: Iterable[tuple[tuple, str]], what: str) -> Iterator[Problem]:
+    """Flag every occurrence after the first of a repeated value."""
+    seen: Counter[str] = Counter()
+    for path, value in items:
+        seen[value] += 1
+        if seen[value] > 1:
+            yield path, f"duplicate {what} {value!r}"
+
+
+def _check_unique_ids(cfg: Config) -> Iterator[Problem]:
+    yield from _duplicates(((("sites", i, "id"), s.id) for i, s in enumerate(cfg.sites)), "site id")
+    yield from _duplicates(
+        ((("cameras", i, "id"), c.id) for i, c in enumerate(cfg.cameras)), "camera id"
+    )
+    yield from _duplicates(
+        ((("cameras", i, "address"), c.address.lower()) for i, c in enumerate(cfg.cameras)),
+        "camera address",
+    )
+    yield from _duplicates(((("users", i, "id"), u.id) for i, u in enumerate(cfg.users)), "user id")
+    yield from _duplicates(
+        ((("terminals", i, "id"), t.id) for i, t in enumerate(cfg.terminals)), "terminal id"
+    )
+    yield from _duplicates(
+        ((("credentials", i, "id"), c.id) for i, c in enumerate(cfg.credentials)),
+        "credential id",
+    )
+    yield from _duplicates(
+        ((("alert_sources", i, "id"), a.id) for i, a in enumerate(cfg.alert_sources)),
+        "alert source id",
+    )
+    yield from _duplicates(_area_ids(cfg), "area id (departments, divisions and rooms share ids)")
+
+
+def _area_ids(cfg: Config) -> Iterator[tuple[tuple, str]]:
+    for d, dept in enumerate(cfg.org.departments):
+        yield ("org", "departments", d, "id"), dept.id
+        for v, div in enumerate(dept.divisions):
+            yield ("org", "departments", d, "divisions", v, "id"), div.id
+            for r, room in enumerate(div.rooms):
+                yield ("org", "departments", d, "divisions", v, "rooms", r, "id"), room.id
+
+
+def _check_rooms(cfg: Config) -> Iterator[Problem]:
+    sites = {s.id for s in cfg.sites}
+    for d, dept in enumerate(cfg.org.departments):
+        for v, div in enumerate(dept.divisions):
+            for r, room in enumerate(div.rooms):
+                if room.site not in sites:
+                    path = ("org", "departments", d, "divisions", v, "rooms", r, "site")
+                    yield path, f"unknown site {room.site!r}"
+
+
+def _check_cameras(cfg: Config) -> Iterator[Problem]:
+    sites = {s.id for s in cfg.sites}
+    rooms = {room.id: room for _, _, room in cfg.org.rooms()}
+    creds = {c.id for c in cfg.credentials}
+    for i, cam in enumerate(cfg.cameras):
+        if cam.site not in sites:
+            yield ("cameras", i, "site"), f"unknown site {cam.site!r}"
+        room = rooms.get(cam.room)
+        if room is None:
+            yield ("cameras", i, "room"), f"unknown room {cam.room!r}"
+        elif cam.site in sites and room.site != cam.site:
+            msg = f"room {cam.room!r} is at site {room.site!r}, not {cam.site!r}"
+            yield ("cameras", i, "room"), msg
+        cred = cam.credential or cfg.defaults.credential
+        if cred is not None and cred not in creds:
+            yield ("cameras", i, "credential"), f"unknown credential {cred!r}"
+
+
+def _check_defaults(cfg: Config) -> Iterator[Problem]:
+    creds = {c.id for c in cfg.credentials}
+    if cfg.defaults.credential is not None and cfg.defaults.credential not in creds:
+        yield ("defaults", "credential"), f"unknown credential {cfg.defaults.credential!r}"
+
+
+def _check_terminals(cfg: Config) -> Iterator[Problem]:
+    rooms = {room.id for _, _, room in cfg.org.rooms()}
+    for i, term in enumerate(cfg.terminals):
+        if term.room not in rooms:
+            yield ("terminals", i, "room"), f"unknown room {term.room!r}"
+
+
+def _check_user_scopes(cfg: Config) -> Iterator[Problem]:
+    scopes = {
+        "department": {d.id for d in cfg.org.departments},
+        "division": {v.id for d in cfg.org.departments for v in d.divisions},
+    }
+    for i, user in enumerate(cfg.users):
+        kind = SCOPED_ROLES.get(user.role)
+        if kind and user.scope not in scopes[kind]:
+            yield ("users", i, "scope"), f"{user.role} scope {user.scope!r} is not a {kind}"
+
+
+def _check_org_people(cfg: Config) -> Iterator[Problem]:
+    users = {u.id: u for u in cfg.users}
+    for d, dept in enumerate(cfg.org.departments):
+        if dept.head is not None:
+            yield from _check_person(users, dept.head, "department-head", dept.id,
+                                     ("org", "departments", d, "head"))
+        for v, div in enumerate(dept.divisions):
+            for m, manager in enumerate(div.managers):
+                yield from _check_person(users, manager, "division-manager", div.id,
+                                         ("org", "departments", d, "divisions", v, "managers", m))
+
+
+def _check_person(users: dict[str, User], uid: str, role: str, scope: str,
+                  path: tuple) -> Iterator[Problem]:
+    user = users.get(uid)
+    if user is None:
+        yield path, f"unknown user {uid!r}"
+    elif user.role != role or user.scope != scope:
+        yield path, f"user {uid!r} must have role {role} and scope {scope!r}"
+
+
+CHECKS = (
+    _check_unique_ids,
+    _check_rooms,
+    _check_cameras,
+    _check_defaults,
+    _check_terminals,
+    _check_user_scopes,
+    _check_org_people,
+)
+
+
+def cross_reference_problems(cfg: Config) -> Iterator[Problem]:
+    """Every cross-reference problem of a structurally valid config."""
+    for check in CHECKS:
+        yield from check(cfg)

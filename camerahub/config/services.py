@@ -1,0 +1,136 @@
+"""Settings of camerahub's own services: storage, recorder, retention, API, incidents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .base import DisplayName, Id, Strict
+
+
+class FileStorage(Strict):
+    """Local directory store, the embedded default."""
+
+    path: Path = Field(default=Path("segments"), description="Relative to the data directory")
+
+
+class S3Storage(Strict):
+    """Any S3-compatible store (AWS, MinIO, Ceph RGW, Wasabi); credentials from env/profile."""
+
+    bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$")
+    endpoint_url: str | None = Field(default=None, pattern=r"^https?://")
+    region: str = "ap-northeast-1"
+    path_style: bool = False
+    prefix: str = Field(default="", pattern=r"^([A-Za-z0-9_.-]+/)*$")
+    sse: Literal["AES256", "aws:kms"] | None = None
+    kms_key_id: str | None = None
+    object_lock: Literal["auto", "on", "off"] = "auto"
+    profile: str | None = Field(default=None, description="AWS shared-config profile name")
+
+    @model_validator(mode="after")
+    def _kms_needs_key(self) -> S3Storage:
+        if self.sse == "aws:kms" and not self.kms_key_id:
+            raise ValueError("sse aws:kms needs kms_key_id")
+        return self
+
+
+class Storage(Strict):
+    """Where segments are stored."""
+
+    backend: Literal["file", "s3"] = "file"
+    file: FileStorage = Field(default_factory=FileStorage)
+    s3: S3Storage | None = None
+
+    @model_validator(mode="after")
+    def _s3_needs_settings(self) -> Storage:
+        if self.backend == "s3" and self.s3 is None:
+            raise ValueError("backend s3 needs an s3: section with at least bucket")
+        return self
+
+
+class Recorder(Strict):
+    """Segmenter, spool and uploader tuning."""
+
+    segment_seconds: int = Field(default=10, ge=2, le=60)
+    spool_dir: Path = Field(default=Path("spool"), description="Relative to the data directory")
+    spool_limit_mb: int = Field(default=10240, ge=16)
+    upload_workers: int = Field(default=4, ge=1, le=64)
+    read_timeout_s: float = Field(default=10.0, ge=1, le=120)
+    reconnect_min_s: float = Field(default=1.0, ge=0.1, le=60)
+    reconnect_max_s: float = Field(default=60.0, ge=1, le=3600)
+
+
+class Retention(Strict):
+    """How long footage is kept unless held."""
+
+    default_days: int = Field(default=30, ge=1, le=3650)
+    sweep_interval_s: int = Field(default=3600, ge=60)
+
+
+class Access(Strict):
+    """Access rules beyond the roles (report 4 (2) イ)."""
+
+    manager_playback: Literal["standing", "incident"] = "standing"
+    manager_live: bool = False
+    reason_min_length: int = Field(default=4, ge=0, le=200)
+
+
+class Auth(Strict):
+    """Authentication settings; the signing secret is a reference."""
+
+    secret_env: str | None = Field(default="CAMERAHUB_SECRET_KEY")
+    secret_file: Path | None = None
+    token_ttl_minutes: int = Field(default=15, ge=1, le=720)
+    password_min_length: int = Field(default=12, ge=8, le=128)
+    password_classes: int = Field(default=3, ge=1, le=4, description="Of upper/lower/digit/symbol")
+    lockout_failures: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=1440)
+
+
+class Mqtt(Strict):
+    """MQTT broker for notifications."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    topic_prefix: str = "camerahub"
+
+
+class Incidents(Strict):
+    """Alert-to-incident behaviour."""
+
+    margin_minutes: int = Field(default=15, ge=0, le=1440)
+    grant_hours: int = Field(default=72, ge=1, le=24 * 90)
+    mqtt: Mqtt | None = None
+    webhooks: list[str] = Field(default_factory=list)
+
+
+class Export(Strict):
+    """Evidence export signing key (Ed25519, PEM), by reference."""
+
+    signing_key_env: str | None = None
+    signing_key_file: Path | None = None
+
+
+class Api(Strict):
+    """HTTP server binding; 127.0.0.1 unless a deployment says otherwise."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+class AlertSource(Strict):
+    """A system allowed to post log alerts (its API key is created with the CLI)."""
+
+    id: Id
+    name: DisplayName
+    description: str | None = None
+
+
+class System(Strict):
+    """Installation identity and display settings."""
+
+    name: DisplayName = "camerahub"
+    timezone: str = "Asia/Tokyo"
+    language: Literal["ja", "en"] = "ja"
