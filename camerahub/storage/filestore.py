@@ -1,0 +1,200 @@
+"""FileStore: the embedded default store, a local directory with the SegmentStore contract.
+
+Layout under root: `data/{key}` holds the bytes, `meta/{key}.json` the SHA-256 and
+metadata, `holds/{key}` marks a legal hold. Objects are written to a temp file, fsynced,
+and hard-linked into place: a link never replaces an existing file, so two writers of the
+same key cannot overwrite evidence even in a race.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from camerahub.storage.base import ObjectInfo, SegmentStore, check_key, verify_local
+from camerahub.storage.errors import (
+    ChecksumMismatch,
+    InvalidKey,
+    ObjectConflict,
+    ObjectLocked,
+    ObjectMissing,
+    StorageUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+
+class FileStore(SegmentStore):
+    """Segments in a local directory (tests, demos, single-box installs)."""
+
+    legal_hold_supported = True
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).resolve()
+        for name in ("data", "meta", "holds"):
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+
+    def _path(self, area: str, key: str, suffix: str = "") -> Path:
+        """Map a key into one of the areas, refusing anything that escapes it."""
+        base = self.root / area
+        path = (base / (check_key(key) + suffix)).resolve()
+        if not path.is_relative_to(base):
+            raise InvalidKey(f"object key {key!r} escapes the store root")
+        return path
+
+    def put(self, key: str, path: Path, sha256: str, metadata: dict[str, str] | None = None
+            ) -> bool:
+        """Store a file once; identical re-puts are no-ops, different bytes are refused."""
+        size = verify_local(Path(path), sha256)
+        if self._matches_existing(key, sha256, size):
+            return False
+        target = self._path("data", key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._copy_to_temp(Path(path), target)
+        try:
+            self._write_meta(key, sha256, size, metadata or {})
+            self._link_into_place(tmp, target, key, sha256, size)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
+
+    def _matches_existing(self, key: str, sha256: str, size: int) -> bool:
+        """True if the key already holds these bytes; ObjectConflict if other bytes."""
+        existing = self.head(key)
+        if existing is None:
+            return False
+        if existing.sha256 == sha256 and existing.size == size:
+            return True
+        raise ObjectConflict(f"{key} already holds sha256 {existing.sha256}, refusing {sha256}")
+
+    def _copy_to_temp(self, source: Path, target: Path) -> Path:
+        """Copy into a temp file beside the target and fsync it."""
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(source, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+                dst.flush()
+                os.fsync(dst.fileno())
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StorageUnavailable(f"cannot write {target}: {exc}") from exc
+        return tmp
+
+    def _link_into_place(self, tmp: Path, target: Path, key: str, sha256: str, size: int
+                         ) -> None:
+        """Publish atomically without ever replacing an existing object."""
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            self._matches_existing(key, sha256, size)  # lost a race: same bytes or conflict
+            return
+        _fsync_dir(target.parent)
+
+    def _write_meta(self, key: str, sha256: str, size: int, metadata: dict[str, str]) -> None:
+        """Write the sidecar before the data so a visible object always has its checksum."""
+        meta = self._path("meta", key, ".json")
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        tmp = meta.with_name(f".{meta.name}.{uuid.uuid4().hex}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump({"sha256": sha256, "size": size, "metadata": metadata}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, meta)
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Describe an object from its data file and sidecar."""
+        data = self._path("data", key)
+        try:
+            size = data.stat().st_size
+        except FileNotFoundError:
+            return None
+        meta = self._read_meta(key)
+        return ObjectInfo(key, size, meta.get("sha256"), meta.get("metadata", {}),
+                          self._path("holds", key).exists())
+
+    def _read_meta(self, key: str) -> dict:
+        """Load the sidecar, or {} if it is missing or unreadable."""
+        try:
+            return json.loads(self._path("meta", key, ".json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            log.warning("object %s has no readable checksum sidecar", key)
+            return {}
+
+    def open(self, key: str) -> BinaryIO:
+        """Open the object for reading."""
+        try:
+            return open(self._path("data", key), "rb")
+        except FileNotFoundError as exc:
+            raise ObjectMissing(key) from exc
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """Read a byte range."""
+        with self.open(key) as fh:
+            fh.seek(offset)
+            return fh.read(length)
+
+    def iter_keys(self, prefix: str = "") -> Iterator[str]:
+        """Walk the data area in sorted order, starting at the prefix's directory."""
+        base = self.root / "data"
+        start = base / prefix.rsplit("/", 1)[0] if "/" in prefix else base
+        if prefix and "/" in prefix:
+            check_key(prefix.rsplit("/", 1)[0])
+        for key in _walk_sorted(base, start):
+            if key.startswith(prefix):
+                yield key
+
+    def delete(self, key: str) -> None:
+        """Remove an object unless a legal hold is on it."""
+        if self._path("holds", key).exists():
+            raise ObjectLocked(f"{key} is under legal hold")
+        self._path("data", key).unlink(missing_ok=True)
+        self._path("meta", key, ".json").unlink(missing_ok=True)
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        """Create or remove the hold marker."""
+        if self.head(key) is None:
+            raise ObjectMissing(key)
+        marker = self._path("holds", key)
+        if on:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        else:
+            marker.unlink(missing_ok=True)
+
+    def verify(self, key: str) -> None:
+        """Re-hash an object against its sidecar (for audits); raise ChecksumMismatch."""
+        info = self.head(key)
+        if info is None:
+            raise ObjectMissing(key)
+        try:
+            verify_local(self._path("data", key), info.sha256 or "")
+        except ChecksumMismatch as exc:
+            raise ChecksumMismatch(f"{key}: {exc}") from exc
+
+
+def _walk_sorted(base: Path, start: Path) -> Iterator[str]:
+    """Yield keys under start, depth first in lexical order, skipping temp files."""
+    if not start.is_dir():
+        return
+    for entry in sorted(os.scandir(start), key=lambda e: e.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk_sorted(base, Path(entry.path))
+        elif entry.is_file(follow_symlinks=False):
+            yield Path(entry.path).relative_to(base).as_posix()
+
+
+def _fsync_dir(path: Path) -> None:
+    """Flush a directory entry to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,286 @@
+"""S3Store: segments in an S3-compatible bucket (AWS, MinIO, Ceph RGW; moto in tests).
+
+Credentials come from the environment or a named profile (boto3's normal chain), never
+from the YAML. Every upload carries `ChecksumAlgorithm=SHA256` (the server checks the
+bytes in transit) and the hex SHA-256 in `x-amz-meta-sha256` (what our index and exports
+compare), and is verified with a HEAD afterwards. Timeouts and retries are bounded so an
+outage surfaces within seconds as StorageUnavailable and the uploader's own backoff,
+which never drops data, takes over.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import boto3
+import botocore.exceptions
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+from camerahub.storage.base import ObjectInfo, SegmentStore, check_key, verify_local
+from camerahub.storage.errors import (
+    ChecksumMismatch,
+    ObjectConflict,
+    ObjectLocked,
+    ObjectMissing,
+    StorageError,
+    StorageUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+# Transport failures: the store is down or unreachable, so retry later.
+_TRANSPORT_ERRORS = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.ConnectTimeoutError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ConnectionClosedError,
+    botocore.exceptions.ResponseStreamingError,
+)
+_MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+_TRANSIENT_CODES = frozenset({
+    "500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown",
+    "RequestTimeout", "RequestTimeTooSkewed", "Throttling", "ThrottlingException",
+})
+_LOCK_CODES = frozenset({"AccessDenied", "InvalidRequest", "ObjectLocked"})
+_NO_LOCK_CODES = frozenset(
+    {"ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"}
+)
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Where the bucket is and how hard to try; no credentials here by design."""
+
+    bucket: str
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    path_style: bool = False
+    profile: str | None = None
+    sse: str | None = None  # None, "AES256" or "aws:kms"
+    kms_key_id: str | None = None
+    connect_timeout_s: float = 3.0
+    read_timeout_s: float = 20.0
+    max_attempts: int = 3
+    multipart_threshold: int = 64 * 1024 * 1024
+    multipart_chunksize: int = 16 * 1024 * 1024
+    max_concurrency: int = 4
+    content_type: str = "video/mp2t"
+
+
+def translate(exc: BaseException, key: str = "") -> StorageError:
+    """Map a botocore/boto3 failure to our exception."""
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, S3UploadFailedError) and cause is not None:
+        return translate(cause, key)
+    if isinstance(exc, _TRANSPORT_ERRORS):
+        return StorageUnavailable(f"{key}: S3 unreachable: {exc}")
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return _translate_client_error(exc, key)
+    if isinstance(exc, S3UploadFailedError):
+        return StorageUnavailable(f"{key}: {exc}")
+    return StorageError(f"{key}: {exc}")
+
+
+def _translate_client_error(exc: botocore.exceptions.ClientError, key: str) -> StorageError:
+    """Sort an S3 error response by its code."""
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    if code in _MISSING_CODES:
+        return ObjectMissing(key)
+    if code in _TRANSIENT_CODES:
+        return StorageUnavailable(f"{key}: S3 {code}: {exc}")
+    if code == "BadDigest" or code.startswith("XAmzContentSHA256"):
+        return ChecksumMismatch(f"{key}: S3 rejected the checksum: {exc}")
+    return StorageError(f"{key}: S3 {code}: {exc}")
+
+
+def _hex_to_b64(sha256: str) -> str:
+    """The base64 form S3 uses for checksums."""
+    return base64.b64encode(bytes.fromhex(sha256)).decode("ascii")
+
+
+def _b64_to_hex(value: str | None) -> str | None:
+    """Hex SHA-256 from an S3 full-object checksum; None for composite (multipart) ones."""
+    if not value or "-" in value:
+        return None
+    return base64.b64decode(value).hex()
+
+
+class S3Store(SegmentStore):
+    """Segments in one S3 bucket."""
+
+    def __init__(self, settings: S3Settings, client=None) -> None:
+        self.settings = settings
+        self.client = client or make_client(settings)
+        self.transfer = TransferConfig(
+            multipart_threshold=settings.multipart_threshold,
+            multipart_chunksize=settings.multipart_chunksize,
+            max_concurrency=settings.max_concurrency,
+            num_download_attempts=settings.max_attempts,
+        )
+
+    def _call(self, key: str, operation: str, **kwargs):
+        """Call one client operation, translating its failures."""
+        try:
+            return getattr(self.client, operation)(Bucket=self.settings.bucket, **kwargs)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise translate(exc, key) from exc
+
+    @functools.cached_property
+    def legal_hold_supported(self) -> bool:  # type: ignore[override]
+        """Whether the bucket has Object Lock enabled (asked once)."""
+        try:
+            reply = self.client.get_object_lock_configuration(Bucket=self.settings.bucket)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _NO_LOCK_CODES:
+                return False
+            raise translate(exc) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise translate(exc) from exc
+        config = reply.get("ObjectLockConfiguration", {})
+        return config.get("ObjectLockEnabled") == "Enabled"
+
+    def put(self, key: str, path: Path, sha256: str, metadata: dict[str, str] | None = None
+            ) -> bool:
+        """Upload once; identical re-puts are no-ops, different bytes are refused."""
+        check_key(key)
+        size = verify_local(Path(path), sha256)
+        if self._matches_existing(key, sha256, size):
+            return False
+        try:
+            self.client.upload_file(str(path), self.settings.bucket, key,
+                                    ExtraArgs=self._extra_args(sha256, metadata),
+                                    Config=self.transfer)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
+                S3UploadFailedError) as exc:
+            raise translate(exc, key) from exc
+        self._verify_uploaded(key, sha256, size)
+        return True
+
+    def _extra_args(self, sha256: str, metadata: dict[str, str] | None) -> dict:
+        """Upload arguments: checksum, metadata, encryption."""
+        extra = {
+            "ChecksumAlgorithm": "SHA256",
+            "Metadata": {**(metadata or {}), "sha256": sha256},
+            "ContentType": self.settings.content_type,
+        }
+        if self.settings.sse:
+            extra["ServerSideEncryption"] = self.settings.sse
+        if self.settings.sse == "aws:kms" and self.settings.kms_key_id:
+            extra["SSEKMSKeyId"] = self.settings.kms_key_id
+        return extra
+
+    def _matches_existing(self, key: str, sha256: str, size: int) -> bool:
+        """True if the key already holds these bytes; ObjectConflict if other bytes."""
+        existing = self.head(key)
+        if existing is None:
+            return False
+        if existing.sha256 == sha256 and existing.size == size:
+            return True
+        raise ObjectConflict(f"{key} already holds sha256 {existing.sha256}, refusing {sha256}")
+
+    def _verify_uploaded(self, key: str, sha256: str, size: int) -> None:
+        """HEAD the new object: size, metadata and (single-part) server checksum must agree."""
+        info = self.head(key)
+        if info is None:
+            raise StorageUnavailable(f"{key}: uploaded object is not visible yet")
+        server = info.server_sha256
+        if info.size != size or info.sha256 != sha256 or (server and server != sha256):
+            raise ChecksumMismatch(f"{key}: stored object does not match {sha256} ({size} B)")
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """HEAD an object with its checksum; None if missing."""
+        try:
+            reply = self._call(key, "head_object", Key=check_key(key), ChecksumMode="ENABLED")
+        except ObjectMissing:
+            return None
+        metadata = dict(reply.get("Metadata", {}))
+        server_hex = _b64_to_hex(reply.get("ChecksumSHA256"))
+        return ObjectInfo(
+            key, int(reply["ContentLength"]), metadata.get("sha256") or server_hex, metadata,
+            reply.get("ObjectLockLegalHoldStatus") == "ON", server_hex,
+        )
+
+    def open(self, key: str) -> BinaryIO:
+        """Return the object's streaming body."""
+        return self._call(key, "get_object", Key=check_key(key))["Body"]
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """Read a byte range with an HTTP Range request."""
+        if length <= 0:
+            return b""
+        byte_range = f"bytes={offset}-{offset + length - 1}"
+        body = self._call(key, "get_object", Key=check_key(key), Range=byte_range)["Body"]
+        with body:
+            return body.read()
+
+    def iter_keys(self, prefix: str = "") -> Iterator[str]:
+        """List keys under a prefix, page by page."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.settings.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield item["Key"]
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise translate(exc, prefix) from exc
+
+    def delete(self, key: str) -> None:
+        """Delete the current version for good, unless held (a delete marker is not enough)."""
+        try:
+            reply = self._call(key, "head_object", Key=check_key(key))
+        except ObjectMissing:
+            return
+        if reply.get("ObjectLockLegalHoldStatus") == "ON":
+            raise ObjectLocked(f"{key} is under legal hold")
+        version = {"VersionId": reply["VersionId"]} if reply.get("VersionId") else {}
+        try:
+            self._call(key, "delete_object", Key=key, **version)
+        except StorageError as exc:
+            if _code_of(exc) in _LOCK_CODES:
+                raise ObjectLocked(f"{key}: retention forbids deletion: {exc}") from exc
+            raise
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        """Place or lift an S3 Object Lock legal hold."""
+        if not self.legal_hold_supported:
+            raise StorageError(f"bucket {self.settings.bucket} has no Object Lock")
+        if self.head(key) is None:
+            raise ObjectMissing(key)
+        status = "ON" if on else "OFF"
+        self._call(key, "put_object_legal_hold", Key=key, LegalHold={"Status": status})
+
+    def presign_get(self, key: str, expires_s: int = 300) -> str | None:
+        """Return a presigned GET URL (signing is local; no request is made)."""
+        params = {"Bucket": self.settings.bucket, "Key": check_key(key)}
+        return self.client.generate_presigned_url("get_object", Params=params,
+                                                  ExpiresIn=int(expires_s))
+
+
+def _code_of(exc: BaseException) -> str:
+    """The S3 error code behind one of our exceptions, if any."""
+    cause = exc.__cause__
+    if isinstance(cause, botocore.exceptions.ClientError):
+        return str(cause.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def make_client(settings: S3Settings):
+    """Build an S3 client with bounded timeouts and retries."""
+    session = boto3.session.Session(profile_name=settings.profile)
+    config = Config(
+        region_name=settings.region,
+        connect_timeout=settings.connect_timeout_s,
+        read_timeout=settings.read_timeout_s,
+        retries={"max_attempts": settings.max_attempts, "mode": "standard"},
+        s3={"addressing_style": "path" if settings.path_style else "auto"},
+        signature_version="s3v4",
+    )
+    return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
