@@ -1,0 +1,314 @@
+"""The simulator engine: wires cameras, media, ONVIF, RTSP, discovery and faults together."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simulator import media
+from simulator.discovery import DiscoveryResponder
+from simulator.httpd import HttpServer, Request, Response
+from simulator.onvif import OnvifService, Ports
+from simulator.rtp import PacketizedLoop
+from simulator.rtsp import RtspCameraServer, StreamSource
+from simulator.state import CameraState, FaultSpecError, apply_faults, normalise_faults
+
+log = logging.getLogger(__name__)
+
+SOAP_TYPE = "application/soap+xml; charset=utf-8"
+JSON_TYPE = "application/json"
+
+
+class SimulatorError(Exception):
+    """The simulator cannot start or a request names no camera."""
+
+
+@dataclass
+class Options:
+    """Run-time settings shared by all cameras."""
+
+    http_port: int = 8080
+    rtsp_port: int = 8554
+    control: tuple[str, int] | None = ("127.0.0.1", 8099)
+    interface: str | None = None
+    cache_dir: Path | None = field(default_factory=media.default_cache_dir)
+    workers: int | None = None
+
+
+@dataclass
+class CameraNode:
+    """One camera's state and its servers."""
+
+    state: CameraState
+    onvif: OnvifService
+    http: HttpServer
+    rtsp: RtspCameraServer
+
+
+def _encode_job(label: media.Label, spec: media.ProfileSpec, cache_dir: Path | None) -> bytes:
+    """Worker-process job: make sure the loop is cached; return it when there is no cache."""
+    loop = media.get_loop(label, spec, cache_dir)
+    return b"" if cache_dir else _pickle_loop(loop)
+
+
+def _pickle_loop(loop: media.EncodedLoop) -> bytes:
+    return json.dumps({"sizes": [len(f) for f in loop.frames],
+                       "keyframes": loop.keyframes}).encode() + b"\n" + b"".join(loop.frames)
+
+
+def _unpickle_loop(data: bytes, spec: media.ProfileSpec) -> media.EncodedLoop:
+    head, _, rest = data.partition(b"\n")
+    meta = json.loads(head)
+    frames, pos = [], 0
+    for size in meta["sizes"]:
+        frames.append(rest[pos:pos + size])
+        pos += size
+    return media._finish(spec, frames, meta["keyframes"])
+
+
+async def load_loops(cameras: list[CameraState], cache_dir: Path | None,
+                     workers: int | None) -> dict[tuple[str, str], media.EncodedLoop]:
+    """Every camera's loops: from the cache, encoding the missing ones in worker processes."""
+    wanted = [(c.label(), spec) for c in cameras for spec in c.profiles.values()]
+    loops: dict[tuple[str, str], media.EncodedLoop] = {}
+    missing = []
+    for label, spec in wanted:
+        cached = media.load_loop(cache_dir / media.cache_key(label, spec), spec) \
+            if cache_dir else None
+        if cached is None:
+            missing.append((label, spec))
+        else:
+            loops[(label.camera_id, spec.token)] = cached
+    if missing:
+        await _encode_missing(missing, cache_dir, workers, loops)
+    return loops
+
+
+async def _encode_missing(missing: list, cache_dir: Path | None, workers: int | None,
+                          loops: dict) -> None:
+    """Encode in a spawn-based pool: fork is unsafe once the event loop's threads exist."""
+    started = time.monotonic()
+    count = workers or os.cpu_count() or 1
+    log.info("encoding %d loops with %d workers", len(missing), count)
+    ctx = multiprocessing.get_context("spawn")
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ProcessPoolExecutor(count, mp_context=ctx) as pool:
+        futures = [loop.run_in_executor(pool, _encode_job, label, spec, cache_dir)
+                   for label, spec in missing]
+        results = await asyncio.gather(*futures)
+    for (label, spec), data in zip(missing, results, strict=True):
+        loops[(label.camera_id, spec.token)] = (
+            media.load_loop(cache_dir / media.cache_key(label, spec), spec)
+            if cache_dir else _unpickle_loop(data, spec))
+        if loops[(label.camera_id, spec.token)] is None:
+            raise SimulatorError(f"cache lost loop {label.camera_id}/{spec.token}")
+    log.info("encoded %d loops in %.1f s", len(missing), time.monotonic() - started)
+
+
+class SimulatorCore:
+    """All cameras in one asyncio loop."""
+
+    def __init__(self, cameras: list[CameraState], options: Options) -> None:
+        self.cameras = cameras
+        self.options = options
+        self.nodes: dict[str, CameraNode] = {}
+        self.discovery: DiscoveryResponder | None = None
+        self.control: HttpServer | None = None
+        self.start_seconds = 0.0
+
+    async def start(self) -> None:
+        """Prepare media, then start every server and check each camera answers."""
+        started = time.monotonic()
+        loops = await load_loops(self.cameras, self.options.cache_dir, self.options.workers)
+        epoch = time.monotonic()
+        ports = Ports(self.options.http_port, self.options.rtsp_port)
+        for cam in self.cameras:
+            self.nodes[cam.camera_id] = self._node(cam, ports, loops, epoch)
+        for node in self.nodes.values():
+            if not node.state.faults.offline:
+                await node.http.start()
+                await node.rtsp.start()
+        self.discovery = DiscoveryResponder(self.cameras, ports.http, self.options.interface)
+        await self.discovery.start()
+        if self.options.control is not None:
+            host, port = self.options.control
+            self.control = HttpServer(host, port, self._control, "control")
+            await self.control.start()
+        await self._self_check()
+        self.start_seconds = time.monotonic() - started
+
+    def _node(self, cam: CameraState, ports: Ports, loops: dict, epoch: float) -> CameraNode:
+        """Build one camera's servers (not yet listening)."""
+        onvif = OnvifService(cam, ports)
+        # offset each camera's frame clock so 100 cameras do not wake in lockstep
+        sources = {}
+        for token in cam.profiles:
+            packetized = PacketizedLoop.build(loops[(cam.camera_id, token)])
+            offset = (cam.index % 16) / 16 / packetized.loop.spec.fps
+            sources[token] = StreamSource(cam, packetized, epoch - offset)
+        http = HttpServer(cam.address, ports.http, lambda req, o=onvif: self._http(o, req),
+                          cam.camera_id)
+        return CameraNode(cam, onvif, http, RtspCameraServer(cam, ports.rtsp, sources))
+
+    async def stop(self) -> None:
+        """Say Bye, then close every server."""
+        if self.discovery is not None:
+            self.discovery.stop(send_bye=True)
+        for node in self.nodes.values():
+            await node.http.stop()
+            await node.rtsp.stop()
+        if self.control is not None:
+            await self.control.stop()
+
+    @property
+    def control_port(self) -> int | None:
+        """The bound control port (useful when 0 asked for an ephemeral one)."""
+        if self.control is None or self.control._server is None:
+            return None
+        return self.control._server.sockets[0].getsockname()[1]
+
+    # -- ONVIF HTTP ------------------------------------------------------------------
+
+    async def _http(self, onvif: OnvifService, req: Request) -> Response:
+        """ONVIF SOAP endpoints and the snapshot URI of one camera."""
+        if req.path in ("/onvif/device_service", "/onvif/media_service"):
+            if req.method != "POST":
+                return Response(405, b"POST SOAP requests here\n", headers={"Allow": "POST"})
+            status, body = onvif.handle(req.body)
+            return Response(status, body, SOAP_TYPE)
+        if req.path == "/onvif/snapshot" and req.method == "GET":
+            spec = onvif.camera.profiles.get(req.query.get("profile", "main"))
+            if spec is None:
+                return Response(404, b"no such profile\n")
+            jpeg = await asyncio.get_running_loop().run_in_executor(
+                None, media.snapshot_jpeg, onvif.camera.label(), spec, int(time.time() * spec.fps))
+            return Response(200, jpeg, "image/jpeg")
+        return Response(404, b"not found\n")
+
+    # -- faults ------------------------------------------------------------------------
+
+    def find(self, target: str) -> CameraState:
+        """A camera by id or address."""
+        for cam in self.cameras:
+            if target in (cam.camera_id, cam.address):
+                return cam
+        raise SimulatorError(f"no camera {target!r}")
+
+    async def set_faults(self, target: str, changes: dict) -> CameraState:
+        """Apply fault changes to a camera and make the servers follow them."""
+        cam = self.find(target)
+        changes = normalise_faults(changes)
+        was_offline = cam.faults.offline
+        apply_faults(cam, changes)
+        node = self.nodes[cam.camera_id]
+        if cam.faults.offline and not was_offline:
+            await node.http.stop()
+            await node.rtsp.stop()
+        elif was_offline and not cam.faults.offline:
+            await node.http.start()
+            await node.rtsp.start()
+            self._announce(cam)
+        elif changes.get("replaced"):
+            self._announce(cam)
+        if changes.get("drop_after"):
+            self._arm_drops(node)
+        log.info("%s faults now %s", cam.camera_id, cam.faults.as_dict())
+        return cam
+
+    def _announce(self, cam: CameraState) -> None:
+        if self.discovery is not None:
+            self.discovery.announce(cam, "Hello")
+
+    @staticmethod
+    def _arm_drops(node: CameraNode) -> None:
+        """Sessions already playing are also cut, T seconds from now."""
+        loop = asyncio.get_running_loop()
+        for conn in list(node.rtsp.connections):
+            if conn.session is not None and conn.session.playing:
+                if conn.session.drop_handle is not None:
+                    conn.session.drop_handle.cancel()
+                conn.session.drop_handle = loop.call_later(
+                    node.state.faults.drop_after, conn.abort)
+
+    async def clear_faults(self, target: str) -> CameraState:
+        """Back to a healthy camera."""
+        return await self.set_faults(target, {"offline": False, "drop_after": None,
+                                              "reject_auth": False, "skew": 0, "stall": False})
+
+    # -- control endpoint ----------------------------------------------------------------
+
+    async def _control(self, req: Request) -> Response:
+        """`GET /cameras`, `GET /cameras/ID`, `POST|DELETE /cameras/ID/faults`."""
+        parts = [p for p in req.path.split("/") if p]
+        try:
+            if parts == ["cameras"] and req.method == "GET":
+                return _json(200, [c.as_dict() for c in self.cameras])
+            if len(parts) == 2 and parts[0] == "cameras" and req.method == "GET":
+                return _json(200, self.find(parts[1]).as_dict())
+            if len(parts) == 3 and parts[::2] == ["cameras", "faults"]:
+                return await self._control_faults(req, parts[1])
+            if parts == ["healthz"]:
+                return _json(200, {"cameras": len(self.cameras)})
+        except SimulatorError as exc:
+            return _json(404, {"error": str(exc)})
+        except FaultSpecError as exc:
+            return _json(400, {"error": str(exc)})
+        return _json(404, {"error": "no such resource"})
+
+    async def _control_faults(self, req: Request, target: str) -> Response:
+        if req.method == "DELETE":
+            return _json(200, (await self.clear_faults(target)).as_dict())
+        if req.method not in ("POST", "PUT", "PATCH"):
+            return _json(405, {"error": "use POST or DELETE"})
+        try:
+            changes = json.loads(req.body or b"{}")
+        except ValueError:
+            return _json(400, {"error": "body is not JSON"})
+        if not isinstance(changes, dict):
+            return _json(400, {"error": "body must be a JSON object"})
+        return _json(200, (await self.set_faults(target, changes)).as_dict())
+
+    # -- readiness -------------------------------------------------------------------------
+
+    async def _self_check(self) -> None:
+        """Every online camera must answer SOAP and RTSP before we say ready."""
+        checks = [self._probe_camera(n) for n in self.nodes.values()
+                  if not n.state.faults.offline]
+        await asyncio.gather(*checks)
+
+    async def _probe_camera(self, node: CameraNode) -> None:
+        cam = node.state
+        body = (b'<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/'
+                b'soap-envelope"><s:Body><GetSystemDateAndTime xmlns="http://www.onvif.org/'
+                b'ver10/device/wsdl"/></s:Body></s:Envelope>')
+        head = (f"POST /onvif/device_service HTTP/1.1\r\nHost: {cam.address}\r\n"
+                f"Content-Type: {SOAP_TYPE}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n").encode()
+        reply = await _exchange(cam.address, self.options.http_port, head + body)
+        if not reply.startswith(b"HTTP/1.1 200"):
+            raise SimulatorError(f"{cam.camera_id}: ONVIF self-check failed: {reply[:80]!r}")
+        reply = await _exchange(cam.address, self.options.rtsp_port,
+                                b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+        if not reply.startswith(b"RTSP/1.0 200"):
+            raise SimulatorError(f"{cam.camera_id}: RTSP self-check failed: {reply[:80]!r}")
+
+
+async def _exchange(host: str, port: int, request: bytes) -> bytes:
+    """Send a request and read the first chunk of the reply."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+    try:
+        writer.write(request)
+        return await asyncio.wait_for(reader.read(256), 10)
+    finally:
+        writer.close()
+
+
+def _json(status: int, payload: object) -> Response:
+    return Response(status, json.dumps(payload).encode() + b"\n", JSON_TYPE)

@@ -1,0 +1,233 @@
+"""ONVIF device and media services of one simulated camera (SOAP 1.2 over HTTP)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from lxml import etree
+
+from simulator import soap
+from simulator.media import ProfileSpec
+from simulator.soap import NS, SoapFault
+from simulator.state import FIRMWARE_VERSION, MANUFACTURER, CameraState
+
+log = logging.getLogger(__name__)
+
+# Operations ONVIF allows before authentication (access class PRE_AUTH) that we serve.
+PRE_AUTH = {"GetSystemDateAndTime"}
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Where this simulator serves its protocols."""
+
+    http: int
+    rtsp: int
+
+
+class OnvifService:
+    """Answers SOAP requests for one camera; stateless apart from the camera's state."""
+
+    def __init__(self, camera: CameraState, ports: Ports) -> None:
+        self.camera = camera
+        self.ports = ports
+        self.verifier = soap.UsernameTokenVerifier()
+        self._ops: dict[tuple[str, str], Callable[[etree._Element], str]] = {}
+        for name in ("GetSystemDateAndTime", "GetDeviceInformation", "GetCapabilities",
+                     "GetServices", "GetScopes", "GetHostname", "GetNetworkInterfaces"):
+            self._ops[(NS["tds"], name)] = getattr(self, "_" + name)
+        for name in ("GetProfiles", "GetProfile", "GetStreamUri", "GetSnapshotUri",
+                     "GetVideoSources", "GetVideoEncoderConfigurations"):
+            self._ops[(NS["trt"], name)] = getattr(self, "_" + name)
+
+    def handle(self, body: bytes) -> tuple[int, bytes]:
+        """Process one request body; return (HTTP status, SOAP response)."""
+        try:
+            header, request = soap.parse_envelope(body)
+            name = etree.QName(request).localname
+            op = self._ops.get((etree.QName(request).namespace or "", name))
+            if op is None:
+                raise soap.action_not_supported(name)
+            if name not in PRE_AUTH:
+                self._authorize(header)
+            return 200, soap.envelope(op(request))
+        except SoapFault as fault:
+            log.debug("%s: SOAP fault %s %s", self.camera.camera_id, fault.subcodes, fault)
+            return fault.http_status, soap.fault_envelope(fault)
+
+    def _authorize(self, header: etree._Element | None) -> None:
+        """Check the UsernameToken; the reject-auth fault refuses even correct ones."""
+        cam = self.camera
+        self.verifier.verify(header, cam.username, cam.password, cam.now())
+        if cam.faults.reject_auth:
+            raise soap.not_authorized()
+
+    # -- helpers ---------------------------------------------------------------------
+
+    @property
+    def _http_base(self) -> str:
+        return f"http://{self.camera.address}:{self.ports.http}"
+
+    def _profile(self, request: etree._Element) -> ProfileSpec:
+        """The profile named by the request's ProfileToken, or a ter:NoProfile fault."""
+        token = (request.findtext("trt:ProfileToken", default="", namespaces=NS)).strip()
+        spec = self.camera.profiles.get(token)
+        if spec is None:
+            raise soap.invalid_arg("ter:NoProfile", f"Profile token {token!r} does not exist")
+        return spec
+
+    # -- device service ---------------------------------------------------------------
+
+    def _GetSystemDateAndTime(self, _req: etree._Element) -> str:
+        t = time.gmtime(self.camera.now())
+        dt = (f"<tt:Time><tt:Hour>{t.tm_hour}</tt:Hour><tt:Minute>{t.tm_min}</tt:Minute>"
+              f"<tt:Second>{t.tm_sec}</tt:Second></tt:Time><tt:Date><tt:Year>{t.tm_year}"
+              f"</tt:Year><tt:Month>{t.tm_mon}</tt:Month><tt:Day>{t.tm_mday}</tt:Day></tt:Date>")
+        kind = "NTP" if self.camera.ntp_servers else "Manual"
+        return ("<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
+                f"<tt:DateTimeType>{kind}</tt:DateTimeType>"
+                "<tt:DaylightSavings>false</tt:DaylightSavings>"
+                "<tt:TimeZone><tt:TZ>UTC0</tt:TZ></tt:TimeZone>"
+                f"<tt:UTCDateTime>{dt}</tt:UTCDateTime><tt:LocalDateTime>{dt}</tt:LocalDateTime>"
+                "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>")
+
+    def _GetDeviceInformation(self, _req: etree._Element) -> str:
+        cam = self.camera
+        return ("<tds:GetDeviceInformationResponse>"
+                f"<tds:Manufacturer>{MANUFACTURER}</tds:Manufacturer>"
+                f"<tds:Model>{escape(cam.model)}</tds:Model>"
+                f"<tds:FirmwareVersion>{FIRMWARE_VERSION}</tds:FirmwareVersion>"
+                f"<tds:SerialNumber>{cam.serial_number}</tds:SerialNumber>"
+                f"<tds:HardwareId>{escape(cam.hardware_id)}</tds:HardwareId>"
+                "</tds:GetDeviceInformationResponse>")
+
+    def _GetCapabilities(self, _req: etree._Element) -> str:
+        base = self._http_base
+        return ("<tds:GetCapabilitiesResponse><tds:Capabilities>"
+                f"<tt:Device><tt:XAddr>{base}/onvif/device_service</tt:XAddr>"
+                "<tt:Network><tt:IPFilter>false</tt:IPFilter>"
+                "<tt:ZeroConfiguration>false</tt:ZeroConfiguration>"
+                "<tt:IPVersion6>false</tt:IPVersion6><tt:DynDNS>false</tt:DynDNS></tt:Network>"
+                "<tt:System><tt:DiscoveryResolve>false</tt:DiscoveryResolve>"
+                "<tt:DiscoveryBye>true</tt:DiscoveryBye>"
+                "<tt:RemoteDiscovery>false</tt:RemoteDiscovery>"
+                "<tt:SystemBackup>false</tt:SystemBackup><tt:SystemLogging>false</tt:SystemLogging>"
+                "<tt:FirmwareUpgrade>false</tt:FirmwareUpgrade>"
+                "<tt:SupportedVersions><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor>"
+                "</tt:SupportedVersions></tt:System></tt:Device>"
+                f"<tt:Media><tt:XAddr>{base}/onvif/media_service</tt:XAddr>"
+                "<tt:StreamingCapabilities><tt:RTPMulticast>false</tt:RTPMulticast>"
+                "<tt:RTP_TCP>true</tt:RTP_TCP><tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP>"
+                "</tt:StreamingCapabilities></tt:Media>"
+                "</tds:Capabilities></tds:GetCapabilitiesResponse>")
+
+    def _GetServices(self, _req: etree._Element) -> str:
+        services = [(NS["tds"], "device_service"), (NS["trt"], "media_service")]
+        items = "".join(
+            f"<tds:Service><tds:Namespace>{ns}</tds:Namespace>"
+            f"<tds:XAddr>{self._http_base}/onvif/{path}</tds:XAddr>"
+            "<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version>"
+            "</tds:Service>" for ns, path in services)
+        return f"<tds:GetServicesResponse>{items}</tds:GetServicesResponse>"
+
+    def _GetScopes(self, _req: etree._Element) -> str:
+        items = "".join(f"<tds:Scopes><tt:ScopeDef>Fixed</tt:ScopeDef>"
+                        f"<tt:ScopeItem>{escape(s)}</tt:ScopeItem></tds:Scopes>"
+                        for s in self.camera.scopes())
+        return f"<tds:GetScopesResponse>{items}</tds:GetScopesResponse>"
+
+    def _GetHostname(self, _req: etree._Element) -> str:
+        return ("<tds:GetHostnameResponse><tds:HostnameInformation>"
+                "<tt:FromDHCP>false</tt:FromDHCP>"
+                f"<tt:Name>{escape(self.camera.hostname)}</tt:Name>"
+                "</tds:HostnameInformation></tds:GetHostnameResponse>")
+
+    def _GetNetworkInterfaces(self, _req: etree._Element) -> str:
+        cam = self.camera
+        return ('<tds:GetNetworkInterfacesResponse><tds:NetworkInterfaces token="eth0">'
+                "<tt:Enabled>true</tt:Enabled><tt:Info><tt:Name>eth0</tt:Name>"
+                f"<tt:HwAddress>{cam.mac}</tt:HwAddress><tt:MTU>1500</tt:MTU></tt:Info>"
+                "<tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config><tt:Manual>"
+                f"<tt:Address>{cam.address}</tt:Address><tt:PrefixLength>8</tt:PrefixLength>"
+                "</tt:Manual><tt:DHCP>false</tt:DHCP></tt:Config></tt:IPv4>"
+                "</tds:NetworkInterfaces></tds:GetNetworkInterfacesResponse>")
+
+    # -- media service -----------------------------------------------------------------
+
+    def _source_size(self) -> tuple[int, int]:
+        """The sensor resolution: the largest profile."""
+        return max((p.width, p.height) for p in self.camera.profiles.values())
+
+    def _source_config(self) -> str:
+        w, h = self._source_size()
+        return ('<tt:VideoSourceConfiguration token="vsc0"><tt:Name>VideoSource</tt:Name>'
+                f"<tt:UseCount>{len(self.camera.profiles)}</tt:UseCount>"
+                f'<tt:SourceToken>vs0</tt:SourceToken><tt:Bounds x="0" y="0" width="{w}"'
+                f' height="{h}"/></tt:VideoSourceConfiguration>')
+
+    @staticmethod
+    def _encoder_config(spec: ProfileSpec, tag: str = "tt:VideoEncoderConfiguration") -> str:
+        kbps = (spec.bitrate or spec.width * spec.height * spec.fps // 20) // 1000
+        return (f'<{tag} token="vec_{spec.token}"><tt:Name>{spec.token}</tt:Name>'
+                "<tt:UseCount>1</tt:UseCount><tt:Encoding>H264</tt:Encoding>"
+                f"<tt:Resolution><tt:Width>{spec.width}</tt:Width>"
+                f"<tt:Height>{spec.height}</tt:Height></tt:Resolution>"
+                "<tt:Quality>5</tt:Quality><tt:RateControl>"
+                f"<tt:FrameRateLimit>{spec.fps}</tt:FrameRateLimit>"
+                "<tt:EncodingInterval>1</tt:EncodingInterval>"
+                f"<tt:BitrateLimit>{kbps}</tt:BitrateLimit></tt:RateControl>"
+                f"<tt:H264><tt:GovLength>{spec.gop}</tt:GovLength>"
+                "<tt:H264Profile>Baseline</tt:H264Profile></tt:H264>"
+                "<tt:Multicast><tt:Address><tt:Type>IPv4</tt:Type>"
+                "<tt:IPv4Address>239.255.0.1</tt:IPv4Address></tt:Address>"
+                "<tt:Port>0</tt:Port><tt:TTL>1</tt:TTL><tt:AutoStart>false</tt:AutoStart>"
+                "</tt:Multicast><tt:SessionTimeout>PT60S</tt:SessionTimeout>"
+                f"</{tag}>")
+
+    def _profile_xml(self, spec: ProfileSpec, tag: str) -> str:
+        return (f'<{tag} token="{spec.token}" fixed="true"><tt:Name>{spec.token}</tt:Name>'
+                f"{self._source_config()}{self._encoder_config(spec)}</{tag}>")
+
+    def _GetProfiles(self, _req: etree._Element) -> str:
+        items = "".join(self._profile_xml(p, "trt:Profiles")
+                        for p in self.camera.profiles.values())
+        return f"<trt:GetProfilesResponse>{items}</trt:GetProfilesResponse>"
+
+    def _GetProfile(self, req: etree._Element) -> str:
+        return (f"<trt:GetProfileResponse>{self._profile_xml(self._profile(req), 'trt:Profile')}"
+                "</trt:GetProfileResponse>")
+
+    @staticmethod
+    def _media_uri(tag: str, uri: str) -> str:
+        return (f"<trt:{tag}Response><trt:MediaUri><tt:Uri>{escape(uri)}</tt:Uri>"
+                "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>"
+                "<tt:InvalidAfterReboot>false</tt:InvalidAfterReboot>"
+                f"<tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></trt:{tag}Response>")
+
+    def _GetStreamUri(self, req: etree._Element) -> str:
+        spec = self._profile(req)
+        uri = f"rtsp://{self.camera.address}:{self.ports.rtsp}/{spec.token}"
+        return self._media_uri("GetStreamUri", uri)
+
+    def _GetSnapshotUri(self, req: etree._Element) -> str:
+        spec = self._profile(req)
+        return self._media_uri("GetSnapshotUri",
+                               f"{self._http_base}/onvif/snapshot?profile={spec.token}")
+
+    def _GetVideoSources(self, _req: etree._Element) -> str:
+        w, h = self._source_size()
+        fps = max(p.fps for p in self.camera.profiles.values())
+        return ('<trt:GetVideoSourcesResponse><trt:VideoSources token="vs0">'
+                f"<tt:Framerate>{fps}</tt:Framerate><tt:Resolution><tt:Width>{w}</tt:Width>"
+                f"<tt:Height>{h}</tt:Height></tt:Resolution></trt:VideoSources>"
+                "</trt:GetVideoSourcesResponse>")
+
+    def _GetVideoEncoderConfigurations(self, _req: etree._Element) -> str:
+        items = "".join(self._encoder_config(p, "trt:Configurations")
+                        for p in self.camera.profiles.values())
+        return ("<trt:GetVideoEncoderConfigurationsResponse>"
+                f"{items}</trt:GetVideoEncoderConfigurationsResponse>")

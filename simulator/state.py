@@ -1,0 +1,185 @@
+"""Per-camera identity and mutable state: the one place later issues add settings to."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from simulator.media import Label, ProfileSpec
+
+# Fixed namespace so EndpointReferences are stable across runs and machines.
+UUID_NAMESPACE = uuid.UUID("6f7c1a52-4d1e-4c1e-9a55-3c1d2b7e9f10")
+MANUFACTURER = "CamerahubSim"
+FIRMWARE_VERSION = "1.4.2"
+
+
+class FaultSpecError(ValueError):
+    """A fault given on the command line or the control endpoint is not understood."""
+
+
+@dataclass
+class Faults:
+    """Misbehaviours switchable per camera at start and at run time."""
+
+    offline: bool = False
+    drop_after: float | None = None  # seconds after PLAY at which RTSP sessions are cut
+    reject_auth: bool = False
+    skew: float = 0.0  # seconds added to the camera's clock
+    stall: bool = False
+
+    def as_dict(self) -> dict:
+        """JSON view."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class CameraState:
+    """Everything one simulated camera knows about itself; mutable at run time."""
+
+    index: int
+    camera_id: str
+    kind: str  # "hq" or "facility"
+    site: str
+    name: str
+    location: str
+    address: str
+    username: str
+    password: str
+    profiles: dict[str, ProfileSpec]
+    model: str = "CHS-2M"
+    hostname: str = ""
+    generation: int = 0  # bumped when the camera is "replaced" by another unit
+    metadata_version: int = 1
+    faults: Faults = field(default_factory=Faults)
+    ntp_servers: list[str] = field(default_factory=list)
+    boot_time: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        if not self.hostname:
+            self.hostname = self.camera_id
+
+    @property
+    def _digest(self) -> bytes:
+        """Hash of address and generation, the root of every identity field."""
+        return hashlib.sha256(f"{self.address}#{self.generation}".encode()).digest()
+
+    @property
+    def endpoint_reference(self) -> str:
+        """The WS-Discovery EndpointReference address."""
+        return f"urn:uuid:{uuid.uuid5(UUID_NAMESPACE, f'{self.address}#{self.generation}')}"
+
+    @property
+    def serial_number(self) -> str:
+        """Serial number; changes when the unit is replaced."""
+        return "CHS" + self._digest[:5].hex().upper()
+
+    @property
+    def mac(self) -> str:
+        """A locally administered MAC address."""
+        octets = bytes((0x02,)) + self._digest[5:10]
+        return ":".join(f"{b:02x}" for b in octets)
+
+    @property
+    def hardware_id(self) -> str:
+        """Hardware id as GetDeviceInformation reports it."""
+        return f"{self.model}-HW{self._digest[10] % 4 + 1}"
+
+    def label(self) -> Label:
+        """The text drawn into this camera's picture."""
+        return Label(self.camera_id, self.name, self.site, self.address)
+
+    def scopes(self) -> list[str]:
+        """ONVIF scope URIs (name, location, type, profile, hardware)."""
+        base = "onvif://www.onvif.org"
+        return [f"{base}/type/video_encoder", f"{base}/Profile/Streaming",
+                f"{base}/name/{_scope_safe(self.name)}",
+                f"{base}/location/{_scope_safe(self.location)}",
+                f"{base}/hardware/{_scope_safe(self.model)}",
+                f"{base}/camerahub/id/{self.camera_id}"]
+
+    def now(self) -> float:
+        """The camera's own clock (wall clock plus any skew fault)."""
+        return time.time() + self.faults.skew
+
+    def replace(self) -> None:
+        """Swap in a new unit at the same address: new serial and EndpointReference."""
+        self.generation += 1
+        self.metadata_version += 1
+
+    def as_dict(self) -> dict:
+        """JSON view for the control endpoint."""
+        return {"id": self.camera_id, "index": self.index, "kind": self.kind,
+                "site": self.site, "name": self.name, "location": self.location,
+                "address": self.address, "hostname": self.hostname,
+                "endpoint_reference": self.endpoint_reference,
+                "serial_number": self.serial_number, "mac": self.mac,
+                "model": self.model, "generation": self.generation,
+                "profiles": {t: f"{p.width}x{p.height}@{p.fps}" for t, p in
+                             self.profiles.items()},
+                "faults": self.faults.as_dict()}
+
+
+def _scope_safe(text: str) -> str:
+    """Scope path segments may not contain spaces; cameras use %20 or underscores."""
+    return text.replace(" ", "_")
+
+
+FAULT_ALIASES = {"offline": "offline", "drop": "drop_after", "drop_after": "drop_after",
+                 "drop-after": "drop_after", "reject-auth": "reject_auth",
+                 "reject_auth": "reject_auth", "skew": "skew", "stall": "stall",
+                 "replaced": "replaced", "replace": "replaced"}
+
+
+def parse_fault_spec(spec: str) -> tuple[str, dict]:
+    """Parse `TARGET:NAME[=VALUE][,NAME[=VALUE]...]` into (target, {field: value})."""
+    target, sep, rest = spec.partition(":")
+    if not sep or not target or not rest:
+        raise FaultSpecError(f"fault {spec!r}: expected TARGET:FAULT[=VALUE][,...]")
+    changes: dict = {}
+    for item in rest.split(","):
+        name, eq, value = item.strip().partition("=")
+        key = FAULT_ALIASES.get(name.strip().lower())
+        if key is None:
+            raise FaultSpecError(f"fault {spec!r}: unknown fault {name!r}")
+        changes[key] = value.strip() if eq else True
+    return target, normalise_faults(changes)
+
+
+def normalise_faults(changes: dict) -> dict:
+    """Validate and type fault values given as JSON or command-line text."""
+    out: dict = {}
+    for raw_key, value in changes.items():
+        key = FAULT_ALIASES.get(str(raw_key).lower())
+        if key is None:
+            raise FaultSpecError(f"unknown fault {raw_key!r}")
+        out[key] = _fault_value(key, value)
+    return out
+
+
+def _fault_value(key: str, value: object) -> object:
+    """One typed fault value."""
+    if key in ("offline", "reject_auth", "stall", "replaced"):
+        if isinstance(value, str):
+            return value.lower() in ("1", "true", "yes", "on")
+        return bool(value)
+    if value is None or value is False:
+        return None if key == "drop_after" else 0.0
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise FaultSpecError(f"fault {key}: {value!r} is not a number") from exc
+    if key == "drop_after" and number <= 0:
+        raise FaultSpecError("fault drop_after must be a positive number of seconds")
+    return number
+
+
+def apply_faults(camera: CameraState, changes: dict) -> None:
+    """Apply normalised fault changes; `replaced` is an action, not a lasting flag."""
+    for key, value in changes.items():
+        if key == "replaced":
+            if value:
+                camera.replace()
+        else:
+            setattr(camera.faults, key, value)
