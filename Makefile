@@ -18,7 +18,7 @@ demo: setup
 	$(BIN)/camerahub demo
 
 lint: setup
-	$(BIN)/ruff check camerahub simulator tests benchmarks
+	$(BIN)/ruff check .
 
 test: setup lint
 	$(BIN)/python -m pytest

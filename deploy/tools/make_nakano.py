@@ -75,11 +75,13 @@ def facilities():
                  {"id": f"{site}-jimu", "name": "事務室", "site": site, "floor": 2}]
         sukoyaka_divs.append({"id": f"sukoyaka-{key}", "name": f"{name}すこやか福祉センター",
                               "managers": [f"tokatsu-sukoyaka-{key}"], "rooms": rooms})
-        cams += [(site, rooms[0]["id"], rooms[0]["name"], 3), (site, rooms[1]["id"], rooms[1]["name"], 2)]
+        cams += [(site, rooms[0]["id"], rooms[0]["name"], 3),
+                 (site, rooms[1]["id"], rooms[1]["name"], 2)]
     for key, name in KATSUDO:
         site = f"katsudo-{key}"
         sites.append((site, f"{name}区民活動センター", "区民活動センター", 1))
-        katsudo_rooms.append({"id": f"{site}-jimu", "name": f"{name} 事務室", "site": site, "floor": 1})
+        katsudo_rooms.append({"id": f"{site}-jimu", "name": f"{name} 事務室", "site": site,
+                              "floor": 1})
         cams.append((site, f"{site}-jimu", f"{name} 事務室", 1))
     for key, name in JIMUSHO:
         site = f"jimusho-{key}"
