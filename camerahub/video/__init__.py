@@ -1,1 +1,27 @@
 """Video boundary: stream-copy segmenter, segment probe, clip remux and snapshots (PyAV)."""
+
+from camerahub.video.clip import iter_mp4, remux_to_mp4
+from camerahub.video.errors import (
+    SegmentUnreadable,
+    StreamEnded,
+    StreamError,
+    StreamOpenError,
+    StreamStalled,
+    VideoError,
+)
+from camerahub.video.probe import SegmentCheck, probe_segment
+from camerahub.video.segmenter import (
+    Backoff,
+    Segmenter,
+    SegmenterConfig,
+    SegmentInfo,
+    run_camera,
+)
+from camerahub.video.snapshot import snapshot_jpeg
+from camerahub.video.source import InputOptions
+
+__all__ = [
+    "Backoff", "InputOptions", "SegmentCheck", "SegmentInfo", "SegmentUnreadable", "Segmenter",
+    "SegmenterConfig", "StreamEnded", "StreamError", "StreamOpenError", "StreamStalled",
+    "VideoError", "iter_mp4", "probe_segment", "remux_to_mp4", "run_camera", "snapshot_jpeg",
+]

@@ -1,0 +1,24 @@
+"""Storage boundary: segment keys, SegmentStore (S3Store, FileStore), spool and uploader."""
+
+from camerahub.storage.base import ObjectInfo, SegmentStore
+from camerahub.storage.errors import (
+    ChecksumMismatch,
+    InvalidKey,
+    ObjectConflict,
+    ObjectLocked,
+    ObjectMissing,
+    StorageError,
+    StorageUnavailable,
+)
+from camerahub.storage.filestore import FileStore
+from camerahub.storage.keys import SegmentKey, parse_segment_key, segment_key
+from camerahub.storage.s3store import S3Settings, S3Store
+from camerahub.storage.spool import RecoveryReport, Spool, SpoolAlarm, SpoolItem
+from camerahub.storage.uploader import RetryPolicy, Uploader
+
+__all__ = [
+    "ChecksumMismatch", "FileStore", "InvalidKey", "ObjectConflict", "ObjectInfo", "ObjectLocked",
+    "ObjectMissing", "RecoveryReport", "RetryPolicy", "S3Settings", "S3Store", "SegmentKey",
+    "SegmentStore", "Spool", "SpoolAlarm", "SpoolItem", "StorageError", "StorageUnavailable",
+    "Uploader", "parse_segment_key", "segment_key",
+]

@@ -1,0 +1,193 @@
+"""Uploader: a bounded worker pool that moves ready spool segments into a SegmentStore.
+
+Oldest first, so after an outage the backlog drains in time order and the index fills
+in without holes. A StorageUnavailable is retried forever with capped exponential
+backoff and jitter (evidence is never dropped); a segment leaves the spool only after
+`put` verified it and `on_uploaded` (the index writer) returned, so the index learns of
+every object at least once; put is idempotent, so a retry after a lost reply is harmless.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from camerahub.storage.base import SegmentStore
+from camerahub.storage.errors import (
+    ChecksumMismatch,
+    InvalidKey,
+    ObjectConflict,
+    StorageError,
+    StorageUnavailable,
+)
+from camerahub.storage.spool import Spool, SpoolItem
+
+log = logging.getLogger(__name__)
+
+# These will not heal by retrying: keep the bytes in quarantine for a human.
+_QUARANTINE_ERRORS = (ChecksumMismatch, ObjectConflict, InvalidKey)
+
+UploadedCallback = Callable[[SpoolItem, str, str], None]
+RetryCallback = Callable[[SpoolItem, StorageError, float], None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with full jitter around the nominal delay."""
+
+    initial_s: float = 1.0
+    max_s: float = 60.0
+    factor: float = 2.0
+    jitter: float = 0.25
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt` (1-based)."""
+        nominal = min(self.initial_s * self.factor ** (attempt - 1), self.max_s)
+        return nominal * (1 + random.uniform(-self.jitter, self.jitter))
+
+
+class Uploader:
+    """Uploads ready segments with `workers` threads; call start(), notify(), stop()."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        store: SegmentStore,
+        on_uploaded: UploadedCallback,
+        workers: int = 2,
+        retry: RetryPolicy | None = None,
+        on_retry: RetryCallback | None = None,
+        rescan_s: float = 30.0,
+    ) -> None:
+        self.spool, self.store = spool, store
+        self.on_uploaded, self.on_retry = on_uploaded, on_retry
+        self.retry = retry or RetryPolicy()
+        self.workers, self.rescan_s = workers, rescan_s
+        self._heap: list[tuple] = []
+        self._known: set[Path] = set()
+        self._busy = 0
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Queue what is already in ready/ and start the workers."""
+        self.rescan()
+        for n in range(self.workers):
+            thread = threading.Thread(target=self._work, name=f"uploader-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the uploads in flight; what is left stays in the spool."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def notify(self, segment: Path | None = None) -> None:
+        """Tell the uploader a segment is ready (the segmenter's callback), or rescan."""
+        if segment is None:
+            self.rescan()
+            return
+        item = self.spool.load(Path(segment))
+        if item is not None:
+            self._push(item)
+        self.spool.check_limit()
+
+    def rescan(self) -> None:
+        """Queue every ready segment not yet known."""
+        for item in self.spool.ready_items():
+            self._push(item)
+        self.spool.check_limit()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until nothing is queued or in flight (for tests and shutdown)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._heap and not self._busy, timeout)
+
+    def _push(self, item: SpoolItem) -> None:
+        """Add an item unless it is already queued or in flight."""
+        with self._cond:
+            if item.path in self._known:
+                return
+            self._known.add(item.path)
+            heapq.heappush(self._heap, (*item.sort_key, id(item), item))
+            self._cond.notify()
+
+    def _take(self) -> SpoolItem | None:
+        """The oldest queued item, waiting up to rescan_s for one."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._heap or self._stop.is_set(), self.rescan_s):
+                return None
+            if self._stop.is_set():
+                return None
+            self._busy += 1
+            return heapq.heappop(self._heap)[-1]
+
+    def _done(self, item: SpoolItem) -> None:
+        """Forget a finished item and wake anyone waiting for idleness."""
+        with self._cond:
+            self._known.discard(item.path)
+            self._busy -= 1
+            self._cond.notify_all()
+
+    def _work(self) -> None:
+        """Worker loop: take, upload, repeat; rescan when idle to catch missed files."""
+        while not self._stop.is_set():
+            item = self._take()
+            if item is None:
+                if not self._stop.is_set():
+                    self.rescan()
+                continue
+            try:
+                self._upload_with_retry(item)
+            except Exception:
+                log.exception("uploader: unexpected failure on %s; left in spool", item.path)
+            finally:
+                self._done(item)
+
+    def _upload_with_retry(self, item: SpoolItem) -> None:
+        """Try until uploaded, quarantined, or the uploader stops."""
+        attempt = 0
+        while not self._stop.is_set():
+            attempt += 1
+            try:
+                self._upload_once(item)
+                return
+            except _QUARANTINE_ERRORS as exc:
+                self.spool.quarantine(item.path, f"{type(exc).__name__}: {exc}")
+                return
+            except StorageError as exc:
+                self._backoff(item, exc, attempt)
+
+    def _upload_once(self, item: SpoolItem) -> None:
+        """Put, record in the index, then free the spool space."""
+        if not item.path.exists():
+            return  # already uploaded by an earlier run or worker
+        key = item.key
+        written = self.store.put(key, item.path, item.sha256, item.metadata())
+        log.info("uploaded %s (%s)", key, "new" if written else "already present")
+        try:
+            self.on_uploaded(item, key, item.sha256)
+        except Exception as exc:
+            # The index must learn of every object: keep the spool file and retry.
+            raise StorageError(f"on_uploaded failed for {key}: {exc}") from exc
+        self.spool.remove(item)
+
+    def _backoff(self, item: SpoolItem, exc: StorageError, attempt: int) -> None:
+        """Wait before the next attempt, waking early on stop."""
+        delay = self.retry.delay(attempt)
+        level = logging.WARNING if isinstance(exc, StorageUnavailable) else logging.ERROR
+        log.log(level, "upload of %s failed (attempt %d), retry in %.1f s: %s",
+                item.path.name, attempt, delay, exc)
+        if self.on_retry is not None:
+            self.on_retry(item, exc, delay)
+        self._stop.wait(delay)
