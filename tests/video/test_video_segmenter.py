@@ -1,0 +1,145 @@
+"""The segmenter against real H.264: keyframe cuts, playable segments, gapless timing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+
+import av
+import pytest
+from video_media import FPS, GOP, SECONDS, SIZE
+
+from camerahub.video import (
+    Segmenter,
+    SegmenterConfig,
+    SegmentInfo,
+    StreamEnded,
+    probe_segment,
+)
+
+GOP_MS = GOP * 1000 // FPS
+
+
+def record_file(path, spool, seconds=10.0, clock=None, drift=None) -> list[SegmentInfo]:
+    """Segment a local file completely; the file's end is a StreamEnded."""
+    infos: list[SegmentInfo] = []
+    config = SegmenterConfig(segment_seconds=seconds, drift_threshold_s=drift)
+    kwargs = {"clock": clock} if clock else {}
+    segmenter = Segmenter("hq-1f-koseki-01", "hq", spool, infos.append, config, **kwargs)
+    with pytest.raises(StreamEnded) as ended:
+        segmenter.record(str(path))
+    assert ended.value.last_end_utc == infos[-1].end_utc
+    return infos
+
+
+@pytest.fixture(scope="module")
+def segments(h264_ts, tmp_path_factory):
+    """The 32 s input cut into 10 s segments."""
+    spool = tmp_path_factory.mktemp("spool")
+    return spool, record_file(h264_ts, spool)
+
+
+def packets(path):
+    """Demuxed (non-empty) video packets of a file."""
+    with av.open(str(path)) as container:
+        return [p for p in container.demux(video=0) if p.size]
+
+
+def test_each_segment_starts_with_a_keyframe_and_decodes(segments):
+    _, infos = segments
+    assert len(infos) == 4
+    for info in infos:
+        first = packets(info.path)[0]
+        assert first.is_keyframe
+        with av.open(str(info.path)) as container:
+            decoded = sum(1 for _ in container.decode(video=0))
+        assert decoded == info.frames
+        assert probe_segment(info.path).playable
+
+
+def test_durations_sum_to_the_input_within_one_gop(segments):
+    _, infos = segments
+    total = sum(info.duration_ms for info in infos)
+    assert abs(total - SECONDS * 1000) <= GOP_MS
+    assert sum(info.frames for info in infos) == SECONDS * FPS
+    assert [info.duration_ms for info in infos[:-1]] == [10_000] * 3
+
+
+def test_consecutive_segments_leave_no_gap(segments):
+    _, infos = segments
+    for previous, current in zip(infos, infos[1:], strict=False):
+        assert current.start_utc == previous.start_utc + timedelta(
+            milliseconds=previous.duration_ms)
+
+
+def test_segment_info_describes_the_file(segments):
+    spool, infos = segments
+    for info in infos:
+        data = info.path.read_bytes()
+        assert info.path.parent == spool / "ready"
+        assert info.bytes == len(data)
+        assert info.sha256 == hashlib.sha256(data).hexdigest()
+        assert (info.codec, info.width, info.height) == ("h264", *SIZE)
+        assert info.keyframes == info.frames // GOP
+        assert info.start_utc.tzinfo is not None and info.start_utc.microsecond % 1000 == 0
+        sidecar = json.loads(info.path.with_suffix(".json").read_text())
+        assert SegmentInfo.from_json(sidecar) == info
+    assert list((spool / "incoming").iterdir()) == []
+
+
+def test_segments_keep_stream_time_continuous(segments):
+    """HLS wants one timeline: each segment's first dts follows the previous segment's."""
+    _, infos = segments
+    firsts = [packets(info.path)[0] for info in infos]
+    for previous, current, info in zip(firsts, firsts[1:], infos, strict=False):
+        elapsed = (current.dts - previous.dts) * Fraction(current.time_base)
+        assert elapsed * 1000 == info.duration_ms
+
+
+def test_mp4_input_is_remuxed_to_playable_ts(h264_mp4, tmp_path):
+    infos = record_file(h264_mp4, tmp_path, seconds=4)
+    assert [info.duration_ms for info in infos] == [4000, 4000, 4000]
+    for info in infos:
+        assert packets(info.path)[0].is_keyframe
+        assert probe_segment(info.path).frames == 4 * FPS
+
+
+class SteppingClock:
+    """A wall clock read at each segment start; it runs 5 s ahead from the third one on."""
+
+    OFFSETS_S = (0, 10, 25, 35)
+
+    def __init__(self) -> None:
+        self.base = datetime(2026, 11, 26, 3, 15, 0, tzinfo=UTC)
+        self.calls = 0
+
+    def __call__(self) -> datetime:
+        self.calls += 1
+        return self.base + timedelta(seconds=self.OFFSETS_S[self.calls - 1])
+
+
+def test_anchor_is_wall_clock_and_drift_reanchors(h264_ts, tmp_path):
+    infos = record_file(h264_ts, tmp_path, clock=SteppingClock(), drift=2.0)
+    starts = [info.start_utc for info in infos]
+    assert starts[0] == datetime(2026, 11, 26, 3, 15, 0, tzinfo=UTC)
+    assert starts[1] == starts[0] + timedelta(seconds=10)
+    assert starts[2] == starts[0] + timedelta(seconds=25)  # re-anchored: a real jump
+    assert starts[3] == starts[2] + timedelta(seconds=10)  # then carried again
+
+
+def test_stop_event_closes_the_open_segment(h264_ts, tmp_path):
+    infos: list[SegmentInfo] = []
+    stop = threading.Event()
+
+    def on_segment(info):
+        infos.append(info)
+        stop.set()
+
+    segmenter = Segmenter("cam-1", "hq", tmp_path, on_segment, SegmenterConfig(segment_seconds=5))
+    segmenter.record(str(h264_ts), stop)  # returns instead of raising
+    assert len(infos) == 2
+    assert infos[1].frames >= 1 and packets(infos[1].path)[0].is_keyframe
+    assert list((tmp_path / "incoming").iterdir()) == []

@@ -1,0 +1,111 @@
+"""Test media for the video tests: real H.264 made with PyAV/libx264, small local servers."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+FPS = 15
+GOP = 15
+SECONDS = 32
+SIZE = (320, 240)
+
+
+def encode_h264(path: Path, seconds: float, fmt: str, fps: int = FPS, gop: int = GOP) -> Path:
+    """Encode numbered OpenCV-drawn frames with libx264 (B-frames on) into a file."""
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height = SIZE
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0",
+                          "preset": "ultrafast", "bf": "2"}
+        for index in range(round(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(_drawing(index), format="bgr24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def _drawing(index: int) -> np.ndarray:
+    """A frame with its number and a moving box, so frames differ."""
+    img = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    cv2.rectangle(img, (index * 4 % 280, 20), (index * 4 % 280 + 40, 60), (0, 200, 255), -1)
+    cv2.putText(img, str(index), (40, 180), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
+    return img
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on the loopback address right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class MediaServer:
+    """HTTP on 127.0.0.1 that serves a file, asks for credentials, or stalls mid-body."""
+
+    def __init__(self, media: Path) -> None:
+        self.media = media.read_bytes()
+        self.release = threading.Event()
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        """URL of one of the behaviours: /ok.ts, /auth.ts, /stall.ts, /missing.ts."""
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def _handler(self):
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_GET(self):
+                server.respond(self)
+
+        return Handler
+
+    def respond(self, req) -> None:
+        """Serve one request according to its path."""
+        if req.path == "/auth.ts":
+            req.send_response(401)
+            req.send_header("WWW-Authenticate", 'Basic realm="cam"')
+            req.send_header("Content-Length", "0")
+            req.end_headers()
+            return
+        if req.path not in ("/ok.ts", "/stall.ts"):
+            req.send_error(404)
+            return
+        req.send_response(200)
+        req.send_header("Content-Type", "video/mp2t")
+        req.send_header("Content-Length", str(len(self.media)))
+        req.end_headers()
+        self._body(req, stall=req.path == "/stall.ts")
+
+    def _body(self, req, stall: bool) -> None:
+        """Send the file; the stalling variant sends a third and then goes quiet."""
+        cut = len(self.media) // 3 // 188 * 188 if stall else len(self.media)
+        try:
+            req.wfile.write(self.media[:cut])
+            req.wfile.flush()
+            if stall:
+                self.release.wait(60)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def __enter__(self) -> MediaServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
