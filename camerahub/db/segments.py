@@ -1,0 +1,138 @@
+"""Repository of the segment index: segments, gaps and holds over time ranges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .models import Gap, Hold, Segment
+from .types import utcnow
+
+
+def covering_hold(camera_id: str, start: datetime, end: datetime):
+    """SQL condition: an active hold of camera_id overlaps [start, end)."""
+    return exists().where(
+        Hold.camera_id == camera_id, Hold.released_at.is_(None),
+        Hold.start < end, Hold.end > start,
+    )
+
+
+def add_segment(session: Session, *, camera_id: str, site_id: str, start: datetime,
+                end: datetime, nbytes: int, sha256: str, key: str) -> Segment:
+    """Index a stored segment once; a second call with the same key returns the first row."""
+    found = session.scalar(select(Segment).where(Segment.key == key))
+    if found is not None:
+        return found
+    held = bool(session.scalar(select(covering_hold(camera_id, start, end))))
+    seg = Segment(camera_id=camera_id, site_id=site_id, start=start, end=end,
+                  duration_ms=int((end - start).total_seconds() * 1000), bytes=nbytes,
+                  sha256=sha256, key=key, held=held)
+    try:
+        with session.begin_nested():
+            session.add(seg)
+    except IntegrityError:  # a concurrent indexer won the race for the same key
+        return session.scalar(select(Segment).where(Segment.key == key))
+    return seg
+
+
+def segments_in_range(session: Session, camera_id: str, start: datetime,
+                      end: datetime, limit: int | None = None) -> Sequence[Segment]:
+    """Segments of a camera overlapping [start, end), oldest first (uses the index)."""
+    stmt = (select(Segment)
+            .where(Segment.camera_id == camera_id, Segment.start < end, Segment.end > start,
+                   Segment.start >= _lookback(start))
+            .order_by(Segment.start))
+    if limit:
+        stmt = stmt.limit(limit)
+    return session.scalars(stmt).all()
+
+
+def _lookback(start: datetime) -> datetime:
+    # Segments are at most 60 s long, so a segment overlapping `start` began at most that
+    # long before: bounding start keeps the (camera_id, start) index range tight.
+    return start - timedelta(seconds=120)
+
+
+def gaps_in_range(session: Session, camera_id: str, start: datetime,
+                  end: datetime) -> Sequence[Gap]:
+    """Recorded gaps of a camera overlapping [start, end); open gaps count as ongoing."""
+    stmt = (select(Gap)
+            .where(Gap.camera_id == camera_id, Gap.start < end,
+                   or_(Gap.end.is_(None), Gap.end > start))
+            .order_by(Gap.start))
+    return session.scalars(stmt).all()
+
+
+def open_gap(session: Session, camera_id: str, start: datetime, cause: str,
+             detail: str | None = None) -> Gap:
+    """Start a gap for a camera (closing nothing); returns the new row."""
+    gap = Gap(camera_id=camera_id, start=start, end=None, cause=cause, detail=detail)
+    session.add(gap)
+    session.flush()
+    return gap
+
+
+def close_gaps(session: Session, camera_id: str, end: datetime) -> int:
+    """End every open gap of a camera at `end`."""
+    result = session.execute(
+        update(Gap).where(Gap.camera_id == camera_id, Gap.end.is_(None)).values(end=end))
+    return result.rowcount or 0
+
+
+def record_gap(session: Session, camera_id: str, start: datetime, end: datetime, cause: str,
+               detail: str | None = None) -> Gap | None:
+    """A closed gap; ignored when it is empty."""
+    if end <= start:
+        return None
+    gap = Gap(camera_id=camera_id, start=start, end=end, cause=cause, detail=detail)
+    session.add(gap)
+    return gap
+
+
+def hold_segments(session: Session, camera_id: str, start: datetime,
+                  end: datetime) -> list[str]:
+    """Flag every segment of camera in [start, end) as held; returns their keys."""
+    keys = [s.key for s in segments_in_range(session, camera_id, start, end)]
+    session.execute(update(Segment).where(Segment.key.in_(keys)).values(held=True))
+    return keys
+
+
+def refresh_held_flags(session: Session, camera_id: str, start: datetime,
+                       end: datetime) -> list[str]:
+    """After a hold is released: unflag segments no other active hold covers; their keys."""
+    freed = []
+    for seg in segments_in_range(session, camera_id, start, end):
+        if not session.scalar(select(covering_hold(camera_id, seg.start, seg.end))):
+            seg.held = False
+            freed.append(seg.key)
+    return freed
+
+
+def expired_segments(session: Session, camera_id: str, before: datetime,
+                     limit: int = 1000) -> Sequence[Segment]:
+    """Unheld segments of a camera that ended before `before` (retention candidates)."""
+    stmt = (select(Segment)
+            .where(Segment.camera_id == camera_id, Segment.end < before,
+                   Segment.held.is_(False),
+                   ~covering_hold(camera_id, Segment.start, Segment.end))
+            .order_by(Segment.start).limit(limit))
+    return session.scalars(stmt).all()
+
+
+def active_holds(session: Session, camera_id: str | None = None) -> Sequence[Hold]:
+    """Holds not yet released, optionally for one camera."""
+    cond = [Hold.released_at.is_(None)]
+    if camera_id:
+        cond.append(Hold.camera_id == camera_id)
+    return session.scalars(select(Hold).where(and_(*cond)).order_by(Hold.id)).all()
+
+
+def release_hold(session: Session, hold: Hold, by: str) -> list[str]:
+    """Release a hold; returns the keys that no longer have any hold."""
+    hold.released_at, hold.released_by = utcnow(), by
+    session.flush()
+    return refresh_held_flags(session, hold.camera_id, hold.start, hold.end)
