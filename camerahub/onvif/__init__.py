@@ -1,0 +1,21 @@
+"""ONVIF boundary: WS-Discovery probes and the onvif-zeep adapter; our own types out."""
+
+from .client import OnvifClient
+from .errors import (
+    DeviceNotAuthorized,
+    DeviceUnreachable,
+    NotOnvifDevice,
+    OnvifError,
+    ProbeError,
+    TargetError,
+)
+from .models import DeviceInfo, DeviceReport, Login, MediaProfile, ProbeMatch
+from .targets import MAX_TARGETS, parse_targets, split_targets
+from .wsdiscovery import WsDiscoveryProbe, interface_address
+
+__all__ = [
+    "MAX_TARGETS", "DeviceInfo", "DeviceNotAuthorized", "DeviceReport", "DeviceUnreachable",
+    "Login", "MediaProfile", "NotOnvifDevice", "OnvifClient", "OnvifError", "ProbeError",
+    "ProbeMatch", "TargetError", "WsDiscoveryProbe", "interface_address", "parse_targets",
+    "split_targets",
+]

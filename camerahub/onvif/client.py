@@ -1,0 +1,344 @@
+"""The ONVIF adapter: the only code in camerahub that sees onvif-zeep / zeep objects.
+
+onvif-zeep's ONVIFCamera builds fresh zeep clients for every device and calls
+GetCapabilities plus an event subscription on construction, which is slow and chatty for a
+hundred cameras. We use its WSDL files instead: each WSDL is parsed once per process into a
+zeep Document, and every device gets cheap per-device clients (sharing that Document, one
+HTTP session and its connection pools) with service proxies bound to the device's address
+via `create_service`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import zeep.exceptions
+from requests.adapters import HTTPAdapter
+from zeep import Client, Settings, Transport
+from zeep.helpers import serialize_object
+from zeep.wsdl import Document
+from zeep.wsse.username import UsernameToken
+
+from .errors import DeviceNotAuthorized, DeviceUnreachable, NotOnvifDevice
+from .models import DeviceInfo, DeviceReport, Login, MediaProfile
+
+log = logging.getLogger(__name__)
+
+NS_DEVICE = "http://www.onvif.org/ver10/device/wsdl"
+NS_MEDIA = "http://www.onvif.org/ver10/media/wsdl"
+SERVICES = {  # name: (WSDL file of onvif-zeep, binding)
+    "devicemgmt": ("devicemgmt.wsdl", f"{{{NS_DEVICE}}}DeviceBinding"),
+    "media": ("media.wsdl", f"{{{NS_MEDIA}}}MediaBinding"),
+}
+
+# Nothing usable came back at the TCP/HTTP level: the device is off, unplugged or too slow.
+# Transient by nature, so the caller marks the camera offline and simply tries next round.
+UNREACHABLE_ERRORS = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
+# HTTP answered, but not with SOAP we can read: a web server, a printer, a wrong port.
+# Retrying will not help; the address is reported as "not ONVIF".
+NOT_SOAP_ERRORS = (zeep.exceptions.TransportError, zeep.exceptions.XMLSyntaxError,
+                   zeep.exceptions.XMLParseError, zeep.exceptions.DTDForbidden,
+                   zeep.exceptions.EntitiesForbidden, zeep.exceptions.ExternalReferenceForbidden,
+                   requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)
+# The device understood the request but not this operation or its answer does not fit the
+# schema: record the capability as absent and carry on with the rest (a partial result).
+UNSUPPORTED_ERRORS = (zeep.exceptions.Fault, zeep.exceptions.ValidationError,
+                      zeep.exceptions.LookupError, zeep.exceptions.UnexpectedElementError)
+# HTTP status codes that mean "who are you?" even without a SOAP fault (HTTP digest cameras).
+AUTH_STATUS = (401, 403)
+
+
+def default_wsdl_dir() -> Path:
+    """onvif-zeep's WSDL folder (site-packages/wsdl), found without importing onvif.
+
+    Importing onvif.client would call logging.basicConfig(INFO) as a side effect.
+    """
+    spec = importlib.util.find_spec("onvif")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("onvif-zeep is not installed")
+    return Path(spec.origin).resolve().parent.parent / "wsdl"
+
+
+class _ClockedToken(UsernameToken):
+    """WS-Security digest token dated on the camera's clock, so skewed cameras still log in."""
+
+    def __init__(self, login: Login):
+        super().__init__(login.username, login.password, use_digest=True)
+        self.offset_s = 0.0
+
+    def apply(self, envelope, headers):
+        """Date the token now plus the camera's measured offset (fresh for every call)."""
+        self.created = datetime.now(UTC) + timedelta(seconds=self.offset_s)
+        return super().apply(envelope, headers)
+
+
+class OnvifClient:
+    """Interrogates ONVIF devices: identity, MAC, profiles, stream/snapshot URIs, clock.
+
+    Thread-safe; `submit` runs interrogations on a bounded pool. Call `close` when done.
+    """
+
+    _documents: dict[str, Document] = {}
+    _documents_lock = threading.Lock()
+
+    def __init__(self, timeout: float = 5.0, max_workers: int = 16,
+                 wsdl_dir: Path | None = None):
+        self.timeout = float(timeout)
+        self.wsdl_dir = Path(wsdl_dir) if wsdl_dir else default_wsdl_dir()
+        self.max_workers = max_workers
+        self._session = self._make_session(max_workers)
+        # Responses come from devices on the network: no DTDs, entities or external refs.
+        self._settings = Settings(strict=False, xml_huge_tree=False, forbid_dtd=True,
+                                  forbid_entities=True, forbid_external=True)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @staticmethod
+    def _make_session(max_workers: int) -> requests.Session:
+        """One HTTP session for all devices: keep-alive per device, no proxies from env."""
+        session = requests.Session()
+        session.trust_env = False  # an http_proxy variable must never reroute camera traffic
+        adapter = HTTPAdapter(pool_connections=256, pool_maxsize=max(4, max_workers),
+                              max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def load(self) -> float:
+        """Parse the WSDLs once per process (idempotent); returns the seconds it took."""
+        started = time.perf_counter()
+        for name in SERVICES:
+            self._document(name)
+        return time.perf_counter() - started
+
+    def _document(self, name: str) -> Document:
+        """The parsed WSDL of a service, shared by every client in the process."""
+        path = str(self.wsdl_dir / SERVICES[name][0])
+        with self._documents_lock:
+            doc = self._documents.get(path)
+            if doc is None:
+                doc = Document(path, Transport(session=requests.Session()),
+                               settings=Settings(strict=False))
+                self._documents[path] = doc
+        return doc
+
+    def submit(self, xaddr: str, login: Login | None) -> Future[DeviceReport]:
+        """Interrogate on the bounded pool; the future raises our OnvifError kinds."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="onvif")
+            return self._pool.submit(self.interrogate, xaddr, login)
+
+    def close(self) -> None:
+        """Stop the pool (waiting for running calls) and the HTTP session."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._session.close()
+
+    def __enter__(self) -> OnvifClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- interrogation -----------------------------------------------------------------
+
+    def interrogate(self, xaddr: str, login: Login | None) -> DeviceReport:
+        """Everything we want to know about one device, within `timeout` seconds overall."""
+        started = time.monotonic()
+        url = urlsplit(xaddr)
+        address, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+        call = _Call(self, address, started + self.timeout)
+        token = _ClockedToken(login) if login else None
+        device = self._service("devicemgmt", xaddr, token, call.transport)
+        camera_utc, offset = self._clock(call, device)
+        if token is not None and offset is not None:
+            token.offset_s = offset
+        info = self._device_info(call, device, login)
+        mac = self._mac(call, device)
+        media = self._service("media", self._media_xaddr(call, device, xaddr), token,
+                              call.transport)
+        profiles, snapshot = self._media(call, media)
+        return DeviceReport(
+            address=address, port=port, xaddr=xaddr, info=info, mac=mac, profiles=profiles,
+            snapshot_uri=snapshot, clock_offset_s=offset, camera_utc=camera_utc,
+            missing=tuple(call.missing), seconds=round(time.monotonic() - started, 3))
+
+    def _service(self, name: str, xaddr: str, token: _ClockedToken | None,
+                 transport: Transport) -> Any:
+        """A service proxy on xaddr over the shared WSDL (a per-device client is cheap)."""
+        client = Client(self._document(name), wsse=token, transport=transport,
+                        settings=self._settings)
+        return client.create_service(SERVICES[name][1], xaddr)
+
+    def _clock(self, call: _Call, device: Any) -> tuple[datetime | None, float | None]:
+        """Camera UTC and its offset from our clock (GetSystemDateAndTime needs no login)."""
+        sent = time.time()
+        reply = call.run("GetSystemDateAndTime", device.GetSystemDateAndTime, first=True)
+        received = time.time()
+        utc = _camera_utc(reply)
+        if utc is None:
+            return None, None
+        # The camera reports whole seconds: its true time lies in [t, t+1), so centre it;
+        # our side of the comparison is the midpoint of the round trip.
+        offset = utc.timestamp() + 0.5 - (sent + received) / 2
+        return utc, round(offset, 3)
+
+    def _device_info(self, call: _Call, device: Any, login: Login | None) -> DeviceInfo:
+        """GetDeviceInformation: the first call that needs a login."""
+        if login is None:
+            raise DeviceNotAuthorized(call.address, "no credential configured for this device")
+        reply = call.run("GetDeviceInformation", device.GetDeviceInformation)
+        if reply is None:
+            return DeviceInfo()
+        return DeviceInfo(manufacturer=_str(reply.Manufacturer), model=_str(reply.Model),
+                          firmware=_str(reply.FirmwareVersion), serial=_str(reply.SerialNumber),
+                          hardware_id=_str(reply.HardwareId))
+
+    def _mac(self, call: _Call, device: Any) -> str | None:
+        """MAC of the first enabled interface that reports one."""
+        reply = call.run("GetNetworkInterfaces", device.GetNetworkInterfaces)
+        for iface in reply or []:
+            info = getattr(iface, "Info", None)
+            if getattr(iface, "Enabled", True) and info is not None and info.HwAddress:
+                return str(info.HwAddress).lower()
+        return None
+
+    def _media_xaddr(self, call: _Call, device: Any, xaddr: str) -> str:
+        """The media service URL, kept on the device's own host and scheme."""
+        reply = call.run("GetCapabilities", device.GetCapabilities, Category="Media")
+        media = getattr(reply, "Media", None) if reply is not None else None
+        found = _str(getattr(media, "XAddr", None))
+        if not found:
+            return xaddr  # many devices serve every service on the device URL
+        theirs, ours = urlsplit(found), urlsplit(xaddr)
+        # Cameras behind NAT report internal addresses; never follow one to another host.
+        return urlunsplit((ours.scheme, ours.netloc, theirs.path, theirs.query, ""))
+
+    def _media(self, call: _Call, media: Any) -> tuple[tuple[MediaProfile, ...], str | None]:
+        """Profiles with encoder settings and stream URIs, and the first profile's snapshot."""
+        reply = call.run("GetProfiles", media.GetProfiles)
+        profiles = []
+        for raw in reply or []:
+            token = _str(getattr(raw, "token", None))
+            if token:
+                uri = call.run("GetStreamUri", media.GetStreamUri, ProfileToken=token,
+                               StreamSetup={"Stream": "RTP-Unicast",
+                                            "Transport": {"Protocol": "RTSP"}})
+                profiles.append(_profile(raw, token, _str(getattr(uri, "Uri", None))))
+        snapshot = None
+        if profiles:
+            reply = call.run("GetSnapshotUri", media.GetSnapshotUri,
+                             ProfileToken=profiles[0].token)
+            snapshot = _str(getattr(reply, "Uri", None))
+        return tuple(profiles), snapshot
+
+
+class _Call:
+    """Runs one device's calls under its deadline and sorts failures by kind."""
+
+    def __init__(self, client: OnvifClient, address: str, deadline: float):
+        self.address = address
+        self.deadline = deadline
+        self.missing: list[str] = []
+        self.transport = Transport(session=client._session, timeout=client.timeout,
+                                   operation_timeout=client.timeout)
+
+    def run(self, name: str, operation: Callable[..., Any], first: bool = False,
+            **kwargs: Any) -> Any:
+        """Call an operation; None (and noted as missing) when the device lacks it."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeviceUnreachable(self.address, f"timed out before {name}")
+        self.transport.operation_timeout = remaining
+        try:
+            return operation(**kwargs)
+        except UNREACHABLE_ERRORS as exc:
+            raise DeviceUnreachable(self.address, f"{name}: {_brief(exc)}") from None
+        except zeep.exceptions.Fault as exc:
+            if _is_auth_fault(exc):
+                raise DeviceNotAuthorized(self.address, f"{name}: {exc.message}") from None
+            return self._absent(name, exc)
+        except NOT_SOAP_ERRORS as exc:
+            if getattr(exc, "status_code", None) in AUTH_STATUS:
+                raise DeviceNotAuthorized(self.address, f"{name}: HTTP {exc.status_code}") from None
+            if first:
+                raise NotOnvifDevice(self.address, f"{name}: {_brief(exc)}") from None
+            return self._absent(name, exc)
+        except UNSUPPORTED_ERRORS as exc:
+            return self._absent(name, exc)
+
+    def _absent(self, name: str, exc: Exception) -> None:
+        """Record an unsupported operation."""
+        log.debug("%s: %s unsupported: %s", self.address, name, _brief(exc))
+        if name not in self.missing:
+            self.missing.append(name)
+        return None
+
+
+def _is_auth_fault(fault: zeep.exceptions.Fault) -> bool:
+    """ONVIF's ter:NotAuthorized subcode (or a bare 'not authorized' reason)."""
+    subcodes = [getattr(s, "localname", str(s)) for s in (fault.subcodes or [])]
+    if any(code.rpartition(":")[2] == "NotAuthorized" for code in subcodes):
+        return True
+    return "not authorized" in (fault.message or "").lower()
+
+
+def _camera_utc(reply: Any) -> datetime | None:
+    """The camera's UTC time from a GetSystemDateAndTime reply, or None."""
+    utc = getattr(reply, "UTCDateTime", None) if reply is not None else None
+    if utc is None or utc.Date is None or utc.Time is None:
+        return None
+    try:
+        return datetime(utc.Date.Year, utc.Date.Month, utc.Date.Day, utc.Time.Hour,
+                        utc.Time.Minute, utc.Time.Second, tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _profile(raw: Any, token: str, stream_uri: str | None) -> MediaProfile:
+    """Our MediaProfile from a zeep Profile."""
+    enc = getattr(raw, "VideoEncoderConfiguration", None)
+    res = getattr(enc, "Resolution", None)
+    rate = getattr(enc, "RateControl", None)
+    return MediaProfile(
+        token=token, name=_str(getattr(raw, "Name", None)),
+        width=_int(getattr(res, "Width", None)), height=_int(getattr(res, "Height", None)),
+        fps=_num(getattr(rate, "FrameRateLimit", None)),
+        codec=_str(getattr(enc, "Encoding", None)), stream_uri=stream_uri)
+
+
+def _str(value: Any) -> str | None:
+    """Text of a zeep value, or None when empty."""
+    if value is None:
+        return None
+    text = str(serialize_object(value) if not isinstance(value, str) else value).strip()
+    return text or None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _brief(exc: Exception) -> str:
+    """A one-line description of an exception for logs and findings."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]

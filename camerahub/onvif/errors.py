@@ -1,0 +1,40 @@
+"""Our own exceptions for discovery and ONVIF, sorted by what the caller should do."""
+
+from __future__ import annotations
+
+
+class OnvifError(Exception):
+    """A device could not be interrogated; `kind` says why, `address` which one."""
+
+    kind = "error"
+
+    def __init__(self, address: str, message: str):
+        super().__init__(f"{address}: {message}")
+        self.address = address
+        self.reason = message
+
+
+class DeviceUnreachable(OnvifError):
+    """Nothing answered (refused, reset, timed out): mark offline, retry later."""
+
+    kind = "unreachable"
+
+
+class DeviceNotAuthorized(OnvifError):
+    """The device rejected our credentials: fail fast, do not retry with the same ones."""
+
+    kind = "unauthorized"
+
+
+class NotOnvifDevice(OnvifError):
+    """Something answered HTTP, but not with ONVIF SOAP."""
+
+    kind = "not_onvif"
+
+
+class ProbeError(Exception):
+    """A WS-Discovery probe cannot be set up (no interface for multicast, no route...)."""
+
+
+class TargetError(ValueError):
+    """A target address, range or CIDR block is malformed, unsafe or too large."""
