@@ -192,12 +192,18 @@ class S3Store(SegmentStore):
         info = self.head(key)
         if info is None:
             raise StorageUnavailable(f"{key}: uploaded object is not visible yet")
-        server = info.server_sha256
+        # Multipart objects carry a checksum of part checksums, not of the whole file.
+        single_part = size < self.settings.multipart_threshold
+        server = info.server_sha256 if single_part else None
         if info.size != size or info.sha256 != sha256 or (server and server != sha256):
             raise ChecksumMismatch(f"{key}: stored object does not match {sha256} ({size} B)")
 
     def head(self, key: str) -> ObjectInfo | None:
-        """HEAD an object with its checksum; None if missing."""
+        """HEAD an object with its checksum; None if missing.
+
+        `server_sha256` is the store's checksum read as a whole-file SHA-256; it means that
+        only for single-part uploads (composite checksums normally end in `-N`).
+        """
         try:
             reply = self._call(key, "head_object", Key=check_key(key), ChecksumMode="ENABLED")
         except ObjectMissing:
