@@ -163,7 +163,7 @@ class SimulatorCore:
             self.discovery.stop(send_bye=True)
         for node in self.nodes.values():
             await node.http.stop()
-            await node.rtsp.stop()
+            await node.rtsp.close()
         if self.control is not None:
             await self.control.stop()
 

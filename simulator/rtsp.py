@@ -97,6 +97,14 @@ class StreamSource:
             self._task = asyncio.get_running_loop().create_task(self._run())
         return session.start_frame
 
+    async def close(self) -> None:
+        """Stop the pacing task for good (simulator shutdown)."""
+        self.sessions.clear()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
     def unsubscribe(self, session: RtspSession) -> None:
         """Detach a session; the pacing task ends by itself when nobody is left."""
         self.sessions.discard(session)
@@ -299,6 +307,12 @@ class RtspCameraServer:
             conn.abort()
         if server is not None:
             await server.wait_closed()
+
+    async def close(self) -> None:
+        """Stop for good, including the pacing tasks."""
+        await self.stop()
+        for source in self.sources.values():
+            await source.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = RtspConnection(self, reader, writer)
