@@ -1,0 +1,61 @@
+"""POST /auth/token (OAuth2 password flow), who-am-I, and revoking one's own sessions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from camerahub.authz import accounts
+
+from ..access import authenticated, public
+from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, StateDep, client_of
+from ..services import sign_in
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class TokenOut(BaseModel):
+    """OAuth2 token response."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+
+
+class MeOut(BaseModel):
+    """The caller and what it may do outside footage."""
+
+    kind: str
+    id: str
+    role: str | None
+    scope: str | None
+    actions: list[str]
+
+
+@router.post("/token", response_model=TokenOut)
+@public
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request,
+          session: SessionDep, state: StateDep) -> TokenOut:
+    """Exchange username and password for a short-lived bearer token."""
+    issued = sign_in(session, state, form.username, form.password, client_of(request))
+    return TokenOut(access_token=issued.token, expires_in=issued.expires_in)
+
+
+@router.get("/me", response_model=MeOut)
+@authenticated
+def me(who: CurrentPrincipal, authz: AuthorizerDep) -> MeOut:
+    """Who the credentials belong to."""
+    acts = sorted(authz.permissions(who.id).get("all", ())) if who.kind == "user" else []
+    return MeOut(kind=who.kind, id=who.id, role=who.role, scope=who.scope, actions=acts)
+
+
+@router.post("/revoke", status_code=204)
+@authenticated
+def revoke(who: CurrentPrincipal, session: SessionDep) -> None:
+    """End every session of the calling user (sign out everywhere)."""
+    if who.kind == "user":
+        accounts.revoke_sessions(session, who.id)
+        session.commit()

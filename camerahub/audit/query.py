@@ -1,0 +1,160 @@
+"""Reading the audit trail: filtered pages, CSV for the committee, per-division summary."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, aliased
+
+from camerahub.db import models as m
+
+CSV_COLUMNS = ("seq", "at_utc", "at_local", "actor", "role", "action", "decision", "camera_id",
+               "footage_start_utc", "footage_end_utc", "footage_start_local",
+               "footage_end_local", "reason", "incident_id", "client", "detail", "hash")
+FOOTAGE_ACTIONS = ("live", "playback", "export", "snapshot")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which entries to return; every field optional, all given ones must match."""
+
+    user: str | None = None
+    camera: str | None = None
+    action: str | None = None
+    decision: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def apply(self, stmt: Select) -> Select:
+        """Add this filter's conditions to a select over AuditEntry."""
+        e = m.AuditEntry
+        for column, value in ((e.actor, self.user), (e.camera_id, self.camera),
+                              (e.action, self.action), (e.decision, self.decision)):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if self.start is not None:
+            stmt = stmt.where(e.at >= self.start)
+        if self.end is not None:
+            stmt = stmt.where(e.at < self.end)
+        return stmt
+
+
+def search(session: Session, flt: AuditFilter, limit: int, offset: int
+           ) -> tuple[list[m.AuditEntry], int]:
+    """One page of matching entries, oldest first, and the total count."""
+    total = session.scalar(flt.apply(select(func.count()).select_from(m.AuditEntry))) or 0
+    stmt = flt.apply(select(m.AuditEntry)).order_by(m.AuditEntry.seq).limit(limit).offset(offset)
+    return list(session.scalars(stmt)), total
+
+
+def iter_entries(session: Session, flt: AuditFilter, batch: int = 2000
+                 ) -> Iterator[m.AuditEntry]:
+    """Every matching entry in order, streamed in batches."""
+    stmt = flt.apply(select(m.AuditEntry)).order_by(m.AuditEntry.seq)
+    yield from session.scalars(stmt.execution_options(yield_per=batch))
+
+
+def _iso(value: datetime | None, tz: ZoneInfo | None = None) -> str:
+    if value is None:
+        return ""
+    return (value.astimezone(tz) if tz else value).isoformat(timespec="seconds")
+
+
+def entry_dict(e: m.AuditEntry, tz: ZoneInfo) -> dict[str, Any]:
+    """An entry as JSON-ready data, times in UTC and in the local zone."""
+    return {"seq": e.seq, "at": _iso(e.at), "at_local": _iso(e.at, tz), "actor": e.actor,
+            "role": e.role, "action": e.action, "decision": e.decision,
+            "camera_id": e.camera_id, "footage_start": _iso(e.footage_start) or None,
+            "footage_end": _iso(e.footage_end) or None, "reason": e.reason,
+            "incident_id": e.incident_id, "client": e.client, "detail": e.detail,
+            "hash": e.hash}
+
+
+def _csv_row(e: m.AuditEntry, tz: ZoneInfo) -> list[Any]:
+    return [e.seq, _iso(e.at), _iso(e.at, tz), e.actor, e.role or "", e.action, e.decision,
+            e.camera_id or "", _iso(e.footage_start), _iso(e.footage_end),
+            _iso(e.footage_start, tz), _iso(e.footage_end, tz), e.reason or "",
+            e.incident_id or "", e.client or "", _json(e.detail), e.hash]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def csv_chunks(session: Session, flt: AuditFilter, tz: ZoneInfo) -> Iterator[str]:
+    """CSV text in chunks; starts with a BOM so spreadsheet software reads Japanese right."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    buf.write("\ufeff")
+    writer.writerow(CSV_COLUMNS)
+    for i, entry in enumerate(iter_entries(session, flt), 1):
+        writer.writerow(_csv_row(entry, tz))
+        if i % 500 == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+def _camera_divisions(session: Session) -> dict[str, tuple[str | None, str | None]]:
+    """camera id -> (division id, department id) from the inventory."""
+    room, div = aliased(m.Area), aliased(m.Area)
+    stmt = (select(m.Camera.id, div.id, div.parent_id)
+            .join(room, room.id == m.Camera.room_id).outerjoin(div, div.id == room.parent_id))
+    return {cam: (d, dept) for cam, d, dept in session.execute(stmt)}
+
+
+def summary(session: Session, start: datetime, end: datetime, tz: ZoneInfo) -> dict[str, Any]:
+    """Who looked at which cameras of each division in [start, end), with allow/deny counts."""
+    where = AuditFilter(start=start, end=end)
+    stmt = where.apply(select(m.AuditEntry)).where(m.AuditEntry.action.in_(FOOTAGE_ACTIONS))
+    owners = _camera_divisions(session)
+    acc: dict[tuple, dict[str, Any]] = defaultdict(_bucket)
+    for e in session.scalars(stmt.order_by(m.AuditEntry.seq)):
+        division, department = owners.get(e.camera_id or "", (None, None))
+        _count(acc[(division, department, e.actor, e.role, e.action)], e, tz)
+    return {"start": _iso(start), "end": _iso(end), "start_local": _iso(start, tz),
+            "end_local": _iso(end, tz), "timezone": str(tz),
+            "divisions": _group(acc)}
+
+
+def _bucket() -> dict[str, Any]:
+    return {"allowed": 0, "denied": 0, "cameras": set(), "reasons": set(), "incidents": set(),
+            "first": None, "last": None}
+
+
+def _count(b: dict[str, Any], e: m.AuditEntry, tz: ZoneInfo) -> None:
+    b["allowed" if e.decision == "allow" else "denied"] += 1
+    if e.camera_id:
+        b["cameras"].add(e.camera_id)
+    if e.reason:
+        b["reasons"].add(e.reason)
+    if e.incident_id:
+        b["incidents"].add(e.incident_id)
+    b["first"] = b["first"] or _iso(e.at, tz)
+    b["last"] = _iso(e.at, tz)
+
+
+def _group(acc: dict[tuple, dict[str, Any]]) -> list[dict[str, Any]]:
+    out: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for (division, department, actor, role, action), b in sorted(acc.items(), key=_key):
+        out[(division, department)].append({
+            "user": actor, "role": role, "action": action, "allowed": b["allowed"],
+            "denied": b["denied"], "cameras": sorted(b["cameras"]),
+            "reasons": sorted(b["reasons"]), "incidents": sorted(b["incidents"]),
+            "first_local": b["first"], "last_local": b["last"]})
+    return [{"division": d or "(unknown camera)", "department": dept, "accesses": rows}
+            for (d, dept), rows in out.items()]
+
+
+def _key(item: tuple) -> tuple:
+    return tuple("" if v is None else str(v) for v in item[0])

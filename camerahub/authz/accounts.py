@@ -1,0 +1,157 @@
+"""Users and API keys in the database: sign-in with lockout, passwords, sessions, keys."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from camerahub.config.services import Auth
+from camerahub.db import models as m
+from camerahub.db.types import utcnow
+
+from . import apikeys
+from .errors import NotAuthenticated, UnknownAccount
+from .passwords import Passwords, check_password
+from .tokens import TokenClaims
+
+log = logging.getLogger(__name__)
+LOGIN_FAILED = "invalid username or password"  # one message for every failure: no oracle
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a signed-in user or a machine client with an API key."""
+
+    kind: str  # "user" | "apikey"
+    id: str
+    role: str | None = None
+    scope: str | None = None  # a user's area, or an API key's scope
+
+    @property
+    def subject(self) -> str:
+        """The casbin subject and audit actor: the user id, or apikey:<name>."""
+        return self.id if self.kind == "user" else f"apikey:{self.id}"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The outcome of a password sign-in; `why` is for the audit trail only."""
+
+    user: m.User | None
+    why: str
+
+
+def _lockout_state(user: m.User, now: datetime) -> str | None:
+    if not user.active:
+        return "user deactivated"
+    if user.locked_until is not None and user.locked_until > now:
+        return "account locked"
+    if user.password_hash is None:
+        return "no password set"
+    return None
+
+
+def login(session: Session, passwords: Passwords, auth: Auth, username: str, password: str,
+          now: datetime | None = None) -> LoginResult:
+    """Check a password; count failures and lock after auth.lockout_failures of them."""
+    now = now or utcnow()
+    user = session.get(m.User, username) if _plausible_id(username) else None
+    # Always run one argon2 verification so that timing does not reveal which check failed.
+    matched = passwords.verify(user.password_hash if user else None, password)
+    if user is None:
+        return LoginResult(None, "unknown user")
+    blocked = _lockout_state(user, now)
+    if blocked:
+        return LoginResult(None, blocked)
+    if not matched:
+        _record_failure(user, auth, now)
+        return LoginResult(None, "wrong password")
+    user.failed_logins, user.locked_until = 0, None
+    return LoginResult(user, "ok")
+
+
+def _plausible_id(username: str) -> bool:
+    return 0 < len(username) <= 63 and username.isascii()
+
+
+def _record_failure(user: m.User, auth: Auth, now: datetime) -> None:
+    user.failed_logins += 1
+    if user.failed_logins >= auth.lockout_failures:
+        user.locked_until = now + timedelta(minutes=auth.lockout_minutes)
+        user.failed_logins = 0
+        log.warning("user %s locked for %s minutes after failed sign-ins", user.id,
+                    auth.lockout_minutes)
+
+
+def user_from_token(session: Session, claims: TokenClaims) -> Principal:
+    """The principal a verified token speaks for; refused if deactivated or revoked."""
+    user = session.get(m.User, claims.sub)
+    if user is None or not user.active or user.token_version != claims.token_version:
+        raise NotAuthenticated("token no longer valid")
+    return Principal("user", user.id, user.role, user.scope)
+
+
+def require_user(session: Session, user_id: str) -> m.User:
+    """The user row, or UnknownAccount."""
+    user = session.get(m.User, user_id)
+    if user is None:
+        raise UnknownAccount(f"no user {user_id!r} (users come from the deployment file)")
+    return user
+
+
+def set_password(session: Session, passwords: Passwords, auth: Auth, user_id: str,
+                 password: str) -> m.User:
+    """Check the policy, store the argon2 hash, unlock, and end existing sessions."""
+    user = require_user(session, user_id)
+    if not user.active:
+        raise UnknownAccount(f"user {user_id!r} is deactivated")
+    check_password(password, auth.password_min_length, auth.password_classes)
+    user.password_hash = passwords.hash(password)
+    user.password_changed_at = utcnow()
+    user.failed_logins, user.locked_until = 0, None
+    user.token_version += 1
+    return user
+
+
+def revoke_sessions(session: Session, user_id: str) -> m.User:
+    """Invalidate every token issued to user_id so far (bumps token_version)."""
+    user = require_user(session, user_id)
+    user.token_version += 1
+    return user
+
+
+def create_api_key(session: Session, name: str, scope: str,
+                   alert_sources: set[str] | None = None) -> tuple[m.ApiKey, str]:
+    """Store a new key's hash; return the row and the key itself (shown once)."""
+    apikeys.check_scope(scope, alert_sources)
+    if session.scalar(select(m.ApiKey).where(m.ApiKey.name == name)) is not None:
+        raise UnknownAccount(f"an API key named {name!r} already exists")
+    new = apikeys.generate_key()
+    row = m.ApiKey(name=name, scope=scope, prefix=new.prefix, key_hash=new.key_hash)
+    session.add(row)
+    session.flush()
+    return row, new.key
+
+
+def revoke_api_key(session: Session, name: str) -> m.ApiKey:
+    """Mark a key revoked; it stops working on the next request."""
+    row = session.scalar(select(m.ApiKey).where(m.ApiKey.name == name))
+    if row is None:
+        raise UnknownAccount(f"no API key named {name!r}")
+    row.revoked_at = row.revoked_at or utcnow()
+    return row
+
+
+def principal_from_key(session: Session, key: str) -> Principal:
+    """The principal of a valid, unrevoked API key."""
+    prefix = apikeys.parse_key(key)
+    rows = session.scalars(select(m.ApiKey).where(m.ApiKey.prefix == prefix)) if prefix else ()
+    for row in rows:
+        if row.revoked_at is None and apikeys.key_matches(key, row.key_hash):
+            row.last_used_at = utcnow()
+            return Principal("apikey", row.name, None, row.scope)
+    raise NotAuthenticated("invalid API key")

@@ -1,0 +1,89 @@
+"""The one access decision every footage route relies on: policy, then grants, then deny."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from camerahub.db import models as m
+
+from .accounts import Principal
+from .apikeys import scope_allows
+from .authorizer import Authorizer
+from .grants import covering_grant, granted_cameras
+from .policy import ROOT, SCOPED_ROLES
+
+MAX_REASON = 2000
+
+
+@dataclass(frozen=True)
+class FootageRequest:
+    """What a caller asks for: an action on one camera over a footage range."""
+
+    action: str
+    camera_id: str
+    footage_start: datetime | None = None
+    footage_end: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome, with what the audit trail needs; status is the HTTP code on refusal."""
+
+    allowed: bool
+    status: int  # 200 allowed, 400 reason missing, 403 action refused, 404 not visible
+    basis: str  # policy | grant | not-visible | not-permitted | reason-required
+    message: str = ""
+    grant: m.Grant | None = None
+
+    @property
+    def incident_id(self) -> int | None:
+        """The incident whose grant allowed this, if any."""
+        return self.grant.incident_id if self.grant else None
+
+
+NOT_VISIBLE = Decision(False, 404, "not-visible", "camera not found")
+
+
+def camera_visible(authz: Authorizer, session: Session, who: Principal, camera_id: str) -> bool:
+    """Does the camera exist and may the caller know it does (policy or a live grant)?"""
+    if camera_id not in authz.cameras or who.kind != "user":
+        return False
+    return authz.visible(who.id, camera_id) or camera_id in granted_cameras(session, who.id)
+
+
+def reason_stated(reason: str | None, reason_min: int) -> bool:
+    """Is the stated reason long enough (access.reason_min_length; 0 turns the rule off)?"""
+    return len((reason or "").strip()) >= reason_min
+
+
+def decide(authz: Authorizer, session: Session, who: Principal, req: FootageRequest,
+           reason_min: int, now: datetime | None = None) -> Decision:
+    """Allow by policy (managers must state a reason) or by a covering grant; else refuse."""
+    if not camera_visible(authz, session, who, req.camera_id):
+        return NOT_VISIBLE
+    by_policy = authz.allowed(who.id, req.camera_id, req.action)
+    if by_policy and (who.role not in SCOPED_ROLES or reason_stated(req.reason, reason_min)):
+        return Decision(True, 200, "policy")
+    grant = covering_grant(session, who.id, req.action, req.camera_id, req.footage_start,
+                           req.footage_end, now)
+    if grant is not None:
+        return Decision(True, 200, "grant", grant=grant)
+    if by_policy:
+        return Decision(False, 400, "reason-required", _reason_message(reason_min))
+    return Decision(False, 403, "not-permitted", f"{req.action} is not permitted on this camera")
+
+
+def _reason_message(reason_min: int) -> str:
+    return (f"a stated reason of at least {reason_min} characters is required "
+            "(query parameter `reason` or header X-Camerahub-Reason)")
+
+
+def system_allowed(authz: Authorizer, who: Principal, action: str) -> bool:
+    """May the caller take a non-footage action (deploy, health, audit, alerts...)?"""
+    if who.kind == "apikey":
+        return scope_allows(who.scope or "", action)
+    return authz.allowed(who.id, ROOT, action)

@@ -1,0 +1,45 @@
+"""`camerahub serve [--host 127.0.0.1] [--port 8000] [--demo]`: run the HTTP API."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from camerahub.authz.errors import WeakSecret
+
+from .common import EXIT_INVALID, CliError, Context, add_config_arg
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the serve verb."""
+    p = sub.add_parser("serve", help="run the HTTP API")
+    p.add_argument("--host", help="bind address (default: api.host of the config, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: api.port of the config, 8000)")
+    p.add_argument("--demo", action="store_true",
+                   help="accept a missing or weak signing secret (never in production)")
+    add_config_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build settings (refusing a weak secret), then serve with uvicorn."""
+    import uvicorn
+
+    from camerahub.api import Settings, create_app
+
+    ctx = Context(args.config)
+    cfg = ctx.config
+    try:
+        settings = Settings.load(cfg, ctx.runtime.database_url, demo=args.demo)
+    except WeakSecret as exc:
+        raise CliError(f"{exc}; set it via auth.secret_env or auth.secret_file",
+                       EXIT_INVALID) from None
+    host = args.host or cfg.api.host
+    port = args.port or cfg.api.port
+    log.warning("camerahub API on http://%s:%s", host, port)
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False,
+                server_header=False, log_level=logging.getLevelName(log.getEffectiveLevel()
+                                                                    ).lower())
+    return 0
