@@ -15,7 +15,7 @@ from camerahub.db.engine import DatabaseError
 from .common import EXIT_INVALID, EXIT_RUNTIME, CliError
 
 # Each module defines register(subparsers); the order is the order of `camerahub --help`.
-COMMANDS = ("deploy", "cameras", "demo", "user", "apikey", "audit", "serve")
+COMMANDS = ("deploy", "cameras", "discover", "demo", "user", "apikey", "audit", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,173 @@
+"""DiscoveryService: discovery runs on demand and periodically per site, with state kept."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from camerahub.config import Config, SecretMissing
+from camerahub.db.types import utcnow
+from camerahub.onvif import Login, OnvifClient
+
+from .model import DeviceResult, KnownCamera
+from .plan import ScanPlan, plan_from_config
+from .reconcile import reconcile
+from .scan import Progress, Scan
+from .store import load_known, save_results
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DiscoveryRun:
+    """The outcome of one run."""
+
+    results: list[DeviceResult]
+    seconds: float
+    probe_errors: list[str] = field(default_factory=list)
+    events: int = 0
+
+    def counts(self) -> dict[str, int]:
+        """How many devices per status."""
+        out: dict[str, int] = {}
+        for r in self.results:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+
+class CredentialBook:
+    """Logins by credential id, resolved from the configuration's secret references once."""
+
+    def __init__(self, cfg: Config | None):
+        self.cfg = cfg
+        self._cache: dict[str | None, Login | None] = {}
+        self._lock = threading.Lock()
+
+    def login_for(self, cam: KnownCamera | None) -> Login | None:
+        """The camera's credential, or the defaults' for devices not in the inventory."""
+        if self.cfg is None:
+            return None
+        cred_id = (cam.credential if cam else None) or self.cfg.defaults.credential
+        with self._lock:
+            if cred_id not in self._cache:
+                self._cache[cred_id] = self._resolve(cred_id)
+            return self._cache[cred_id]
+
+    def _resolve(self, cred_id: str | None) -> Login | None:
+        """Resolve one credential; a missing secret is logged and means no login."""
+        cred = next((c for c in self.cfg.credentials if c.id == cred_id), None) \
+            if self.cfg else None
+        if cred is None:
+            return None
+        try:
+            return Login(cred.username, cred.password().resolve())
+        except SecretMissing as exc:
+            log.warning("credential %s unusable: %s", cred_id, exc)
+            return None
+
+
+class DiscoveryService:
+    """Finds cameras, reconciles them with the inventory and records state and events.
+
+    `run_once()` for one round; `start()` runs rounds per site interval in a background
+    thread until `stop()`.
+    """
+
+    def __init__(self, config: Config, sessions: sessionmaker[Session], *,
+                 client: OnvifClient | None = None, probe_timeout: float = 2.0,
+                 device_timeout: float = 5.0, workers: int = 16):
+        self.config = config
+        self.sessions = sessions
+        self.probe_timeout = probe_timeout
+        self._own_client = client is None
+        self.client = client or OnvifClient(timeout=device_timeout, max_workers=workers)
+        self.credentials = CredentialBook(config)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._run_lock = threading.Lock()  # one round at a time, loop or on demand
+
+    # -- one round ------------------------------------------------------------------------
+
+    def run_once(self, sites: Iterable[str] | None = None,
+                 on_progress: Progress | None = None) -> DiscoveryRun:
+        """Discover the named sites (default all) per their configuration; store the outcome."""
+        plan = plan_from_config(self.config, sites, self.probe_timeout)
+        return self.run(plan, on_progress)
+
+    def run(self, plan: ScanPlan, on_progress: Progress | None = None,
+            store: bool = True) -> DiscoveryRun:
+        """Scan a plan, reconcile with the inventory, and (by default) store state and events."""
+        with self._run_lock:
+            started = time.monotonic()
+            with self.sessions() as session:
+                known = load_known(session)
+            scan = Scan(plan, known, self.client, self.credentials.login_for, on_progress,
+                        self._stop)
+            results = reconcile(scan.run(), known, plan)
+            events = self._store(results) if store else 0
+            run = DiscoveryRun(results, round(time.monotonic() - started, 3),
+                               scan.probe_errors, events)
+            log.info("discovery: %d devices in %.2f s %s", len(results), run.seconds,
+                     run.counts())
+            return run
+
+    def _store(self, results: list[DeviceResult]) -> int:
+        """Write state and events in one transaction; returns the number of events."""
+        with self.sessions() as session:
+            events = save_results(session, results, utcnow())
+            session.commit()
+            return len(events)
+
+    # -- periodic ---------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the background loop is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Run rounds in a daemon thread, each site at its discovery.interval_s."""
+        if self.running:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="discovery", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to stop, cut a running probe short, and wait for the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._stop.clear()  # so later on-demand rounds are not cut short
+
+    def close(self) -> None:
+        """Stop the loop and release the ONVIF client if this service created it."""
+        self.stop()
+        if self._own_client:
+            self.client.close()
+
+    def _loop(self) -> None:
+        """Every site is due at start, then again after its interval."""
+        due = {s.id: time.monotonic() for s in self.config.sites}
+        intervals = {s.id: s.discovery.interval_s for s in self.config.sites}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            ready = [site for site, at in due.items() if at <= now]
+            if ready:
+                self._safe_round(ready)
+                for site in ready:
+                    due[site] = time.monotonic() + intervals[site]
+            self._stop.wait(max(0.0, min(due.values()) - time.monotonic()))
+
+    def _safe_round(self, sites: list[str]) -> None:
+        """One periodic round; a failure is logged and the loop goes on."""
+        try:
+            self.run_once(sites)
+        except Exception:
+            log.exception("discovery round for %s failed", ", ".join(sites))
