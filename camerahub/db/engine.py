@@ -67,28 +67,43 @@ def migrate(engine: Engine) -> None:
         raise DatabaseError(f"cannot reach database: {exc.orig}") from None
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
+class Sessions(sessionmaker):
+    """A sessionmaker whose begin() takes SQLite's write lock up front.
+
+    A deferred SQLite transaction that reads and then writes fails at once with "database
+    is locked" when another writer got in between (no busy wait is possible there), so
+    every write transaction starts with BEGIN IMMEDIATE and waits its turn instead.
+    """
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Session]:  # type: ignore[override]
+        """A session in a write transaction: commit on success, rollback on error."""
+        with self() as session:
+            if session.get_bind().dialect.name == "sqlite":
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+
+def session_factory(engine: Engine) -> Sessions:
     """Sessions that keep loaded objects usable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+    return Sessions(engine, expire_on_commit=False)
 
 
 @contextlib.contextmanager
 def inventory_write(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A transaction holding the inventory write lock; commits on success, else rolls back."""
-    with factory() as session:
-        if session.get_bind().dialect.name == "sqlite":
-            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-        else:
+    with factory.begin() as session:
+        if session.get_bind().dialect.name != "sqlite":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INVENTORY_LOCK_ID})
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+        yield session
 
 
-def open_database(url: str) -> tuple[Engine, sessionmaker[Session]]:
+def open_database(url: str) -> tuple[Engine, Sessions]:
     """Engine and session factory for url, with the schema migrated."""
     engine = make_engine(url)
     migrate(engine)

@@ -76,6 +76,12 @@ def open_gap(session: Session, camera_id: str, start: datetime, cause: str,
     return gap
 
 
+def gaps_open(session: Session, camera_id: str) -> bool:
+    """Whether the camera has a gap that has not ended yet."""
+    stmt = select(Gap.id).where(Gap.camera_id == camera_id, Gap.end.is_(None)).limit(1)
+    return session.scalar(stmt) is not None
+
+
 def close_gaps(session: Session, camera_id: str, end: datetime) -> int:
     """End every open gap of a camera at `end`."""
     result = session.execute(

@@ -1,0 +1,253 @@
+"""The recorder service: one segmenter thread per camera, a shared spool, an uploader, the index.
+
+Data path: camera RTSP -> Segmenter (stream copy) -> spool ready/ -> Uploader -> store ->
+index row. Gaps are written as they happen: a session that ends opens a gap at the end of
+its last segment; the next segment's start closes it. On start, leftovers of a previous
+run are verified (finalized or quarantined) and queued again, and every camera gets a
+`recorder_down` gap from the end of its last known segment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from camerahub.config import Config
+from camerahub.config.runtime import Runtime
+from camerahub.db import models as m
+from camerahub.db import segments as index
+from camerahub.db.types import utcnow
+from camerahub.storage import RetryPolicy, SegmentStore, Spool, SpoolAlarm, SpoolItem, Uploader
+from camerahub.storage.errors import StorageError
+from camerahub.video import probe_segment
+from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError, StreamStalled
+from camerahub.video.segmenter import Backoff, Segmenter, SegmenterConfig, SegmentInfo, run_camera
+from camerahub.video.source import InputOptions, redact
+
+log = logging.getLogger(__name__)
+StreamResolver = Callable[[m.Camera], str]
+# How long to wait before trying a camera again after it refused our credentials.
+AUTH_RETRY_S = 300.0
+
+
+@dataclass(frozen=True)
+class RecorderOptions:
+    """Tuning taken from the config's recorder section, overridable in tests."""
+
+    segment_seconds: float = 10.0
+    read_timeout_s: float = 10.0
+    upload_workers: int = 4
+    spool_limit_bytes: int = 10 << 30
+    backoff: Backoff = Backoff()
+    retry: RetryPolicy = RetryPolicy()
+    auth_retry_s: float = AUTH_RETRY_S
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> RecorderOptions:
+        """Options from the `recorder:` section."""
+        rec = cfg.recorder
+        return cls(segment_seconds=rec.segment_seconds, read_timeout_s=rec.read_timeout_s,
+                   upload_workers=rec.upload_workers, spool_limit_bytes=rec.spool_limit_mb << 20,
+                   backoff=Backoff(initial_s=rec.reconnect_min_s, max_s=rec.reconnect_max_s))
+
+
+def gap_cause(exc: StreamError) -> str:
+    """The recorded cause of a gap that starts with this session end."""
+    if isinstance(exc, StreamOpenError):
+        return {"unauthorized": "unauthorized", "forbidden": "unauthorized"}.get(
+            exc.kind, "camera_offline")
+    if isinstance(exc, StreamStalled):
+        return "stream_stalled"
+    if isinstance(exc, StreamEnded):
+        return "camera_dropped"
+    return "stream_error"
+
+
+def with_credentials(url: str, username: str | None, password: str | None) -> str:
+    """The RTSP URL with user:password inserted (percent-encoded), replacing any given."""
+    if not username:
+        return url
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    auth = quote(username, safe="") + (":" + quote(password or "", safe=""))
+    return urlunsplit(parts._replace(netloc=f"{auth}@{host}"))
+
+
+class Recorder:
+    """Records a set of cameras until stopped."""
+
+    def __init__(self, cfg: Config, runtime: Runtime, sessions: sessionmaker[Session],
+                 store: SegmentStore, resolve_stream: StreamResolver,
+                 camera_ids: list[str] | None = None, options: RecorderOptions | None = None):
+        self.cfg, self.sessions, self.store = cfg, sessions, store
+        self.resolve_stream = resolve_stream
+        self.options = options or RecorderOptions.from_config(cfg)
+        spool_dir = cfg.recorder.spool_dir
+        self.spool_dir = spool_dir if spool_dir.is_absolute() else runtime.data_dir / spool_dir
+        self.spool = Spool(self.spool_dir, self.options.spool_limit_bytes, self._on_alarm)
+        self.uploader = Uploader(self.spool, store, self._index, self.options.upload_workers,
+                                 self.options.retry, on_retry=self._on_retry)
+        self.camera_ids = camera_ids
+        self.stop_event = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Recover the spool, start the uploader and one thread per camera."""
+        report = self.spool.recover(probe_segment)
+        if report.quarantined:
+            self._event("spool.quarantined", "warning",
+                        f"{len(report.quarantined)} unplayable segment(s) quarantined",
+                        {"files": [p.name for p in report.quarantined][:50]})
+        cameras = self._cameras()
+        self._mark_recorder_down(cameras)
+        self.uploader.start()
+        for cam in cameras:
+            thread = threading.Thread(target=self._run_camera, args=(cam,),
+                                      name=f"rec-{cam.id}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        log.info("recording %d cameras", len(cameras))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Close every session (finishing the segment in progress) and stop uploading."""
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout)
+        self.uploader.notify()
+        self.uploader.wait_idle(timeout)
+        self.uploader.stop(timeout)
+
+    def _cameras(self) -> list[m.Camera]:
+        with self.sessions() as s:
+            stmt = select(m.Camera).where(m.Camera.recording_enabled.is_(True))
+            cams = list(s.scalars(stmt.order_by(m.Camera.id)))
+        if self.camera_ids is not None:
+            wanted = set(self.camera_ids)
+            cams = [c for c in cams if c.id in wanted]
+        return cams
+
+    # --- one camera ------------------------------------------------------------------------
+
+    def _run_camera(self, cam: m.Camera) -> None:
+        config = SegmenterConfig(segment_seconds=self.options.segment_seconds,
+                                 input=InputOptions(read_timeout_s=self.options.read_timeout_s))
+        segmenter = Segmenter(cam.id, cam.site_id, self.spool_dir,
+                              lambda info: self._on_segment(cam, info), config)
+        while not self.stop_event.is_set():
+            try:
+                url = self._url(cam)
+                run_camera(segmenter, url, self.stop_event,
+                           lambda exc: self._on_stream_event(cam, exc), self.options.backoff)
+            except StreamOpenError as exc:  # credentials refused: retry rarely, not in a loop
+                log.error("camera %s: %s; retrying in %.0f s", cam.id, exc,
+                          self.options.auth_retry_s)
+                self.stop_event.wait(self.options.auth_retry_s)
+            except Exception as exc:  # noqa: BLE001 - one camera must never stop the others
+                log.exception("camera %s: recorder thread failed", cam.id)
+                self._set_state(cam.id, "error", {"error": str(exc)[:500]})
+                self.stop_event.wait(self.options.backoff.max_s)
+
+    def _url(self, cam: m.Camera) -> str:
+        url = self.resolve_stream(cam)
+        cred = self.cfg.camera_credential(self._config_camera(cam.id)) if self.cfg else None
+        if cred is None:
+            return url
+        return with_credentials(url, cred.username, cred.password().resolve())
+
+    def _config_camera(self, camera_id: str):
+        return next(c for c in self.cfg.cameras if c.id == camera_id)
+
+    def _on_segment(self, cam: m.Camera, info: SegmentInfo) -> None:
+        with self.sessions.begin() as s:
+            index.close_gaps(s, cam.id, info.start_utc)
+            _state(s, cam.id).recording = "recording"
+        self.uploader.notify(info.path)
+
+    def _on_stream_event(self, cam: m.Camera, exc: StreamError) -> None:
+        cause = gap_cause(exc)
+        start = exc.last_end_utc or utcnow()
+        with self.sessions.begin() as s:
+            if not index.gaps_open(s, cam.id):
+                index.open_gap(s, cam.id, start, cause, redact(str(exc))[:500])
+            _state(s, cam.id).recording = cause
+        self._event(f"recorder.{cause}", "warning", f"{cam.id}: {redact(str(exc))}"[:1000],
+                    {"camera": cam.id}, camera_id=cam.id)
+
+    def _mark_recorder_down(self, cameras: list[m.Camera]) -> None:
+        ends = self._last_known_ends()
+        with self.sessions.begin() as s:
+            for cam in cameras:
+                last = ends.get(cam.id)
+                if last is not None and not index.gaps_open(s, cam.id):
+                    index.open_gap(s, cam.id, last, "recorder_down")
+
+    def _last_known_ends(self) -> dict[str, datetime]:
+        with self.sessions() as s:
+            ends = dict(s.execute(select(m.Segment.camera_id, func.max(m.Segment.end))
+                                  .group_by(m.Segment.camera_id)).all())
+        for item in self.spool.ready_items():
+            end = item.start_utc + _ms(item.duration_ms)
+            if item.camera_id not in ends or ends[item.camera_id] < end:
+                ends[item.camera_id] = end
+        return ends
+
+    # --- upload and index --------------------------------------------------------------------
+
+    def _index(self, item: SpoolItem, key: str, sha256: str) -> None:
+        with self.sessions.begin() as s:
+            seg = index.add_segment(s, camera_id=item.camera_id, site_id=item.site,
+                                    start=item.start_utc,
+                                    end=item.start_utc + _ms(item.duration_ms),
+                                    nbytes=item.bytes, sha256=sha256, key=key)
+            held = seg.held
+        if held and self.store.legal_hold_supported:
+            try:
+                self.store.set_legal_hold(key, True)
+            except StorageError as exc:  # the index flag still keeps retention away
+                log.warning("legal hold on %s failed: %s", key, exc)
+
+    def _on_retry(self, item: SpoolItem, exc: StorageError, delay: float) -> None:
+        log.warning("upload of %s failed (%s); retry in %.1f s", item.path.name, exc, delay)
+
+    def _on_alarm(self, alarm: SpoolAlarm) -> None:
+        severity = "critical" if alarm.state == "over_limit" else "info"
+        self._event(f"spool.{alarm.state}", severity,
+                    f"spool holds {alarm.bytes >> 20} MiB (limit {alarm.limit >> 20} MiB)",
+                    {"bytes": alarm.bytes, "limit": alarm.limit})
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+
+    def _set_state(self, camera_id: str, recording: str, details: dict | None = None) -> None:
+        with self.sessions.begin() as s:
+            state = _state(s, camera_id)
+            state.recording = recording
+            if details:
+                state.details = {**(state.details or {}), **details}
+
+    def _event(self, kind: str, severity: str, message: str, data: dict,
+               camera_id: str | None = None) -> None:
+        with self.sessions.begin() as s:
+            s.add(m.Event(kind=kind, severity=severity, message=message, data=data,
+                          camera_id=camera_id))
+
+
+def _state(s: Session, camera_id: str) -> m.CameraState:
+    state = s.get(m.CameraState, camera_id)
+    if state is None:
+        state = m.CameraState(camera_id=camera_id)
+        s.add(state)
+    return state
+
+
+def _ms(value: int) -> timedelta:
+    return timedelta(milliseconds=value)
