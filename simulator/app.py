@@ -19,7 +19,7 @@ from simulator.config import (
 )
 from simulator.core import Options, SimulatorCore, SimulatorError
 from simulator.media import ProfileSpec
-from simulator.state import CameraState, apply_faults, parse_fault_spec
+from simulator.state import CameraState, FaultSpecError, apply_faults, parse_fault_spec
 
 FaultsArg = Iterable[str] | Mapping[str, Mapping] | None
 
@@ -31,7 +31,7 @@ def build_cameras(layout: Layout, config: str | Path | None = None,
     for target, changes in _fault_items(faults):
         matched = [c for c in cams if target in (c.camera_id, c.address, "*", "all")]
         if not matched:
-            raise SimulatorError(f"fault for unknown camera {target!r}")
+            raise FaultSpecError(f"fault for unknown camera {target!r}")
         for cam in matched:
             apply_faults(cam, changes)
     return cams

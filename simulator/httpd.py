@@ -126,6 +126,15 @@ def _content_length(headers: dict[str, str]) -> int:
     return length
 
 
+async def cancel_all(tasks: set[asyncio.Task]) -> None:
+    """Cancel connection tasks and wait for them, so none is left pending at loop close."""
+    current = asyncio.current_task()
+    pending = [t for t in tasks if t is not current and not t.done()]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
 class HttpServer:
     """Serves one handler on one address; can stop listening and drop its connections."""
 
@@ -133,6 +142,7 @@ class HttpServer:
         self.host, self.port, self.handler, self.name = host, port, handler, name
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         """Start listening (idempotent)."""
@@ -147,12 +157,16 @@ class HttpServer:
             server.close()
         for writer in list(self._writers):
             writer.transport.abort()
+        await cancel_all(self._tasks)
         if server is not None:
             await server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Answer requests on one connection until it closes or asks to."""
         self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         peer = writer.get_extra_info("peername")
         try:
             while True:
@@ -175,6 +189,7 @@ class HttpServer:
             pass
         finally:
             self._writers.discard(writer)
+            self._tasks.discard(task)
             writer.close()
 
     async def _dispatch(self, request: Request) -> Response:

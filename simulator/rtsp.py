@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from simulator.httpd import cancel_all
 from simulator.rtp import PacketizedLoop, interleave, sender_report
 from simulator.state import CameraState
 
@@ -305,6 +306,7 @@ class RtspCameraServer:
             server.close()
         for conn in list(self.connections):
             conn.abort()
+        await cancel_all({c.task for c in self.connections if c.task is not None})
         if server is not None:
             await server.wait_closed()
 
@@ -343,6 +345,7 @@ class RtspConnection:
         self.server, self.reader, self.writer = server, reader, writer
         self.session: RtspSession | None = None
         self.authenticated = False
+        self.task = asyncio.current_task()
 
     def abort(self) -> None:
         """Cut the connection now."""
