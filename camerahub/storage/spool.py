@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -123,10 +124,14 @@ class Spool:
         root: Path | str,
         limit_bytes: int | None = None,
         on_alarm: Callable[[SpoolAlarm], None] | None = None,
+        rescan_interval_s: float = 10.0,
     ) -> None:
         self.root = Path(root)
         self.limit_bytes, self.on_alarm = limit_bytes, on_alarm
+        self.rescan_interval_s = rescan_interval_s
         self._alarmed = False
+        self._estimate: int | None = None
+        self._scanned_at = 0.0
         self._lock = threading.Lock()
         for name in (INCOMING, READY, QUARANTINE):
             (self.root / name).mkdir(parents=True, exist_ok=True)
@@ -174,7 +179,7 @@ class Spool:
         """Delete an uploaded segment (call only after a verified upload)."""
         item.path.unlink(missing_ok=True)
         item.path.with_suffix(".json").unlink(missing_ok=True)
-        self.check_limit()
+        self.check_limit(-item.bytes)
 
     def quarantine(self, segment: Path, reason: str) -> Path:
         """Move a segment and its sidecars into quarantine/ with the reason beside it."""
@@ -196,12 +201,17 @@ class Spool:
                 total += sum(_size_of(entry) for entry in entries)
         return total
 
-    def check_limit(self) -> None:
-        """Fire the alarm once when over the limit, and once when back under it."""
+    def check_limit(self, delta: int = 0, force: bool = False) -> None:
+        """Fire the alarm once when over the limit, and once when back under it.
+
+        `delta` adjusts a running estimate (a segment added or uploaded); the directories
+        are rescanned only every rescan_interval_s, because a backlog after a long outage
+        can hold tens of thousands of files and this runs for every segment.
+        """
         if self.limit_bytes is None:
             return
-        size = self.size_bytes()
         with self._lock:
+            size = self._estimate_size(delta, force)
             over = size > self.limit_bytes
             if over == self._alarmed:
                 return
@@ -210,6 +220,15 @@ class Spool:
         log.warning("spool %s: %d bytes (limit %d)", state, size, self.limit_bytes)
         if self.on_alarm is not None:
             self.on_alarm(SpoolAlarm(state, size, self.limit_bytes))
+
+    def _estimate_size(self, delta: int, force: bool) -> int:
+        """Rescan when due, else adjust the running estimate (call with the lock held)."""
+        now = time.monotonic()
+        if force or self._estimate is None or now - self._scanned_at >= self.rescan_interval_s:
+            self._estimate, self._scanned_at = self.size_bytes(), now
+        else:
+            self._estimate = max(0, self._estimate + delta)
+        return self._estimate
 
     def recover(self, probe: Callable[[Path], object]) -> RecoveryReport:
         """After a crash: finalize or quarantine incoming/, re-queue ready/ (no uploads here).
@@ -226,7 +245,7 @@ class Spool:
                 self._recover_incoming(segment, probe, report)
         self._remove_orphan_open_sidecars(report)
         self._check_ready(report)
-        self.check_limit()
+        self.check_limit(force=True)
         return report
 
     def _remove_temp_files(self, report: RecoveryReport) -> None:

@@ -100,13 +100,13 @@ class Uploader:
         item = self.spool.load(Path(segment))
         if item is not None:
             self._push(item)
-        self.spool.check_limit()
+            self.spool.check_limit(item.bytes)
 
     def rescan(self) -> None:
         """Queue every ready segment not yet known."""
         for item in self.spool.ready_items():
             self._push(item)
-        self.spool.check_limit()
+        self.spool.check_limit(force=True)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until nothing is queued or in flight (for tests and shutdown)."""

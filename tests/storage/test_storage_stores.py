@@ -136,6 +136,15 @@ def test_s3_object_carries_sha256_as_checksum_and_metadata(moto_s3, tmp_path):
     assert store.head(KEY).server_sha256 == sha
 
 
+def test_s3_server_side_encryption_is_requested(moto_s3, tmp_path):
+    bucket = moto_s3.new_bucket()
+    store = S3Store(moto_s3.settings(bucket, sse="AES256"))
+    path, sha = blob(tmp_path, b"encrypted at rest" * 10)
+    store.put(KEY, path, sha)
+    raw = make_client(moto_s3.settings(bucket)).head_object(Bucket=bucket, Key=KEY)
+    assert raw["ServerSideEncryption"] == "AES256"
+
+
 def test_s3_multipart_upload_is_verified(moto_s3, tmp_path):
     settings = moto_s3.settings(moto_s3.new_bucket(), multipart_threshold=5 * 1024 * 1024,
                                 multipart_chunksize=5 * 1024 * 1024)

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
+import cv2
+import numpy as np
 import pytest
 from video_media import free_port
 
@@ -23,6 +25,7 @@ from camerahub.video import (
     StreamOpenError,
     StreamStalled,
     probe_segment,
+    snapshot_jpeg,
 )
 
 sim_app = pytest.importorskip("simulator.app", reason="camerahub-sim is not in this tree yet")
@@ -80,6 +83,12 @@ def test_live_rtsp_is_segmented_gaplessly_on_keyframes(sim, tmp_path):
         assert check.playable and check.frames == info.frames
         with av.open(str(info.path)) as container:
             assert sum(1 for _ in container.decode(video=0)) == info.frames
+
+
+def test_snapshot_from_live_rtsp(sim):
+    jpeg = snapshot_jpeg(sim.rtsp_url(camera_id(sim)), options=LIVE)
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (360, 640, 3)
 
 
 def test_rejected_credentials_are_unauthorized(sim, tmp_path):
