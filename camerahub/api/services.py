@@ -57,7 +57,7 @@ def _camera_rows(session: Session, ids: set[str] | None = None) -> list[tuple]:
             .order_by(m.Camera.site_id, m.Camera.id))
     if ids is not None:
         stmt = stmt.where(m.Camera.id.in_(sorted(ids)))
-    return list(session.execute(stmt).tuples())
+    return [tuple(row) for row in session.execute(stmt)]
 
 
 def _camera_dict(cam: m.Camera, room: m.Area, div: m.Area | None, dept: m.Area | None,

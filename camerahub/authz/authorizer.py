@@ -60,6 +60,8 @@ class Authorizer:
                 if c in self.cameras and any(a in acts for a in VIEW_ACTIONS)}
 
     def _expand(self, user_id: str) -> Permissions:
+        if not user_id or "@" in user_id:
+            return {}  # casbin filters treat "" as "any"; "@" names a role, never a user
         acc: dict[str, set[str]] = defaultdict(set)
         for _sub, area, act in self.enforcer.get_implicit_permissions_for_user(user_id):
             for res in self._below(area):

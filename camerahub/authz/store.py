@@ -42,7 +42,8 @@ def load_inventory(session: Session, access: Access = Access()) -> Inventory:
     acc = _deployed_access(session, version, access)
     areas = tuple(AreaRow(a.id, a.kind, a.parent_id, a.site_id)
                   for a in session.scalars(select(m.Area)))
-    cams = tuple(session.execute(select(m.Camera.id, m.Camera.room_id, m.Camera.site_id)).tuples())
+    cams = tuple(tuple(r) for r in session.execute(
+        select(m.Camera.id, m.Camera.room_id, m.Camera.site_id)))
     users = tuple(UserRow(u.id, u.role, u.scope, u.live)
                   for u in session.scalars(select(m.User).where(m.User.active.is_(True))))
     sites = tuple(session.scalars(select(m.Site.id)))

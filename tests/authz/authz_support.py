@@ -1,0 +1,96 @@
+"""Helpers shared by the access-control tests: deploy the example, oracle of who sees what."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from camerahub import audit
+from camerahub.api import Settings, create_app
+from camerahub.authz import accounts
+from camerahub.authz.passwords import FAST_TEST_PARAMS, Passwords
+from camerahub.config import Config, load_config, parse_config
+from camerahub.db.engine import inventory_write, open_database
+from camerahub.deploy import apply_plan, plan_changes
+from tests.conftest import EXAMPLES, PG_ADMIN_URL, _pg_reachable
+
+NAKANO = EXAMPLES / "nakano.yaml"
+PASSWORD = "Kuyakusho-Pass-2026!"
+SECRET = secrets.token_urlsafe(48)
+
+
+def deploy_text(url: str, text_: str, source: str = "test") -> Config:
+    """Apply a deployment file's text with the real deploy code (as `deploy apply` does)."""
+    cfg = parse_config(text_, source)
+    _, sessions = open_database(url)
+    with inventory_write(sessions) as session:
+        plan = plan_changes(session, cfg)
+        deployment = apply_plan(session, plan, text_, source)
+        if deployment is not None:
+            audit.append(session, actor="cli", action="deploy.apply", decision="allow",
+                         detail={"config_sha256": deployment.config_sha256})
+    return cfg
+
+
+def deploy_example(url: str) -> Config:
+    """deploy/examples/nakano.yaml applied into the database at url."""
+    return deploy_text(url, NAKANO.read_text(encoding="utf-8"), str(NAKANO))
+
+
+def variant(old: str, new: str) -> str:
+    """The example file with one exact piece of text replaced (must occur)."""
+    text_ = NAKANO.read_text(encoding="utf-8")
+    assert old in text_, old
+    return text_.replace(old, new, 1)
+
+
+def set_all_passwords(url: str, cfg: Config, password: str = PASSWORD) -> None:
+    """Give every user the same password (cheap argon2 costs for tests)."""
+    _, sessions = open_database(url)
+    hasher = Passwords(FAST_TEST_PARAMS)
+    with sessions.begin() as session:
+        for user in cfg.users:
+            accounts.set_password(session, hasher, cfg.auth, user.id, password)
+
+
+def make_app(url: str, cfg: Config | None = None, **overrides):
+    """The real app on url, with cheap argon2 and a policy check on every request."""
+    settings = Settings(config=cfg or load_config(NAKANO), database_url=url, secret_key=SECRET,
+                        password_hashing=FAST_TEST_PARAMS, policy_check_interval_s=0,
+                        **overrides)
+    return create_app(settings)
+
+
+@contextmanager
+def pg_schema_url() -> Iterator[str | None]:
+    """A fresh PostgreSQL schema URL (dropped afterwards), or None if unreachable."""
+    if _pg_reachable():
+        yield None
+        return
+    schema = f"t_authz_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def cameras_in_area(cfg: Config, area: str | None) -> set[str]:
+    """Independent oracle from the YAML: cameras in a department or division (None: all)."""
+    rooms = {room.id for dept, div, room in cfg.org.rooms()
+             if area is None or area in (dept.id, div.id)}
+    return {cam.id for cam in cfg.cameras if cam.room in rooms}
+
+
+def sqlite_file_url(path: Path) -> str:
+    """A SQLite URL for a file."""
+    return f"sqlite:///{path}"
