@@ -278,7 +278,8 @@ class _ProbeRun:
             if not resent and now >= resend_at:
                 self._send_all(sorted(self.pending))
                 resent = True
-            self._receive(min(deadline, resend_at if not resent else deadline) - now)
+                continue  # replies handled while sending may already have finished us
+            self._receive((deadline if resent else min(deadline, resend_at)) - now)
         log.debug("probe %s: %d devices in %.2f s", self.probe.message_id, len(self.found),
                   time.monotonic() - started)
         return list(self.found.values())
