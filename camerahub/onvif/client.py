@@ -272,6 +272,8 @@ class _Call:
         except zeep.exceptions.Fault as exc:
             if _is_auth_fault(exc):
                 raise DeviceNotAuthorized(self.address, f"{name}: {exc.message}") from None
+            if first and exc.code is None:  # zeep's "Unknown fault": the reply was not SOAP
+                raise NotOnvifDevice(self.address, f"{name}: not a SOAP reply") from None
             return self._absent(name, exc)
         except NOT_SOAP_ERRORS as exc:
             if getattr(exc, "status_code", None) in AUTH_STATUS:
