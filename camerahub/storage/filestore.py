@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,9 @@ class FileStore(SegmentStore):
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).resolve()
+        # Striped per-key locks: the check-write-link sequence of put is atomic within this
+        # process (one recorder owns a FileStore; it is not meant to be shared by processes).
+        self._locks = [threading.Lock() for _ in range(64)]
         for name in ("data", "meta", "holds"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
 
@@ -52,11 +56,17 @@ class FileStore(SegmentStore):
             ) -> bool:
         """Store a file once; identical re-puts are no-ops, different bytes are refused."""
         size = verify_local(Path(path), sha256)
+        with self._locks[hash(key) % len(self._locks)]:
+            return self._put_locked(key, Path(path), sha256, size, metadata)
+
+    def _put_locked(self, key: str, path: Path, sha256: str, size: int,
+                    metadata: dict[str, str] | None) -> bool:
+        """The body of put, under the key's lock."""
         if self._matches_existing(key, sha256, size):
             return False
         target = self._path("data", key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._copy_to_temp(Path(path), target)
+        tmp = self._copy_to_temp(path, target)
         try:
             self._write_meta(key, sha256, size, metadata or {})
             self._link_into_place(tmp, target, key, sha256, size)

@@ -52,26 +52,27 @@ class _Trim:
     started: bool = False
     gop: list = field(default_factory=list)
 
-    def feed(self, packet: av.Packet, position_s: float) -> list | None:
-        """Return packets to write now, [] to hold, or None once past the end."""
+    def feed(self, packet: av.Packet, position_s: float) -> tuple[list, bool]:
+        """Return (packets to write now, whether the clip is complete)."""
         if self.started:
             return self._after_start(packet, position_s)
         if packet.is_keyframe and position_s <= self.start_s:
             self.gop = [packet]  # the latest keyframe at/before start opens the clip
-            return []
+            return [], False
         if not packet.is_keyframe:
             if self.gop:
                 self.gop.append(packet)
-            return []
+            return [], False
         self.started = True
         held, self.gop = self.gop, []
-        return held + self._after_start(packet, position_s)
+        after, complete = self._after_start(packet, position_s)
+        return held + after, complete
 
-    def _after_start(self, packet: av.Packet, position_s: float) -> list | None:
+    def _after_start(self, packet: av.Packet, position_s: float) -> tuple[list, bool]:
         """Write until the first keyframe at/after the end."""
         if packet.is_keyframe and self.end_s is not None and position_s >= self.end_s:
-            return None
-        return [packet]
+            return [], True
+        return [packet], False
 
 
 class _Concat:
@@ -173,12 +174,10 @@ class _ClipWriter:
         self._to_clip_time_base(packet, stream)
         self.concat.place(packet, self._frame_step(stream))
         position = float((packet.pts - self.concat.zero_pts) * self.time_base)
-        ready = self.trim.feed(packet, position)
-        if ready is None:
-            return False
+        ready, complete = self.trim.feed(packet, position)
         for held in ready:
             self._mux(held)
-        return True
+        return not complete
 
     def _mux(self, packet: av.Packet) -> None:
         """Rebase to the clip's first written packet and mux."""

@@ -11,6 +11,8 @@ Container: MPEG-TS. Why not fragmented MP4:
   a run of them into one MP4 for clip.mp4.
 - Cost: 2-4 % container overhead, accepted for robustness.
 
+Only the first video stream is recorded; audio tracks are not copied.
+
 Timing: a session anchors to the recorder's wall clock (UTC) when the first keyframe is
 received; every segment start is anchor + stream time of its first keyframe, in whole
 milliseconds, so consecutive segments abut exactly (start + duration_ms == next start).
@@ -271,8 +273,10 @@ class _Session:
                 self.handle(packet)
         except av.error.FFmpegError as exc:
             raise translate_read_error(exc, self.url) from exc
+        except OSError as exc:  # spool disk full or gone: end the session, retry later
+            raise StreamEnded(f"spool write failed: {exc}") from exc
         finally:
-            self.close_segment()
+            self.close_segment_safely()
         raise StreamEnded(f"{redact(self.url)}: end of stream")
 
     def handle(self, packet: av.Packet) -> None:
@@ -329,6 +333,14 @@ class _Session:
             return False
         log.warning("clock drift %.3f s on %s; re-anchoring", drift, self.owner.camera_id)
         return True
+
+    def close_segment_safely(self) -> None:
+        """Commit the open segment on the way out without masking the session's end."""
+        try:
+            self.close_segment()
+        except (OSError, av.error.FFmpegError):
+            # The file stays in incoming/; Spool.recover() finalizes or quarantines it.
+            log.exception("could not commit the open segment of %s", self.owner.camera_id)
 
     def close_segment(self) -> None:
         """Commit the open segment, if any."""

@@ -96,6 +96,13 @@ def test_remux_trims_to_the_enclosing_keyframes(segment_paths):
     assert len(packets) == 9 * FPS  # keyframe at 12 s up to the keyframe at 21 s
 
 
+def test_remux_of_a_range_inside_one_gop_keeps_that_gop(segment_paths):
+    out = io.BytesIO()
+    remux_to_mp4(segment_paths, 12.2, 12.6, out)
+    packets = mp4_packets(out.getvalue())
+    assert packets[0].is_keyframe and len(packets) == FPS  # the GOP from 12 s to 13 s
+
+
 def test_iter_mp4_streams_before_the_last_segment_is_read(segment_paths):
     read = []
 
