@@ -191,7 +191,7 @@ def drive(args: argparse.Namespace) -> dict:
     """Start the simulator, the client process, measure, and collect the figures."""
     tmp = tempfile.TemporaryDirectory() if args.cold else None
     cache = Path(tmp.name) if tmp else REPO / ".sim-cache"
-    cached_before = len(list(cache.glob("*.h264loop"))) if cache.exists() else 0
+    cold = not all_cached(cache, args)
     http, rtsp = free_port(), free_port()
     sim_args = ["--cameras", str(args.cameras), "--hq-base", HQ_BASE,
                 "--facility-base", FACILITY_BASE, "--port", str(http), "--rtsp-port", str(rtsp),
@@ -203,7 +203,6 @@ def drive(args: argparse.Namespace) -> dict:
     sim = SimulatorProcess(sim_args)
     try:
         ready = sim.wait_ready(600)
-        cold = len(list(cache.glob("*.h264loop"))) > cached_before
         print(f"simulator ready in {ready:.1f} s ({'cold' if cold else 'warm'})",
               file=sys.stderr, flush=True)
         figures = measure(sim, rtsp, args)
@@ -213,6 +212,17 @@ def drive(args: argparse.Namespace) -> dict:
         sim.stop()
         if tmp:
             tmp.cleanup()
+
+
+def all_cached(cache: Path, args: argparse.Namespace) -> bool:
+    """Whether every loop this run needs is already in the cache (a warm start)."""
+    from simulator.app import main_profile
+    from simulator.config import Layout, default_cameras
+    from simulator.media import cache_key
+    layout = Layout(cameras=args.cameras, hq_base=HQ_BASE, facility_base=FACILITY_BASE,
+                    main=main_profile(args.main_size, args.bitrate))
+    return all((cache / cache_key(cam.label(), spec)).exists()
+               for cam in default_cameras(layout) for spec in cam.profiles.values())
 
 
 def measure(sim: SimulatorProcess, rtsp: int, args: argparse.Namespace) -> dict:

@@ -225,6 +225,7 @@ def save_loop(path: Path, loop: EncodedLoop) -> None:
         with os.fdopen(fd, "wb") as out:
             out.write(CACHE_MAGIC + struct.pack("!I", len(header)) + header)
             out.write(b"".join(loop.frames))
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache may be shared between users
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
