@@ -15,7 +15,9 @@ from camerahub.db.engine import DatabaseError
 from .common import EXIT_INVALID, EXIT_RUNTIME, CliError
 
 # Each module defines register(subparsers); the order is the order of `camerahub --help`.
-COMMANDS = ("deploy", "cameras", "discover", "demo", "user", "apikey", "audit", "serve")
+# Module names; a module may register several verbs (record: record, index, retention).
+COMMANDS = ("deploy", "cameras", "discover", "record", "demo", "user", "apikey", "audit",
+            "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,5 +58,3 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,7 +9,7 @@ import sys
 import yaml
 
 from camerahub.discovery import DeviceResult, DiscoveryRun, DiscoveryService, plan_ad_hoc
-from camerahub.onvif import ProbeError, TargetError, split_targets
+from camerahub.onvif import ProbeError, TargetError, interface_address, split_targets
 
 from .common import EXIT_INVALID, EXIT_RUNTIME, CliError, Context, add_config_arg, print_json
 from .common import table as text_table
@@ -47,8 +47,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         targets = [t for text in args.targets for t in split_targets(text)]
         plan = plan_ad_hoc(cfg, targets, args.interface, args.timeout) if ad_hoc else None
+        if args.interface:
+            interface_address(args.interface)  # fail fast on an interface that is not there
     except TargetError as exc:
         raise CliError(f"invalid --targets: {exc}", EXIT_INVALID) from None
+    except ProbeError as exc:
+        raise CliError(str(exc), EXIT_INVALID) from None
     service = DiscoveryService(cfg, ctx.sessions, probe_timeout=args.timeout,
                                device_timeout=args.device_timeout)
     try:

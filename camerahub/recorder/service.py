@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from camerahub.config import Config
+from camerahub.config import Config, SecretMissing
 from camerahub.config.runtime import Runtime
 from camerahub.db import models as m
 from camerahub.db import segments as index
@@ -30,6 +30,8 @@ from camerahub.video import probe_segment
 from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError, StreamStalled
 from camerahub.video.segmenter import Backoff, Segmenter, SegmenterConfig, SegmentInfo, run_camera
 from camerahub.video.source import InputOptions, redact
+
+from .streams import StreamUnavailable
 
 log = logging.getLogger(__name__)
 StreamResolver = Callable[[m.Camera], str]
@@ -143,19 +145,30 @@ class Recorder:
                                  input=InputOptions(read_timeout_s=self.options.read_timeout_s))
         segmenter = Segmenter(cam.id, cam.site_id, self.spool_dir,
                               lambda info: self._on_segment(cam, info), config)
+        delays = self.options.backoff.delays()
         while not self.stop_event.is_set():
             try:
                 url = self._url(cam)
-                run_camera(segmenter, url, self.stop_event,
-                           lambda exc: self._on_stream_event(cam, exc), self.options.backoff)
-            except StreamOpenError as exc:  # credentials refused: retry rarely, not in a loop
-                log.error("camera %s: %s; retrying in %.0f s", cam.id, exc,
-                          self.options.auth_retry_s)
-                self.stop_event.wait(self.options.auth_retry_s)
-            except Exception as exc:  # noqa: BLE001 - one camera must never stop the others
-                log.exception("camera %s: recorder thread failed", cam.id)
-                self._set_state(cam.id, "error", {"error": str(exc)[:500]})
-                self.stop_event.wait(self.options.backoff.max_s)
+            except (StreamUnavailable, SecretMissing) as exc:
+                self._on_stream_event(cam, StreamOpenError("unreachable", str(exc)))
+                self.stop_event.wait(next(delays))
+                continue
+            self._session(cam, segmenter, url)
+            getattr(self.resolve_stream, "forget", lambda _id: None)(cam.id)
+
+    def _session(self, cam: m.Camera, segmenter: Segmenter, url: str) -> None:
+        """Record with reconnects until stop, or until the camera refuses our credentials."""
+        try:
+            run_camera(segmenter, url, self.stop_event,
+                       lambda exc: self._on_stream_event(cam, exc), self.options.backoff)
+        except StreamOpenError as exc:  # credentials refused: retry rarely, not in a loop
+            log.error("camera %s: %s; retrying in %.0f s", cam.id, redact(str(exc)),
+                      self.options.auth_retry_s)
+            self.stop_event.wait(self.options.auth_retry_s)
+        except Exception as exc:  # noqa: BLE001 - one camera must never stop the others
+            log.exception("camera %s: recorder thread failed", cam.id)
+            self._set_state(cam.id, "error", {"error": str(exc)[:500]})
+            self.stop_event.wait(self.options.backoff.max_s)
 
     def _url(self, cam: m.Camera) -> str:
         url = self.resolve_stream(cam)

@@ -1,0 +1,122 @@
+"""`camerahub record [--shard I/N]`, `camerahub index rebuild`, `camerahub retention sweep`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from camerahub.db import models as m
+from camerahub.db import segments as index
+from camerahub.recorder import Recorder, in_shard, make_store, parse_shard
+from camerahub.recorder.retention import RetentionSweeper
+from camerahub.recorder.streams import OnvifStreamResolver
+from camerahub.storage import StorageError, parse_segment_key
+
+from .common import EXIT_INVALID, CliError, Context, add_config_arg, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add record, index and retention verbs."""
+    p = sub.add_parser("record", help="record cameras continuously until stopped")
+    p.add_argument("--shard", default="0/1", help="record shard I of N (0 <= I < N)")
+    p.add_argument("--cameras", help="only these camera ids, comma separated")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    add_config_arg(p)
+    p.set_defaults(func=run_record)
+    p = sub.add_parser("index", help="segment index maintenance")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    r = verbs.add_parser("rebuild", help="re-index every segment found in the store")
+    r.add_argument("--json", action="store_true")
+    add_config_arg(r)
+    r.set_defaults(func=run_rebuild)
+    p = sub.add_parser("retention", help="footage retention")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    r = verbs.add_parser("sweep", help="delete expired footage that is not held")
+    add_config_arg(r)
+    r.set_defaults(func=run_sweep)
+
+
+def _selected(ctx: Context, args: argparse.Namespace) -> list[str]:
+    try:
+        shard, count = parse_shard(args.shard)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_INVALID) from None
+    with ctx.sessions() as s:
+        ids = list(s.scalars(select(m.Camera.id).where(m.Camera.recording_enabled.is_(True))))
+    if args.cameras:
+        wanted = set(args.cameras.split(","))
+        unknown = wanted - set(ids)
+        if unknown:
+            raise CliError(f"unknown or not recorded cameras: {', '.join(sorted(unknown))}",
+                           EXIT_INVALID)
+        ids = [i for i in ids if i in wanted]
+    return in_shard(ids, shard, count)
+
+
+def run_record(args: argparse.Namespace) -> int:
+    """Record the selected cameras until SIGTERM/SIGINT or --duration."""
+    ctx = Context(args.config)
+    cameras = _selected(ctx, args)
+    store = make_store(ctx.config, ctx.runtime)
+    recorder = Recorder(ctx.config, ctx.runtime, ctx.sessions, store,
+                        OnvifStreamResolver(ctx.config), camera_ids=cameras)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    recorder.start()
+    print(f"recording {len(cameras)} cameras (shard {args.shard})", flush=True)
+    done.wait(args.duration)
+    print("stopping: closing segments and finishing uploads", file=sys.stderr, flush=True)
+    recorder.stop()
+    return 0
+
+
+def run_rebuild(args: argparse.Namespace) -> int:
+    """List the store and index every well-formed key the index lacks."""
+    ctx = Context(args.config)
+    store = make_store(ctx.config, ctx.runtime)
+    counts = {"listed": 0, "added": 0, "present": 0, "skipped": 0}
+    try:
+        for key in store.iter_keys(""):
+            counts["listed"] += 1
+            counts[_reindex(ctx, store, key)] += 1
+    except StorageError as exc:
+        raise CliError(f"cannot list the store: {exc}") from None
+    if args.json:
+        print_json(counts)
+    else:
+        print(", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def _reindex(ctx: Context, store, key: str) -> str:
+    try:
+        parsed = parse_segment_key(key)
+    except ValueError:
+        return "skipped"
+    with ctx.sessions.begin() as s:
+        if s.scalar(select(m.Segment.id).where(m.Segment.key == key)) is not None:
+            return "present"
+        head = store.head(key)
+        if head is None or not head.sha256:
+            return "skipped"
+        index.add_segment(s, camera_id=parsed.camera, site_id=parsed.site,
+                          start=parsed.start_utc,
+                          end=parsed.start_utc + timedelta(milliseconds=parsed.duration_ms),
+                          nbytes=head.size,
+                          sha256=head.sha256, key=key)
+    return "added"
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """One retention pass."""
+    ctx = Context(args.config)
+    report = RetentionSweeper(ctx.sessions, make_store(ctx.config, ctx.runtime)).sweep()
+    print(f"deleted {report.deleted}, held by object lock {report.locked}, "
+          f"failed {len(report.failed)}")
+    return 1 if report.failed else 0

@@ -1,0 +1,173 @@
+"""Recorder resilience: S3 outage, dropped and stalled cameras, SIGKILL and restart."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+
+import av
+import pytest
+import yaml
+from rec_support import Moto, deployment, wait_for
+from sqlalchemy import select
+
+from camerahub.db import models as m
+from camerahub.recorder import Recorder, RecorderOptions, make_store
+from camerahub.recorder.streams import OnvifStreamResolver
+from camerahub.storage import RetryPolicy
+from camerahub.video.segmenter import Backoff
+
+FAST = RecorderOptions(segment_seconds=4, read_timeout_s=4, upload_workers=2,
+                       backoff=Backoff(initial_s=0.5, max_s=2), retry=RetryPolicy(max_s=2))
+
+
+def _rows(sessions, model, **where):
+    with sessions() as s:
+        stmt = select(model).filter_by(**where)
+        return list(s.scalars(stmt))
+
+
+def _contiguous(segs):
+    """Consecutive segments of one camera that do not abut (more than 2 ms apart)."""
+    segs = sorted(segs, key=lambda x: x.start)
+    return [(a.key, b.key) for a, b in zip(segs, segs[1:], strict=False)
+            if b.start - a.end > timedelta(milliseconds=2)]
+
+
+@pytest.fixture
+def faults(cams):
+    yield cams
+    for cam in cams.cameras:
+        cams.clear_faults(cam.address)
+
+
+def test_s3_outage_loses_and_duplicates_nothing(faults, make_env, tmp_path):
+    moto = Moto().start()
+    bucket = moto.bucket()
+    storage = {"backend": "s3", "s3": {"bucket": bucket, "endpoint_url": moto.endpoint,
+                                       "path_style": True, "region": "us-east-1"}}
+    cfg, runtime, sessions = make_env(deployment(faults, storage, tmp_path))
+    store = make_store(cfg, runtime)
+    rec = Recorder(cfg, runtime, sessions, store, OnvifStreamResolver(cfg), options=FAST)
+    rec.start()
+    try:
+        wait_for(lambda: len(_rows(sessions, m.Segment)) >= 2)
+        moto.stop()
+
+        def spooled_30s():
+            """the spool holds at least 30 s of footage per camera while S3 is down"""
+            items = rec.spool.ready_items()
+            return all(sum(i.duration_ms for i in items if i.camera_id == c) >= 30_000
+                       for c in ("cam-a", "cam-b"))
+        wait_for(spooled_30s, timeout=180)
+        indexed_during_outage = len(_rows(sessions, m.Segment))
+        moto.start()
+        wait_for(lambda: not rec.spool.ready_items(), timeout=180)
+        assert len(_rows(sessions, m.Segment)) > indexed_during_outage + 10
+    finally:
+        rec.stop()
+    segs = _rows(sessions, m.Segment)
+    keys = list(store.iter_keys(""))
+    assert sorted(keys) == sorted(s.key for s in segs) and len(keys) == len(set(keys))
+    for cam in ("cam-a", "cam-b"):
+        assert _contiguous([s for s in segs if s.camera_id == cam]) == []
+    moto.stop()
+
+
+def test_dropped_session_reconnects_and_records_the_gap(faults, make_env, tmp_path):
+    storage = {"backend": "file", "file": {"path": str(tmp_path / "store")}}
+    cfg, runtime, sessions = make_env(deployment(faults, storage, tmp_path))
+    rec = Recorder(cfg, runtime, sessions, make_store(cfg, runtime),
+                   OnvifStreamResolver(cfg), options=FAST)
+    rec.start()
+    try:
+        wait_for(lambda: _rows(sessions, m.Segment, camera_id="cam-a"))
+        faults.set_faults(faults.cameras[0].address, drop_after=3.0)
+
+        def closed_drop_gap():
+            """cam-a has a closed camera_dropped gap"""
+            return [g for g in _rows(sessions, m.Gap, camera_id="cam-a")
+                    if g.cause == "camera_dropped" and g.end is not None]
+        gap = wait_for(closed_drop_gap, timeout=120)[0]
+        faults.clear_faults(faults.cameras[0].address)
+        wait_for(lambda: any(s.start >= gap.end for s in
+                             _rows(sessions, m.Segment, camera_id="cam-a")))
+    finally:
+        rec.stop()
+    assert gap.end > gap.start
+    # cam-b kept recording without a gap of its own
+    assert not [g for g in _rows(sessions, m.Gap, camera_id="cam-b") if g.cause != "recorder_down"]
+
+
+def test_stalled_stream_is_detected_within_the_timeout(faults, make_env, tmp_path):
+    storage = {"backend": "file", "file": {"path": str(tmp_path / "store")}}
+    cfg, runtime, sessions = make_env(deployment(faults, storage, tmp_path))
+    rec = Recorder(cfg, runtime, sessions, make_store(cfg, runtime),
+                   OnvifStreamResolver(cfg), options=FAST)
+    rec.start()
+    try:
+        wait_for(lambda: _rows(sessions, m.Segment, camera_id="cam-b"))
+        faults.set_faults(faults.cameras[1].address, stall=True)
+        stalled = wait_for(lambda: [g for g in _rows(sessions, m.Gap, camera_id="cam-b")
+                                    if g.cause == "stream_stalled"], timeout=120)[0]
+        with sessions() as s:
+            last = max(x.end for x in s.scalars(select(m.Segment).where(
+                m.Segment.camera_id == "cam-b")))
+        assert stalled.start == last  # the gap starts exactly where footage stops
+        faults.clear_faults(faults.cameras[1].address)
+        wait_for(lambda: all(g.end is not None for g in _rows(sessions, m.Gap,
+                                                                camera_id="cam-b")))
+    finally:
+        rec.stop()
+
+
+def _decodes(data: bytes) -> bool:
+    with av.open(io.BytesIO(data), format="mpegts") as container:
+        return sum(1 for _ in container.decode(video=0)) > 0
+
+
+def test_sigkill_loses_at_most_the_segment_in_progress(faults, tmp_path, sqlite_url):
+    data = deployment(faults, {"backend": "file", "file": {"path": str(tmp_path / "store")}},
+                      tmp_path)
+    path = tmp_path / "camerahub.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    env = {**os.environ, "CAMERAHUB_DATABASE_URL": sqlite_url,
+           "CAMERAHUB_CAMERA_PASSWORD": "admin", "CAMERAHUB_CONFIG": str(path)}
+    cli = [sys.executable, "-m", "camerahub.cli"]
+    subprocess.run([*cli, "deploy", "apply", "-f", str(path)], env=env, check=True,
+                   capture_output=True)
+    from camerahub.db.engine import open_database
+    _, sessions = open_database(sqlite_url)
+    first = subprocess.Popen([*cli, "record"], env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: len(_rows(sessions, m.Segment, camera_id="cam-a")) >= 3)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    before = len(_rows(sessions, m.Segment))
+    second = subprocess.Popen([*cli, "record"], env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: len(_rows(sessions, m.Segment)) >= before + 6)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(60) == 0
+    store_root = tmp_path / "store"
+    from camerahub.storage import FileStore
+    store = FileStore(store_root)
+    segs = _rows(sessions, m.Segment)
+    assert sorted(store.iter_keys("")) == sorted(s.key for s in segs)
+    for seg in segs:
+        with store.open(seg.key) as fh:
+            assert _decodes(fh.read()), seg.key
+    for cam in ("cam-a", "cam-b"):
+        mine = sorted((s for s in segs if s.camera_id == cam), key=lambda s: s.start)
+        holes = _contiguous(mine)
+        assert len(holes) <= 1  # only around the kill
+        gaps = [g for g in _rows(sessions, m.Gap, camera_id=cam) if g.cause == "recorder_down"]
+        assert len(gaps) == 1 and gaps[0].end is not None
+        if holes:
+            assert gaps[0].end - gaps[0].start < timedelta(seconds=60)
