@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,15 +39,16 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-class BodyTooLarge(HTTPException):
-    """The request body exceeds the configured limit."""
-
-    def __init__(self, limit: int):
-        super().__init__(413, f"request body larger than {limit} bytes")
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse({"detail": f"request body larger than {limit} bytes"}, status_code=413)
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over max_bytes, by Content-Length up front or while streaming."""
+    """Refuse bodies over max_bytes (by Content-Length, or by reading at most that much).
+
+    Bodies here are small forms and JSON, so reading them up front and replaying them costs
+    little and gives one clean 413 however the client sends the body.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
@@ -59,21 +60,34 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            response = JSONResponse({"detail": f"request body larger than {self.max_bytes} "
-                                     "bytes"}, status_code=413)
-            await response(scope, receive, send)
+            await _too_large(self.max_bytes)(scope, receive, send)
             return
-        await self.app(scope, self._limited(receive), send)
+        messages = await self._read(receive)
+        if messages is None:
+            await _too_large(self.max_bytes)(scope, receive, send)
+            return
+        await self.app(scope, _replay(messages, receive), send)
 
-    def _limited(self, receive: Receive) -> Receive:
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+    async def _read(self, receive: Receive) -> list[Message] | None:
+        """Every body message, or None once the body passes the limit."""
+        messages, seen = [], 0
+        while True:
             message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise BodyTooLarge(self.max_bytes)  # handled inside FastAPI as a 413
-            return message
+                return None
+            if not message.get("more_body", False):
+                return messages
 
-        return limited
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that hands out the buffered messages, then defers to the real one."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay

@@ -29,6 +29,17 @@ def _canon(value: Any) -> Any:
     return value
 
 
+def _clean(value: Any) -> Any:
+    """NUL cannot be stored in PostgreSQL text; entries may quote hostile input."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
 def entry_hash(fields: dict[str, Any], prev_hash: str) -> str:
     """SHA-256 over the canonical JSON of an entry's fields and the previous hash."""
     body = {k: _canon(fields.get(k)) for k in CHAINED_FIELDS}
@@ -53,6 +64,7 @@ def append(session: Session, *, actor: str, action: str, decision: str = "info",
               "decision": decision, "camera_id": camera_id, "footage_start": footage_start,
               "footage_end": footage_end, "reason": reason, "incident_id": incident_id,
               "client": client, "detail": detail or {}}
+    fields = {k: _clean(v) for k, v in fields.items()}
     # Microsecond precision is what every backend stores, so hash what will be read back.
     entry = AuditEntry(**fields, prev_hash=prev, hash=entry_hash(fields, prev))
     session.add(entry)

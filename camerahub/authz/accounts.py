@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +20,7 @@ from .passwords import Passwords, check_password
 from .tokens import TokenClaims
 
 log = logging.getLogger(__name__)
+ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # the Id pattern of camerahub.config
 LOGIN_FAILED = "invalid username or password"  # one message for every failure: no oracle
 
 
@@ -75,7 +77,8 @@ def login(session: Session, passwords: Passwords, auth: Auth, username: str, pas
 
 
 def _plausible_id(username: str) -> bool:
-    return 0 < len(username) <= 63 and username.isascii()
+    """Only a well-formed id is looked up; anything else cannot be a user (and may hold NUL)."""
+    return ID_RE.fullmatch(username) is not None
 
 
 def _record_failure(user: m.User, auth: Auth, now: datetime) -> None:

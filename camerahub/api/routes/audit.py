@@ -22,7 +22,7 @@ def _filter(user, camera, action, decision, start, end) -> query.AuditFilter:
                              start=parse_time("start", start), end=parse_time("end", end))
 
 
-Str = Annotated[str | None, Query(max_length=200)]
+Str = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]
 
 
 @router.get("")
