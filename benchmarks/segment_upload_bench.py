@@ -25,7 +25,14 @@ import numpy as np
 
 from camerahub.storage import FileStore, RetryPolicy, S3Settings, S3Store, Spool, Uploader
 from camerahub.storage.s3store import make_client
-from camerahub.video import Segmenter, SegmenterConfig, StreamEnded, probe_segment, remux_to_mp4
+from camerahub.video import (
+    Segmenter,
+    SegmenterConfig,
+    StreamEnded,
+    StreamError,
+    probe_segment,
+    remux_to_mp4,
+)
 
 
 def encode_camera_like(path: Path, seconds: int, bitrate: int = 4_000_000) -> Path:
@@ -148,10 +155,57 @@ def bench_s3(spool_root: Path, tmp: Path, workers: int) -> dict:
         server.stop()
 
 
+def bench_live_rtsp(cameras: int, seconds: float, tmp: Path) -> dict:
+    """Recorder-process CPU for live RTSP from camerahub-sim (run as its own process)."""
+    from simulator.launcher import SimulatorProcess
+
+    base = "127.0.45.1"  # this benchmark's private range
+    rtsp_port = free_port()
+    args = ["--cameras", str(cameras), "--hq", str(cameras), "--hq-base", base,
+            "--facility-base", "127.0.46.1", "--port", str(free_port()),
+            "--rtsp-port", str(rtsp_port), "--control-port", "off", "--bitrate", "4M",
+            "--cache-dir", str(Path(__file__).resolve().parents[1] / ".sim-cache")]
+    sim = SimulatorProcess(args)
+    try:
+        sim.wait_ready(300)
+        return _record_live(cameras, seconds, rtsp_port, tmp)
+    finally:
+        sim.stop()
+
+
+def _record_live(cameras: int, seconds: float, rtsp_port: int, tmp: Path) -> dict:
+    """Run one segmenter thread per simulated camera for `seconds` and measure CPU."""
+    stop, infos = threading.Event(), []
+    threads = []
+    cpu, wall = time.process_time(), time.perf_counter()
+    for n in range(cameras):
+        segmenter = Segmenter(f"live-{n:03d}", "hq", tmp / "live", infos.append)
+        url = f"rtsp://admin:admin@127.0.45.{1 + n}:{rtsp_port}/main"
+        thread = threading.Thread(target=_record_quietly, args=(segmenter, url, stop))
+        thread.start()
+        threads.append(thread)
+    stop.wait(seconds)  # how long to record, not a synchronisation
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return {"cameras": cameras, "segments": len(infos),
+            "stream_mbit_s": round(sum(i.bytes for i in infos) * 8 / wall / cameras / 1e6, 2),
+            "cpu_pct_of_core_per_stream": round(100 * cpu / wall / cameras, 2)}
+
+
+def _record_quietly(segmenter: Segmenter, url: str, stop: threading.Event) -> None:
+    """Record one session; a failure shows up as missing segments in the figures."""
+    with contextlib.suppress(StreamError):
+        segmenter.record(url, stop)
+
+
 def main() -> None:
     """Run the benchmark and print the JSON figures last."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="finish in well under 60 s")
+    parser.add_argument("--rtsp-cameras", type=int, default=None,
+                        help="live RTSP cameras from camerahub-sim (default 0 quick, 10 full)")
     args = parser.parse_args()
     seconds, cameras = (60, 10) if args.quick else (300, 20)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log lines
@@ -167,6 +221,9 @@ def main() -> None:
         figures["upload_moto_s3_4_workers"] = bench_s3(tmp / "spool-s3", tmp, 4)
         figures["upload_filestore_2_workers"] = bench_upload(
             FileStore(tmp / "store"), tmp / "spool-file", 2)
+        live = args.rtsp_cameras if args.rtsp_cameras is not None else (0 if args.quick else 10)
+        if live:
+            figures["segmenter_live_rtsp"] = bench_live_rtsp(live, 30, tmp)
     print(json.dumps(figures))
 
 
