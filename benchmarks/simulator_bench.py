@@ -252,12 +252,10 @@ def measure(sim: SimulatorProcess, rtsp: int, args: argparse.Namespace) -> dict:
 
 
 def addresses(cameras: int) -> list[str]:
-    """Camera addresses as the simulator's default layout assigns them (55 % HQ)."""
-    import ipaddress
-    import math
-    hq = math.ceil(cameras * 0.55)
-    out = [str(ipaddress.IPv4Address(HQ_BASE) + i) for i in range(hq)]
-    return out + [str(ipaddress.IPv4Address(FACILITY_BASE) + i) for i in range(cameras - hq)]
+    """Camera addresses as the simulator's default layout assigns them."""
+    from simulator.config import Layout, default_cameras
+    layout = Layout(cameras=cameras, hq_base=HQ_BASE, facility_base=FACILITY_BASE)
+    return [cam.address for cam in default_cameras(layout)]
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from simulator.media import ProfileSpec
 from simulator.state import CameraState, apply_faults, normalise_faults
 
 DEFAULT_CAMERAS = 100
-HQ_SHARE = 0.55  # 55 of the default 100 cameras are at HQ
+HQ_PERCENT = 55  # 55 of the default 100 cameras are at HQ
 CAMERAS_PER_FACILITY = 5
 # The factory-default credential the simulated firmware ships with (documented).
 DEFAULT_USERNAME = "admin"
@@ -79,7 +78,8 @@ def default_cameras(layout: Layout) -> list[CameraState]:
     """HQ cameras from hq_base, facility cameras (five per facility) from facility_base."""
     if layout.cameras < 1:
         raise ConfigError("need at least one camera")
-    hq = layout.hq if layout.hq is not None else math.ceil(layout.cameras * HQ_SHARE)
+    # integer arithmetic: 100 * 0.55 is 55.00000000000001 in floating point
+    hq = layout.hq if layout.hq is not None else -(-layout.cameras * HQ_PERCENT // 100)
     if not 0 <= hq <= layout.cameras:
         raise ConfigError(f"--hq {hq} must be between 0 and --cameras {layout.cameras}")
     profiles = {"main": layout.main, "sub": layout.sub}

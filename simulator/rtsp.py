@@ -357,7 +357,8 @@ class RtspConnection:
         try:
             while await self._serve_one():
                 pass
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                TimeoutError):
             pass
         finally:
             # close (not abort) so a final error response still reaches the client
@@ -366,7 +367,13 @@ class RtspConnection:
 
     async def _serve_one(self) -> bool:
         """Handle one interleaved packet or request; False ends the connection."""
-        first = await self.reader.readexactly(1)
+        # a client that is not playing must keep talking; a playing one is kept by TCP
+        playing = self.session is not None and self.session.playing
+        try:
+            first = await asyncio.wait_for(self.reader.readexactly(1),
+                                           None if playing else SESSION_TIMEOUT)
+        except TimeoutError:
+            return False
         if first == b"$":
             # RTCP receiver reports from the client: read and ignore
             header = await self.reader.readexactly(3)

@@ -153,3 +153,12 @@ def test_identities_are_distinct_and_deterministic(sim):
     assert [c.endpoint_reference for c in again] == [c.endpoint_reference for c in cams]
     assert [c.camera_id for c in cams] == ["hq-001", "hq-002", "hq-003", "fac-001"]
     assert cams[3].address == "127.0.32.1"
+
+
+def test_default_layout_is_55_hq_and_45_facility():
+    from simulator.config import Layout, default_cameras
+    cams = default_cameras(Layout())
+    hq = [c for c in cams if c.kind == "hq"]
+    assert (len(hq), len(cams)) == (55, 100)
+    assert (hq[0].address, hq[-1].address) == ("127.0.1.1", "127.0.1.55")
+    assert (cams[55].address, cams[-1].address) == ("127.0.2.1", "127.0.2.45")
