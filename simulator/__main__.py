@@ -73,11 +73,12 @@ def build(args: argparse.Namespace) -> SimulatorCore:
 
 async def serve(core: SimulatorCore) -> None:
     """Start, announce readiness on stdout, run until a signal, stop cleanly."""
+    await core.start()
+    # handlers only now: a signal during a long cold start simply ends the process
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await core.start()
     log.info("%d cameras up in %.1f s; control %s", len(core.cameras), core.start_seconds,
              core.control_port)
     print(f"ready {len(core.cameras)} cameras", flush=True)
@@ -101,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SimulatorError, MediaError, DiscoveryError, OSError) as exc:
         print(f"camerahub-sim: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("camerahub-sim: interrupted during start-up", file=sys.stderr)
+        return 130
     return 0
 
 

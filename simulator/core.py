@@ -52,25 +52,10 @@ class CameraNode:
     rtsp: RtspCameraServer
 
 
-def _encode_job(label: media.Label, spec: media.ProfileSpec, cache_dir: Path | None) -> bytes:
-    """Worker-process job: make sure the loop is cached; return it when there is no cache."""
-    loop = media.get_loop(label, spec, cache_dir)
-    return b"" if cache_dir else _pickle_loop(loop)
-
-
-def _pickle_loop(loop: media.EncodedLoop) -> bytes:
-    return json.dumps({"sizes": [len(f) for f in loop.frames],
-                       "keyframes": loop.keyframes}).encode() + b"\n" + b"".join(loop.frames)
-
-
-def _unpickle_loop(data: bytes, spec: media.ProfileSpec) -> media.EncodedLoop:
-    head, _, rest = data.partition(b"\n")
-    meta = json.loads(head)
-    frames, pos = [], 0
-    for size in meta["sizes"]:
-        frames.append(rest[pos:pos + size])
-        pos += size
-    return media._finish(spec, frames, meta["keyframes"])
+def _encode_job(label: media.Label, spec: media.ProfileSpec,
+                cache_dir: Path | None) -> media.EncodedLoop:
+    """Worker-process job: the loop, encoded and cached unless the cache already has it."""
+    return media.get_loop(label, spec, cache_dir)
 
 
 async def load_loops(cameras: list[CameraState], cache_dir: Path | None,
@@ -103,12 +88,8 @@ async def _encode_missing(missing: list, cache_dir: Path | None, workers: int | 
         futures = [loop.run_in_executor(pool, _encode_job, label, spec, cache_dir)
                    for label, spec in missing]
         results = await asyncio.gather(*futures)
-    for (label, spec), data in zip(missing, results, strict=True):
-        loops[(label.camera_id, spec.token)] = (
-            media.load_loop(cache_dir / media.cache_key(label, spec), spec)
-            if cache_dir else _unpickle_loop(data, spec))
-        if loops[(label.camera_id, spec.token)] is None:
-            raise SimulatorError(f"cache lost loop {label.camera_id}/{spec.token}")
+    for (label, spec), loop_ in zip(missing, results, strict=True):
+        loops[(label.camera_id, spec.token)] = loop_
     log.info("encoded %d loops in %.1f s", len(missing), time.monotonic() - started)
 
 
@@ -170,9 +151,7 @@ class SimulatorCore:
     @property
     def control_port(self) -> int | None:
         """The bound control port (useful when 0 asked for an ephemeral one)."""
-        if self.control is None or self.control._server is None:
-            return None
-        return self.control._server.sockets[0].getsockname()[1]
+        return None if self.control is None else self.control.bound_port
 
     # -- ONVIF HTTP ------------------------------------------------------------------
 

@@ -150,6 +150,13 @@ class HttpServer:
             self._server = await asyncio.start_server(
                 self._serve, self.host, self.port, limit=MAX_HEADER, reuse_address=True)
 
+    @property
+    def bound_port(self) -> int | None:
+        """The port actually bound (differs from `port` when 0 asked for any free one)."""
+        if self._server is None or not self._server.sockets:
+            return None
+        return self._server.sockets[0].getsockname()[1]
+
     async def stop(self) -> None:
         """Stop listening and abort open connections, as a device that went away would."""
         server, self._server = self._server, None
