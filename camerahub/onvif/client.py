@@ -16,16 +16,17 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 import zeep.exceptions
 from requests.adapters import HTTPAdapter
 from zeep import Client, Settings, Transport
-from zeep.helpers import serialize_object
 from zeep.wsdl import Document
 from zeep.wsse.username import UsernameToken
 
@@ -41,6 +42,37 @@ SERVICES = {  # name: (WSDL file of onvif-zeep, binding)
     "media": ("media.wsdl", f"{{{NS_MEDIA}}}MediaBinding"),
 }
 
+MAX_RESPONSE_BYTES = 4 << 20  # the largest ONVIF answer we read (GetProfiles is ~10 kB)
+
+
+class ResponseTooLarge(requests.RequestException):
+    """A device sent more than MAX_RESPONSE_BYTES: not something we parse."""
+
+
+class _CappedAdapter(HTTPAdapter):
+    """Reads at most MAX_RESPONSE_BYTES of a body, so a hostile device cannot fill memory."""
+
+    def send(self, request, **kwargs):
+        """Stream the body and stop past the cap; keep-alive is kept for normal answers."""
+        kwargs["stream"] = True
+        response = super().send(request, **kwargs)
+        try:
+            body = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as exc:  # raw reads bypass requests'
+            response.close()                                # own translation
+            raise requests.ReadTimeout(str(exc)) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            response.close()
+            raise requests.ConnectionError(str(exc)) from None
+        if len(body) > MAX_RESPONSE_BYTES:
+            response.close()
+            raise ResponseTooLarge(f"answer larger than {MAX_RESPONSE_BYTES} bytes")
+        response._content = body
+        response._content_consumed = True
+        response.raw.release_conn()
+        return response
+
+
 # Nothing usable came back at the TCP/HTTP level: the device is off, unplugged or too slow.
 # Transient by nature, so the caller marks the camera offline and simply tries next round.
 UNREACHABLE_ERRORS = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
@@ -49,7 +81,8 @@ UNREACHABLE_ERRORS = (requests.ConnectionError, requests.Timeout, ConnectionErro
 NOT_SOAP_ERRORS = (zeep.exceptions.TransportError, zeep.exceptions.XMLSyntaxError,
                    zeep.exceptions.XMLParseError, zeep.exceptions.DTDForbidden,
                    zeep.exceptions.EntitiesForbidden, zeep.exceptions.ExternalReferenceForbidden,
-                   requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)
+                   requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                   ResponseTooLarge)
 # The device understood the request but not this operation or its answer does not fit the
 # schema: record the capability as absent and carry on with the rest (a partial result).
 UNSUPPORTED_ERRORS = (zeep.exceptions.Fault, zeep.exceptions.ValidationError,
@@ -108,8 +141,8 @@ class OnvifClient:
         """One HTTP session for all devices: keep-alive per device, no proxies from env."""
         session = requests.Session()
         session.trust_env = False  # an http_proxy variable must never reroute camera traffic
-        adapter = HTTPAdapter(pool_connections=256, pool_maxsize=max(4, max_workers),
-                              max_retries=0)
+        adapter = _CappedAdapter(pool_connections=256, pool_maxsize=max(4, max_workers),
+                                 max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
@@ -162,21 +195,23 @@ class OnvifClient:
         started = time.monotonic()
         url = urlsplit(xaddr)
         address, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
-        call = _Call(self, address, started + self.timeout)
+        dev = _Device(address, started + self.timeout,
+                      Transport(session=self._session, timeout=self.timeout,
+                                operation_timeout=self.timeout))
         token = _ClockedToken(login) if login else None
-        device = self._service("devicemgmt", xaddr, token, call.transport)
-        camera_utc, offset = self._clock(call, device)
+        device = self._service("devicemgmt", xaddr, token, dev.transport)
+        camera_utc, offset = self._clock(dev, device)
         if token is not None and offset is not None:
             token.offset_s = offset
-        info = self._device_info(call, device, login)
-        mac = self._mac(call, device)
-        media = self._service("media", self._media_xaddr(call, device, xaddr), token,
-                              call.transport)
-        profiles, snapshot = self._media(call, media)
+        info = self._device_info(dev, device, login)
+        mac = self._mac(dev, device)
+        media = self._service("media", self._media_xaddr(dev, device, xaddr), token,
+                              dev.transport)
+        profiles, snapshot = self._media(dev, media)
         return DeviceReport(
             address=address, port=port, xaddr=xaddr, info=info, mac=mac, profiles=profiles,
             snapshot_uri=snapshot, clock_offset_s=offset, camera_utc=camera_utc,
-            missing=tuple(call.missing), seconds=round(time.monotonic() - started, 3))
+            missing=tuple(dev.missing), seconds=round(time.monotonic() - started, 3))
 
     def _service(self, name: str, xaddr: str, token: _ClockedToken | None,
                  transport: Transport) -> Any:
@@ -185,12 +220,41 @@ class OnvifClient:
                         settings=self._settings)
         return client.create_service(SERVICES[name][1], xaddr)
 
-    def _clock(self, call: _Call, device: Any) -> tuple[datetime | None, float | None]:
+    def _run(self, dev: _Device, name: str, operation: Callable[..., Any],
+             first: bool = False, **kwargs: Any) -> Any:
+        """Call an operation under the device's deadline; sort failures by kind.
+
+        Returns None (and notes the operation as missing) when the device lacks it.
+        """
+        remaining = dev.deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeviceUnreachable(dev.address, f"timed out before {name}")
+        dev.transport.operation_timeout = remaining
+        try:
+            return operation(**kwargs)
+        except UNREACHABLE_ERRORS as exc:
+            raise DeviceUnreachable(dev.address, f"{name}: {_brief(exc)}") from None
+        except zeep.exceptions.Fault as exc:
+            if self._is_auth_fault(exc):
+                raise DeviceNotAuthorized(dev.address, f"{name}: {exc.message}") from None
+            if first and exc.code is None:  # zeep's "Unknown fault": the reply was not SOAP
+                raise NotOnvifDevice(dev.address, f"{name}: not a SOAP reply") from None
+            return dev.absent(name, exc)
+        except NOT_SOAP_ERRORS as exc:
+            if getattr(exc, "status_code", None) in AUTH_STATUS:
+                raise DeviceNotAuthorized(dev.address, f"{name}: HTTP {exc.status_code}") from None
+            if first:
+                raise NotOnvifDevice(dev.address, f"{name}: {_brief(exc)}") from None
+            return dev.absent(name, exc)
+        except UNSUPPORTED_ERRORS as exc:
+            return dev.absent(name, exc)
+
+    def _clock(self, dev: _Device, device: Any) -> tuple[datetime | None, float | None]:
         """Camera UTC and its offset from our clock (GetSystemDateAndTime needs no login)."""
         sent = time.time()
-        reply = call.run("GetSystemDateAndTime", device.GetSystemDateAndTime, first=True)
+        reply = self._run(dev, "GetSystemDateAndTime", device.GetSystemDateAndTime, first=True)
         received = time.time()
-        utc = _camera_utc(reply)
+        utc = self._camera_utc(reply)
         if utc is None:
             return None, None
         # The camera reports whole seconds: its true time lies in [t, t+1), so centre it;
@@ -198,29 +262,29 @@ class OnvifClient:
         offset = utc.timestamp() + 0.5 - (sent + received) / 2
         return utc, round(offset, 3)
 
-    def _device_info(self, call: _Call, device: Any, login: Login | None) -> DeviceInfo:
+    def _device_info(self, dev: _Device, device: Any, login: Login | None) -> DeviceInfo:
         """GetDeviceInformation: the first call that needs a login."""
         if login is None:
-            raise DeviceNotAuthorized(call.address, "no credential configured for this device")
-        reply = call.run("GetDeviceInformation", device.GetDeviceInformation)
+            raise DeviceNotAuthorized(dev.address, "no credential configured for this device")
+        reply = self._run(dev, "GetDeviceInformation", device.GetDeviceInformation)
         if reply is None:
             return DeviceInfo()
         return DeviceInfo(manufacturer=_str(reply.Manufacturer), model=_str(reply.Model),
                           firmware=_str(reply.FirmwareVersion), serial=_str(reply.SerialNumber),
                           hardware_id=_str(reply.HardwareId))
 
-    def _mac(self, call: _Call, device: Any) -> str | None:
+    def _mac(self, dev: _Device, device: Any) -> str | None:
         """MAC of the first enabled interface that reports one."""
-        reply = call.run("GetNetworkInterfaces", device.GetNetworkInterfaces)
+        reply = self._run(dev, "GetNetworkInterfaces", device.GetNetworkInterfaces)
         for iface in reply or []:
             info = getattr(iface, "Info", None)
             if getattr(iface, "Enabled", True) and info is not None and info.HwAddress:
                 return str(info.HwAddress).lower()
         return None
 
-    def _media_xaddr(self, call: _Call, device: Any, xaddr: str) -> str:
+    def _media_xaddr(self, dev: _Device, device: Any, xaddr: str) -> str:
         """The media service URL, kept on the device's own host and scheme."""
-        reply = call.run("GetCapabilities", device.GetCapabilities, Category="Media")
+        reply = self._run(dev, "GetCapabilities", device.GetCapabilities, Category="Media")
         media = getattr(reply, "Media", None) if reply is not None else None
         found = _str(getattr(media, "XAddr", None))
         if not found:
@@ -229,106 +293,79 @@ class OnvifClient:
         # Cameras behind NAT report internal addresses; never follow one to another host.
         return urlunsplit((ours.scheme, ours.netloc, theirs.path, theirs.query, ""))
 
-    def _media(self, call: _Call, media: Any) -> tuple[tuple[MediaProfile, ...], str | None]:
+    def _media(self, dev: _Device, media: Any) -> tuple[tuple[MediaProfile, ...], str | None]:
         """Profiles with encoder settings and stream URIs, and the first profile's snapshot."""
-        reply = call.run("GetProfiles", media.GetProfiles)
+        reply = self._run(dev, "GetProfiles", media.GetProfiles)
         profiles = []
         for raw in reply or []:
             token = _str(getattr(raw, "token", None))
             if token:
-                uri = call.run("GetStreamUri", media.GetStreamUri, ProfileToken=token,
-                               StreamSetup={"Stream": "RTP-Unicast",
-                                            "Transport": {"Protocol": "RTSP"}})
-                profiles.append(_profile(raw, token, _str(getattr(uri, "Uri", None))))
+                uri = self._run(dev, "GetStreamUri", media.GetStreamUri, ProfileToken=token,
+                                StreamSetup={"Stream": "RTP-Unicast",
+                                             "Transport": {"Protocol": "RTSP"}})
+                profiles.append(self._profile(raw, token, _str(getattr(uri, "Uri", None))))
         snapshot = None
         if profiles:
-            reply = call.run("GetSnapshotUri", media.GetSnapshotUri,
-                             ProfileToken=profiles[0].token)
+            reply = self._run(dev, "GetSnapshotUri", media.GetSnapshotUri,
+                              ProfileToken=profiles[0].token)
             snapshot = _str(getattr(reply, "Uri", None))
         return tuple(profiles), snapshot
 
+    @staticmethod
+    def _is_auth_fault(fault: zeep.exceptions.Fault) -> bool:
+        """ONVIF's ter:NotAuthorized subcode (or a bare 'not authorized' reason)."""
+        subcodes = [getattr(s, "localname", str(s)) for s in (fault.subcodes or [])]
+        if any(code.rpartition(":")[2] == "NotAuthorized" for code in subcodes):
+            return True
+        return "not authorized" in (fault.message or "").lower()
 
-class _Call:
-    """Runs one device's calls under its deadline and sorts failures by kind."""
-
-    def __init__(self, client: OnvifClient, address: str, deadline: float):
-        self.address = address
-        self.deadline = deadline
-        self.missing: list[str] = []
-        self.transport = Transport(session=client._session, timeout=client.timeout,
-                                   operation_timeout=client.timeout)
-
-    def run(self, name: str, operation: Callable[..., Any], first: bool = False,
-            **kwargs: Any) -> Any:
-        """Call an operation; None (and noted as missing) when the device lacks it."""
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise DeviceUnreachable(self.address, f"timed out before {name}")
-        self.transport.operation_timeout = remaining
+    @staticmethod
+    def _camera_utc(reply: Any) -> datetime | None:
+        """The camera's UTC time from a GetSystemDateAndTime reply, or None."""
+        utc = getattr(reply, "UTCDateTime", None) if reply is not None else None
+        if utc is None or utc.Date is None or utc.Time is None:
+            return None
         try:
-            return operation(**kwargs)
-        except UNREACHABLE_ERRORS as exc:
-            raise DeviceUnreachable(self.address, f"{name}: {_brief(exc)}") from None
-        except zeep.exceptions.Fault as exc:
-            if _is_auth_fault(exc):
-                raise DeviceNotAuthorized(self.address, f"{name}: {exc.message}") from None
-            if first and exc.code is None:  # zeep's "Unknown fault": the reply was not SOAP
-                raise NotOnvifDevice(self.address, f"{name}: not a SOAP reply") from None
-            return self._absent(name, exc)
-        except NOT_SOAP_ERRORS as exc:
-            if getattr(exc, "status_code", None) in AUTH_STATUS:
-                raise DeviceNotAuthorized(self.address, f"{name}: HTTP {exc.status_code}") from None
-            if first:
-                raise NotOnvifDevice(self.address, f"{name}: {_brief(exc)}") from None
-            return self._absent(name, exc)
-        except UNSUPPORTED_ERRORS as exc:
-            return self._absent(name, exc)
+            return datetime(utc.Date.Year, utc.Date.Month, utc.Date.Day, utc.Time.Hour,
+                            utc.Time.Minute, utc.Time.Second, tzinfo=UTC)
+        except (TypeError, ValueError):
+            return None
 
-    def _absent(self, name: str, exc: Exception) -> None:
-        """Record an unsupported operation."""
+    @staticmethod
+    def _profile(raw: Any, token: str, stream_uri: str | None) -> MediaProfile:
+        """Our MediaProfile from a zeep Profile."""
+        enc = getattr(raw, "VideoEncoderConfiguration", None)
+        res = getattr(enc, "Resolution", None)
+        rate = getattr(enc, "RateControl", None)
+        return MediaProfile(
+            token=token, name=_str(getattr(raw, "Name", None)),
+            width=_int(getattr(res, "Width", None)), height=_int(getattr(res, "Height", None)),
+            fps=_num(getattr(rate, "FrameRateLimit", None)),
+            codec=_str(getattr(enc, "Encoding", None)), stream_uri=stream_uri)
+
+
+@dataclass
+class _Device:
+    """Per-interrogation bookkeeping: deadline, HTTP transport, operations found missing."""
+
+    address: str
+    deadline: float
+    transport: Transport
+    missing: list[str] = field(default_factory=list)
+
+    def absent(self, name: str, exc: Exception) -> None:
+        """Record an unsupported operation; the interrogation goes on without it."""
         log.debug("%s: %s unsupported: %s", self.address, name, _brief(exc))
         if name not in self.missing:
             self.missing.append(name)
         return None
 
 
-def _is_auth_fault(fault: zeep.exceptions.Fault) -> bool:
-    """ONVIF's ter:NotAuthorized subcode (or a bare 'not authorized' reason)."""
-    subcodes = [getattr(s, "localname", str(s)) for s in (fault.subcodes or [])]
-    if any(code.rpartition(":")[2] == "NotAuthorized" for code in subcodes):
-        return True
-    return "not authorized" in (fault.message or "").lower()
-
-
-def _camera_utc(reply: Any) -> datetime | None:
-    """The camera's UTC time from a GetSystemDateAndTime reply, or None."""
-    utc = getattr(reply, "UTCDateTime", None) if reply is not None else None
-    if utc is None or utc.Date is None or utc.Time is None:
-        return None
-    try:
-        return datetime(utc.Date.Year, utc.Date.Month, utc.Date.Day, utc.Time.Hour,
-                        utc.Time.Minute, utc.Time.Second, tzinfo=UTC)
-    except (TypeError, ValueError):
-        return None
-
-
-def _profile(raw: Any, token: str, stream_uri: str | None) -> MediaProfile:
-    """Our MediaProfile from a zeep Profile."""
-    enc = getattr(raw, "VideoEncoderConfiguration", None)
-    res = getattr(enc, "Resolution", None)
-    rate = getattr(enc, "RateControl", None)
-    return MediaProfile(
-        token=token, name=_str(getattr(raw, "Name", None)),
-        width=_int(getattr(res, "Width", None)), height=_int(getattr(res, "Height", None)),
-        fps=_num(getattr(rate, "FrameRateLimit", None)),
-        codec=_str(getattr(enc, "Encoding", None)), stream_uri=stream_uri)
-
-
 def _str(value: Any) -> str | None:
-    """Text of a zeep value, or None when empty."""
+    """Stripped text of a scalar, or None when empty."""
     if value is None:
         return None
-    text = str(serialize_object(value) if not isinstance(value, str) else value).strip()
+    text = str(value).strip()
     return text or None
 
 

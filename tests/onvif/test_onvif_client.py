@@ -205,3 +205,31 @@ def test_nothing_listening_is_unreachable(client):
         port = s.getsockname()[1]
     with pytest.raises(DeviceUnreachable):
         client.interrogate(f"http://{QUIRK_HOST}:{port}/onvif/device_service", ADMIN)
+
+
+class Flood(BaseHTTPRequestHandler):
+    """Answers every request with more than the adapter will read."""
+
+    def do_POST(self):
+        chunk = b"<x>" + b"A" * (1 << 20) + b"</x>"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/soap+xml")
+        self.send_header("Content-Length", str(len(chunk) * 6))
+        self.end_headers()
+        try:
+            for _ in range(6):
+                self.wfile.write(chunk)
+        except OSError:
+            pass  # the client hung up once it had enough: the point of the test
+
+    def log_message(self, *args):
+        pass
+
+
+def test_oversized_answer_is_not_read_to_the_end(client):
+    server, url = serve(Flood)
+    try:
+        with pytest.raises(NotOnvifDevice, match="larger than"):
+            client.interrogate(url, ADMIN)
+    finally:
+        server.shutdown()
