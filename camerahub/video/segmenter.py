@@ -2,9 +2,12 @@
 
 Container: MPEG-TS. Why not fragmented MP4:
 - A kill -9 mid-segment leaves a TS file that is valid up to its last complete 188-byte
-  packet: no header to patch, no index at the end, so `probe_segment` can demux it, decide
-  "playable" and finalize it as is, or quarantine it. A fragmented MP4 also survives but
-  loses the whole unfinished fragment and needs box-level repair to be trimmed.
+  packet (the muxer flushes every frame to the OS): no header to patch, no index at the
+  end, so `probe_segment` can demux it, decide "playable" and finalize it as is, or
+  quarantine it. A fragmented MP4 also survives but loses the whole unfinished fragment
+  (a GOP or more) and needs box-level repair to be trimmed.
+- Power loss is different: segments are fsynced when closed, so the open one can lose
+  what the OS had not yet written; recovery treats it like any truncated file.
 - Each TS segment is self-contained (PAT/PMT at its start, SPS/PPS repeated by FFmpeg's
   muxer on every keyframe), so it plays alone, is a valid HLS media segment as is (no
   separate init segment to store and keep consistent), and `remux_to_mp4` stream-copies
@@ -140,7 +143,10 @@ class _SegmentFile:
     def __init__(self, path: Path, template: av.VideoStream, start_pts: int) -> None:
         self.path, self.start_pts, self.end_pts = path, start_pts, start_pts
         self.frames = self.keyframes = 0
-        self.container = av.open(str(path), "w", format="mpegts")
+        # Without flush_packets FFmpeg holds up to 256 KB in its I/O buffer, which is
+        # seconds of video a kill -9 would take with it; with it, at most the frame in flight.
+        self.container = av.open(str(path), "w", format="mpegts",
+                                 container_options={"flush_packets": "1"})
         self.stream = self.container.add_stream_from_template(template)
 
     def write(self, packet: av.Packet, pts: int, end_pts: int, origin: int) -> None:

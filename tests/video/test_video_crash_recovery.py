@@ -1,0 +1,59 @@
+"""kill -9 in the middle of a segment, then Spool.recover(): the partial TS is kept."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from camerahub.storage import Spool
+from camerahub.video import probe_segment
+
+REPO = Path(__file__).resolve().parents[2]
+RECORD_ONE_LONG_SEGMENT = """
+import sys
+from pathlib import Path
+from camerahub.video import InputOptions, Segmenter, SegmenterConfig
+config = SegmenterConfig(segment_seconds=60, input=InputOptions(read_timeout_s=120))
+Segmenter("cam-1", "hq", Path(sys.argv[2]), print, config).record(sys.argv[1])
+"""
+
+
+def wait_for_partial(incoming: Path, min_bytes: int, timeout: float) -> Path:
+    """Wait until the recorder has flushed at least min_bytes of a segment to incoming/."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in incoming.glob("*.ts"):
+            if path.stat().st_size >= min_bytes:
+                return path
+        time.sleep(0.05)  # polling a file the other process writes; not a timing assert
+    raise AssertionError(f"no partial segment of {min_bytes} B in {incoming}")
+
+
+def test_kill_9_mid_segment_leaves_a_finalizable_segment(media_server, tmp_path):
+    spool_root = tmp_path / "spool"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RECORD_ONE_LONG_SEGMENT, media_server.url("/stall.ts"),
+         str(spool_root)], cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+    try:
+        partial = wait_for_partial(spool_root / "incoming", 128 * 1024, timeout=60)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    assert partial.with_name(partial.stem + ".open.json").exists()
+
+    report = Spool(spool_root).recover(probe_segment)
+
+    assert [p.name for p in report.finalized] == [partial.name]
+    item = Spool(spool_root).ready_items()[0]
+    check = probe_segment(item.path)
+    assert check.playable and check.first_is_keyframe
+    assert 1000 <= item.duration_ms == check.duration_ms <= 11_000
+    assert item.sha256 == hashlib.sha256(item.path.read_bytes()).hexdigest()
+    assert (item.camera_id, item.site) == ("cam-1", "hq")
+    assert list((spool_root / "incoming").iterdir()) == []
