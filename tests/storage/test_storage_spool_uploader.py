@@ -270,3 +270,33 @@ def test_requeued_segment_already_in_the_bucket_is_not_uploaded_twice(
     versions = make_client(moto_s3.settings(bucket)).list_object_versions(Bucket=bucket)
     assert len(versions["Versions"]) == 6
     assert sorted(k for _, k, _ in again.calls) == sorted(_key(i) for i in infos)
+
+
+def test_segmenter_callback_feeds_the_uploader_while_recording(tmp_path, h264_input):
+    spool = Spool(tmp_path / "spool")
+    store = FileStore(tmp_path / "store")
+    recorder = Recorder(expected=6)
+    uploader = run_uploader(spool, store, recorder, workers=2)
+    infos = []
+
+    def on_segment(info):
+        infos.append(info)
+        uploader.notify(info.path)
+
+    config = SegmenterConfig(segment_seconds=2, drift_threshold_s=None)
+    segmenter = Segmenter("hq-1f-koseki-01", "hq", spool.root, on_segment, config)
+    try:
+        with pytest.raises(StreamEnded):
+            segmenter.record(str(h264_input))
+        assert recorder.done.wait(WAIT_S) and uploader.wait_idle(WAIT_S)
+    finally:
+        uploader.stop()
+    assert sorted(store.iter_keys()) == sorted(_key(i) for i in infos)
+    assert len(recorder.calls) == 6
+
+
+def test_retry_delays_grow_exponentially_and_are_capped():
+    policy = RetryPolicy(initial_s=1, max_s=8, factor=2, jitter=0.25)
+    for attempt, nominal in [(1, 1), (2, 2), (3, 4), (4, 8), (5, 8), (30, 8)]:
+        for _ in range(50):
+            assert nominal * 0.75 <= policy.delay(attempt) <= nominal * 1.25
