@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from .errors import TargetError
 
-# A directed probe sends one datagram per address: cap it so a typo such as 10.0.0.0/8
+# A directed probe sends one datagram per address: cap it so a typo such as a /8 block
 # cannot turn discovery into a 16-million-packet scan of someone else's network.
 MAX_TARGETS = 4096
 
