@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import time
 from dataclasses import dataclass
@@ -58,7 +59,8 @@ class PacketizedLoop:
         for frame in payloads:
             prefix.append(total)
             total += len(frame)
-        return cls(loop, payloads, prefix, total)
+        # the payloads are copies: keep only the loop's metadata so memory is not doubled
+        return cls(dataclasses.replace(loop, frames=[]), payloads, prefix, total)
 
     @property
     def ticks_per_frame(self) -> int:
