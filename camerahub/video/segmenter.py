@@ -16,8 +16,8 @@ Container: MPEG-TS. Why not fragmented MP4:
 
 Only the first video stream is recorded; audio tracks are not copied.
 
-Timing: a session anchors to the recorder's wall clock (UTC) when the first keyframe is
-received; every segment start is anchor + stream time of its first keyframe, in whole
+Timing: a session anchors to the recorder's wall clock (UTC) at receipt of its first
+packet; every segment start is anchor + stream time of its first keyframe, in whole
 milliseconds, so consecutive segments abut exactly (start + duration_ms == next start).
 The anchor is renewed after a reconnect (new session), a timestamp discontinuity, or when
 stream time and wall clock drift apart by more than `drift_threshold_s`.
@@ -265,6 +265,7 @@ class _Session:
         self.target = round(owner.config.segment_seconds / self.time_base)
         self.max_jump = round(owner.config.max_timestamp_jump_s / self.time_base)
         self.clock: _Clock | None = None
+        self.first_seen: tuple[datetime, int] | None = None  # (wall clock, pts) of anchor
         self.segment: _SegmentFile | None = None
         self.origin = 0
         self.last_dts: int | None = None
@@ -291,6 +292,8 @@ class _Session:
             return  # demuxer flush packets and packets FFmpeg could not time
         self.check_continuity(packet.dts)
         pts = packet.pts if packet.pts is not None else packet.dts
+        if self.clock is None and self.first_seen is None:
+            self.first_seen = (self.owner.clock(), pts)  # receipt of the first packet
         if packet.is_keyframe and self.due(pts):
             self.close_segment()
             self.start_segment(pts, packet.dts)
@@ -312,7 +315,7 @@ class _Session:
             log.warning("timestamp discontinuity on %s (%d -> %d)", self.owner.camera_id,
                         last, dts)
             self.close_segment()
-            self.clock = None  # wait for the next keyframe and re-anchor there
+            self.clock = self.first_seen = None  # re-anchor from this packet on
 
     def packet_duration(self, packet: av.Packet) -> int:
         """Packet duration, estimated from the frame interval when the source omits it."""
@@ -320,13 +323,15 @@ class _Session:
 
     def start_segment(self, pts: int, dts: int) -> None:
         """Open a segment at a keyframe, anchoring the clock if needed."""
-        now = self.owner.clock()
         if self.clock is None:
             # New anchor after connect or discontinuity: output timestamps restart at 0.
-            self.clock = _Clock(now, pts, self.time_base)
+            wall, first_pts = self.first_seen
+            self.clock, self.first_seen = _Clock(wall, first_pts, self.time_base), None
             self.origin = dts
-        elif self.drifted(now, pts):
-            self.clock = _Clock(now, pts, self.time_base)
+        else:
+            now = self.owner.clock()
+            if self.drifted(now, pts):
+                self.clock = _Clock(now, pts, self.time_base)
         self.segment = self.owner.open_segment(self.clock.utc(pts), self.stream, pts)
 
     def drifted(self, now: datetime, pts: int) -> bool:

@@ -143,3 +143,19 @@ def test_stop_event_closes_the_open_segment(h264_ts, tmp_path):
     assert len(infos) == 2
     assert infos[1].frames >= 1 and packets(infos[1].path)[0].is_keyframe
     assert list((tmp_path / "incoming").iterdir()) == []
+
+
+def test_stream_joined_mid_gop_anchors_at_the_first_packet(h264_ts, tmp_path):
+    data = h264_ts.read_bytes()
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(data[len(data) // 3 // 188 * 188:])  # as if connected mid-GOP
+    timed = [p for p in packets(joined) if p.pts is not None]
+    first_pts = timed[0].pts
+    first_key = next(p for p in timed if p.is_keyframe)
+    assert not timed[0].is_keyframe
+    t0 = datetime(2026, 11, 26, 3, 15, tzinfo=UTC)
+    infos = record_file(joined, tmp_path / "spool", clock=lambda: t0)
+    lead_ms = round((first_key.pts - first_pts) * Fraction(first_key.time_base) * 1000)
+    assert lead_ms > 0
+    assert infos[0].start_utc == t0 + timedelta(milliseconds=lead_ms)
+    assert packets(infos[0].path)[0].is_keyframe
