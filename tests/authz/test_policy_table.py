@@ -153,3 +153,22 @@ def test_generated_policy_variants(inv, sub, obj, act, expected):
     enforcer = build_enforcer(inv)
     assert enforcer.enforce(sub, obj, act) is expected
     assert Authorizer(inv, enforcer).allowed(sub, obj, act) is expected
+
+
+def test_policy_loads_from_each_backend_and_follows_deployments(db_url):
+    from camerahub.authz.store import PolicyStore
+    from tests.authz.authz_support import deploy_text, variant
+
+    cfg = deploy_example(db_url)
+    _, sessions = open_database(db_url)
+    store = PolicyStore(sessions, cfg.access, check_interval=0)
+    first = store.current()
+    assert first.visible_cameras("tokatsu-koseki") == cameras_in_area(cfg, "koseki")
+    assert store.current() is first  # same deployment: nothing rebuilt
+    moved = variant("  room: hq-1f-koseki\n  address: 127.0.1.1\n",
+                    "  room: hq-2f-kazei-a\n  address: 127.0.1.1\n")
+    deploy_text(db_url, moved)
+    second = store.current()
+    assert second.version > first.version and store.reloads == 2
+    assert "hq-1f-koseki-01" not in second.visible_cameras("tokatsu-koseki")
+    assert "hq-1f-koseki-01" in second.visible_cameras("tokatsu-zeimu")
