@@ -233,6 +233,9 @@ class Spool:
     def recover(self, probe: Callable[[Path], object]) -> RecoveryReport:
         """After a crash: finalize or quarantine incoming/, re-queue ready/ (no uploads here).
 
+        Call it at start-up, before any segmenter writes to this spool: everything in
+        incoming/ is then known to be a leftover.
+
         `probe` is camerahub.video.probe_segment (injected: storage imports nothing of
         ours); it returns an object with playable, reason, duration_ms, frames, keyframes,
         codec, width and height.

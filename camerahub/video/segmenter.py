@@ -33,6 +33,7 @@ import hashlib
 import logging
 import os
 import random
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -43,12 +44,15 @@ from pathlib import Path
 import av
 
 from camerahub.video import spooldirs
-from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError
+from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError, VideoError
 from camerahub.video.source import InputOptions, open_input, redact, translate_read_error
 
 log = logging.getLogger(__name__)
 
 SEGMENT_EXT = "ts"
+# Same rule as storage keys (kept here because video imports nothing of ours): ids end up
+# in file names and object keys, so no slashes, dots or spaces.
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _HASH_CHUNK = 1 << 20
 
 
@@ -177,6 +181,9 @@ class Segmenter:
         config: SegmenterConfig | None = None,
         clock: Callable[[], datetime] = utc_now_ms,
     ) -> None:
+        for kind, value in (("camera", camera_id), ("site", site)):
+            if not isinstance(value, str) or not _ID_RE.match(value):
+                raise VideoError(f"{kind} id {value!r} cannot name a segment file or key")
         self.camera_id, self.site = camera_id, site
         self.spool = Path(spool_dir)
         self.on_segment, self.clock = on_segment, clock

@@ -17,6 +17,7 @@ from camerahub.video import (
     SegmenterConfig,
     SegmentInfo,
     StreamEnded,
+    VideoError,
     probe_segment,
 )
 
@@ -159,3 +160,9 @@ def test_stream_joined_mid_gop_anchors_at_the_first_packet(h264_ts, tmp_path):
     assert lead_ms > 0
     assert infos[0].start_utc == t0 + timedelta(milliseconds=lead_ms)
     assert packets(infos[0].path)[0].is_keyframe
+
+
+@pytest.mark.parametrize("camera", ["../etc", "a/b", "cam 1", "", ".hidden", "x" * 65])
+def test_ids_that_cannot_name_files_are_refused(tmp_path, camera):
+    with pytest.raises(VideoError):
+        Segmenter(camera, "hq", tmp_path, print)
