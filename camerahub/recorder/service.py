@@ -99,6 +99,9 @@ class Recorder:
         self.camera_ids = camera_ids
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
+        # Cameras with an open gap or a recording state other than "recording": only their
+        # next segment needs a database write; every other segment costs none.
+        self._unsettled: set[str] = set()
         self._lock = threading.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -181,14 +184,20 @@ class Recorder:
         return next(c for c in self.cfg.cameras if c.id == camera_id)
 
     def _on_segment(self, cam: m.Camera, info: SegmentInfo) -> None:
-        with self.sessions.begin() as s:
-            index.close_gaps(s, cam.id, info.start_utc)
-            _state(s, cam.id).recording = "recording"
+        with self._lock:
+            unsettled = cam.id in self._unsettled
+            self._unsettled.discard(cam.id)
+        if unsettled:
+            with self.sessions.begin() as s:
+                index.close_gaps(s, cam.id, info.start_utc)
+                _state(s, cam.id).recording = "recording"
         self.uploader.notify(info.path)
 
     def _on_stream_event(self, cam: m.Camera, exc: StreamError) -> None:
         cause = gap_cause(exc)
         start = exc.last_end_utc or utcnow()
+        with self._lock:
+            self._unsettled.add(cam.id)
         with self.sessions.begin() as s:
             if not index.gaps_open(s, cam.id):
                 index.open_gap(s, cam.id, start, cause, redact(str(exc))[:500])
@@ -198,6 +207,7 @@ class Recorder:
 
     def _mark_recorder_down(self, cameras: list[m.Camera]) -> None:
         ends = self._last_known_ends()
+        self._unsettled.update(cam.id for cam in cameras)
         with self.sessions.begin() as s:
             for cam in cameras:
                 last = ends.get(cam.id)
