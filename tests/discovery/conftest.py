@@ -59,7 +59,7 @@ class Deployment:
 
 
 def nakano_text(sim: SimInfo, url: str, drop: set[str] = frozenset(),
-                interval_s: int | None = None) -> str:
+                interval_s: int | None = None, manual: set[str] = frozenset()) -> str:
     """The example on the simulator's addresses and port, with its own database."""
     data = yaml.safe_load(NAKANO.read_text(encoding="utf-8"))
     data["database_url"] = url
@@ -68,6 +68,8 @@ def nakano_text(sim: SimInfo, url: str, drop: set[str] = frozenset(),
         site["discovery"]["targets"] = [_move(t) for t in site["discovery"].get("targets", [])]
         if interval_s:
             site["discovery"]["interval_s"] = interval_s
+        if site["id"] in manual:
+            site["discovery"] = {"mode": "manual"}
     data["cameras"] = [dict(c, address=_move(c["address"])) for c in data["cameras"]
                        if c["id"] not in drop]
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

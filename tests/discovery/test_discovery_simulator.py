@@ -103,3 +103,15 @@ def test_each_fault_is_its_own_finding(service, sim100, healthy):
     service.run_once(["hq"])
     with service.sessions() as session:
         assert len(session.scalars(select(m.Event)).all()) == 4
+
+
+def test_manual_site_is_interrogated_without_a_probe(deploy):
+    dep = deploy("manual", manual={"sukoyaka-hokubu"})
+    service = DiscoveryService(dep.config, dep.sessions, probe_timeout=3.0, device_timeout=20)
+    try:
+        run = service.run_once(["sukoyaka-hokubu"])
+    finally:
+        service.close()
+    assert run.counts() == {"online": 5}
+    assert all(r.camera_id and r.report.info.serial and r.findings == [] for r in run.results)
+    assert all(not r.sighting.probed and r.endpoint is None for r in run.results)
