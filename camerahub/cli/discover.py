@@ -81,10 +81,8 @@ def _discover(service: DiscoveryService, plan, progress) -> DiscoveryRun:
 
 def _check_probes(result: DiscoveryRun, ad_hoc: bool) -> None:
     """A probe that could not even start is a failure for an explicit request."""
-    if result.probe_errors and ad_hoc:
-        code = EXIT_INVALID if any("interface" in e for e in result.probe_errors) \
-            else EXIT_RUNTIME
-        raise CliError(f"probe failed: {result.probe_errors[0]}", code)
+    if result.probe_errors and ad_hoc:  # the interface was checked up front: a runtime fault
+        raise CliError(f"probe failed: {result.probe_errors[0]}", EXIT_RUNTIME)
     for error in result.probe_errors:
         print(f"camerahub: warning: probe failed: {error}", file=sys.stderr)
 
