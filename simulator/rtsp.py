@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import inspect
 import logging
 import random
 import re
@@ -139,6 +140,9 @@ class StreamSource:
                 packets = self.loop.rtp_packets(frame_no, self.ssrc, self.seq_base, self.ts_base)
                 self.packets_sent += len(packets)
                 self.octets_sent += sum(len(p) - 12 for p in packets)
+            if session.udp is not None:
+                session.udp.send(packets)
+                continue
             data = by_channel.get(session.channel)
             if data is None:
                 data = by_channel[session.channel] = interleave(session.channel, packets)
@@ -149,13 +153,63 @@ class StreamSource:
         _, ts = self.rtp_info(frame_no)
         report = sender_report(self.ssrc, ts, self.packets_sent, self.octets_sent)
         for session in list(self.sessions):
-            if frame_no >= session.start_frame:
+            if frame_no < session.start_frame:
+                continue
+            if session.udp is not None:
+                session.udp.send([report], rtcp=True)
+            else:
                 session.send(interleave(session.channel + 1, [report]))
 
 
 @dataclass(eq=False)
+class UdpPair:
+    """RTP and RTCP sockets of a UDP session, always sending to the RTSP client's own IP."""
+
+    rtp: asyncio.DatagramTransport
+    rtcp: asyncio.DatagramTransport
+    client_host: str
+    client_ports: tuple[int, int]
+
+    @property
+    def server_ports(self) -> tuple[int, int]:
+        """The local RTP and RTCP ports."""
+        return (self.rtp.get_extra_info("sockname")[1], self.rtcp.get_extra_info("sockname")[1])
+
+    def send(self, packets: list[bytes], rtcp: bool = False) -> None:
+        """Send datagrams; UDP has no back-pressure, a slow client just loses packets."""
+        transport = self.rtcp if rtcp else self.rtp
+        dest = (self.client_host, self.client_ports[1 if rtcp else 0])
+        for packet in packets:
+            transport.sendto(packet, dest)
+
+    def close(self) -> None:
+        """Release both sockets."""
+        self.rtp.close()
+        self.rtcp.close()
+
+
+async def open_udp_pair(host: str, client_host: str, client_ports: tuple[int, int]) -> UdpPair:
+    """Bind an even RTP port and the next odd one for RTCP on the camera's address."""
+    loop = asyncio.get_running_loop()
+    for _ in range(32):
+        rtp, _proto = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
+                                                          local_addr=(host, 0))
+        port = rtp.get_extra_info("sockname")[1]
+        if port % 2 == 0 and port < 65535:
+            try:
+                rtcp, _proto = await loop.create_datagram_endpoint(
+                    asyncio.DatagramProtocol, local_addr=(host, port + 1))
+            except OSError:
+                rtp.close()
+                continue
+            return UdpPair(rtp, rtcp, client_host, client_ports)
+        rtp.close()
+    raise RtspError(453, "Not Enough Bandwidth")  # no port pair free: RFC 2326's closest status
+
+
+@dataclass(eq=False)
 class RtspSession:
-    """A SETUP'd stream on one TCP connection."""
+    """A SETUP'd stream of one RTSP connection (interleaved TCP, or UDP when `udp` is set)."""
 
     session_id: str
     source: StreamSource
@@ -164,6 +218,7 @@ class RtspSession:
     start_frame: int = 0
     playing: bool = False
     drop_handle: asyncio.TimerHandle | None = field(default=None, repr=False)
+    udp: UdpPair | None = None
 
     def send(self, data: bytes) -> None:
         """Queue data; a client too slow to drain its queue is dropped, not waited for."""
@@ -176,11 +231,17 @@ class RtspSession:
             return
         self.transport.write(data)
 
-    def close(self) -> None:
-        """Stop streaming and cut the connection."""
+    def release(self) -> None:
+        """Stop streaming and free the session's timers and sockets."""
         self.source.unsubscribe(self)
         if self.drop_handle is not None:
             self.drop_handle.cancel()
+        if self.udp is not None:
+            self.udp.close()
+
+    def close(self) -> None:
+        """Stop streaming and cut the connection."""
+        self.release()
         self.transport.abort()
 
 
@@ -386,7 +447,7 @@ class RtspConnection:
         except RtspError as exc:
             self.writer.write(encode_response(exc.status, exc.reason, None, {}))
             return False
-        self.writer.write(self._respond(request))
+        self.writer.write(await self._respond(request))
         return True
 
     async def _read_body(self, request: RtspRequest) -> bytes:
@@ -398,7 +459,7 @@ class RtspConnection:
             raise RtspError(413, "Request Entity Too Large")
         return await self.reader.readexactly(length) if length else b""
 
-    def _respond(self, request: RtspRequest) -> bytes:
+    async def _respond(self, request: RtspRequest) -> bytes:
         """Dispatch one request and encode its response."""
         if "cseq" not in request.headers:
             return encode_response(400, "Bad Request", None, {})
@@ -407,7 +468,10 @@ class RtspConnection:
             return encode_response(501, "Not Implemented", request.cseq, {"Public": PUBLIC})
         try:
             self._authorize(request)
-            status, headers, body = handler(request)
+            result = handler(request)
+            if inspect.isawaitable(result):
+                result = await result
+            status, headers, body = result
         except RtspError as exc:
             return encode_response(exc.status, exc.reason, request.cseq, exc.headers)
         return encode_response(status, "OK", request.cseq, headers, body)
@@ -445,23 +509,46 @@ class RtspConnection:
         sdp = build_sdp(self.server.camera, source).encode()
         return 200, {"Content-Type": "application/sdp", "Content-Base": base}, sdp
 
-    def _do_setup(self, request: RtspRequest) -> tuple[int, dict, bytes]:
+    async def _do_setup(self, request: RtspRequest) -> tuple[int, dict, bytes]:
         source = self.server.source_for(request.url)
-        transport = request.headers.get("transport", "")
-        match = re.search(r"interleaved=(\d+)(?:-(\d+))?", transport)
-        if "TCP" not in transport.upper():
-            raise RtspError(461, "Unsupported Transport")
-        channel = int(match.group(1)) if match else 0
-        if channel > 254:
-            raise RtspError(400, "Bad Request")
+        transport = request.headers.get("transport", "").split(",")[0]
         if self.session is not None:
             if request.headers.get("session", "").split(";")[0] != self.session.session_id:
                 raise RtspError(459, "Aggregate Operation Not Allowed")
             self._end_session()
+        if "TCP" in transport.upper():
+            reply = self._setup_tcp(source, transport)
+        else:
+            reply = await self._setup_udp(source, transport)
+        return 200, {"Transport": f"{reply};ssrc={source.ssrc:08X}",
+                     **self._session_headers()}, b""
+
+    def _setup_tcp(self, source: StreamSource, transport: str) -> str:
+        """Interleaved RTP on this connection's channels."""
+        match = re.search(r"interleaved=(\d+)", transport)
+        channel = int(match.group(1)) if match else 0
+        if channel > 254:
+            raise RtspError(400, "Bad Request")
         self.session = RtspSession(secrets.token_hex(8), source, self.writer.transport, channel)
-        reply = (f"RTP/AVP/TCP;unicast;interleaved={channel}-{channel + 1};"
-                 f"ssrc={source.ssrc:08X}")
-        return 200, {"Transport": reply, **self._session_headers()}, b""
+        return f"RTP/AVP/TCP;unicast;interleaved={channel}-{channel + 1}"
+
+    async def _setup_udp(self, source: StreamSource, transport: str) -> str:
+        """RTP/RTCP datagrams to the client's ports, always on the client's own address."""
+        match = re.search(r"client_port=(\d+)(?:-(\d+))?", transport)
+        if "multicast" in transport.lower() or not match:
+            raise RtspError(461, "Unsupported Transport")
+        rtp_port = int(match.group(1))
+        rtcp_port = int(match.group(2) or rtp_port + 1)
+        if not (0 < rtp_port < 65536 and 0 < rtcp_port < 65536):
+            raise RtspError(400, "Bad Request")
+        # the destination= parameter is ignored on purpose: never send to another host
+        peer = self.writer.get_extra_info("peername")[0]
+        udp = await open_udp_pair(self.server.camera.address, peer, (rtp_port, rtcp_port))
+        self.session = RtspSession(secrets.token_hex(8), source, self.writer.transport, 0,
+                                   udp=udp)
+        server_rtp, server_rtcp = udp.server_ports
+        return (f"RTP/AVP;unicast;client_port={rtp_port}-{rtcp_port};"
+                f"server_port={server_rtp}-{server_rtcp}")
 
     def _do_play(self, request: RtspRequest) -> tuple[int, dict, bytes]:
         session = self._check_session(request)
@@ -503,9 +590,7 @@ class RtspConnection:
 
     def _end_session(self) -> None:
         if self.session is not None:
-            self.session.source.unsubscribe(self.session)
-            if self.session.drop_handle is not None:
-                self.session.drop_handle.cancel()
+            self.session.release()
             self.session = None
 
 

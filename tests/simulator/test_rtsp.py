@@ -155,12 +155,39 @@ def test_unknown_path_is_404(sim):
         client.close()
 
 
-def test_udp_transport_is_refused_cleanly(sim):
+def test_pyav_decodes_over_udp(sim):
+    with av.open(sim.rtsp_url("hq-002", "sub"), options={"rtsp_transport": "udp"},
+                 timeout=20) as container:
+        frame = next(container.decode(video=0))
+    assert (frame.width, frame.height) == (640, 360)
+
+
+def test_udp_session_sends_to_the_client_ports(sim):
+    client = _client(sim)
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    rtp.settimeout(20)
+    port = rtp.getsockname()[1]
+    try:
+        client.request("DESCRIBE", "sub")
+        reply = client.request("SETUP", "sub/trackID=1", {
+            "Transport": f"RTP/AVP;unicast;client_port={port}-{port + 1};destination=10.9.9.9"})
+        assert reply.status == 200 and "server_port=" in reply.headers["transport"]
+        client.session = reply.headers["session"].split(";")[0]
+        assert client.request("PLAY", "sub").status == 200
+        data, sender = rtp.recvfrom(2048)
+        assert sender[0] == sim.camera("hq-001").address and data[1] & 0x7F == 96
+        assert client.request("TEARDOWN", "sub").status == 200
+    finally:
+        rtp.close()
+        client.close()
+
+
+def test_multicast_transport_is_refused(sim):
     client = _client(sim)
     try:
         client.request("DESCRIBE", "main")
-        reply = client.request("SETUP", "main/trackID=1",
-                               {"Transport": "RTP/AVP;unicast;client_port=5000-5001"})
+        reply = client.request("SETUP", "main/trackID=1", {"Transport": "RTP/AVP;multicast"})
         assert reply.status == 461
     finally:
         client.close()
