@@ -1,0 +1,14 @@
+"""Evidence export: signed bundles of an incident's footage, and their verification."""
+
+from .bundle import (
+    BundleError,
+    VerifyReport,
+    build_bundle,
+    generate_key,
+    load_private_key,
+    load_public_key,
+    verify_bundle,
+)
+
+__all__ = ["BundleError", "VerifyReport", "build_bundle", "generate_key", "load_private_key",
+           "load_public_key", "verify_bundle"]

@@ -1,0 +1,42 @@
+"""Real H.264 segments for incident and export tests, made with PyAV and the real segmenter."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from camerahub.video.errors import StreamEnded
+from camerahub.video.segmenter import Segmenter, SegmenterConfig, SegmentInfo
+
+
+def encode(path: Path, seconds: float, fps: int = 15, gop: int = 15) -> Path:
+    """Numbered frames encoded with libx264 into MPEG-TS."""
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0",
+                          "preset": "ultrafast"}
+        for i in range(round(seconds * fps)):
+            img = np.zeros((240, 320, 3), np.uint8)
+            cv2.putText(img, str(i), (40, 180), cv2.FONT_HERSHEY_SIMPLEX, 2, (255,) * 3, 3)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def segments(source: Path, spool: Path, camera: str, site: str, start: datetime,
+             seconds: float = 4.0) -> list[SegmentInfo]:
+    """Cut a file into spool segments whose wall-clock anchor is `start`."""
+    made: list[SegmentInfo] = []
+    seg = Segmenter(camera, site, spool, made.append,
+                    SegmenterConfig(segment_seconds=seconds, drift_threshold_s=None),
+                    clock=lambda: start)
+    with contextlib.suppress(StreamEnded):  # a file source always ends this way
+        seg.record(str(source), threading.Event())
+    return made
