@@ -38,6 +38,13 @@ class Principal:
         """The casbin subject and audit actor: the user id, or apikey:<name>."""
         return self.id if self.kind == "user" else f"apikey:{self.id}"
 
+    @property
+    def alert_source(self) -> str | None:
+        """The alert source an `alerts:<source>` API key speaks for, else None."""
+        if self.kind != "apikey" or not (self.scope or "").startswith("alerts:"):
+            return None
+        return (self.scope or "").partition(":")[2]
+
 
 @dataclass(frozen=True)
 class LoginResult:

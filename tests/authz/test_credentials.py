@@ -113,3 +113,12 @@ def test_api_key_format_and_hash():
     assert apikeys.scope_allows("alerts:log-analyzer", "alerts")
     assert not apikeys.scope_allows("alerts:log-analyzer", "alerts:other")
     assert not apikeys.scope_allows("health", "deploy")
+
+
+def test_principal_names():
+    from camerahub.authz import Principal
+
+    key = Principal("apikey", "analyzer", None, "alerts:log-analyzer")
+    assert key.subject == "apikey:analyzer" and key.alert_source == "log-analyzer"
+    assert Principal("apikey", "h", None, "health").alert_source is None
+    assert Principal("user", "kiki-sato", "crisis-management").subject == "kiki-sato"
