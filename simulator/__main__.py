@@ -12,7 +12,7 @@ from pathlib import Path
 from simulator.app import build_cameras, main_profile
 from simulator.config import ConfigError, Layout, loopback
 from simulator.core import Options, SimulatorCore, SimulatorError
-from simulator.discovery import DiscoveryError
+from simulator.discovery import DiscoveryError, interface_address
 from simulator.media import MediaError, default_cache_dir
 from simulator.state import FaultSpecError
 
@@ -65,6 +65,8 @@ def build(args: argparse.Namespace) -> SimulatorCore:
                     facility_base=args.facility_base, username=args.username,
                     password=args.password, main=main_profile(args.main_size, args.bitrate))
     cameras = build_cameras(layout, args.config, args.fault)
+    if args.interface:
+        interface_address(args.interface)  # an unknown interface is an input error (exit 2)
     options = Options(http_port=args.port, rtsp_port=args.rtsp_port,
                       control=parse_control(args.control_port), interface=args.interface,
                       cache_dir=args.cache_dir or default_cache_dir(), workers=args.workers)

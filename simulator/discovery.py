@@ -200,8 +200,8 @@ class DiscoveryResponder:
 
     def _camera_socket(self, address: str) -> socket.socket:
         """UDP socket on ADDR:3702; also the source of this camera's multicast messages."""
+        # no SO_REUSEADDR: two simulators on one address must fail loudly, not share probes
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if self.iface_addr:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
                             socket.inet_aton(self.iface_addr))
