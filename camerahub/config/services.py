@@ -23,10 +23,8 @@ class S3Storage(Strict):
     endpoint_url: str | None = Field(default=None, pattern=r"^https?://")
     region: str = "ap-northeast-1"
     path_style: bool = False
-    prefix: str = Field(default="", pattern=r"^([A-Za-z0-9_.-]+/)*$")
     sse: Literal["AES256", "aws:kms"] | None = None
     kms_key_id: str | None = None
-    object_lock: Literal["auto", "on", "off"] = "auto"
     profile: str | None = Field(default=None, description="AWS shared-config profile name")
 
     @model_validator(mode="after")
