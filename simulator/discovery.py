@@ -150,9 +150,11 @@ class _Datagrams(asyncio.DatagramProtocol):
         self.on_datagram = on_datagram
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
+        """Hand the datagram on."""
         self.on_datagram(data, addr)
 
     def error_received(self, exc: Exception) -> None:
+        """ICMP errors (a prober that went away) are not ours to worry about."""
         log.debug("discovery socket error: %s", exc)
 
 
