@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -40,11 +41,30 @@ def _count_requests(app: FastAPI) -> None:
         return response
 
 
+class _RedactTokens(logging.Filter):
+    """Keep media tokens (?access_token=) out of access logs."""
+
+    PATTERN = re.compile(r"(access_token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(self.PATTERN.sub(r"\1[redacted]", a) if isinstance(a, str)
+                                else a for a in record.args)
+        return True
+
+
+def _redact_access_log() -> None:
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _RedactTokens) for f in logger.filters):
+        logger.addFilter(_RedactTokens())
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The camerahub API: every route behind deps.authorize unless it opts out."""
     app = FastAPI(title="camerahub", version=__version__, openapi_url="/openapi.json",
                   docs_url=None, redoc_url=None, dependencies=[Depends(authorize)])
     app.state.camerahub = build_state(settings)
+    _redact_access_log()
     errors.install(app)
     _count_requests(app)
     app.add_middleware(errors.BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

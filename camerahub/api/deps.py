@@ -75,28 +75,36 @@ class FootageGrant:
 # --- authentication ------------------------------------------------------------------------
 
 
-def _credentials(request: Request) -> tuple[str, str] | None:
-    """("apikey"|"token", value) from X-API-Key or Authorization: Bearer, or None."""
+def _credentials(request: Request, camera: str | None) -> tuple[str, str] | None:
+    """("apikey"|"token"|"media", value) from X-API-Key, Authorization: Bearer, or (on a
+    camera route only) an ?access_token= media token; else None."""
     key = request.headers.get("x-api-key")
     if key:
         return "apikey", key.strip()
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        return None
+        media = request.query_params.get("access_token")
+        return ("media", media.strip()) if media and camera is not None else None
     value = value.strip()
     return ("apikey" if value.startswith("chk_") else "token"), value
 
 
-def authenticate(session: Session, state: AppState, request: Request) -> Principal:
-    """The caller, or NotAuthenticated (bad credentials are audited)."""
-    creds = _credentials(request)
+def authenticate(session: Session, state: AppState, request: Request,
+                 camera: str | None = None) -> Principal:
+    """The caller, or NotAuthenticated (bad credentials are audited).
+
+    camera: the path's camera id on camera routes, where a media token for it is accepted.
+    """
+    creds = _credentials(request, camera)
     if creds is None:
         raise NotAuthenticated("not authenticated")
     kind, value = creds
     try:
         if kind == "apikey":
             return accounts.principal_from_key(session, value)
-        return accounts.user_from_token(session, verify_token(state.settings.secret_key, value))
+        media_camera = camera if kind == "media" else None
+        claims = verify_token(state.settings.secret_key, value, media_camera)
+        return accounts.user_from_token(session, claims)
     except NotAuthenticated as exc:
         audit.record_rejected_credentials(session, kind, str(exc), client_of(request))
         session.commit()
@@ -205,8 +213,9 @@ def authorize(request: Request) -> Principal | None:
     if rule.public:
         return None
     state = app_state(request)
+    camera = request.path_params.get(rule.camera_param) if rule.camera_param else None
     with state.sessions() as session:
-        who = authenticate(session, state, request)
+        who = authenticate(session, state, request, camera)
         authz = state.policy.current()
         if rule.camera_param:
             _camera_rule(session, state, authz, request, rule, who)

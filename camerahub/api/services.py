@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.errors import NotAuthenticated
 from camerahub.authz.grants import granted_cameras
 from camerahub.authz.policy import VIEW_ACTIONS
-from camerahub.authz.tokens import issue_token
+from camerahub.authz.tokens import issue_media_token, issue_token
 from camerahub.db import models as m
 from camerahub.db.types import utcnow
 
@@ -46,6 +47,21 @@ def sign_in(session: Session, state: AppState, username: str, password: str,
     token = issue_token(state.settings.secret_key, user.id, user.token_version, utcnow(),
                         state.token_ttl)
     return IssuedToken(token, int(state.token_ttl.total_seconds()))
+
+
+MEDIA_TOKEN_TTL = timedelta(minutes=10)
+
+
+def issue_camera_media_token(session: Session, state: AppState, who: Principal,
+                             camera_id: str) -> dict:
+    """A media token for one camera, for a signed-in user (API keys never get footage)."""
+    if who.kind != "user":
+        raise NotAuthenticated("media tokens are for signed-in users")
+    user = accounts.require_user(session, who.id)
+    token = issue_media_token(state.settings.secret_key, user.id, user.token_version,
+                              camera_id, utcnow(), MEDIA_TOKEN_TTL)
+    return {"access_token": token, "token_type": "media", "camera_id": camera_id,
+            "expires_in": int(MEDIA_TOKEN_TTL.total_seconds())}
 
 
 def _camera_rows(session: Session, ids: set[str] | None = None) -> list[tuple]:

@@ -29,6 +29,7 @@ class Settings:
     policy_check_interval_s: float = 2.0
     max_body_bytes: int = MAX_BODY_BYTES
     policy_dir: Path = POLICY_DIR
+    data_dir: Path = Path("var")
 
     @classmethod
     def load(cls, config: Config, database_url: str, *, demo: bool = False,

@@ -69,13 +69,39 @@ def issue_token(secret: str, user_id: str, token_version: int, now: datetime,
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(secret: str, token: str) -> TokenClaims:
-    """The claims of a valid token; NotAuthenticated for anything forged, expired or odd."""
+MEDIA = "media"
+
+
+def issue_media_token(secret: str, user_id: str, token_version: int, camera_id: str,
+                      now: datetime, ttl: timedelta) -> str:
+    """A token for media URLs (<video src>, HLS segments) of one camera only.
+
+    Browsers cannot add an Authorization header to a media element's requests, so these
+    travel in the query string; they are short-lived, name one camera, and are refused
+    as bearer tokens anywhere else. The footage decision itself is made as usual.
+    """
+    claims = {"sub": user_id, "iat": int(now.timestamp()), "exp": int((now + ttl).timestamp()),
+              "jti": uuid.uuid4().hex, "tv": token_version, "iss": ISSUER, "typ": MEDIA,
+              "cam": camera_id}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(secret: str, token: str, media_camera: str | None = None) -> TokenClaims:
+    """The claims of a valid token; NotAuthenticated for anything forged, expired or odd.
+
+    With media_camera, only a media token for exactly that camera is accepted; without
+    it, media tokens are refused.
+    """
     try:
         data = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
                           options={"require": REQUIRED_CLAIMS})
     except jwt.PyJWTError as exc:
         raise NotAuthenticated(f"invalid token: {type(exc).__name__}") from None
+    is_media = data.get("typ") == MEDIA
+    if media_camera is None and is_media:
+        raise NotAuthenticated("invalid token: a media token is not a bearer token")
+    if media_camera is not None and (not is_media or data.get("cam") != media_camera):
+        raise NotAuthenticated("invalid token: not a media token for this camera")
     return _claims(data)
 
 

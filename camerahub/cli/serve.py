@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     ctx = Context(args.config)
     cfg = ctx.config
     try:
-        settings = Settings.load(cfg, ctx.runtime.database_url, demo=args.demo)
+        settings = Settings.load(cfg, ctx.runtime.database_url, demo=args.demo,
+                                 data_dir=ctx.runtime.data_dir)
     except WeakSecret as exc:
         raise CliError(f"{exc}; set it via auth.secret_env or auth.secret_file",
                        EXIT_INVALID) from None

@@ -1,7 +1,8 @@
 """Thin routers, one per resource; add yours to ROUTERS (mounted under /api/v1)."""
 
-from . import audit, auth, cameras, health
+from . import audit, auth, cameras, health, incidents, recordings
 
-ROUTERS = (auth.router, cameras.router, audit.router, audit.csv_router)
+ROUTERS = (auth.router, cameras.router, recordings.router, incidents.router, audit.router,
+           audit.csv_router)
 
 __all__ = ["ROUTERS", "health"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..access import authenticated, requires
-from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep
-from ..services import camera_detail, visible_cameras
+from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, StateDep
+from ..services import camera_detail, issue_camera_media_token, visible_cameras
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
@@ -24,3 +24,11 @@ def get_camera(camera_id: str, who: CurrentPrincipal, authz: AuthorizerDep,
                session: SessionDep) -> dict:
     """One camera; 404 alike for unknown cameras and cameras the caller may not see."""
     return camera_detail(session, authz, who, camera_id)
+
+
+@router.post("/{camera_id}/media-token")
+@requires("view", camera="camera_id")
+def media_token(camera_id: str, who: CurrentPrincipal, state: StateDep,
+                session: SessionDep) -> dict:
+    """A 10-minute token for this camera's media URLs (?access_token=), for <video> and HLS."""
+    return issue_camera_media_token(session, state, who, camera_id)

@@ -1,0 +1,91 @@
+"""Past footage: recordings listing, clip.mp4, HLS playlists and their segments."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+
+from camerahub.authz.errors import InvalidRequest, NotVisible
+from camerahub.db import models as m
+from camerahub.recordings import FootageError, clip_chunks, plan_clip, timeline, verified_segment
+
+from ..access import requires
+from ..deps import FootageAccess, SessionDep
+from ..footage import FootageServices, footage_services, hls_playlist, raise_footage_error
+
+router = APIRouter(prefix="/cameras", tags=["recordings"])
+MAX_LISTING = timedelta(days=2)
+ServicesDep = Annotated[FootageServices, Depends(footage_services)]
+
+
+@router.get("/{camera_id}/recordings")
+@requires("playback", camera="camera_id", footage="range")
+def recordings(camera_id: str, access: FootageAccess, session: SessionDep) -> dict:
+    """Segments and gaps of the range, from the index alone (no bucket listing)."""
+    if access.footage_end - access.footage_start > MAX_LISTING:
+        raise InvalidRequest(f"a listing may span at most {MAX_LISTING}")
+    try:
+        line = timeline(session, camera_id, access.footage_start, access.footage_end)
+    except FootageError as exc:
+        raise_footage_error(exc)
+    return {
+        "camera_id": camera_id, "start": line.start, "end": line.end,
+        "segments": [{"id": s.id, "start": s.start, "end": s.end, "duration_ms": s.duration_ms,
+                      "bytes": s.bytes, "sha256": s.sha256, "held": s.held}
+                     for s in line.segments],
+        "gaps": line.gaps,
+    }
+
+
+@router.get("/{camera_id}/clip.mp4")
+@requires("playback", camera="camera_id", footage="range")
+def clip(camera_id: str, access: FootageAccess, session: SessionDep,
+         services: ServicesDep) -> StreamingResponse:
+    """One fragmented MP4 of the range, streamed as segments are fetched (stream copy)."""
+    try:
+        plan = plan_clip(session, camera_id, access.footage_start, access.footage_end)
+    except FootageError as exc:
+        raise_footage_error(exc)
+    name = f"{camera_id}_{access.footage_start:%Y%m%dT%H%M%SZ}.mp4"
+    return StreamingResponse(clip_chunks(services.store, plan), media_type="video/mp4",
+                             headers={"Content-Disposition": f'inline; filename="{name}"',
+                                      "Cache-Control": "no-store"})
+
+
+@router.get("/{camera_id}/playback.m3u8")
+@requires("playback", camera="camera_id", footage="range")
+def playback(camera_id: str, access: FootageAccess, session: SessionDep,
+             request: Request, services: ServicesDep) -> Response:
+    """An HLS VOD playlist of the range; segment URLs are authorized, audited proxy URLs."""
+    try:
+        line = timeline(session, camera_id, access.footage_start, access.footage_end)
+    except FootageError as exc:
+        raise_footage_error(exc)
+    if not line.segments:
+        raise_footage_error(FootageError("not_found", "no footage in that range"))
+    body = hls_playlist(line.segments, request, access)
+    return Response(body, media_type="application/vnd.apple.mpegurl",
+                    headers={"Cache-Control": "no-store"})
+
+
+@router.get("/{camera_id}/segments/{segment_id}.ts")
+@requires("playback", camera="camera_id", footage="range")
+def segment(camera_id: str, segment_id: int, access: FootageAccess, session: SessionDep,
+            services: ServicesDep) -> Response:
+    """One stored segment (an HLS media segment), verified against its SHA-256.
+
+    The URL carries the segment's own start and end, so the global dependency decides
+    and audits exactly that footage range (a grant for another range does not cover it).
+    """
+    seg = session.get(m.Segment, segment_id)
+    if seg is None or seg.camera_id != camera_id:
+        raise NotVisible("segment not found")
+    services.check_range(access, seg)
+    try:
+        data = verified_segment(services.store, seg).getvalue()
+    except FootageError as exc:
+        raise_footage_error(exc)
+    return Response(data, media_type="video/mp2t", headers={"Cache-Control": "no-store"})
