@@ -9,6 +9,7 @@ from pathlib import Path
 from camerahub.config import load_config
 from camerahub.db.engine import inventory_write
 from camerahub.deploy import Change, Plan, apply_plan, plan_changes
+from camerahub.deploy.inventory import config_changed
 
 from .common import Context, add_config_arg, print_json, read_text
 
@@ -39,6 +40,7 @@ def run_plan(args: argparse.Namespace) -> int:
     ctx = _context(args)
     with ctx.sessions() as session:
         plan = plan_changes(session, cfg, prune=args.prune)
+        plan.settings_changed = config_changed(session, read_text(args.file))
     _report(args, plan, applied=False)
     return 0
 
@@ -50,6 +52,7 @@ def run_apply(args: argparse.Namespace) -> int:
     ctx = _context(args)
     with inventory_write(ctx.sessions) as session:
         plan = plan_changes(session, cfg, prune=args.prune)
+        plan.settings_changed = config_changed(session, text)
         deployment = apply_plan(session, plan, text, str(args.file.resolve()))
         if deployment is not None:
             _audit(session, plan, deployment.config_sha256, str(args.file))
@@ -67,6 +70,7 @@ def _audit(session, plan: Plan, sha: str, source: str) -> None:
 def _report(args: argparse.Namespace, plan: Plan, applied: bool) -> None:
     if args.json:
         print_json({"file": str(args.file), "applied": applied, "prune": plan.prune,
+                    "settings_changed": plan.settings_changed,
                     "summary": plan.summary(), "changes": [c.as_json() for c in plan.changes]})
         return
     out = sys.stdout
@@ -90,6 +94,11 @@ def _describe(change: Change) -> str:
 
 
 def _summary_line(plan: Plan, applied: bool) -> str:
+    if not plan.effective() and applied:
+        return "Inventory unchanged; the file's other settings were recorded as a new deployment."
+    if not plan.effective() and plan.settings_changed and not applied:
+        return ("Inventory matches. Other settings differ from the last deployment; "
+                "apply records them.")
     if not plan.effective():
         return "No changes. The inventory already matches the file."
     parts = []

@@ -52,6 +52,7 @@ class Plan:
 
     changes: list[Change]
     prune: bool
+    settings_changed: bool = False  # the file differs from the last applied one
 
     def effective(self) -> list[Change]:
         """Changes that apply will carry out (not the held-back removals)."""
@@ -166,10 +167,22 @@ def _apply_change(session: Session, change: Change) -> None:
     session.flush()  # surface a constraint violation at the change that caused it
 
 
+def config_changed(session: Session, cfg_text: str) -> bool:
+    """Whether the file differs from the last applied one (e.g. only `access:` changed)."""
+    last = session.scalar(select(m.Deployment.config_sha256)
+                          .order_by(m.Deployment.id.desc()).limit(1))
+    return last != hashlib.sha256(cfg_text.encode()).hexdigest()
+
+
 def apply_plan(session: Session, plan: Plan, cfg_text: str, source: str) -> m.Deployment | None:
-    """Carry out plan inside the caller's transaction; None when there was nothing to do."""
+    """Carry out plan inside the caller's transaction; None when there was nothing to do.
+
+    A new deployment row is written whenever the inventory or the file changed: running
+    services rebuild their policy from the newest row, so an `access:` edit alone must
+    produce one too.
+    """
     todo = plan.effective()
-    if not todo:
+    if not todo and not config_changed(session, cfg_text):
         return None
     for change in todo:
         _apply_change(session, change)

@@ -152,3 +152,18 @@ def test_concurrent_applies_do_not_interleave(db_url):
     for t in threads:
         t.join(60)
     assert seen == [0]
+
+
+def test_settings_only_change_is_recorded_as_a_deployment(cli, tmp_path, db_url):
+    """An access: edit alone must reach running services (they reload the newest row)."""
+    cli("deploy", "apply", "-f", MINIMAL)
+    path = _edited(tmp_path, lambda d: d.update(access={"manager_playback": "incident"}))
+    code, out, _ = cli("deploy", "plan", "-f", path)
+    assert "Other settings differ" in out
+    code, out, _ = cli("deploy", "apply", "-f", path)
+    assert code == 0 and "recorded as a new deployment" in out
+    code, out, _ = cli("deploy", "apply", "-f", path)
+    assert "No changes" in out
+    _, sessions = open_database(db_url)
+    with sessions() as s:
+        assert s.query(m.Deployment).count() == 2
