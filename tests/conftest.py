@@ -15,12 +15,17 @@ EXAMPLES = ROOT / "deploy" / "examples"
 PG_ADMIN_URL = os.environ.get("CAMERAHUB_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture(autouse=True)
-def _no_cloud(monkeypatch):
+@pytest.fixture(scope="session", autouse=True)
+def _no_cloud():
     """No test may reach AWS: dummy credentials and no instance-metadata probing."""
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", os.environ.get("AWS_ACCESS_KEY_ID", "testing"))
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+            mp.delenv(name, raising=False)
+        yield
 
 
 @pytest.fixture
