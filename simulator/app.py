@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -137,6 +138,20 @@ class Simulator:
     def clear_faults(self, target: str) -> CameraState:
         """Heal a camera."""
         return self._call(self.core.clear_faults(target), 30)
+
+    def change_settings(self, target: str, **body: object) -> CameraState:
+        """A hand-made settings change, e.g. `change_settings("hq-001", hostname="x")`."""
+        return self._call(self.core.change_settings(target, body), 30)
+
+    def wait_streams(self, target: str, timeout: float = 120) -> CameraState:
+        """Block until the camera's RTSP streams follow its encoder settings (re-encoded)."""
+        deadline = time.monotonic() + timeout
+        cam = self.camera(target)
+        while cam.pending_streams():
+            if time.monotonic() > deadline:
+                raise SimulatorError(f"{target}: streams still re-encoding after {timeout} s")
+            time.sleep(0.1)
+        return cam
 
     def rtsp_url(self, target: str, profile: str = "main", credentials: bool = True) -> str:
         """rtsp://[user:pass@]ADDR:PORT/PROFILE"""

@@ -89,14 +89,14 @@ def default_cameras(layout: Layout) -> list[CameraState]:
             index=len(cams), camera_id=f"hq-{i + 1:03d}", kind="hq", site="hq",
             name=f"HQ Camera {i + 1:03d}", location=f"hq/floor-{i // 10 + 1}",
             address=_address(layout.hq_base, i), username=layout.username,
-            password=layout.password, profiles=profiles, model="CHS-D2M"))
+            password=layout.password, profiles=dict(profiles), model="CHS-D2M"))
     for i in range(layout.cameras - hq):
         site = f"facility-{i // CAMERAS_PER_FACILITY + 1:02d}"
         cams.append(CameraState(
             index=len(cams), camera_id=f"fac-{i + 1:03d}", kind="facility", site=site,
             name=f"Facility Camera {i + 1:03d}", location=site,
             address=_address(layout.facility_base, i), username=layout.username,
-            password=layout.password, profiles=profiles, model="CHS-B2M-OD"))
+            password=layout.password, profiles=dict(profiles), model="CHS-B2M-OD"))
     return cams
 
 

@@ -20,6 +20,7 @@ from simulator.httpd import HttpServer, Request, Response
 from simulator.onvif import OnvifService, Ports
 from simulator.rtp import PacketizedLoop
 from simulator.rtsp import RtspCameraServer, StreamSource
+from simulator.settings import SettingsError, apply_control
 from simulator.state import CameraState, FaultSpecError, apply_faults, normalise_faults
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,12 @@ async def _encode_missing(missing: list, cache_dir: Path | None, workers: int | 
     log.info("encoded %d loops in %.1f s", len(missing), time.monotonic() - started)
 
 
+def _background_worker() -> None:
+    """Re-encoding runs niced, so SOAP and RTSP answers keep the CPU first."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
+
+
 def release_free_memory() -> None:
     """Hand the heap freed after loading loops back to the OS (glibc keeps it otherwise)."""
     # not glibc: nothing to do, RSS just stays higher
@@ -112,6 +119,8 @@ class SimulatorCore:
         self.discovery: DiscoveryResponder | None = None
         self.control: HttpServer | None = None
         self.start_seconds = 0.0
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._restreams: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         """Prepare media, then start every server and check each camera answers."""
@@ -138,11 +147,12 @@ class SimulatorCore:
 
     def _node(self, cam: CameraState, ports: Ports, loops: dict, epoch: float) -> CameraNode:
         """Build one camera's servers (not yet listening)."""
-        onvif = OnvifService(cam, ports)
+        onvif = OnvifService(cam, ports, lambda token, c=cam: self.encoder_changed(c, token))
         # offset each camera's frame clock so 100 cameras do not wake in lockstep
         sources = {}
         for token in cam.profiles:
             packetized = PacketizedLoop.build(loops[(cam.camera_id, token)])
+            cam.served[token] = packetized.loop.spec
             offset = (cam.index % 16) / 16 / packetized.loop.spec.fps
             sources[token] = StreamSource(cam, packetized, epoch - offset)
         http = HttpServer(cam.address, ports.http, lambda req, o=onvif: self._http(o, req),
@@ -153,6 +163,12 @@ class SimulatorCore:
         """Say Bye, then close every server."""
         if self.discovery is not None:
             self.discovery.stop(send_bye=True)
+        for task in list(self._restreams):
+            task.cancel()
+        await asyncio.gather(*self._restreams, return_exceptions=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         for node in self.nodes.values():
             await node.http.stop()
             await node.rtsp.close()
@@ -181,6 +197,57 @@ class SimulatorCore:
                 None, media.snapshot_jpeg, onvif.camera.label(), spec, int(time.time() * spec.fps))
             return Response(200, jpeg, "image/jpeg")
         return Response(404, b"not found\n")
+
+    # -- encoder changes -----------------------------------------------------------------
+
+    def encoder_changed(self, cam: CameraState, token: str) -> None:
+        """A profile's encoder settings changed: re-encode its loop in the background."""
+        task = asyncio.get_running_loop().create_task(self._restream(cam, token))
+        self._restreams.add(task)
+        task.add_done_callback(self._restreams.discard)
+
+    async def _restream(self, cam: CameraState, token: str) -> None:
+        """Encode the new loop off the event loop, then swap the profile's stream."""
+        spec = cam.profiles[token]
+        if cam.served[token].encoding() == spec.encoding():
+            cam.served[token] = spec  # only reported values (bitrate limit) changed
+            return
+        started = time.monotonic()
+        loop_ = await asyncio.get_running_loop().run_in_executor(
+            self._encoder_pool(), _encode_job, cam.label(), spec, self.options.cache_dir)
+        if cam.profiles[token].encoding() != spec.encoding():
+            return  # superseded by a later change; its own task installs that one
+        await self._install(cam, token, loop_)
+        log.info("%s %s now %dx%d@%d gop %d (re-encoded in %.1f s)", cam.camera_id, token,
+                 spec.width, spec.height, spec.fps, spec.gop, time.monotonic() - started)
+
+    def _encoder_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        """Worker processes for re-encoding, started on first use (spawn: see above)."""
+        if self._pool is None:
+            count = self.options.workers or os.cpu_count() or 1
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                count, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_background_worker)
+        return self._pool
+
+    async def _install(self, cam: CameraState, token: str, loop_: media.EncodedLoop) -> None:
+        """Serve the new loop; sessions of the old one are cut so clients fetch the new SDP."""
+        node = self.nodes[cam.camera_id]
+        old = node.rtsp.sources[token]
+        node.rtsp.sources[token] = StreamSource(cam, PacketizedLoop.build(loop_),
+                                                time.monotonic())
+        cam.served[token] = cam.profiles[token]
+        for conn in list(node.rtsp.connections):
+            if conn.session is not None and conn.session.source is old:
+                conn.abort()
+        await old.close()
+
+    async def change_settings(self, target: str, body: dict) -> CameraState:
+        """A hand-made change (control endpoint), validated as ONVIF Set* would be."""
+        cam = self.find(target)
+        for token in apply_control(cam, body):
+            self.encoder_changed(cam, token)
+        return cam
 
     # -- faults ------------------------------------------------------------------------
 
@@ -244,13 +311,30 @@ class SimulatorCore:
                 return _json(200, self.find(parts[1]).as_dict())
             if len(parts) == 3 and parts[::2] == ["cameras", "faults"]:
                 return await self._control_faults(req, parts[1])
+            if len(parts) == 3 and parts[::2] == ["cameras", "settings"]:
+                return await self._control_settings(req, parts[1])
             if parts == ["healthz"]:
                 return _json(200, {"cameras": len(self.cameras)})
         except SimulatorError as exc:
             return _json(404, {"error": str(exc)})
-        except FaultSpecError as exc:
+        except (FaultSpecError, SettingsError) as exc:
             return _json(400, {"error": str(exc)})
         return _json(404, {"error": "no such resource"})
+
+    async def _control_settings(self, req: Request, target: str) -> Response:
+        """POST {"main": {"resolution": "640x360", "gop": 10}, "hostname": ..., "ntp": [...]}."""
+        if req.method not in ("POST", "PUT", "PATCH"):
+            return _json(405, {"error": "use POST"})
+        try:
+            body = json.loads(req.body or b"{}")
+        except ValueError:
+            return _json(400, {"error": "body is not JSON"})
+        if not isinstance(body, dict):
+            return _json(400, {"error": "body must be a JSON object"})
+        try:
+            return _json(200, (await self.change_settings(target, body)).as_dict())
+        except (TypeError, ValueError) as exc:
+            return _json(400, {"error": str(exc)})
 
     async def _control_faults(self, req: Request, target: str) -> Response:
         if req.method == "DELETE":

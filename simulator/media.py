@@ -39,16 +39,28 @@ class ProfileSpec:
     gop_seconds: int = 1
     loop_seconds: int = 4
     texture: bool = False  # noise texture so the encoder spends bits like a real scene
+    gop_frames: int | None = None  # GOP length set over ONVIF; None: fps * gop_seconds
+    h264_profile: str = "baseline"  # baseline, main or high
+    bitrate_limit: int | None = None  # kbps reported over ONVIF; not an encoder input
 
     @property
     def frames_per_loop(self) -> int:
-        """Number of frames in the loop (a whole number of GOPs)."""
-        return self.fps * self.loop_seconds
+        """Number of frames in the loop: about loop_seconds, rounded up to whole GOPs."""
+        return -(-self.fps * self.loop_seconds // self.gop) * self.gop
 
     @property
     def gop(self) -> int:
         """Frames per GOP."""
-        return self.fps * self.gop_seconds
+        return self.gop_frames or self.fps * self.gop_seconds
+
+    def encoding(self) -> dict:
+        """The fields that shape the encoded stream (defaults left out so old cache keys hold)."""
+        out = {k: v for k, v in self.__dict__.items() if k != "bitrate_limit"}
+        if out["gop_frames"] is None:
+            del out["gop_frames"]
+        if out["h264_profile"] == "baseline":
+            del out["h264_profile"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -149,7 +161,7 @@ def _encoder(spec: ProfileSpec) -> av.CodecContext:
     ctx.framerate = Fraction(spec.fps, 1)
     params = (f"keyint={spec.gop}:min-keyint={spec.gop}:scenecut=0:bframes=0:"
               "repeat-headers=1:threads=1:aud=0")
-    options = {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline",
+    options = {"preset": "ultrafast", "tune": "zerolatency", "profile": spec.h264_profile,
                "x264-params": params}
     if spec.bitrate:
         ctx.bit_rate = spec.bitrate
@@ -203,7 +215,7 @@ def _finish(spec: ProfileSpec, frames: list[bytes], keyframes: list[bool]) -> En
 
 def cache_key(label: Label, spec: ProfileSpec) -> str:
     """A file name that changes whenever the picture or the encoding would change."""
-    blob = json.dumps([ENCODER_VERSION, av.__version__, label.__dict__, spec.__dict__],
+    blob = json.dumps([ENCODER_VERSION, av.__version__, label.__dict__, spec.encoding()],
                       sort_keys=True)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
     return f"{label.camera_id}-{spec.token}-{digest}.h264loop"

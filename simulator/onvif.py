@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,10 +11,11 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from simulator import soap
+from simulator import settings, soap
 from simulator.media import ProfileSpec
+from simulator.settings import EncoderRequest, SettingsError
 from simulator.soap import NS, SoapFault
-from simulator.state import FIRMWARE_VERSION, MANUFACTURER, CameraState
+from simulator.state import FIRMWARE_VERSION, MANUFACTURER, CameraState, encoder_kbps
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +34,21 @@ class Ports:
 class OnvifService:
     """Answers SOAP requests for one camera; stateless apart from the camera's state."""
 
-    def __init__(self, camera: CameraState, ports: Ports) -> None:
+    def __init__(self, camera: CameraState, ports: Ports,
+                 on_encoder_change: Callable[[str], None] | None = None) -> None:
         self.camera = camera
         self.ports = ports
+        self.on_encoder_change = on_encoder_change  # told the profile token after a Set
         self.verifier = soap.UsernameTokenVerifier()
         self._ops: dict[tuple[str, str], Callable[[etree._Element], str]] = {}
         for name in ("GetSystemDateAndTime", "GetDeviceInformation", "GetCapabilities",
-                     "GetServices", "GetScopes", "GetHostname", "GetNetworkInterfaces"):
+                     "GetServices", "GetScopes", "GetHostname", "GetNetworkInterfaces",
+                     "GetNTP", "SetNTP", "SetHostname", "SetSystemDateAndTime"):
             self._ops[(NS["tds"], name)] = getattr(self, "_" + name)
         for name in ("GetProfiles", "GetProfile", "GetStreamUri", "GetSnapshotUri",
-                     "GetVideoSources", "GetVideoEncoderConfigurations"):
+                     "GetVideoSources", "GetVideoEncoderConfigurations",
+                     "GetVideoEncoderConfiguration", "GetVideoEncoderConfigurationOptions",
+                     "SetVideoEncoderConfiguration"):
             self._ops[(NS["trt"], name)] = getattr(self, "_" + name)
 
     def handle(self, body: bytes) -> tuple[int, bytes]:
@@ -55,6 +62,10 @@ class OnvifService:
             if name not in PRE_AUTH:
                 self._authorize(header)
             return 200, soap.envelope(op(request))
+        except SettingsError as exc:
+            fault = soap.invalid_arg(exc.subcode, str(exc))
+            log.debug("%s: refused setting: %s", self.camera.camera_id, exc)
+            return fault.http_status, soap.fault_envelope(fault)
         except SoapFault as fault:
             log.debug("%s: SOAP fault %s %s", self.camera.camera_id, fault.subcodes, fault)
             return fault.http_status, soap.fault_envelope(fault)
@@ -83,17 +94,51 @@ class OnvifService:
     # -- device service ---------------------------------------------------------------
 
     def _GetSystemDateAndTime(self, _req: etree._Element) -> str:
-        t = time.gmtime(self.camera.now())
-        dt = (f"<tt:Time><tt:Hour>{t.tm_hour}</tt:Hour><tt:Minute>{t.tm_min}</tt:Minute>"
-              f"<tt:Second>{t.tm_sec}</tt:Second></tt:Time><tt:Date><tt:Year>{t.tm_year}"
-              f"</tt:Year><tt:Month>{t.tm_mon}</tt:Month><tt:Day>{t.tm_mday}</tt:Day></tt:Date>")
-        kind = "NTP" if self.camera.ntp_servers else "Manual"
+        cam = self.camera
+        now = cam.now()
+        utc, local = _date_time(now), _date_time(now + _tz_offset(cam.timezone))
         return ("<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
-                f"<tt:DateTimeType>{kind}</tt:DateTimeType>"
+                f"<tt:DateTimeType>{cam.time_mode}</tt:DateTimeType>"
                 "<tt:DaylightSavings>false</tt:DaylightSavings>"
-                "<tt:TimeZone><tt:TZ>UTC0</tt:TZ></tt:TimeZone>"
-                f"<tt:UTCDateTime>{dt}</tt:UTCDateTime><tt:LocalDateTime>{dt}</tt:LocalDateTime>"
-                "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>")
+                f"<tt:TimeZone><tt:TZ>{escape(cam.timezone)}</tt:TZ></tt:TimeZone>"
+                f"<tt:UTCDateTime>{utc}</tt:UTCDateTime><tt:LocalDateTime>{local}"
+                "</tt:LocalDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>")
+
+    def _SetSystemDateAndTime(self, req: etree._Element) -> str:
+        mode = req.findtext("tds:DateTimeType", default="", namespaces=NS).strip()
+        if mode not in ("NTP", "Manual"):
+            raise soap.invalid_arg("ter:InvalidDateTime", f"DateTimeType {mode!r}")
+        tz = req.findtext("tds:TimeZone/tt:TZ", default=None, namespaces=NS)
+        if tz is not None:
+            self.camera.timezone = settings.check_timezone(tz.strip())
+        # Manual mode would set the clock from UTCDateTime; the simulator keeps the host
+        # clock (plus any skew fault) and only records the mode.
+        self.camera.time_mode = mode
+        return "<tds:SetSystemDateAndTimeResponse/>"
+
+    def _GetNTP(self, _req: etree._Element) -> str:
+        cam = self.camera
+        hosts = "".join(_network_host("tt:NTPManual", h) for h in cam.ntp_servers)
+        return ("<tds:GetNTPResponse><tds:NTPInformation>"
+                f"<tt:FromDHCP>{str(cam.ntp_from_dhcp).lower()}</tt:FromDHCP>{hosts}"
+                "</tds:NTPInformation></tds:GetNTPResponse>")
+
+    def _SetNTP(self, req: etree._Element) -> str:
+        from_dhcp = req.findtext("tds:FromDHCP", default="false", namespaces=NS)
+        hosts = []
+        for host in req.findall("tds:NTPManual", NS):
+            value = (host.findtext("tt:DNSname", namespaces=NS)
+                     or host.findtext("tt:IPv4Address", namespaces=NS)
+                     or host.findtext("tt:IPv6Address", namespaces=NS) or "").strip()
+            hosts.append(value)
+        self.camera.ntp_servers = settings.check_ntp(hosts)
+        self.camera.ntp_from_dhcp = from_dhcp.strip().lower() in ("true", "1")
+        return "<tds:SetNTPResponse/>"
+
+    def _SetHostname(self, req: etree._Element) -> str:
+        name = req.findtext("tds:Name", default="", namespaces=NS).strip()
+        self.camera.hostname = settings.check_hostname(name)
+        return "<tds:SetHostnameResponse/>"
 
     def _GetDeviceInformation(self, _req: etree._Element) -> str:
         cam = self.camera
@@ -171,7 +216,7 @@ class OnvifService:
 
     @staticmethod
     def _encoder_config(spec: ProfileSpec, tag: str = "tt:VideoEncoderConfiguration") -> str:
-        kbps = (spec.bitrate or spec.width * spec.height * spec.fps // 20) // 1000
+        kbps = encoder_kbps(spec)
         return (f'<{tag} token="vec_{spec.token}"><tt:Name>{spec.token}</tt:Name>'
                 "<tt:UseCount>1</tt:UseCount><tt:Encoding>H264</tt:Encoding>"
                 f"<tt:Resolution><tt:Width>{spec.width}</tt:Width>"
@@ -181,7 +226,7 @@ class OnvifService:
                 "<tt:EncodingInterval>1</tt:EncodingInterval>"
                 f"<tt:BitrateLimit>{kbps}</tt:BitrateLimit></tt:RateControl>"
                 f"<tt:H264><tt:GovLength>{spec.gop}</tt:GovLength>"
-                "<tt:H264Profile>Baseline</tt:H264Profile></tt:H264>"
+                f"<tt:H264Profile>{spec.h264_profile.capitalize()}</tt:H264Profile></tt:H264>"
                 "<tt:Multicast><tt:Address><tt:Type>IPv4</tt:Type>"
                 "<tt:IPv4Address>239.255.0.1</tt:IPv4Address></tt:Address>"
                 "<tt:Port>0</tt:Port><tt:TTL>1</tt:TTL><tt:AutoStart>false</tt:AutoStart>"
@@ -231,3 +276,101 @@ class OnvifService:
                         for p in self.camera.profiles.values())
         return ("<trt:GetVideoEncoderConfigurationsResponse>"
                 f"{items}</trt:GetVideoEncoderConfigurationsResponse>")
+
+    def _encoder_token(self, request: etree._Element) -> str:
+        """The profile behind a ConfigurationToken (vec_main -> main), or ter:NoConfig."""
+        token = request.findtext("trt:ConfigurationToken", default="", namespaces=NS).strip()
+        profile = token.removeprefix("vec_")
+        if profile not in self.camera.profiles:
+            raise soap.invalid_arg("ter:NoConfig", f"Configuration token {token!r} does not exist")
+        return profile
+
+    def _GetVideoEncoderConfiguration(self, req: etree._Element) -> str:
+        spec = self.camera.profiles[self._encoder_token(req)]
+        return ("<trt:GetVideoEncoderConfigurationResponse>"
+                f"{self._encoder_config(spec, 'trt:Configuration')}"
+                "</trt:GetVideoEncoderConfigurationResponse>")
+
+    def _GetVideoEncoderConfigurationOptions(self, req: etree._Element) -> str:
+        if req.find("trt:ConfigurationToken", NS) is not None:
+            which = self._encoder_token(req)
+        elif req.find("trt:ProfileToken", NS) is not None:
+            which = self._profile(req).token
+        else:
+            which = next(iter(self.camera.profiles))  # no token: the first profile's options
+        h264 = _h264_options(settings.resolutions(self.camera, which))
+        bitrate = _range("BitrateRange", settings.BITRATE_RANGE)
+        return ("<trt:GetVideoEncoderConfigurationOptionsResponse><trt:Options>"
+                f"{_range('QualityRange', settings.QUALITY_RANGE)}<tt:H264>{h264}</tt:H264>"
+                f"<tt:Extension><tt:H264>{h264}{bitrate}</tt:H264></tt:Extension>"
+                "</trt:Options></trt:GetVideoEncoderConfigurationOptionsResponse>")
+
+    def _SetVideoEncoderConfiguration(self, req: etree._Element) -> str:
+        conf = req.find("trt:Configuration", NS)
+        if conf is None:
+            raise soap.invalid_arg("ter:NoConfig", "Configuration missing")
+        token = conf.get("token", "").removeprefix("vec_")
+        self.camera.profiles[token] = settings.encoder_change(
+            self.camera, token, _encoder_request(conf))
+        if self.on_encoder_change is not None:
+            self.on_encoder_change(token)
+        return "<trt:SetVideoEncoderConfigurationResponse/>"
+
+
+def _encoder_request(conf: etree._Element) -> EncoderRequest:
+    """The values of a VideoEncoderConfiguration element; malformed numbers are faults."""
+    def number(path: str) -> int | None:
+        text = conf.findtext(path, default=None, namespaces=NS)
+        if text is None:
+            return None
+        try:
+            return int(float(text))
+        except ValueError:
+            raise soap.invalid_arg("ter:ConfigModify", f"{path}: {text!r}") from None
+    return EncoderRequest(
+        width=number("tt:Resolution/tt:Width"), height=number("tt:Resolution/tt:Height"),
+        fps=number("tt:RateControl/tt:FrameRateLimit"), gop=number("tt:H264/tt:GovLength"),
+        bitrate_kbps=number("tt:RateControl/tt:BitrateLimit"),
+        h264_profile=(conf.findtext("tt:H264/tt:H264Profile", namespaces=NS) or "").strip()
+        or None,
+        encoding=(conf.findtext("tt:Encoding", namespaces=NS) or "H264").strip())
+
+
+def _range(tag: str, bounds: tuple[int, int]) -> str:
+    return f"<tt:{tag}><tt:Min>{bounds[0]}</tt:Min><tt:Max>{bounds[1]}</tt:Max></tt:{tag}>"
+
+
+def _h264_options(sizes: list[tuple[int, int]]) -> str:
+    """The H264Options body: sizes, GOV and frame-rate ranges, profiles."""
+    res = "".join(f"<tt:ResolutionsAvailable><tt:Width>{w}</tt:Width><tt:Height>{h}"
+                  "</tt:Height></tt:ResolutionsAvailable>" for w, h in sizes)
+    profiles = "".join(f"<tt:H264ProfilesSupported>{p}</tt:H264ProfilesSupported>"
+                       for p in settings.H264_PROFILES)
+    return (f"{res}{_range('GovLengthRange', settings.GOP_RANGE)}"
+            f"{_range('FrameRateRange', settings.FPS_RANGE)}"
+            f"{_range('EncodingIntervalRange', (1, 1))}{profiles}")
+
+
+def _network_host(tag: str, host: str) -> str:
+    """A tt:NetworkHost: IPv4 for dotted quads, DNS for names."""
+    if all(p.isdigit() for p in host.split(".")) and host.count(".") == 3:
+        return f"<{tag}><tt:Type>IPv4</tt:Type><tt:IPv4Address>{host}</tt:IPv4Address></{tag}>"
+    return f"<{tag}><tt:Type>DNS</tt:Type><tt:DNSname>{escape(host)}</tt:DNSname></{tag}>"
+
+
+def _date_time(seconds: float) -> str:
+    """A tt:DateTime body for an epoch time."""
+    t = time.gmtime(seconds)
+    return (f"<tt:Time><tt:Hour>{t.tm_hour}</tt:Hour><tt:Minute>{t.tm_min}</tt:Minute>"
+            f"<tt:Second>{t.tm_sec}</tt:Second></tt:Time><tt:Date><tt:Year>{t.tm_year}"
+            f"</tt:Year><tt:Month>{t.tm_mon}</tt:Month><tt:Day>{t.tm_mday}</tt:Day></tt:Date>")
+
+
+def _tz_offset(tz: str) -> float:
+    """Seconds east of UTC of a POSIX TZ's standard time (JST-9 is +9 h); DST ignored."""
+    match = re.match(r"^(?:<[^>]*>|[A-Za-z]+)([+-]?\d{1,2})(?::(\d{2}))?", tz)
+    if not match:
+        return 0.0
+    hours = int(match.group(1))
+    minutes = int(match.group(2) or 0) * (1 if hours >= 0 else -1)
+    return -(hours * 3600 + minutes * 60)

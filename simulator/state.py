@@ -53,12 +53,19 @@ class CameraState:
     generation: int = 0  # bumped when the camera is "replaced" by another unit
     metadata_version: int = 1
     faults: Faults = field(default_factory=Faults)
-    ntp_servers: list[str] = field(default_factory=list)
+    ntp_servers: list[str] = field(default_factory=list)  # stored only: never contacted
+    ntp_from_dhcp: bool = False
+    time_mode: str = "Manual"  # DateTimeType: Manual or NTP
+    timezone: str = "UTC0"  # POSIX TZ as ONVIF carries it, e.g. JST-9
     boot_time: float = field(default_factory=time.time)
+    # what RTSP serves right now per profile; trails `profiles` while a re-encode runs
+    served: dict[str, ProfileSpec] = field(default_factory=dict)
+    initial_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.hostname:
             self.hostname = self.camera_id
+        self.initial_sizes = {t: (p.width, p.height) for t, p in self.profiles.items()}
 
     @property
     def _digest(self) -> bytes:
@@ -118,7 +125,30 @@ class CameraState:
                 "model": self.model, "generation": self.generation,
                 "profiles": {t: f"{p.width}x{p.height}@{p.fps}" for t, p in
                              self.profiles.items()},
+                "encoders": {t: encoder_view(p) for t, p in self.profiles.items()},
+                "streams": {t: encoder_view(p) for t, p in self.served.items()},
+                "reencoding": sorted(self.pending_streams()),
+                "ntp": {"from_dhcp": self.ntp_from_dhcp, "servers": list(self.ntp_servers)},
+                "time_mode": self.time_mode, "timezone": self.timezone,
                 "faults": self.faults.as_dict()}
+
+    def pending_streams(self) -> list[str]:
+        """Profiles whose served stream does not yet follow the configured encoder."""
+        return [t for t, p in self.profiles.items()
+                if t in self.served and self.served[t].encoding() != p.encoding()]
+
+
+def encoder_view(spec: ProfileSpec) -> dict:
+    """JSON view of one profile's encoder settings."""
+    return {"width": spec.width, "height": spec.height, "fps": spec.fps, "gop": spec.gop,
+            "h264_profile": spec.h264_profile, "bitrate_kbps": encoder_kbps(spec)}
+
+
+def encoder_kbps(spec: ProfileSpec) -> int:
+    """The bitrate limit the camera reports: set over ONVIF, else derived from the encoder."""
+    if spec.bitrate_limit:
+        return spec.bitrate_limit
+    return (spec.bitrate or spec.width * spec.height * spec.fps // 20) // 1000
 
 
 def _scope_safe(text: str) -> str:

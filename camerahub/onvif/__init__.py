@@ -3,19 +3,33 @@
 from .client import OnvifClient
 from .errors import (
     DeviceNotAuthorized,
+    DeviceRejected,
     DeviceUnreachable,
     NotOnvifDevice,
     OnvifError,
     ProbeError,
     TargetError,
 )
-from .models import DeviceInfo, DeviceReport, Login, MediaProfile, ProbeMatch
+from .models import (
+    DeviceInfo,
+    DeviceReport,
+    DeviceSettings,
+    EncoderChange,
+    EncoderOptions,
+    EncoderSettings,
+    Login,
+    MediaProfile,
+    ProbeMatch,
+    SettingsChange,
+)
 from .targets import MAX_TARGETS, parse_targets, split_targets
 from .wsdiscovery import WsDiscoveryProbe, interface_address
 
 __all__ = [
-    "MAX_TARGETS", "DeviceInfo", "DeviceNotAuthorized", "DeviceReport", "DeviceUnreachable",
-    "Login", "MediaProfile", "NotOnvifDevice", "OnvifClient", "OnvifError", "ProbeError",
+    "MAX_TARGETS", "DeviceInfo", "DeviceNotAuthorized", "DeviceRejected", "DeviceReport",
+    "DeviceSettings", "DeviceUnreachable", "EncoderChange", "EncoderOptions", "EncoderSettings",
+    "Login", "SettingsChange", "MediaProfile", "NotOnvifDevice", "OnvifClient", "OnvifError",
+    "ProbeError",
     "ProbeMatch", "TargetError", "WsDiscoveryProbe", "interface_address", "parse_targets",
     "split_targets",
 ]

@@ -30,8 +30,18 @@ from zeep import Client, Settings, Transport
 from zeep.wsdl import Document
 from zeep.wsse.username import UsernameToken
 
-from .errors import DeviceNotAuthorized, DeviceUnreachable, NotOnvifDevice
-from .models import DeviceInfo, DeviceReport, Login, MediaProfile
+from .errors import DeviceNotAuthorized, DeviceRejected, DeviceUnreachable, NotOnvifDevice
+from .models import (
+    DeviceInfo,
+    DeviceReport,
+    DeviceSettings,
+    EncoderChange,
+    EncoderOptions,
+    EncoderSettings,
+    Login,
+    MediaProfile,
+    SettingsChange,
+)
 
 log = logging.getLogger(__name__)
 
@@ -221,10 +231,11 @@ class OnvifClient:
         return client.create_service(SERVICES[name][1], xaddr)
 
     def _run(self, dev: _Device, name: str, operation: Callable[..., Any],
-             first: bool = False, **kwargs: Any) -> Any:
+             first: bool = False, strict: bool = False, **kwargs: Any) -> Any:
         """Call an operation under the device's deadline; sort failures by kind.
 
-        Returns None (and notes the operation as missing) when the device lacks it.
+        Returns None (and notes the operation as missing) when the device lacks it, unless
+        `strict` (a Set* call): then any refusal raises DeviceRejected.
         """
         remaining = dev.deadline - time.monotonic()
         if remaining <= 0:
@@ -239,14 +250,20 @@ class OnvifClient:
                 raise DeviceNotAuthorized(dev.address, f"{name}: {exc.message}") from None
             if first and exc.code is None:  # zeep's "Unknown fault": the reply was not SOAP
                 raise NotOnvifDevice(dev.address, f"{name}: not a SOAP reply") from None
+            if strict:
+                raise DeviceRejected(dev.address, f"{name}: {_fault_text(exc)}") from None
             return dev.absent(name, exc)
         except NOT_SOAP_ERRORS as exc:
             if getattr(exc, "status_code", None) in AUTH_STATUS:
                 raise DeviceNotAuthorized(dev.address, f"{name}: HTTP {exc.status_code}") from None
             if first:
                 raise NotOnvifDevice(dev.address, f"{name}: {_brief(exc)}") from None
+            if strict:
+                raise DeviceRejected(dev.address, f"{name}: {_brief(exc)}") from None
             return dev.absent(name, exc)
         except UNSUPPORTED_ERRORS as exc:
+            if strict:
+                raise DeviceRejected(dev.address, f"{name}: {_brief(exc)}") from None
             return dev.absent(name, exc)
 
     def _clock(self, dev: _Device, device: Any) -> tuple[datetime | None, float | None]:
@@ -254,6 +271,7 @@ class OnvifClient:
         sent = time.time()
         reply = self._run(dev, "GetSystemDateAndTime", device.GetSystemDateAndTime, first=True)
         received = time.time()
+        dev.clock = reply
         utc = self._camera_utc(reply)
         if utc is None:
             return None, None
@@ -344,6 +362,122 @@ class OnvifClient:
             codec=_str(getattr(enc, "Encoding", None)), stream_uri=stream_uri)
 
 
+    # -- device settings (encoder, NTP, time zone, hostname) --------------------------------
+
+    def read_settings(self, xaddr: str, login: Login | None, options: bool = True,
+                      deadline: float | None = None) -> DeviceSettings:
+        """The managed settings of one device; `options` adds each encoder's allowed values."""
+        dev, device, media = self._open(xaddr, login, deadline)
+        encoders = self._encoders(dev, media)
+        opts = tuple((e.profile, self._encoder_options(dev, media, e)) for e in encoders) \
+            if options else ()
+        ntp = self._run(dev, "GetNTP", device.GetNTP)
+        host = self._run(dev, "GetHostname", device.GetHostname)
+        clock = dev.clock
+        return DeviceSettings(
+            address=dev.address, encoders=encoders, options=opts,
+            ntp_servers=_ntp_hosts(ntp), ntp_from_dhcp=_bool(getattr(ntp, "FromDHCP", None)),
+            time_mode=_str(getattr(clock, "DateTimeType", None)),
+            timezone=_str(getattr(getattr(clock, "TimeZone", None), "TZ", None)),
+            hostname=_str(getattr(host, "Name", None)), missing=tuple(dev.missing))
+
+    def write_settings(self, xaddr: str, login: Login | None, change: SettingsChange,
+                       deadline: float | None = None) -> None:
+        """Push a change; raises DeviceRejected naming the call and the device's fault."""
+        dev, device, media = self._open(xaddr, login, deadline)
+        for enc in change.encoders:
+            self._set_encoder(dev, media, enc)
+        if change.ntp_servers is not None:
+            self._run(dev, "SetNTP", device.SetNTP, strict=True, FromDHCP=False,
+                      NTPManual=[_network_host(h) for h in change.ntp_servers])
+        if change.time_mode:
+            tz = {"TZ": change.timezone} if change.timezone else None
+            self._run(dev, "SetSystemDateAndTime", device.SetSystemDateAndTime, strict=True,
+                      DateTimeType=change.time_mode, DaylightSavings=False, TimeZone=tz)
+        if change.hostname:
+            self._run(dev, "SetHostname", device.SetHostname, strict=True, Name=change.hostname)
+
+    def _open(self, xaddr: str, login: Login | None,
+              deadline: float | None) -> tuple[_Device, Any, Any]:
+        """Device and media proxies with the login dated on the camera's clock."""
+        if login is None:
+            raise DeviceNotAuthorized(urlsplit(xaddr).hostname or xaddr,
+                                      "no credential configured for this device")
+        dev = _Device(urlsplit(xaddr).hostname or "",
+                      deadline or time.monotonic() + self.timeout,
+                      Transport(session=self._session, timeout=self.timeout,
+                                operation_timeout=self.timeout))
+        token = _ClockedToken(login)
+        device = self._service("devicemgmt", xaddr, token, dev.transport)
+        _utc, offset = self._clock(dev, device)
+        token.offset_s = offset or 0.0
+        media = self._service("media", self._media_xaddr(dev, device, xaddr), token,
+                              dev.transport)
+        return dev, device, media
+
+    def _encoders(self, dev: _Device, media: Any) -> tuple[EncoderSettings, ...]:
+        """Each profile's video encoder configuration, from GetProfiles."""
+        out = []
+        for raw in self._run(dev, "GetProfiles", media.GetProfiles) or []:
+            enc = getattr(raw, "VideoEncoderConfiguration", None)
+            profile = _str(getattr(raw, "token", None))
+            if enc is None or not profile:
+                continue
+            res, rate = getattr(enc, "Resolution", None), getattr(enc, "RateControl", None)
+            h264 = getattr(enc, "H264", None)
+            out.append(EncoderSettings(
+                profile=profile, config_token=_str(getattr(enc, "token", None)) or "",
+                encoding=_str(getattr(enc, "Encoding", None)),
+                width=_int(getattr(res, "Width", None)), height=_int(getattr(res, "Height", None)),
+                fps=_int(getattr(rate, "FrameRateLimit", None)),
+                bitrate_kbps=_int(getattr(rate, "BitrateLimit", None)),
+                gop=_int(getattr(h264, "GovLength", None)),
+                h264_profile=_str(getattr(h264, "H264Profile", None))))
+        return tuple(out)
+
+    def _encoder_options(self, dev: _Device, media: Any, enc: EncoderSettings) -> EncoderOptions:
+        """H.264 options of one encoder (empty when the device does not say)."""
+        reply = self._run(dev, "GetVideoEncoderConfigurationOptions",
+                          media.GetVideoEncoderConfigurationOptions,
+                          ConfigurationToken=enc.config_token, ProfileToken=enc.profile)
+        h264 = getattr(reply, "H264", None)
+        if h264 is None:
+            return EncoderOptions()
+        ext = getattr(getattr(reply, "Extension", None), "H264", None)
+        sizes = tuple((int(r.Width), int(r.Height))
+                      for r in getattr(h264, "ResolutionsAvailable", None) or [])
+        return EncoderOptions(
+            resolutions=sizes, fps_range=_range(getattr(h264, "FrameRateRange", None)),
+            gop_range=_range(getattr(h264, "GovLengthRange", None)),
+            bitrate_range=_range(getattr(ext, "BitrateRange", None))
+            or _raw_bitrate_range(getattr(reply, "Extension", None)),
+            h264_profiles=tuple(str(p) for p in getattr(h264, "H264ProfilesSupported", None)
+                                or []))
+
+    def _set_encoder(self, dev: _Device, media: Any, change: EncoderChange) -> None:
+        """Read the configuration, change the asked fields, write it back persistently."""
+        conf = self._run(dev, "GetVideoEncoderConfiguration",
+                         media.GetVideoEncoderConfiguration, strict=True,
+                         ConfigurationToken=change.config_token)
+        if conf is None or conf.Resolution is None or conf.RateControl is None:
+            raise DeviceRejected(dev.address, f"{change.profile}: encoder configuration "
+                                 "lacks resolution or rate control")
+        if change.width is not None:
+            conf.Resolution.Width, conf.Resolution.Height = change.width, change.height
+        if change.fps is not None:
+            conf.RateControl.FrameRateLimit = change.fps
+        if change.bitrate_kbps is not None:
+            conf.RateControl.BitrateLimit = change.bitrate_kbps
+        if (change.gop is not None or change.h264_profile) and conf.H264 is None:
+            raise DeviceRejected(dev.address, f"{change.profile}: no H.264 settings to change")
+        if change.gop is not None:
+            conf.H264.GovLength = change.gop
+        if change.h264_profile:
+            conf.H264.H264Profile = change.h264_profile
+        self._run(dev, "SetVideoEncoderConfiguration", media.SetVideoEncoderConfiguration,
+                  strict=True, Configuration=conf, ForcePersistence=True)
+
+
 @dataclass
 class _Device:
     """Per-interrogation bookkeeping: deadline, HTTP transport, operations found missing."""
@@ -352,6 +486,7 @@ class _Device:
     deadline: float
     transport: Transport
     missing: list[str] = field(default_factory=list)
+    clock: Any = None  # the GetSystemDateAndTime reply (time mode and zone live there)
 
     def absent(self, name: str, exc: Exception) -> None:
         """Record an unsupported operation; the interrogation goes on without it."""
@@ -371,6 +506,57 @@ def _str(value: Any) -> str | None:
 
 def _int(value: Any) -> int | None:
     return int(value) if value is not None else None
+
+
+def _bool(value: Any) -> bool | None:
+    return bool(value) if value is not None else None
+
+
+def _range(value: Any) -> tuple[int, int] | None:
+    """(Min, Max) of a tt:IntRange, or None."""
+    if value is None or value.Min is None or value.Max is None:
+        return None
+    return int(value.Min), int(value.Max)
+
+
+def _raw_bitrate_range(extension: Any) -> tuple[int, int] | None:
+    """BitrateRange from Extension/H264 left as raw XML: the schema's leading xs:any
+    (##other) makes zeep swallow tt:H264 unparsed."""
+    for element in getattr(extension, "_value_1", None) or []:
+        if getattr(element, "tag", "").endswith("}H264"):
+            low = element.findtext("{*}BitrateRange/{*}Min")
+            high = element.findtext("{*}BitrateRange/{*}Max")
+            if low and high and low.strip().isdigit() and high.strip().isdigit():
+                return int(low), int(high)
+    return None
+
+
+def _ntp_hosts(reply: Any) -> tuple[str, ...] | None:
+    """Manually set NTP servers of a GetNTP reply (names or addresses), or None."""
+    if reply is None:
+        return None
+    hosts = []
+    for host in getattr(reply, "NTPManual", None) or []:
+        value = _str(host.DNSname) or _str(host.IPv4Address) or _str(host.IPv6Address)
+        if value:
+            hosts.append(value)
+    return tuple(hosts)
+
+
+def _network_host(host: str) -> dict[str, str]:
+    """A tt:NetworkHost for SetNTP: IPv4 for dotted quads, DNS for names."""
+    parts = host.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        return {"Type": "IPv4", "IPv4Address": host}
+    if ":" in host:
+        return {"Type": "IPv6", "IPv6Address": host}
+    return {"Type": "DNS", "DNSname": host}
+
+
+def _fault_text(fault: zeep.exceptions.Fault) -> str:
+    """`ter:InvalidArgVal/ter:ConfigModify: reason` of a SOAP fault."""
+    codes = "/".join(getattr(s, "localname", str(s)) for s in (fault.subcodes or []))
+    return f"{codes}: {fault.message}" if codes else str(fault.message)
 
 
 def _num(value: Any) -> float | None:

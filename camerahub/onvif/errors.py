@@ -38,3 +38,9 @@ class ProbeError(Exception):
 
 class TargetError(ValueError):
     """A target address, range or CIDR block is malformed, unsafe or too large."""
+
+
+class DeviceRejected(OnvifError):
+    """The device refused a setting (SOAP fault such as ter:ConfigModify): fix the input."""
+
+    kind = "rejected"
