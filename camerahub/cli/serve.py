@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 
 from camerahub.authz.errors import WeakSecret
@@ -23,6 +24,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def freeze_startup_heap() -> None:
+    """Move start-up objects out of the garbage collector's view.
+
+    They live as long as the process; without this, each full collection walks them and
+    adds about 100 ms to whichever request happens to trigger it.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def run(args: argparse.Namespace) -> int:
     """Build settings (refusing a weak secret), then serve with uvicorn."""
     import uvicorn
@@ -40,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
     host = args.host or cfg.api.host
     port = args.port or cfg.api.port
     log.warning("camerahub API on http://%s:%s", host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False,
+    app = create_app(settings)
+    freeze_startup_heap()
+    uvicorn.run(app, host=host, port=port, proxy_headers=False,
                 server_header=False, log_level=logging.getLevelName(log.getEffectiveLevel()
                                                                     ).lower())
     return 0

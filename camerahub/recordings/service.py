@@ -62,7 +62,7 @@ def timeline(session: Session, camera_id: str, start: datetime, end: datetime) -
     """Segments overlapping the range and every hole between them, with recorded causes."""
     if end <= start:
         raise FootageError("invalid", "end must be after start")
-    segs = index.segments_in_range(session, camera_id, start, end)
+    segs = index.segment_rows(session, camera_id, start, end)
     recorded = index.gaps_in_range(session, camera_id, start, end)
     gaps = []
     for lo, hi in _holes(segs, start, end):
@@ -100,7 +100,7 @@ def plan_clip(session: Session, camera_id: str, start: datetime, end: datetime) 
         raise FootageError("invalid", "end must be after start")
     if end - start > MAX_CLIP:
         raise FootageError("invalid", f"a clip may be at most {MAX_CLIP} long")
-    segs = index.segments_in_range(session, camera_id, start, end)
+    segs = index.segment_rows(session, camera_id, start, end)
     if not segs:
         raise FootageError("not_found", "no footage in that range")
     return ClipPlan(segs, _offset(segs, start), _offset(segs, end))

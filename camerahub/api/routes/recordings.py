@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Annotated
 
@@ -21,9 +22,13 @@ MAX_LISTING = timedelta(days=2)
 ServicesDep = Annotated[FootageServices, Depends(footage_services)]
 
 
+def _iso(moment) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
 @router.get("/{camera_id}/recordings")
 @requires("playback", camera="camera_id", footage="range")
-def recordings(camera_id: str, access: FootageAccess, session: SessionDep) -> dict:
+def recordings(camera_id: str, access: FootageAccess, session: SessionDep) -> Response:
     """Segments and gaps of the range, from the index alone (no bucket listing)."""
     if access.footage_end - access.footage_start > MAX_LISTING:
         raise InvalidRequest(f"a listing may span at most {MAX_LISTING}")
@@ -31,13 +36,15 @@ def recordings(camera_id: str, access: FootageAccess, session: SessionDep) -> di
         line = timeline(session, camera_id, access.footage_start, access.footage_end)
     except FootageError as exc:
         raise_footage_error(exc)
-    return {
-        "camera_id": camera_id, "start": line.start, "end": line.end,
-        "segments": [{"id": s.id, "start": s.start, "end": s.end, "duration_ms": s.duration_ms,
-                      "bytes": s.bytes, "sha256": s.sha256, "held": s.held}
-                     for s in line.segments],
-        "gaps": line.gaps,
+    body = {
+        "camera_id": camera_id, "start": _iso(line.start), "end": _iso(line.end),
+        "segments": [{"id": s.id, "start": _iso(s.start), "end": _iso(s.end),
+                      "duration_ms": s.duration_ms, "bytes": s.bytes, "sha256": s.sha256,
+                      "held": s.held} for s in line.segments],
+        "gaps": [{**g, "start": _iso(g["start"]), "end": _iso(g["end"])} for g in line.gaps],
     }
+    # Built by hand and dumped once: FastAPI's generic encoder costs more than the query.
+    return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
 
 @router.get("/{camera_id}/clip.mp4")
