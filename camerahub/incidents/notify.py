@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import paho.mqtt.publish as mqtt_publish
+import paho.mqtt.client as mqtt_client
 
 from camerahub.config.services import Incidents as IncidentSettings
 
 log = logging.getLogger(__name__)
 # Connection-level failures of either channel; anything else is a bug and should surface.
-DELIVERY_ERRORS = (OSError, httpx.HTTPError, ValueError)
+DELIVERY_ERRORS = (OSError, httpx.HTTPError, ValueError, RuntimeError)
 
 
 @dataclass
@@ -53,12 +53,26 @@ class Notifier:
         msgs += [{"topic": f"{prefix}/users/{u}/incidents", "payload": data, "qos": 1}
                  for u in body["recipients"]]
         try:
-            mqtt_publish.multiple(msgs, hostname=mqtt.host, port=mqtt.port,
-                                  client_id="", keepalive=10)
+            self._publish(mqtt.host, mqtt.port, msgs)
             out.sent.append(f"mqtt://{mqtt.host}:{mqtt.port}")
         except DELIVERY_ERRORS as exc:
             log.warning("MQTT notification to %s:%s failed: %s", mqtt.host, mqtt.port, exc)
             out.failed.append(f"mqtt://{mqtt.host}:{mqtt.port}")
+
+    def _publish(self, host: str, port: int, msgs: list[dict]) -> None:
+        """Publish with QoS 1 and wait for the broker's acknowledgements, then disconnect."""
+        client = mqtt_client.Client(mqtt_client.CallbackAPIVersion.VERSION2)
+        client.connect(host, port, keepalive=10)
+        client.loop_start()
+        try:
+            infos = [client.publish(m["topic"], m["payload"], qos=m["qos"]) for m in msgs]
+            for info in infos:
+                info.wait_for_publish(self.timeout_s)
+                if not info.is_published():
+                    raise OSError("broker did not acknowledge the message in time")
+        finally:
+            client.disconnect()
+            client.loop_stop()
 
     def _webhook(self, url: str, body: dict[str, Any], out: Delivery) -> None:
         try:
