@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
@@ -17,8 +19,10 @@ from camerahub.db.engine import open_database
 from . import errors
 from .deps import authorize
 from .routes import ROUTERS, health
+from .routes.live import close_live_hub
 from .settings import Settings
 from .state import AppState
+from .webui import mount_ui
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -59,10 +63,18 @@ def _redact_access_log() -> None:
         logger.addFilter(_RedactTokens())
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Nothing to start eagerly; on shutdown stop the live hub's camera sessions."""
+    yield
+    await asyncio.to_thread(close_live_hub, app)
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The camerahub API: every route behind deps.authorize unless it opts out."""
     app = FastAPI(title="camerahub", version=__version__, openapi_url="/openapi.json",
-                  docs_url=None, redoc_url=None, dependencies=[Depends(authorize)])
+                  docs_url=None, redoc_url=None, dependencies=[Depends(authorize)],
+                  lifespan=_lifespan)
     app.state.camerahub = build_state(settings)
     _redact_access_log()
     errors.install(app)
@@ -73,4 +85,5 @@ def create_app(settings: Settings) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.root)
+    mount_ui(app)
     return app

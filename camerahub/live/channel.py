@@ -1,0 +1,179 @@
+"""One upstream RTSP session per camera, remuxed once and fanned out to every viewer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from camerahub.video.errors import StreamEnded, VideoError
+from camerahub.video.source import InputOptions, redact
+
+from .boxes import Fragment
+from .errors import LiveUnavailable
+from .remux import FragmentMuxer
+from .upstream import open_stream, packets, unavailable, video_stream
+from .viewer import Item, Viewer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """Tuning of the hub; seconds unless named otherwise."""
+
+    linger_s: float = 30.0  # keep the upstream this long after the last viewer leaves
+    max_queue: int = 8  # fragments (GOPs) a viewer may fall behind before it is dropped
+    open_timeout_s: float = 10.0
+    read_timeout_s: float = 10.0
+    first_item_timeout_s: float = 20.0  # a new viewer's wait for the init segment
+    # One response lasts at most this long; the browser reconnects with a fresh media
+    # token, so live access is re-checked and re-audited, and a server can shut down.
+    max_view_s: float = 600.0
+
+    @property
+    def input(self) -> InputOptions:
+        """How patient to be with the camera."""
+        return InputOptions(open_timeout_s=self.open_timeout_s,
+                            read_timeout_s=self.read_timeout_s)
+
+
+class Channel:
+    """A camera's live stream: a thread that reads the camera and feeds each Viewer."""
+
+    def __init__(self, camera_id: str, url_of: Callable[[str], str], options: LiveOptions,
+                 on_closed: Callable[[Channel], None]) -> None:
+        self.camera_id = camera_id
+        self.url_of = url_of
+        self.options = options
+        self.on_closed = on_closed
+        self.init: bytes | None = None
+        self.latest: Fragment | None = None
+        self.size: tuple[int, int] | None = None
+        self.error: str | None = None
+        self.closing = False
+        self.fragments = 0
+        self.started = time.monotonic()
+        self.first_fragment_s: float | None = None
+        self.stopped = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._viewers: set[Viewer] = set()
+        self._idle_since: float | None = None
+        self._thread = threading.Thread(target=self._run, name=f"live-{camera_id}", daemon=True)
+
+    # --- viewers ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the upstream in the channel's own thread."""
+        self._thread.start()
+
+    def add(self, viewer: Viewer) -> bool:
+        """Attach a viewer: init segment and latest keyframe fragment first; False if closing."""
+        with self._lock:
+            if self.closing:
+                return False
+            for item in (self.init, self.latest):
+                if item is not None:
+                    viewer.offer(item)
+            self._viewers.add(viewer)
+            self._idle_since = None
+        return True
+
+    def remove(self, viewer: Viewer) -> None:
+        """Detach a viewer; the upstream lingers for options.linger_s after the last one."""
+        with self._lock:
+            self._viewers.discard(viewer)
+            self._mark_idle()
+
+    @property
+    def viewers(self) -> int:
+        """Number of attached viewers."""
+        with self._lock:
+            return len(self._viewers)
+
+    def stop(self) -> None:
+        """Ask the thread to end (it does within a packet or a read timeout)."""
+        self._stop.set()
+
+    def join(self, timeout: float) -> None:
+        """Wait for the thread to end."""
+        self._thread.join(timeout)
+
+    # --- the thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        reason = None
+        try:
+            self._stream(self.url_of(self.camera_id))
+        except LiveUnavailable as exc:
+            reason = str(exc)
+        except VideoError as exc:
+            log.warning("live: camera %s: %s", self.camera_id, redact(str(exc)))
+            reason = str(unavailable(self.camera_id, exc))
+        except Exception:  # noqa: BLE001 - one camera's failure must not take the hub down
+            log.exception("live: camera %s: channel failed", self.camera_id)
+            reason = f"camera {self.camera_id}: live view failed"
+        finally:
+            self._finish(reason)
+
+    def _stream(self, url: str) -> None:
+        """Read, remux and publish until stopped, idle past the linger time, or failed."""
+        with open_stream(url, self.options.input) as container:
+            stream = video_stream(container, url)
+            muxer = FragmentMuxer(stream)
+            self.size = muxer.size
+            try:
+                for packet in packets(container, stream, url):
+                    if self._stop.is_set() or self._idle_expired():
+                        return
+                    for unit in muxer.feed(packet):
+                        self._publish(unit)
+            finally:
+                muxer.close()
+        raise StreamEnded(f"camera {self.camera_id} ended the stream")
+
+    def _publish(self, unit: Item) -> None:
+        """Hand a unit to every viewer; a viewer whose queue is full is dropped."""
+        with self._lock:
+            if isinstance(unit, Fragment):
+                self.latest = unit
+                self.fragments += 1
+                if self.first_fragment_s is None:
+                    self.first_fragment_s = time.monotonic() - self.started
+            else:
+                self.init = unit
+            dropped = [v for v in self._viewers if not v.offer(unit)]
+            for viewer in dropped:
+                self._viewers.discard(viewer)
+                log.info("live: camera %s: viewer %d dropped (%s)", self.camera_id, viewer.id,
+                         viewer.reason)
+            self._mark_idle()
+
+    def _mark_idle(self) -> None:
+        if not self._viewers and self._idle_since is None:
+            self._idle_since = time.monotonic()
+
+    def _idle_expired(self) -> bool:
+        """True (and closing from now on) once nobody watched for linger_s."""
+        with self._lock:
+            if self._viewers or self._idle_since is None:
+                return False
+            if time.monotonic() - self._idle_since < self.options.linger_s:
+                return False
+            self.closing = True
+            return True
+
+    def _finish(self, reason: str | None) -> None:
+        """End every viewer's stream and tell the hub."""
+        with self._lock:
+            self.closing = True
+            self.error = reason
+            viewers, self._viewers = list(self._viewers), set()
+        for viewer in viewers:
+            viewer.close(reason)
+        log.info("live: camera %s: upstream closed (%s)", self.camera_id, reason or "idle")
+        self.stopped.set()
+        self.on_closed(self)

@@ -1,0 +1,136 @@
+"""The live hub: one Channel per watched camera, viewers attach and leave freely."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+
+from camerahub.video.errors import VideoError
+from camerahub.video.source import InputOptions
+
+from . import snapshot
+from .channel import Channel, LiveOptions
+from .errors import LiveUnavailable
+from .upstream import unavailable
+from .viewer import Viewer
+
+log = logging.getLogger(__name__)
+SNAPSHOT_INPUT = InputOptions(open_timeout_s=5, read_timeout_s=5)
+
+
+class LiveHub:
+    """Cameras' live streams shared by every viewer (go2rtc's model, for fMP4 over HTTP).
+
+    url_of(camera_id) returns the RTSP URL to open (it may block: it runs in the channel's
+    thread); forget(camera_id) drops a cached URL after a failure.
+    """
+
+    def __init__(self, url_of: Callable[[str], str], options: LiveOptions | None = None,
+                 forget: Callable[[str], None] | None = None) -> None:
+        self.url_of = url_of
+        self.options = options or LiveOptions()
+        self.forget = forget
+        self.upstreams_opened = 0
+        self._channels: dict[str, Channel] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def subscribe(self, camera_id: str, loop: asyncio.AbstractEventLoop | None = None
+                  ) -> Viewer:
+        """A new viewer of the camera; the upstream opens if nobody watches it yet."""
+        viewer = Viewer(camera_id, self.options.max_queue, loop)
+        with self._lock:
+            if self._closed:
+                raise LiveUnavailable("the live hub is shutting down")
+            channel = self._channels.get(camera_id)
+            if channel is None or not channel.add(viewer):
+                channel = self._open(camera_id)
+                channel.add(viewer)
+        viewer.channel = channel
+        return viewer
+
+    def _open(self, camera_id: str) -> Channel:
+        """Start a new channel (caller holds the lock)."""
+        channel = Channel(camera_id, self.url_of, self.options, self._on_closed)
+        self._channels[camera_id] = channel
+        self.upstreams_opened += 1
+        channel.start()
+        return channel
+
+    def unsubscribe(self, viewer: Viewer) -> None:
+        """The viewer left (its connection closed)."""
+        viewer.close()
+        channel = getattr(viewer, "channel", None)
+        if channel is not None:
+            channel.remove(viewer)
+
+    def _on_closed(self, channel: Channel) -> None:
+        with self._lock:
+            if self._channels.get(channel.camera_id) is channel:
+                del self._channels[channel.camera_id]
+        if channel.error and self.forget is not None:
+            self.forget(channel.camera_id)
+
+    async def first(self, viewer: Viewer) -> bytes:
+        """The viewer's init segment; LiveUnavailable if the camera cannot be read."""
+        try:
+            item = await viewer.next(self.options.first_item_timeout_s)
+        except TimeoutError:
+            self.unsubscribe(viewer)
+            raise LiveUnavailable(f"camera {viewer.camera_id}: no video in time") from None
+        if not isinstance(item, bytes):
+            self.unsubscribe(viewer)
+            raise LiveUnavailable(viewer.reason or f"camera {viewer.camera_id}: no video")
+        return item
+
+    async def stream(self, viewer: Viewer, init: bytes) -> AsyncIterator[bytes]:
+        """The viewer's response body; ends after options.max_view_s so that a long view
+        is authorized (and audited) again, and detaches the viewer however it ends."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.max_view_s
+        try:
+            async for chunk in viewer.chunks(init):
+                yield chunk
+                if loop.time() > deadline:
+                    break
+        finally:
+            self.unsubscribe(viewer)
+
+    def snapshot(self, camera_id: str, quality: int = 85) -> bytes:
+        """A JPEG from the latest keyframe of a running channel, else from a short session."""
+        channel = self._channels.get(camera_id)
+        init, latest = (channel.init, channel.latest) if channel else (None, None)
+        try:
+            if init is not None and latest is not None:
+                return snapshot.jpeg(snapshot.from_fragment(init, latest), quality)
+            url = self.url_of(camera_id)
+            return snapshot.jpeg(snapshot.from_camera(url, SNAPSHOT_INPUT), quality)
+        except VideoError as exc:
+            log.warning("live: snapshot of %s failed: %s", camera_id, exc)
+            if self.forget is not None:
+                self.forget(camera_id)
+            raise unavailable(camera_id, exc) from None
+
+    def stats(self) -> dict[str, dict]:
+        """Per watched camera: viewers, fragments sent, seconds open, time to first fragment."""
+        with self._lock:
+            channels = list(self._channels.values())
+        now = time.monotonic()
+        return {c.camera_id: {"viewers": c.viewers, "fragments": c.fragments,
+                              "open_s": round(now - c.started, 1),
+                              "first_fragment_s": c.first_fragment_s, "size": c.size}
+                for c in channels}
+
+    def close(self, timeout: float = 15.0) -> None:
+        """Stop every channel (viewers see the end of their stream) and wait for them."""
+        with self._lock:
+            self._closed = True
+            channels = list(self._channels.values())
+        for channel in channels:
+            channel.stop()
+        deadline = time.monotonic() + timeout
+        for channel in channels:
+            channel.join(max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,64 @@
+"""Opening a camera's RTSP stream for live view, failures translated into LiveUnavailable."""
+
+from __future__ import annotations
+
+import logging
+
+import av
+
+from camerahub.video.errors import StreamError, StreamOpenError
+from camerahub.video.source import (
+    InputOptions,
+    ffmpeg_options,
+    open_error_kind,
+    redact,
+    translate_read_error,
+)
+
+from .errors import LiveUnavailable
+
+log = logging.getLogger(__name__)
+# The SDP already carries SPS/PPS, so a short probe is enough; FFmpeg's default 5 s
+# analysis would make every first viewer wait that long before the first frame.
+PROBE_OPTIONS = {"analyzeduration": "1000000", "probesize": "500000", "fpsprobesize": "0"}
+REASONS = {"unauthorized": "the camera refused our credentials",
+           "forbidden": "the camera refused our credentials",
+           "not_found": "the camera has no such stream",
+           "timeout": "the camera did not answer in time",
+           "unreachable": "the camera is unreachable",
+           "invalid": "the camera sent an unreadable stream"}
+
+
+def unavailable(camera_id: str, exc: BaseException) -> LiveUnavailable:
+    """A LiveUnavailable naming the camera and the kind of failure (no URL, no secret)."""
+    if isinstance(exc, StreamOpenError):
+        why = REASONS.get(exc.kind, REASONS["unreachable"])
+    elif isinstance(exc, StreamError):
+        why = "the live stream ended"
+    else:
+        why = REASONS["unreachable"]
+    return LiveUnavailable(f"camera {camera_id}: {why}")
+
+
+def open_stream(url: str, opts: InputOptions) -> av.container.InputContainer:
+    """Open an RTSP URL for demuxing; StreamOpenError(kind) on failure."""
+    try:
+        return av.open(url, options={**ffmpeg_options(url, opts), **PROBE_OPTIONS},
+                       timeout=(opts.open_timeout_s, opts.read_timeout_s))
+    except av.error.FFmpegError as exc:
+        raise StreamOpenError(open_error_kind(exc), f"{redact(url)}: {exc}") from exc
+
+
+def video_stream(container: av.container.InputContainer, url: str):
+    """The first video stream; StreamOpenError if the camera sends none."""
+    if not container.streams.video:
+        raise StreamOpenError("invalid", f"{redact(url)}: no video stream")
+    return container.streams.video[0]
+
+
+def packets(container: av.container.InputContainer, stream, url: str):
+    """Demux packets; read failures become StreamStalled / StreamEnded."""
+    try:
+        yield from container.demux(stream)
+    except av.error.FFmpegError as exc:
+        raise translate_read_error(exc, url) from exc

@@ -1,0 +1,110 @@
+"""One viewer of a live channel: a bounded queue the channel thread fills and a client drains."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+
+from .boxes import Fragment
+
+Item = bytes | Fragment
+_ids = itertools.count(1)
+
+
+class Viewer:
+    """Bounded per-viewer queue: when it is full the viewer is dropped, never waited for.
+
+    The channel thread calls offer(); a client reads with chunks() (asyncio) or get()
+    (threads). The first item is always the init segment; fragments follow from a keyframe.
+    """
+
+    def __init__(self, camera_id: str, max_queue: int = 8,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.id = next(_ids)
+        self.camera_id = camera_id
+        self.max_queue = max_queue
+        self.joined = time.monotonic()
+        self.closed = False
+        self.reason: str | None = None
+        self.delivered = 0
+        self.channel: object | None = None  # the Channel feeding it (set by the hub)
+        self._items: deque[Item] = deque()
+        self._cond = threading.Condition()
+        self._loop = loop
+        self._event = asyncio.Event() if loop is not None else None
+
+    def offer(self, item: Item) -> bool:
+        """Queue an item; False if the viewer is closed or was just dropped as too slow."""
+        with self._cond:
+            if self.closed:
+                return False
+            if len(self._items) >= self.max_queue:
+                self._close_locked("viewer too slow; dropped")
+                return False
+            self._items.append(item)
+            self._cond.notify_all()
+        self._wake()
+        return True
+
+    def close(self, reason: str | None = None) -> None:
+        """No more items; the client sees the end after draining what is queued."""
+        with self._cond:
+            self._close_locked(reason)
+        self._wake()
+
+    def _close_locked(self, reason: str | None) -> None:
+        if not self.closed:
+            self.closed, self.reason = True, reason
+        self._cond.notify_all()
+
+    def _wake(self) -> None:
+        """Wake an asyncio reader (a no-op once its loop has gone away)."""
+        if self._loop is not None and self._event is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._event.set)
+
+    def _pop(self) -> tuple[Item | None, bool]:
+        """(next item or None, whether the stream has ended)."""
+        with self._cond:
+            if self._items:
+                return self._items.popleft(), False
+            return None, self.closed
+
+    def get(self, timeout: float) -> Item | None:
+        """The next item, waiting up to timeout; None at the end or on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._items and not self.closed:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._cond.wait(left):
+                    return None
+        return self._pop()[0]
+
+    async def next(self, timeout: float | None = None) -> Item | None:
+        """The next item (asyncio); None at the end; TimeoutError after timeout."""
+        assert self._event is not None, "viewer was made without an event loop"
+        async with asyncio.timeout(timeout):
+            while True:
+                self._event.clear()
+                item, ended = self._pop()
+                if item is not None or ended:
+                    return item
+                await self._event.wait()
+
+    async def chunks(self, first: Item | None = None) -> AsyncIterator[bytes]:
+        """The viewer's bytes: the init segment, then fragments on a timeline from 0."""
+        origin: int | None = None
+        item = first if first is not None else await self.next()
+        while item is not None:
+            if isinstance(item, Fragment):
+                origin = item.decode_time if origin is None else origin
+                yield item.rebased(origin)
+            else:
+                yield item
+            self.delivered += 1
+            item = await self.next()

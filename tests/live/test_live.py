@@ -1,0 +1,228 @@
+"""Live view over real HTTP against simulated cameras: one upstream, many viewers, access."""
+
+from __future__ import annotations
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from tests.authz.authz_support import make_app
+from tests.live.live_support import (
+    SUB_SIZE,
+    UNREACHABLE,
+    StreamReader,
+    decode_frames,
+    rtsp_sessions,
+    serving,
+    test_hub,
+    token,
+    wait_until,
+)
+
+CAM, SIM = "hq-1f-koseki-01", "hq-001"
+OTHER, OTHER_SIM = "hq-1f-koseki-03", "hq-003"
+UNSEEN = "hq-2f-kazei-a-01"  # the tax division's room: not tokatsu-koseki's area
+TIMEOUT = httpx.Timeout(60, connect=10)
+
+
+@pytest.fixture(scope="module")
+def base(live_app):
+    return live_app[0].url
+
+
+@pytest.fixture(scope="module")
+def hub(live_app):
+    return live_app[1]
+
+
+@pytest.fixture(scope="module")
+def bearer(base):
+    tokens = {}
+
+    def auth(user):
+        if user not in tokens:
+            tokens[user] = token(base, user)
+        return {"Authorization": f"Bearer {tokens[user]}"}
+    return auth
+
+
+def media_token(base, bearer, camera, user="kiki-sato") -> str:
+    resp = httpx.post(f"{base}/api/v1/cameras/{camera}/media-token", headers=bearer(user))
+    assert resp.status_code == 200, resp.text
+    return resp.json()["access_token"]
+
+
+def idle(sim, hub, sim_id, camera):
+    """Wait until the hub closed the camera's upstream (linger is 1 s in these tests)."""
+    wait_until(lambda: rtsp_sessions(sim, sim_id) == 0 and camera not in hub.stats(), 60,
+               f"{camera} upstream closed")
+
+
+def test_two_viewers_share_one_upstream_and_decode(sim, base, hub, bearer):
+    idle(sim, hub, SIM, CAM)
+    opened = hub.upstreams_opened
+    url = f"{base}/api/v1/cameras/{CAM}/live.mp4"
+    with httpx.Client(timeout=TIMEOUT) as one, httpx.Client(timeout=TIMEOUT) as two, \
+            one.stream("GET", url, headers=bearer("kiki-sato")) as first:
+        assert first.status_code == 200 and first.headers["content-type"] == "video/mp4"
+        a = StreamReader(first).start()
+        a.wait_fragments(1)
+        # the second viewer arrives with the channel running: it uses a media token
+        params = {"access_token": media_token(base, bearer, CAM)}
+        with two.stream("GET", url, params=params) as second:
+            assert second.status_code == 200
+            b = StreamReader(second).start()
+            b.wait_fragments(3)
+            a.wait_fragments(4)
+            assert rtsp_sessions(sim, SIM) == 1, "one RTSP session whatever the viewers"
+            assert hub.upstreams_opened == opened + 1
+            assert hub.stats()[CAM]["viewers"] == 2
+    for reader in (a, b):
+        frames = decode_frames(reader.as_file())
+        assert len(frames) >= 3 * 10 - 1  # 10 fps, 1 s GOPs: whole GOPs decode
+        assert (frames[0].width, frames[0].height) == SUB_SIZE
+        assert frames[0].key_frame, "a viewer starts on a keyframe"
+        assert reader.fragments[0].decode_time == 0, "each viewer's timeline starts at 0"
+    idle(sim, hub, SIM, CAM)  # closed a while after the last viewer left
+
+
+def test_a_slow_viewer_is_dropped_and_does_not_stall_another(sim, base, hub, bearer):
+    url = f"{base}/api/v1/cameras/{OTHER}/live.mp4"
+    with httpx.Client(timeout=TIMEOUT) as client, \
+            client.stream("GET", url, headers=bearer("kiki-sato")) as resp:
+        fast = StreamReader(resp).start()
+        fast.wait_fragments(1)
+        slow = hub.subscribe(OTHER)  # attached to the same channel, never reads
+        try:
+            wait_until(lambda: slow.closed, 60, "slow viewer dropped")
+            assert "too slow" in slow.reason
+            before = len(fast.fragments)
+            fast.wait_fragments(before + 2)  # the fast one goes on
+            assert rtsp_sessions(sim, OTHER_SIM) == 1
+        finally:
+            hub.unsubscribe(slow)
+    idle(sim, hub, OTHER_SIM, OTHER)
+
+
+def test_a_new_viewer_gets_init_and_the_latest_keyframe_fragment_at_once(sim, hub):
+    first = hub.subscribe(CAM)
+    try:
+        init = first.get(60)
+        assert isinstance(init, bytes) and b"moov" in init[:2000]
+        assert first.get(60) is not None  # a fragment: the channel is producing
+        late = hub.subscribe(CAM)
+        try:
+            assert late.get(1) == init  # already queued at subscribe time
+            fragment = late.get(1)
+            frames = decode_frames(init + fragment.rebased(fragment.decode_time))
+            assert frames and frames[0].key_frame
+        finally:
+            hub.unsubscribe(late)
+    finally:
+        hub.unsubscribe(first)
+    idle(sim, hub, SIM, CAM)
+
+
+@pytest.mark.parametrize(("user", "camera", "status"), [
+    ("tokatsu-koseki", CAM, 403),  # a visible camera, but managers have no live view
+    ("bucho-kumin", CAM, 403),
+    ("tokatsu-koseki", UNSEEN, 404),  # outside the area: never revealed
+    ("audit-watanabe", CAM, 404),
+    ("ops-takahashi", CAM, 404),
+])
+def test_live_is_refused_without_permission(sim, base, bearer, hub, user, camera, status):
+    resp = httpx.get(f"{base}/api/v1/cameras/{camera}/live.mp4", headers=bearer(user),
+                     params={"reason": "月次点検のため"}, timeout=TIMEOUT)
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/json")
+    assert CAM not in hub.stats() or hub.stats()[CAM]["viewers"] == 0
+
+
+def test_live_needs_credentials_for_that_camera(base, bearer):
+    url = f"{base}/api/v1/cameras/{CAM}/live.mp4"
+    assert httpx.get(url, timeout=TIMEOUT).status_code == 401
+    other = media_token(base, bearer, OTHER)
+    assert httpx.get(url, params={"access_token": other}, timeout=TIMEOUT).status_code == 401
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None, "not a JPEG"
+    return img.shape[1], img.shape[0]
+
+
+def test_snapshot_from_a_short_session_and_from_the_hub(sim, base, hub, bearer):
+    url = f"{base}/api/v1/cameras/{CAM}/snapshot.jpg"
+    idle(sim, hub, SIM, CAM)
+    resp = httpx.get(url, headers=bearer("kiki-sato"), timeout=TIMEOUT)  # nobody watching
+    assert resp.status_code == 200 and resp.headers["content-type"] == "image/jpeg"
+    assert _jpeg_size(resp.content) == SUB_SIZE
+    viewer = hub.subscribe(CAM)
+    try:
+        viewer.get(60), viewer.get(60)  # init and a fragment: the hub has a keyframe
+        sessions = rtsp_sessions(sim, SIM)
+        resp = httpx.get(url, headers=bearer("tokatsu-koseki"), timeout=TIMEOUT,
+                         params={"reason": "アラート確認のため"})  # managers state a reason
+        assert resp.status_code == 200 and _jpeg_size(resp.content) == SUB_SIZE
+        assert rtsp_sessions(sim, SIM) == sessions, "no second session for a snapshot"
+    finally:
+        hub.unsubscribe(viewer)
+
+
+def test_unreachable_camera_is_a_clear_503(base, bearer):
+    for path in ("live.mp4", "snapshot.jpg"):
+        resp = httpx.get(f"{base}/api/v1/cameras/{UNREACHABLE}/{path}",
+                         headers=bearer("kiki-sato"), timeout=TIMEOUT)
+        assert resp.status_code == 503, resp.text
+        assert resp.json()["detail"] == f"camera {UNREACHABLE}: the camera is unreachable"
+
+
+def test_offline_camera_mid_stream_ends_the_stream_and_the_next_viewer_gets_503(
+        sim, base, bearer, hub):
+    camera, sim_id = "hq-1f-koseki-04", "hq-004"
+    url = f"{base}/api/v1/cameras/{camera}/live.mp4"
+    try:
+        with httpx.Client(timeout=TIMEOUT) as client, \
+                client.stream("GET", url, headers=bearer("kiki-sato")) as resp:
+            reader = StreamReader(resp).start()
+            reader.wait_fragments(1)
+            sim.set_faults(sim_id, offline=True)
+            assert reader.ended.wait(60), "the stream ends when the camera goes away"
+        wait_until(lambda: camera not in hub.stats(), 60, "channel closed")
+        resp = httpx.get(url, headers=bearer("kiki-sato"), timeout=TIMEOUT)
+        assert resp.status_code == 503 and camera in resp.json()["detail"]
+    finally:
+        sim.clear_faults(sim_id)
+
+
+def test_the_live_stream_is_audited(base, bearer, live_app):
+    from sqlalchemy import select
+
+    from camerahub.db import models as m
+    sessions = live_app[0].app.state.camerahub.sessions
+    resp = httpx.get(f"{base}/api/v1/cameras/{CAM}/live.mp4", headers=bearer("tokatsu-koseki"),
+                     timeout=TIMEOUT)
+    assert resp.status_code == 403
+    with sessions() as s:
+        entry = s.scalars(select(m.AuditEntry).where(m.AuditEntry.action == "live")
+                          .order_by(m.AuditEntry.seq.desc()).limit(1)).one()
+    assert (entry.actor, entry.camera_id, entry.decision) == ("tokatsu-koseki", CAM, "deny")
+
+
+def test_app_shutdown_closes_every_upstream(sim, live_app):
+    """A viewer still watching when the server stops: the lifespan hook ends the upstream."""
+    _, _, cfg = live_app
+    app = make_app(str(live_app[0].app.state.camerahub.settings.database_url), cfg)
+    hub = test_hub(app, cfg)  # the default 30 s linger: only shutdown can close it soon
+    with httpx.Client(timeout=TIMEOUT) as client:
+        with serving(app) as server:
+            url = f"{server.url}/api/v1/cameras/{OTHER}/live.mp4"
+            auth = {"Authorization": f"Bearer {token(server.url, 'kiki-sato')}"}
+            with client.stream("GET", url, headers=auth) as resp:
+                reader = StreamReader(resp).start()
+                reader.wait_fragments(1)
+                server.server.should_exit = True  # stop while the stream is open
+                assert reader.ended.wait(60)
+        wait_until(lambda: rtsp_sessions(sim, OTHER_SIM) == 0 and not hub.stats(), 60,
+                   "upstream closed on shutdown")
