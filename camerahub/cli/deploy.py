@@ -1,4 +1,4 @@
-"""`camerahub deploy plan|apply -f FILE [--prune] [--json]`."""
+"""`camerahub deploy plan|apply -f FILE [--prune] [--json] [--devices [--only CAMERA,...]]`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,30 @@ import argparse
 import sys
 from pathlib import Path
 
-from camerahub.config import load_config
+from camerahub.config import Config, load_config
 from camerahub.db.engine import inventory_write
 from camerahub.deploy import Change, Plan, apply_plan, plan_changes
+from camerahub.deploy.devices import (
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_WORKERS,
+    DeviceOutcome,
+    DeviceRollout,
+    DeviceRun,
+    DeviceSelectionError,
+    record_verified,
+)
 from camerahub.deploy.inventory import config_changed
 
-from .common import Context, add_config_arg, print_json, read_text
+from .common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_RUNTIME,
+    CliError,
+    Context,
+    add_config_arg,
+    print_json,
+    read_text,
+)
 
 SYMBOL = {"add": "+", "change": "~", "remove": "-", "keep": "!"}
 
@@ -25,6 +43,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("-f", "--file", required=True, type=Path, help="deployment YAML")
         p.add_argument("--prune", action="store_true", help="also remove what the file omits")
         p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument("--devices", action=argparse.BooleanOptionalAction, default=None,
+                       help="also read (plan) or push (apply) the cameras' device settings "
+                            "over ONVIF; off unless given")
+        p.add_argument("--only", metavar="CAMERA,...", default="",
+                       help="limit the device part to these camera ids")
+        p.add_argument("--device-workers", type=int, default=DEFAULT_WORKERS, metavar="N",
+                       help=f"cameras handled at once (default {DEFAULT_WORKERS})")
+        p.add_argument("--device-timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+                       help=f"seconds per camera (default {DEFAULT_TIMEOUT_S:g})")
         add_config_arg(p)
         p.set_defaults(func=run_plan if verb == "plan" else run_apply)
 
@@ -41,8 +68,9 @@ def run_plan(args: argparse.Namespace) -> int:
     with ctx.sessions() as session:
         plan = plan_changes(session, cfg, prune=args.prune)
         plan.settings_changed = config_changed(session, read_text(args.file))
-    _report(args, plan, applied=False)
-    return 0
+    devices = _devices(args, cfg, apply=False)
+    _report(args, plan, applied=False, devices=devices, cfg=cfg)
+    return _exit_code(devices)
 
 
 def run_apply(args: argparse.Namespace) -> int:
@@ -56,8 +84,36 @@ def run_apply(args: argparse.Namespace) -> int:
         deployment = apply_plan(session, plan, text, str(args.file.resolve()))
         if deployment is not None:
             _audit(session, plan, deployment.config_sha256, str(args.file))
-    _report(args, plan, applied=deployment is not None)
-    return 0
+    # Devices after the inventory transaction: they cannot be part of it (no rollback).
+    devices = _devices(args, cfg, apply=True)
+    if devices is not None:
+        with ctx.sessions() as session:
+            record_verified(session, devices)
+            session.commit()
+    _report(args, plan, applied=deployment is not None, devices=devices, cfg=cfg)
+    return _exit_code(devices)
+
+
+def _devices(args: argparse.Namespace, cfg: Config, apply: bool) -> DeviceRun | None:
+    """The device part when --devices was given, else None."""
+    if not args.devices:
+        return None
+    if args.device_workers < 1 or args.device_timeout <= 0:
+        raise CliError("--device-workers and --device-timeout must be positive", EXIT_INVALID)
+    rollout = DeviceRollout(cfg, workers=args.device_workers, timeout=args.device_timeout)
+    try:
+        return rollout.run(apply, args.only.split(",") if args.only else None)
+    except DeviceSelectionError as exc:
+        raise CliError(str(exc), EXIT_INVALID) from None
+    finally:
+        rollout.close()
+
+
+def _exit_code(devices: DeviceRun | None) -> int:
+    """2 when a camera's settings are invalid for it, 1 when a camera failed, else 0."""
+    if devices is None or devices.ok:
+        return EXIT_OK
+    return EXIT_INVALID if devices.count("invalid") else EXIT_RUNTIME
 
 
 def _audit(session, plan: Plan, sha: str, source: str) -> None:
@@ -67,16 +123,54 @@ def _audit(session, plan: Plan, sha: str, source: str) -> None:
                  detail={"config_sha256": sha, "source": source, "summary": plan.summary()})
 
 
-def _report(args: argparse.Namespace, plan: Plan, applied: bool) -> None:
+def _report(args: argparse.Namespace, plan: Plan, applied: bool,
+            devices: DeviceRun | None = None, cfg: Config | None = None) -> None:
     if args.json:
         print_json({"file": str(args.file), "applied": applied, "prune": plan.prune,
                     "settings_changed": plan.settings_changed,
-                    "summary": plan.summary(), "changes": [c.as_json() for c in plan.changes]})
+                    "summary": plan.summary(), "changes": [c.as_json() for c in plan.changes],
+                    "devices": devices.as_json() if devices is not None else None})
         return
     out = sys.stdout
     for change in plan.changes:
         out.write(_describe(change) + "\n")
     out.write(_summary_line(plan, applied) + "\n")
+    if devices is not None:
+        out.write(_device_report(devices))
+    elif args.devices is None and cfg is not None and cfg.manages_devices():
+        out.write("Device settings not checked; add --devices to compare them with the "
+                  "cameras.\n")
+
+
+DEVICE_SYMBOL = {"change": "~", "applied": "=", "invalid": "!", "failed": "x"}
+
+
+def _device_report(run: DeviceRun) -> str:
+    """Per-camera lines, a summary and what a device change means for recording."""
+    lines = ["Devices (not atomic: each camera is changed and read back on its own; "
+             "no rollback):"]
+    lines += [_device_line(o) for o in run.outcomes if o.status != "unchanged"]
+    counts = run.summary()
+    verb = {"change": "to change" if not run.applied else "left to change",
+            "applied": "changed and verified"}
+    parts = [f"{n} {verb.get(k, k)}" for k, n in counts.items() if n]
+    lines.append(f"Devices: {', '.join(parts) or 'no cameras with device settings'} "
+                 f"({run.seconds:.1f} s).")
+    if any(o.restarts for o in run.outcomes if o.status in ("change", "applied")):
+        lines.append("Note: an encoder change restarts that camera's stream; a recorder "
+                     "reconnects and records a gap.")
+    return "\n".join(lines) + "\n"
+
+
+def _device_line(o: DeviceOutcome) -> str:
+    """One camera: its changes, or why it failed."""
+    head = f"{DEVICE_SYMBOL.get(o.status, '?')} device {o.camera_id}"
+    if o.status in ("failed", "invalid"):
+        return f"{head}  {o.status} ({o.error_kind}): {o.error}"
+    text = f"{head}  " + "; ".join(str(c) for c in o.changes)
+    if o.restarts:
+        text += f"  [restarts {', '.join(o.restarts)} stream]"
+    return text
 
 
 def _describe(change: Change) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, model_validator
 
 from .base import DisplayName, Id, Strict
+from .devices import DeviceSettings
 from .secrets import SecretRef
 
 Host = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:-]{1,253}$")]
@@ -54,6 +55,7 @@ class Camera(Strict):
     profile: str | None = Field(default=None, description="ONVIF profile token for live view")
     serial: str | None = Field(default=None, max_length=128, description="Expected serial")
     recording: Recording = Field(default_factory=Recording)
+    device: DeviceSettings | None = Field(default=None, description="Desired device settings")
 
 
 class CameraDefaults(Strict):

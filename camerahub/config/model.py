@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from .base import Strict
 from .cameras import Camera, CameraDefaults, Credential, Terminal
+from .devices import DesiredDevice, Devices, check_hostname, merge
 from .org import Org
 from .services import (
     Access,
@@ -41,6 +42,7 @@ class Config(Strict):
     credentials: list[Credential] = Field(default_factory=list)
     defaults: CameraDefaults = Field(default_factory=CameraDefaults)
     cameras: list[Camera] = Field(default_factory=list)
+    devices: Devices = Field(default_factory=Devices)
     terminals: list[Terminal] = Field(default_factory=list)
     storage: Storage = Field(default_factory=Storage)
     recorder: Recorder = Field(default_factory=Recorder)
@@ -80,6 +82,15 @@ class Config(Strict):
         """The credential a camera uses, falling back to the defaults."""
         cred_id = cam.credential or self.defaults.credential
         return next((c for c in self.credentials if c.id == cred_id), None)
+
+    def desired_device(self, cam: Camera) -> DesiredDevice:
+        """The device settings a camera should have: camera, then site, then global."""
+        layers = [cam.device, self.devices.sites.get(cam.site), self.devices.defaults]
+        return merge(cam.id, cam.site, [layer for layer in layers if layer is not None])
+
+    def manages_devices(self) -> bool:
+        """Whether the file declares any device settings at all."""
+        return any(not self.desired_device(c).empty() for c in self.cameras)
 
     def retention_days(self, cam: Camera) -> int:
         """Days to keep a camera's footage: camera, then site, then global."""
@@ -175,6 +186,25 @@ def _check_defaults(cfg: Config) -> Iterator[Problem]:
         yield ("defaults", "credential"), f"unknown credential {cfg.defaults.credential!r}"
 
 
+def _check_devices(cfg: Config) -> Iterator[Problem]:
+    sites = {s.id for s in cfg.sites}
+    for site_id in cfg.devices.sites:
+        if site_id not in sites:
+            yield ("devices", "sites", site_id), f"unknown site {site_id!r}"
+    names: dict[str, str] = {}
+    for i, cam in enumerate(cfg.cameras):
+        hostname = cfg.desired_device(cam).hostname
+        if hostname is None:
+            continue
+        problem = check_hostname(hostname)
+        if problem:
+            yield ("cameras", i, "device", "hostname"), problem
+        elif hostname.lower() in names:
+            yield (("cameras", i, "device", "hostname"),
+                   f"hostname {hostname!r} is also {names[hostname.lower()]!r}'s")
+        names.setdefault(hostname.lower(), cam.id)
+
+
 def _check_terminals(cfg: Config) -> Iterator[Problem]:
     rooms = {room.id for _, _, room in cfg.org.rooms()}
     for i, term in enumerate(cfg.terminals):
@@ -219,6 +249,7 @@ CHECKS = (
     _check_rooms,
     _check_cameras,
     _check_defaults,
+    _check_devices,
     _check_terminals,
     _check_user_scopes,
     _check_org_people,

@@ -18,6 +18,7 @@ SEVERITY = {
     "unreachable": "medium",
     "not_onvif": "medium",
     "partial": "low",
+    "drift": "medium",  # device settings changed by hand, away from the deployment file
 }
 CLOCK_SKEW_LIMIT_S = 2.0
 

@@ -6,15 +6,17 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from camerahub.config import Config, SecretMissing
+from camerahub.config import Camera, Config, SecretMissing
 from camerahub.db.types import utcnow
-from camerahub.onvif import Login, OnvifClient
+from camerahub.deploy.devices import DeviceRollout, FieldChange, rolled_out
+from camerahub.onvif import Login, OnvifClient, OnvifError
 
-from .model import DeviceResult, KnownCamera
+from .model import DeviceResult, Finding, KnownCamera
 from .plan import ScanPlan, plan_from_config
 from .reconcile import reconcile
 from .scan import Progress, Scan
@@ -80,10 +82,12 @@ class DiscoveryService:
 
     def __init__(self, config: Config, sessions: sessionmaker[Session], *,
                  client: OnvifClient | None = None, probe_timeout: float = 2.0,
-                 device_timeout: float = 5.0, workers: int = 16):
+                 device_timeout: float = 5.0, workers: int = 16, check_drift: bool = True):
         self.config = config
         self.sessions = sessions
         self.probe_timeout = probe_timeout
+        self.check_drift = check_drift
+        self.workers = workers
         self._own_client = client is None
         self.client = client or OnvifClient(timeout=device_timeout, max_workers=workers)
         self.credentials = CredentialBook(config)
@@ -109,12 +113,36 @@ class DiscoveryService:
             scan = Scan(plan, known, self.client, self.credentials.login_for, on_progress,
                         self._stop)
             results = reconcile(scan.run(), known, plan)
+            if self.check_drift and self.config is not None:  # ad hoc runs have no file
+                self._drift(results)
             events = self._store(results) if store else 0
             run = DiscoveryRun(results, round(time.monotonic() - started, 3),
                                scan.probe_errors, events)
             log.info("discovery: %d devices in %.2f s %s", len(results), run.seconds,
                      run.counts())
             return run
+
+    def _drift(self, results: list[DeviceResult]) -> None:
+        """Add a `drift` finding to online cameras whose settings differ from the file.
+
+        Only cameras a rollout has verified are checked: before that a difference is work
+        for `deploy apply --devices`, not a change somebody made by hand.
+        """
+        cams = {c.id: c for c in self.config.cameras}
+        with self.sessions() as session:
+            verified = rolled_out(session)
+        todo = [(r, cams[r.camera_id]) for r in results
+                if r.status == "online" and r.camera_id in cams and r.camera_id in verified
+                and not r.replaced and not self.config.desired_device(cams[r.camera_id]).empty()]
+        if not todo:
+            return
+        rollout = DeviceRollout(self.config, client=self.client, workers=self.workers,
+                                timeout=self.client.timeout)
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="drift") as pool:
+            diffs = list(pool.map(lambda item: _safe_drift(rollout, item[1]), todo))
+        for (result, _cam), changes in zip(todo, diffs, strict=True):
+            if changes:
+                result.findings.append(_drift_finding(changes))
 
     def _store(self, results: list[DeviceResult]) -> int:
         """Write state and events in one transaction; returns the number of events."""
@@ -171,3 +199,19 @@ class DiscoveryService:
             self.run_once(sites)
         except Exception:
             log.exception("discovery round for %s failed", ", ".join(sites))
+
+
+def _safe_drift(rollout: DeviceRollout, cam: Camera) -> list[FieldChange]:
+    """The camera's drift; a camera that cannot be read now has none to report."""
+    try:
+        return rollout.drift(cam)
+    except (OnvifError, SecretMissing) as exc:
+        log.info("drift check on %s skipped: %s", cam.id, exc)
+        return []
+
+
+def _drift_finding(changes: list[FieldChange]) -> Finding:
+    """One finding listing every setting changed away from the file."""
+    text = "; ".join(f"{c.field} is {c.current!r}, the file says {c.desired!r}" for c in changes)
+    return Finding("drift", f"settings changed on the camera: {text}",
+                   {"fields": [c.as_json() for c in changes]})

@@ -107,6 +107,35 @@ def cameras(cam_rooms, base, limit):
     return out
 
 
+def devices():
+    """Desired camera settings: a global default, lighter streams at the one-camera centres."""
+    return {
+        "defaults": {
+            "encoders": {
+                "main": {"resolution": "1280x720", "fps": 15, "bitrate_kbps": 2048, "gop": 30,
+                         "h264_profile": "Main"},
+                "sub": {"resolution": "640x360", "fps": 10, "bitrate_kbps": 512, "gop": 20,
+                        "h264_profile": "Baseline"},
+            },
+            # .invalid names: the example must never make a camera contact a real server
+            "ntp": ["ntp1.cctv.nakano.invalid", "ntp2.cctv.nakano.invalid"],
+            "timezone": "JST-9",
+            "hostname": "{id}",
+        },
+        "sites": {f"katsudo-{key}": {"encoders": {"main": {"fps": 10, "bitrate_kbps": 1024}}}
+                  for key, _ in KATSUDO},
+    }
+
+
+def with_device(cams):
+    """The counter camera of the 1F 戸籍 room records at full HD (camera-level override)."""
+    for cam in cams:
+        if cam["id"] == "hq-1f-koseki-01":
+            cam["device"] = {"encoders": {"main": {"resolution": "1920x1080",
+                                                   "bitrate_kbps": 4096}}}
+    return cams
+
+
 def terminals(rooms):
     """Two or three resident-information terminals per room."""
     out = []
@@ -158,7 +187,8 @@ def build():
                          "password_env": "CAMERAHUB_CAMERA_PASSWORD"}],
         "defaults": {"port": 8080, "credential": "camera-admin", "profile": "sub",
                      "record_profile": "main"},
-        "cameras": cameras(hq_cams, "127.0.1", 55) + cameras(fac_cams, "127.0.2", 45),
+        "cameras": with_device(cameras(hq_cams, "127.0.1", 55) + cameras(fac_cams, "127.0.2", 45)),
+        "devices": devices(),
         "terminals": terminals(rooms),
         "storage": {"backend": "file", "file": {"path": "segments"}},
         "recorder": {"segment_seconds": 10, "spool_limit_mb": 20480, "upload_workers": 8},
@@ -186,6 +216,8 @@ HEADER = """\
 #     backend: s3
 #     s3: {bucket: nakano-cctv, endpoint_url: "https://s3.example.internal",
 #          region: ap-northeast-1, path_style: true, object_lock: auto}
+# devices: settings pushed to the cameras by `camerahub deploy plan|apply --devices`
+# (camera `device:` > `devices.sites` > `devices.defaults`; unset fields are left alone).
 # Regenerate with: python deploy/tools/make_nakano.py > deploy/examples/nakano.yaml
 """
 
