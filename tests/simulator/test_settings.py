@@ -1,0 +1,108 @@
+"""Device settings of the simulator through onvif-zeep (its WSDLs, strict parsing) and the
+control endpoint: options, changes that persist, refusals a real camera gives."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from onvif import ONVIFCamera, ONVIFError
+
+from simulator.testing import running_simulator
+
+SUBNET_SETTINGS = 95  # 127.0.95.x: owned by this module (the device suite uses 91-94, 97-98)
+
+
+@pytest.fixture(scope="module")
+def settings_sim():
+    """Two cameras whose settings these tests change."""
+    with running_simulator(cameras=2, hq=2, subnet=SUBNET_SETTINGS) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def onvif_cam(settings_sim):
+    """onvif-zeep's ONVIFCamera against the first camera."""
+    cam = settings_sim.camera("hq-001")
+    return ONVIFCamera(cam.address, settings_sim.options.http_port, "admin", "admin")
+
+
+def test_encoder_options_parse_with_onvif_zeep(onvif_cam):
+    media = onvif_cam.create_media_service()
+    opts = media.GetVideoEncoderConfigurationOptions({"ConfigurationToken": "vec_main"})
+    sizes = [(r.Width, r.Height) for r in opts.H264.ResolutionsAvailable]
+    assert sizes == [(1920, 1080), (1280, 720), (640, 360)]
+    assert (opts.H264.FrameRateRange.Min, opts.H264.FrameRateRange.Max) == (1, 30)
+    assert (opts.H264.GovLengthRange.Min, opts.H264.GovLengthRange.Max) == (1, 300)
+    assert list(opts.H264.H264ProfilesSupported) == ["Baseline", "Main", "High"]
+    sub = media.GetVideoEncoderConfigurationOptions({"ProfileToken": "sub"})
+    assert [(r.Width, r.Height) for r in sub.H264.ResolutionsAvailable] == [(640, 360),
+                                                                            (320, 180)]
+
+
+def test_set_encoder_persists_and_bad_values_are_refused(settings_sim, onvif_cam):
+    media = onvif_cam.create_media_service()
+    conf = media.GetVideoEncoderConfiguration({"ConfigurationToken": "vec_sub"})
+    conf.Resolution.Width, conf.Resolution.Height = 320, 180
+    conf.H264.GovLength = 5
+    conf.RateControl.BitrateLimit = 200
+    media.SetVideoEncoderConfiguration({"Configuration": conf, "ForcePersistence": True})
+    again = media.GetVideoEncoderConfiguration({"ConfigurationToken": "vec_sub"})
+    assert (again.Resolution.Width, again.H264.GovLength, again.RateControl.BitrateLimit) == (
+        320, 5, 200)
+    for field, value in (("Width", 1000), ("GovLength", 301)):
+        bad = media.GetVideoEncoderConfiguration({"ConfigurationToken": "vec_sub"})
+        if field == "Width":
+            bad.Resolution.Width = value
+        else:
+            bad.H264.GovLength = value
+        with pytest.raises(ONVIFError) as caught:
+            media.SetVideoEncoderConfiguration({"Configuration": bad, "ForcePersistence": True})
+        assert "not offered" in str(caught.value) or "outside" in str(caught.value)
+    cam = settings_sim.wait_streams("hq-001", timeout=120)
+    assert (cam.served["sub"].width, cam.served["sub"].gop) == (320, 5)
+
+
+def test_refusals_carry_onvif_subcodes(settings_sim):
+    from camerahub.onvif import EncoderChange, Login, OnvifClient, SettingsChange
+    from camerahub.onvif.errors import DeviceRejected
+
+    with OnvifClient(timeout=10) as client:
+        url = settings_sim.device_url("hq-002")
+        change = SettingsChange(encoders=(EncoderChange("main", "vec_main", fps=60),))
+        with pytest.raises(DeviceRejected, match="InvalidArgVal/ConfigModify"):
+            client.write_settings(url, Login("admin", "admin"), change)
+        with pytest.raises(DeviceRejected, match="InvalidHostname"):
+            client.write_settings(url, Login("admin", "admin"),
+                                  SettingsChange(hostname="bad_name!"))
+
+
+def test_ntp_time_zone_and_hostname(settings_sim, onvif_cam):
+    device = onvif_cam.devicemgmt
+    device.SetNTP({"FromDHCP": False, "NTPManual": [
+        {"Type": "DNS", "DNSname": "ntp.example.invalid"},
+        {"Type": "IPv4", "IPv4Address": "127.0.0.123"}]})
+    ntp = device.GetNTP()
+    assert [h.DNSname or h.IPv4Address for h in ntp.NTPManual] == ["ntp.example.invalid",
+                                                                   "127.0.0.123"]
+    device.SetSystemDateAndTime({"DateTimeType": "NTP", "DaylightSavings": False,
+                                 "TimeZone": {"TZ": "JST-9"}})
+    clock = device.GetSystemDateAndTime()
+    assert (clock.DateTimeType, clock.TimeZone.TZ) == ("NTP", "JST-9")
+    assert (clock.LocalDateTime.Time.Hour - clock.UTCDateTime.Time.Hour) % 24 == 9
+    device.SetHostname({"Name": "koseki-cam-1"})
+    assert device.GetHostname().Name == "koseki-cam-1"
+    assert settings_sim.camera("hq-001").ntp_servers == ["ntp.example.invalid", "127.0.0.123"]
+
+
+def test_control_endpoint_changes_settings_by_hand(settings_sim):
+    url = f"{settings_sim.control_url}/cameras/hq-002/settings"
+    reply = httpx.post(url, json={"main": {"resolution": "640x360", "gop": 12},
+                                  "hostname": "by-hand"}, timeout=30)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["encoders"]["main"]["width"] == 640 and body["hostname"] == "by-hand"
+    refused = httpx.post(url, json={"main": {"resolution": "123x45"}}, timeout=30)
+    assert refused.status_code == 400 and "not offered" in refused.json()["error"]
+    unknown = httpx.post(url, json={"colour": "red"}, timeout=30)
+    assert unknown.status_code == 400
+    settings_sim.wait_streams("hq-002", timeout=120)
