@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host", help="bind address (default: api.host of the config, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: api.port of the config, 8000)")
+    p.add_argument("--no-background", action="store_true",
+                   help="do not run periodic discovery and retention in this process")
     p.add_argument("--demo", action="store_true",
                    help="accept a missing or weak signing secret (never in production)")
     add_config_arg(p)
@@ -52,8 +54,22 @@ def run(args: argparse.Namespace) -> int:
     port = args.port or cfg.api.port
     log.warning("camerahub API on http://%s:%s", host, port)
     app = create_app(settings)
+    jobs = None if args.no_background else _background(ctx)
     freeze_startup_heap()
-    uvicorn.run(app, host=host, port=port, proxy_headers=False,
-                server_header=False, log_level=logging.getLevelName(log.getEffectiveLevel()
-                                                                    ).lower())
+    try:
+        uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False,
+                    log_level=logging.getLevelName(log.getEffectiveLevel()).lower())
+    finally:
+        if jobs is not None:
+            jobs.stop()
     return 0
+
+
+def _background(ctx: Context):
+    """Periodic discovery (online/offline, findings) and retention sweeps."""
+    from camerahub.recorder import make_store
+    from camerahub.recorder.background import BackgroundJobs
+
+    jobs = BackgroundJobs(ctx.config, ctx.sessions, make_store(ctx.config, ctx.runtime))
+    jobs.start()
+    return jobs

@@ -1,0 +1,46 @@
+"""Jobs that run beside the API: periodic discovery (camera state) and retention sweeps."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from camerahub.config import Config
+from camerahub.discovery import DiscoveryService
+from camerahub.storage import SegmentStore
+
+from .retention import RetentionSweeper
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundJobs:
+    """Starts and stops the periodic jobs of one deployment."""
+
+    def __init__(self, cfg: Config, sessions: sessionmaker[Session], store: SegmentStore):
+        self.discovery = DiscoveryService(cfg, sessions)
+        self.sweeper = RetentionSweeper(sessions, store)
+        self.interval = cfg.retention.sweep_interval_s
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._sweep_loop, name="retention", daemon=True)
+
+    def start(self) -> None:
+        """Discovery rounds per site interval; a retention sweep every sweep_interval_s."""
+        self.discovery.start()
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop both and wait for them."""
+        self.stop_event.set()
+        self.discovery.close()
+        self.thread.join(30)
+
+    def _sweep_loop(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            try:
+                report = self.sweeper.sweep()
+                log.info("retention: %d deleted, %d locked", report.deleted, report.locked)
+            except Exception:  # noqa: BLE001 - a failed sweep is retried next interval
+                log.exception("retention sweep failed")
