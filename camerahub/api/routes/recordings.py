@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated
 
@@ -17,6 +19,7 @@ from ..access import requires
 from ..deps import FootageAccess, SessionDep
 from ..footage import FootageServices, footage_services, hls_playlist, raise_footage_error
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/cameras", tags=["recordings"])
 MAX_LISTING = timedelta(days=2)
 ServicesDep = Annotated[FootageServices, Depends(footage_services)]
@@ -57,9 +60,22 @@ def clip(camera_id: str, access: FootageAccess, session: SessionDep,
     except FootageError as exc:
         raise_footage_error(exc)
     name = f"{camera_id}_{access.footage_start:%Y%m%dT%H%M%SZ}.mp4"
-    return StreamingResponse(clip_chunks(services.store, plan), media_type="video/mp4",
+    return StreamingResponse(_guarded(clip_chunks(services.store, plan), camera_id),
+                             media_type="video/mp4",
                              headers={"Content-Disposition": f'inline; filename="{name}"',
                                       "Cache-Control": "no-store"})
+
+
+def _guarded(chunks: Iterator[bytes], camera_id: str) -> Iterator[bytes]:
+    """End the stream (the client sees a short clip) if a later segment turns out bad.
+
+    The status line is already sent by then, so the only honest signal left is to stop;
+    the cause goes to the log without a traceback.
+    """
+    try:
+        yield from chunks
+    except FootageError as exc:
+        log.warning("clip of %s cut short: %s", camera_id, exc)
 
 
 @router.get("/{camera_id}/playback.m3u8")
