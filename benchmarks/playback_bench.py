@@ -36,9 +36,6 @@ from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "incidents"))
-
-from media import encode, segments  # noqa: E402
 
 from camerahub.api import Settings, create_app  # noqa: E402
 from camerahub.authz import accounts  # noqa: E402
@@ -49,6 +46,7 @@ from camerahub.db.engine import inventory_write, open_database  # noqa: E402
 from camerahub.deploy import apply_plan, plan_changes  # noqa: E402
 from camerahub.storage import FileStore, segment_key  # noqa: E402
 from simulator.testing import free_port  # noqa: E402
+from tests.support.media import encode, segments  # noqa: E402
 
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 10, 1, tzinfo=UTC)

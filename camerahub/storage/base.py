@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from camerahub.storage.errors import ChecksumMismatch, InvalidKey
+from camerahub.storage.errors import ChecksumMismatch, InvalidKey, ObjectConflict
 
 _HASH_CHUNK = 1 << 20
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -63,6 +63,19 @@ class SegmentStore(ABC):
     @abstractmethod
     def set_legal_hold(self, key: str, on: bool) -> None:
         """Place or lift a legal hold (raises ObjectMissing, StorageError if unsupported)."""
+
+    def _matches_existing(self, key: str, sha256: str, size: int) -> bool:
+        """True if the key already holds these bytes; ObjectConflict if other bytes.
+
+        Evidence is never overwritten: a second put of the same bytes is a no-op, and a
+        put of different bytes under an existing key is refused.
+        """
+        existing = self.head(key)
+        if existing is None:
+            return False
+        if existing.sha256 == sha256 and existing.size == size:
+            return True
+        raise ObjectConflict(f"{key} already holds sha256 {existing.sha256}, refusing {sha256}")
 
     def presign_get(self, key: str, expires_s: int = 300) -> str | None:
         """Return a time-limited URL for direct download, or None if the store has none."""

@@ -22,7 +22,6 @@ from camerahub.storage.base import ObjectInfo, SegmentStore, check_key, verify_l
 from camerahub.storage.errors import (
     ChecksumMismatch,
     InvalidKey,
-    ObjectConflict,
     ObjectLocked,
     ObjectMissing,
     StorageUnavailable,
@@ -73,15 +72,6 @@ class FileStore(SegmentStore):
         finally:
             tmp.unlink(missing_ok=True)
         return True
-
-    def _matches_existing(self, key: str, sha256: str, size: int) -> bool:
-        """True if the key already holds these bytes; ObjectConflict if other bytes."""
-        existing = self.head(key)
-        if existing is None:
-            return False
-        if existing.sha256 == sha256 and existing.size == size:
-            return True
-        raise ObjectConflict(f"{key} already holds sha256 {existing.sha256}, refusing {sha256}")
 
     def _copy_to_temp(self, source: Path, target: Path) -> Path:
         """Copy into a temp file beside the target and fsync it."""

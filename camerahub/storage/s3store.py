@@ -27,7 +27,6 @@ from botocore.config import Config
 from camerahub.storage.base import ObjectInfo, SegmentStore, check_key, verify_local
 from camerahub.storage.errors import (
     ChecksumMismatch,
-    ObjectConflict,
     ObjectLocked,
     ObjectMissing,
     StorageError,
@@ -177,15 +176,6 @@ class S3Store(SegmentStore):
         if self.settings.sse == "aws:kms" and self.settings.kms_key_id:
             extra["SSEKMSKeyId"] = self.settings.kms_key_id
         return extra
-
-    def _matches_existing(self, key: str, sha256: str, size: int) -> bool:
-        """True if the key already holds these bytes; ObjectConflict if other bytes."""
-        existing = self.head(key)
-        if existing is None:
-            return False
-        if existing.sha256 == sha256 and existing.size == size:
-            return True
-        raise ObjectConflict(f"{key} already holds sha256 {existing.sha256}, refusing {sha256}")
 
     def _verify_uploaded(self, key: str, sha256: str, size: int) -> None:
         """HEAD the new object: size, metadata and (single-part) server checksum must agree."""

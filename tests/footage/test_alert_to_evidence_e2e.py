@@ -31,7 +31,8 @@ from camerahub.storage import RetryPolicy
 from camerahub.video.segmenter import Backoff
 from simulator.testing import running_simulator
 from tests.authz.authz_support import PASSWORD, make_app, set_all_passwords
-from tests.recorder.rec_support import Moto, wait_for
+from tests.recorder.rec_support import wait_for
+from tests.support.s3 import MotoS3
 
 SUBNET = 65
 GOP_S = 1.0  # the simulator's keyframe interval
@@ -80,7 +81,7 @@ def world(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("CAMERAHUB_CAMERA_PASSWORD", "admin")
     mp.setenv("CAMERAHUB_EXPORT_KEY", generate_key().decode())
-    moto = Moto().start()
+    moto = MotoS3().start()
     with running_simulator(cameras=3, hq=3, subnet=SUBNET) as sim:
         bucket = moto.bucket(object_lock=True)
         data = _config(sim, moto.endpoint, bucket, tmp / "data")

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import av
 import pytest
-from media import encode, segments
 from sqlalchemy import select
 
 from camerahub.cli import main
@@ -21,6 +20,7 @@ from camerahub.export import build_bundle, generate_key, load_private_key, verif
 from camerahub.incidents import AlertIn, IncidentService
 from camerahub.storage import FileStore
 from tests.conftest import EXAMPLES
+from tests.support.media import encode, segments
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from rec_support import SUBNET, Moto
+from rec_support import SUBNET
 
 from camerahub.config import parse_config, resolve_runtime
 from camerahub.db.engine import inventory_write, open_database
 from camerahub.deploy import apply_plan, plan_changes
 from simulator.testing import running_simulator
+from tests.support.s3 import MotoS3
 
 
 @pytest.fixture(scope="session")
 def moto():
-    server = Moto().start()
+    server = MotoS3().start()
     yield server
     server.stop()
 

@@ -1,55 +1,10 @@
-"""Support for recorder tests: moto on loopback, a deployment for simulated cameras, waits."""
+"""Support for recorder tests: a deployment for simulated cameras, and waits."""
 
 from __future__ import annotations
 
-import socket
 import time
-import uuid
-
-from moto.server import ThreadedMotoServer
-
-from camerahub.storage.s3store import S3Settings, make_client
 
 SUBNET = 61  # 127.0.61.x: this folder's own cameras
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Moto:
-    """moto's S3 server on loopback that can be stopped and started again on its port."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.server = None
-
-    def start(self):
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()
-        return self
-
-    def stop(self):
-        if self.server:
-            self.server.stop()
-            self.server = None
-
-    @property
-    def endpoint(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def bucket(self, object_lock=False) -> str:
-        name = f"rec-{uuid.uuid4().hex[:10]}"
-        client = make_client(S3Settings(bucket=name, endpoint_url=self.endpoint, path_style=True))
-        client.create_bucket(Bucket=name, ObjectLockEnabledForBucket=object_lock)
-        return name
-
-    def client(self, bucket):
-        return make_client(S3Settings(bucket=bucket, endpoint_url=self.endpoint, path_style=True))
-
-
 
 
 def deployment(sim, storage: dict, tmp_path, **recorder) -> dict:

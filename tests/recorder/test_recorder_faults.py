@@ -12,7 +12,7 @@ from datetime import timedelta
 import av
 import pytest
 import yaml
-from rec_support import Moto, deployment, wait_for
+from rec_support import deployment, wait_for
 from sqlalchemy import select
 
 from camerahub.db import models as m
@@ -20,6 +20,7 @@ from camerahub.recorder import Recorder, RecorderOptions, make_store
 from camerahub.recorder.streams import OnvifStreamResolver
 from camerahub.storage import RetryPolicy
 from camerahub.video.segmenter import Backoff
+from tests.support.s3 import MotoS3
 
 FAST = RecorderOptions(segment_seconds=4, read_timeout_s=4, upload_workers=2,
                        backoff=Backoff(initial_s=0.5, max_s=2), retry=RetryPolicy(max_s=2))
@@ -46,7 +47,7 @@ def faults(cams):
 
 
 def test_s3_outage_loses_and_duplicates_nothing(faults, make_env, tmp_path):
-    moto = Moto().start()
+    moto = MotoS3().start()
     bucket = moto.bucket()
     storage = {"backend": "s3", "s3": {"bucket": bucket, "endpoint_url": moto.endpoint,
                                        "path_style": True, "region": "us-east-1"}}

@@ -6,7 +6,6 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from rec_support import Moto
 from sqlalchemy import select
 
 from camerahub.cli import main
@@ -19,6 +18,7 @@ from camerahub.recorder import in_shard, parse_shard, shard_of
 from camerahub.recorder.retention import RetentionSweeper
 from camerahub.storage import FileStore, S3Settings, S3Store, segment_key
 from tests.conftest import EXAMPLES
+from tests.support.s3 import MotoS3
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
@@ -67,7 +67,7 @@ def test_sweep_deletes_expired_unheld_and_keeps_held(inventory, tmp_path):
 
 
 def test_object_lock_legal_hold_blocks_deletion_even_if_the_index_forgot(inventory, tmp_path):
-    moto = Moto().start()
+    moto = MotoS3().start()
     try:
         bucket = moto.bucket(object_lock=True)
         store = S3Store(S3Settings(bucket=bucket, endpoint_url=moto.endpoint, path_style=True))

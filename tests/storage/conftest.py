@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from storage_media import MotoS3, encode_h264
 
 from camerahub.storage import FileStore, S3Store
+from tests.support.media import encode_h264
+from tests.support.s3 import MotoS3
 
 
 @pytest.fixture(scope="session", autouse=True)

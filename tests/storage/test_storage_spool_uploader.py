@@ -9,7 +9,6 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from storage_media import MotoS3
 
 from camerahub.storage import (
     FileStore,
@@ -22,6 +21,7 @@ from camerahub.storage import (
 )
 from camerahub.storage.s3store import make_client
 from camerahub.video import Segmenter, SegmenterConfig, StreamEnded, probe_segment
+from tests.support.s3 import MotoS3
 
 START = datetime(2026, 11, 26, 3, 15, tzinfo=UTC)
 FAST_RETRY = RetryPolicy(initial_s=0.05, max_s=0.3)

@@ -8,7 +8,6 @@ import time
 import urllib.request
 
 import pytest
-from storage_media import free_port
 
 from camerahub.storage import (
     ChecksumMismatch,
@@ -23,6 +22,7 @@ from camerahub.storage import (
     StorageUnavailable,
 )
 from camerahub.storage.s3store import make_client
+from tests.support.s3 import free_port
 
 KEY = "hq/hq-1f-koseki-01/2026/11/26/03/20261126T031500.000Z_10000.ts"
 

@@ -1,14 +1,10 @@
-"""Helpers for the storage tests: a loopback moto S3 server and real segments."""
+"""A real HTTP S3 endpoint (moto) on loopback, for every suite that stores segments."""
 
 from __future__ import annotations
 
 import socket
 import uuid
-from pathlib import Path
 
-import av
-import cv2
-import numpy as np
 from moto.server import ThreadedMotoServer
 
 from camerahub.storage import S3Settings
@@ -59,17 +55,7 @@ class MotoS3:
         client.create_bucket(Bucket=name, ObjectLockEnabledForBucket=object_lock)
         return name
 
+    def bucket(self, object_lock: bool = False) -> str:
+        """Alias of new_bucket (the recorder suites' name)."""
+        return self.new_bucket(object_lock)
 
-def encode_h264(path: Path, seconds: float, fps: int = 15, gop: int = 15) -> Path:
-    """Encode numbered frames with libx264 into MPEG-TS (input for the segmenter)."""
-    with av.open(str(path), "w", format="mpegts") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0",
-                          "preset": "ultrafast"}
-        for index in range(round(seconds * fps)):
-            img = np.zeros((240, 320, 3), np.uint8)
-            cv2.putText(img, str(index), (40, 180), cv2.FONT_HERSHEY_SIMPLEX, 2, (255,) * 3, 3)
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")))
-        out.mux(stream.encode(None))
-    return path

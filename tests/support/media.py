@@ -1,4 +1,4 @@
-"""Real H.264 segments for incident and export tests, made with PyAV and the real segmenter."""
+"""Real H.264 for tests: encoded with PyAV from OpenCV frames, and cut by the real segmenter."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from camerahub.video.errors import StreamEnded
 from camerahub.video.segmenter import Segmenter, SegmenterConfig, SegmentInfo
 
 
-def encode(path: Path, seconds: float, fps: int = 15, gop: int = 15) -> Path:
-    """Numbered frames encoded with libx264 into MPEG-TS."""
+def encode_h264(path: Path, seconds: float, fps: int = 15, gop: int = 15) -> Path:
+    """Numbered frames encoded with libx264 (320x240) into MPEG-TS."""
     with av.open(str(path), "w", format="mpegts") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
@@ -40,3 +40,6 @@ def segments(source: Path, spool: Path, camera: str, site: str, start: datetime,
     with contextlib.suppress(StreamEnded):  # a file source always ends this way
         seg.record(str(source), threading.Event())
     return made
+
+
+encode = encode_h264  # the shorter name the incident tests use
