@@ -35,10 +35,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def deployment_text(sim) -> str:
-    """nakano.yaml with the koseki cameras on the simulator's addresses and port."""
+def deployment_text(sim, cameras: dict[str, str] = SIM_CAMERAS) -> str:
+    """nakano.yaml with some cameras (id -> sim id) on the simulator's addresses and port."""
     text = NAKANO.read_text(encoding="utf-8")
-    for camera, sim_id in SIM_CAMERAS.items():
+    for camera, sim_id in cameras.items():
         old = re.search(rf"- id: {camera}\n(?:  .*\n)*?  address: (\S+)\n", text)
         assert old, camera
         start, end = old.span(1)
@@ -47,9 +47,9 @@ def deployment_text(sim) -> str:
                         f"defaults:\n  port: {sim.options.http_port}\n", 1)
 
 
-def deploy_for(sim, url: str):
-    """Deploy the example (pointed at sim) into url and set every password."""
-    cfg = deploy_text(url, deployment_text(sim), "live-test.yaml")
+def deploy_for(sim, url: str, cameras: dict[str, str] = SIM_CAMERAS):
+    """Deploy the example (some cameras pointed at sim) into url and set every password."""
+    cfg = deploy_text(url, deployment_text(sim, cameras), "live-test.yaml")
     set_all_passwords(url, cfg)
     return cfg
 

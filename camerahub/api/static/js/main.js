@@ -1,0 +1,152 @@
+// The app shell: session, navigation by URL hash, language switch, messages.
+
+import {getJson, onSignOut, signOut, token} from './api.js';
+import {h, replace} from './dom.js';
+import {lang, setLang, t, tv} from './i18n.js';
+import * as audit from './views/audit.js';
+import * as cameras from './views/cameras.js';
+import * as incidents from './views/incidents.js';
+import * as live from './views/live.js';
+import * as login from './views/login.js';
+import * as playback from './views/playback.js';
+
+const session = {me: null, cameras: []};
+const ROUTES = {login, cameras, live, playback, incidents, audit};
+let cleanup = null;
+let pendingNotice = null; // shown after the next render (e.g. why we signed out)
+
+/** Show a message (error or notice) above the view. */
+export function notify(text, kind = 'error') {
+  const box = document.getElementById('message');
+  box.className = kind;
+  box.hidden = !text;
+  box.textContent = text || '';
+}
+
+/** Go to a screen: '#/name?x=y'. */
+export function go(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+function parseHash() {
+  const [path, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  const [name = '', ...rest] = path.split('/');
+  return {name, rest: rest.map(decodeURIComponent), params: new URLSearchParams(query)};
+}
+
+/** What the signed-in user may open, from /auth/me and the camera list. */
+export function abilities() {
+  const me = session.me;
+  const acts = new Set(session.cameras.flatMap((c) => c.actions));
+  const manager = ['department-head', 'division-manager'].includes(me?.role);
+  return {
+    cameras: session.cameras.length > 0,
+    live: acts.has('live'),
+    playback: acts.has('playback'),
+    incidents: me?.role === 'crisis-management' || manager,
+    openIncident: me?.role === 'crisis-management' || manager,
+    holds: (me?.actions || []).includes('hold'),
+    export: acts.has('export'),
+    audit: (me?.actions || []).includes('audit'),
+    reasonNeeded: manager,
+  };
+}
+
+function home() {
+  const can = abilities();
+  if (can.live) return '#/live';
+  if (can.cameras) return '#/cameras';
+  if (can.incidents) return '#/incidents';
+  if (can.audit) return '#/audit';
+  return '#/cameras';
+}
+
+function renderHeader() {
+  document.getElementById('brand').textContent = t('appName');
+  document.getElementById('lang').textContent = t('langSwitch');
+  document.getElementById('lang').setAttribute('aria-label', lang() === 'ja'
+    ? 'Switch to English' : '日本語に切り替え');
+  const out = document.getElementById('signout');
+  out.textContent = t('signOut');
+  out.hidden = !session.me;
+  const who = document.getElementById('whoami');
+  who.textContent = session.me
+    ? t('signedInAs', {name: session.me.id, role: tv('role', session.me.role)}) : '';
+  const can = abilities();
+  const current = parseHash().name;
+  const links = [['cameras', 'navCameras'], ['live', 'navLive'], ['playback', 'navPlayback'],
+    ['incidents', 'navIncidents'], ['audit', 'navAudit']]
+    .filter(([name]) => session.me && can[name])
+    .map(([name, label]) => h('a', {href: `#/${name}`, id: `nav-${name}`,
+      'aria-current': current === name ? 'page' : null}, t(label)));
+  replace(document.getElementById('nav'), links);
+}
+
+async function loadSession() {
+  session.me = await getJson('/auth/me');
+  session.cameras = await getJson('/cameras');
+}
+
+/** Render the screen the URL names (signing in first if needed). */
+export async function render() {
+  if (cleanup) {
+    cleanup();
+    cleanup = null;
+  }
+  const view = document.getElementById('view');
+  let {name, rest, params} = parseHash();
+  if (!token()) name = 'login';
+  else if (!session.me) {
+    try {
+      await loadSession();
+    } catch (err) {
+      notify(err.message);
+      return;
+    }
+  }
+  if (name === 'login' && token()) {
+    go(home());
+    return;
+  }
+  if (!ROUTES[name] || (name !== 'login' && !abilities()[name])) {
+    go(name === 'login' ? '#/login' : home());
+    return;
+  }
+  renderHeader();
+  replace(view, h('p', {class: 'muted'}, t('loading')));
+  try {
+    cleanup = (await ROUTES[name].render(view, {session, rest, params, go, notify,
+      can: abilities()})) || null;
+  } catch (err) {
+    replace(view);
+    notify(err.message);
+  }
+  if (pendingNotice) {
+    notify(pendingNotice, 'notice');
+    pendingNotice = null;
+  }
+}
+
+function start() {
+  setLang(lang());
+  document.getElementById('lang').addEventListener('click', () => {
+    setLang(lang() === 'ja' ? 'en' : 'ja');
+    notify('');
+    render();
+  });
+  document.getElementById('signout').addEventListener('click', () => signOut());
+  onSignOut((reason) => {
+    session.me = null;
+    session.cameras = [];
+    pendingNotice = reason;
+    go('#/login');
+  });
+  window.addEventListener('hashchange', () => {
+    notify('');
+    render();
+  });
+  render();
+}
+
+start();

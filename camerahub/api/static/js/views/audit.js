@@ -1,0 +1,134 @@
+// Access records for auditors: filtered table, CSV download, per-division summary.
+
+import {getJson, request} from '../api.js';
+import {download, field, h, replace, table} from '../dom.js';
+import {lang, t, tv} from '../i18n.js';
+import {showTime, tokyoInputToUtc, utcToTokyoInput} from '../time.js';
+
+const PAGE = 100;
+const time = (v) => showTime(v, lang());
+
+function filterForm() {
+  const now = new Date();
+  const f = {
+    user: field(t('user'), h('input', {name: 'user', maxlength: 200})),
+    camera: field(t('camera'), h('input', {name: 'camera', maxlength: 200})),
+    action: field(t('action'), h('select', {name: 'action'}, h('option', {value: ''}, t('all')),
+      ['live', 'playback', 'snapshot', 'export', 'login', 'audit', 'deploy.apply']
+        .map((a) => h('option', {value: a}, a)))),
+    decision: field(t('decision'), h('select', {name: 'decision'},
+      [['', t('all')], ['allow', t('allow')], ['deny', t('deny')], ['info', t('decision_info')]]
+        .map(([v, label]) => h('option', {value: v}, label)))),
+    start: field(t('from'), h('input', {type: 'datetime-local', name: 'start',
+      value: utcToTokyoInput(new Date(now.getTime() - 7 * 86400 * 1000))})),
+    end: field(t('to'), h('input', {type: 'datetime-local', name: 'end',
+      value: utcToTokyoInput(new Date(now.getTime() + 60 * 1000))})),
+  };
+  return f;
+}
+
+function values(f) {
+  return {user: f.user.input.value.trim(), camera: f.camera.input.value.trim(),
+    action: f.action.input.value, decision: f.decision.input.value,
+    start: tokyoInputToUtc(f.start.input.value), end: tokyoInputToUtc(f.end.input.value)};
+}
+
+function footageText(e) {
+  if (!e.footage_start) return '';
+  return e.footage_end ? `${time(e.footage_start)} – ${time(e.footage_end)}` : time(e.footage_start);
+}
+
+function decisionBadge(decision) {
+  return h('span', {class: `badge ${decision}`}, tv('decision', decision));
+}
+
+function rows(items) {
+  return items.map((e) => [String(e.seq), h('span', {class: 'nowrap'}, time(e.at)), e.actor,
+    tv('role', e.role), e.action, decisionBadge(e.decision),
+    e.camera_id || '', footageText(e), e.reason || '',
+    e.incident_id ? `#${e.incident_id}` : '', e.client || '']);
+}
+
+const HEADERS = () => ['#', t('at'), t('user'), t('role_label'), t('action'), t('decision'),
+  t('camera'), t('footage'), t('reason'), t('incident'), t('client')];
+
+function summaryView(data) {
+  if (!data.divisions.length) return h('p', {}, t('none'));
+  return data.divisions.map((d) => h('section', {class: 'division'},
+    h('h3', {}, `${t('division')}: ${d.division}`,
+      d.department ? ` / ${t('department')}: ${d.department}` : ''),
+    table([t('user'), t('action'), t('allowed'), t('denied'), t('cameras'), t('reasons'),
+      t('first'), t('last')], d.accesses.map((a) => [a.user, a.action, String(a.allowed),
+      String(a.denied), a.cameras.join(', '), a.reasons.join(' / '),
+      time(a.first_local), time(a.last_local)]))));
+}
+
+export function render(view, {notify}) {
+  const f = filterForm();
+  const result = h('div', {id: 'audit-result'});
+  const summary = h('div', {id: 'audit-summary'});
+  let offset = 0;
+  let body = null;
+
+  async function load(more = false) {
+    offset = more ? offset : 0;
+    try {
+      const page = await getJson('/audit', {params: {...values(f), limit: PAGE, offset}});
+      if (!more) {
+        const tbl = table(HEADERS(), [], null);
+        tbl.id = 'audit-table';
+        body = tbl.querySelector('tbody');
+        replace(result, h('p', {}, t('total', {n: page.total})), tbl);
+      }
+      for (const cells of rows(page.items)) {
+        body.append(h('tr', {}, cells.map((c) => h('td', {}, c))));
+      }
+      offset = page.next_offset ?? offset;
+      if (page.next_offset !== null) {
+        const button = h('button', {type: 'button', class: 'secondary'}, t('more'));
+        button.addEventListener('click', () => { button.remove(); load(true); });
+        result.append(button);
+      }
+    } catch (err) {
+      notify(err.message);
+    }
+  }
+
+  async function csv() {
+    try {
+      const params = values(f);
+      const resp = await request('/audit.csv', {params});
+      download(await resp.blob(), 'audit.csv');
+    } catch (err) {
+      notify(err.message);
+    }
+  }
+
+  async function summarise() {
+    const {start, end} = values(f);
+    if (!start || !end || end <= start) {
+      notify(t('rangeInvalid'));
+      return;
+    }
+    try {
+      replace(summary, summaryView(await getJson('/audit/summary', {params: {start, end}})));
+    } catch (err) {
+      notify(err.message);
+    }
+  }
+
+  const form = h('form', {novalidate: true, class: 'card', id: 'audit-filter', 'aria-label': t('filter')},
+    h('div', {class: 'row'}, Object.values(f).map((x) => x.row)),
+    h('div', {class: 'toolbar'}, h('button', {type: 'submit'}, t('search')),
+      h('button', {type: 'button', class: 'secondary', id: 'csv', onclick: csv},
+        t('downloadCsv'))));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    load();
+  });
+  replace(view, h('h1', {}, t('auditTitle')), form, result,
+    h('section', {class: 'card'}, h('h2', {}, t('summaryTitle')),
+      h('button', {type: 'button', class: 'secondary', id: 'summarise', onclick: summarise},
+        t('showSummary')), summary));
+  load();
+}

@@ -1,0 +1,157 @@
+// Incidents: list, detail (alerts, holds, grants), state changes, holds and export, new.
+
+import {getJson, request} from '../api.js';
+import {download, field, h, replace, table} from '../dom.js';
+import {lang, t, tv} from '../i18n.js';
+import {showTime, tokyoInputToUtc, utcToTokyoInput} from '../time.js';
+
+const time = (v) => showTime(v, lang());
+
+function windowText(start, end) {
+  return start ? `${time(start)} – ${time(end)}` : '';
+}
+
+function listTable(items) {
+  return table([t('incident'), t('kind'), t('incidentState'), t('room'), t('window'),
+    t('openedBy'), t('created')], items.map((i) => [
+    h('a', {href: `#/incidents/${i.id}`}, `#${i.id}`), tv('kind', i.kind),
+    h('span', {class: `badge ${i.state}`}, tv('st', i.state)), i.room || '',
+    windowText(i.window_start, i.window_end), i.opened_by || '', time(i.created_at)]));
+}
+
+function newIncidentForm(session, go, notify) {
+  const rooms = new Map(session.cameras.map((c) => [c.room, c.room_name]));
+  const now = new Date();
+  const room = field(t('room'), h('select', {name: 'room', required: true},
+    [...rooms].map(([id, name]) => h('option', {value: id}, `${name} (${id})`))));
+  const from = field(t('from'), h('input', {type: 'datetime-local', required: true,
+    value: utcToTokyoInput(new Date(now.getTime() - 3600 * 1000))}));
+  const to = field(t('to'), h('input', {type: 'datetime-local', required: true,
+    value: utcToTokyoInput(now)}));
+  const reason = field(t('reason'), h('textarea', {required: true, minlength: 4,
+    maxlength: 4000, rows: 2}));
+  const employee = field(t('employeeOptional'), h('input', {maxlength: 64,
+    pattern: '[A-Za-z0-9_.\\-]+'}));
+  const form = h('form', {novalidate: true, class: 'card', id: 'new-incident'}, h('h2', {}, t('newIncident')),
+    h('div', {class: 'row'}, room.row, from.row, to.row, employee.row), reason.row,
+    h('button', {type: 'submit'}, t('create')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const start = tokyoInputToUtc(from.input.value);
+    const end = tokyoInputToUtc(to.input.value);
+    if (!start || !end || end <= start) {
+      notify(t('rangeInvalid'));
+      return;
+    }
+    try {
+      const body = {room_id: room.input.value, window: {start, end},
+        reason: reason.input.value.trim()};
+      if (employee.input.value.trim()) body.employee_id = employee.input.value.trim();
+      const made = await getJson('/incidents', {method: 'POST', json: body});
+      go(`#/incidents/${made.id}`);
+      notify(t('incidentCreated', {id: made.id}), 'notice');
+    } catch (err) {
+      notify(err.message);
+    }
+  });
+  return form;
+}
+
+async function renderList(view, {session, params, go, notify}, can) {
+  const stateFilter = params.get('state') || '';
+  const items = await getJson('/incidents', {params: {state: stateFilter}});
+  const select = field(t('incidentState'), h('select', {},
+    ['', 'open', 'reviewing', 'closed'].map((s) => h('option', {value: s,
+      selected: s === stateFilter}, s ? tv('st', s) : t('allStates')))));
+  select.input.addEventListener('change', () => go(`#/incidents?state=${select.input.value}`));
+  replace(view, h('h1', {}, t('incidentsTitle')), h('div', {class: 'toolbar'}, select.row),
+    items.length ? listTable(items) : h('p', {}, t('none')),
+    can.openIncident ? newIncidentForm(session, go, notify) : null);
+}
+
+function footageLink(camera, start, end) {
+  const q = new URLSearchParams({camera, start, end});
+  return h('a', {href: `#/playback?${q}`}, t('viewFootage'));
+}
+
+function stateForm(inc, reload, notify) {
+  if (inc.state === 'closed') return null;
+  const outcome = field(t('outcomeLabel'), h('textarea', {rows: 2, maxlength: 4000}));
+  const move = async (state) => {
+    try {
+      await getJson(`/incidents/${inc.id}/state`, {method: 'POST',
+        json: {state, outcome: outcome.input.value.trim() || null}});
+      await reload();
+    } catch (err) {
+      notify(err.message);
+    }
+  };
+  return h('section', {class: 'card'}, h('h2', {}, t('incidentState')), outcome.row,
+    h('div', {class: 'toolbar'},
+      inc.state === 'open' ? h('button', {type: 'button', onclick: () => move('reviewing')},
+        t('toReviewing')) : null,
+      h('button', {type: 'button', onclick: () => move('closed')}, t('toClosed'))));
+}
+
+function crisisActions(inc, can, reload, notify) {
+  const buttons = [];
+  if (can.holds) {
+    buttons.push(h('button', {type: 'button', class: 'secondary', onclick: async () => {
+      if (!window.confirm(t('confirmRelease'))) return;
+      try {
+        const res = await getJson(`/incidents/${inc.id}/release`, {method: 'POST'});
+        await reload();
+        notify(t('released_n', {n: res.released}), 'notice');
+      } catch (err) {
+        notify(err.message);
+      }
+    }}, t('releaseHolds')));
+  }
+  if (can.export) {
+    buttons.push(h('button', {type: 'button', onclick: async () => {
+      try {
+        const resp = await request(`/incidents/${inc.id}/export`, {method: 'POST'});
+        download(await resp.blob(), `incident-${inc.id}.zip`);
+      } catch (err) {
+        notify(err.message);
+      }
+    }}, t('exportBundle')));
+  }
+  return buttons.length ? h('div', {class: 'toolbar'}, buttons) : null;
+}
+
+async function renderDetail(view, id, ctx, can) {
+  const reload = () => renderDetail(view, id, ctx, can);
+  const inc = await getJson(`/incidents/${encodeURIComponent(id)}`);
+  const facts = [[t('kind'), tv('kind', inc.kind)], [t('incidentState'), tv('st', inc.state)],
+    [t('room'), inc.room], [t('window'), windowText(inc.window_start, inc.window_end)],
+    [t('employee'), inc.employee], [t('reason'), inc.reason], [t('outcome'), inc.outcome],
+    [t('openedBy'), inc.opened_by], [t('created'), time(inc.created_at)]];
+  replace(view, h('p', {}, h('a', {href: '#/incidents'}, `← ${t('backToList')}`)),
+    h('h1', {}, `${t('incident')} #${inc.id}`),
+    h('dl', {class: 'facts card'}, facts.filter(([, v]) => v)
+      .map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    crisisActions(inc, can, reload, ctx.notify),
+    h('section', {class: 'card'}, h('h2', {}, t('alerts')), inc.alerts.length
+      ? table([t('rule'), t('employee'), t('terminal'), t('severity'), t('window'), t('received')],
+        inc.alerts.map((a) => [a.rule, a.employee, a.terminal, a.severity,
+          windowText(a.window_start, a.window_end), time(a.received_at)]))
+      : h('p', {}, t('none'))),
+    h('section', {class: 'card'}, h('h2', {}, t('holds')), inc.holds.length
+      ? table([t('camera'), t('start'), t('end'), t('released'), ''], inc.holds.map((x) => [
+        x.camera, time(x.start), time(x.end), time(x.released_at),
+        footageLink(x.camera, x.start, x.end)]))
+      : h('p', {}, t('none'))),
+    h('section', {class: 'card'}, h('h2', {}, t('grants')), inc.grants.length
+      ? table([t('user'), t('camera'), t('footage'), t('expires'), t('revoked')],
+        inc.grants.map((g) => [g.user, g.camera, windowText(g.footage_start, g.footage_end),
+          time(g.expires_at), time(g.revoked_at)]))
+      : h('p', {}, t('none'))),
+    stateForm(inc, reload, ctx.notify));
+}
+
+export async function render(view, ctx) {
+  const can = ctx.can;
+  if (ctx.rest.length) await renderDetail(view, ctx.rest[0], ctx, can);
+  else await renderList(view, ctx, can);
+}

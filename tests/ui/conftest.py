@@ -1,0 +1,114 @@
+"""Fixtures for browser tests: the real app under uvicorn over simulated cameras and real
+recorded segments, driven by headless Chromium (Debian's package) through Selenium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from camerahub.db import segments as index
+from camerahub.storage import FileStore
+from simulator.testing import running_simulator
+from tests.authz.authz_support import make_app
+from tests.live.live_support import deploy_for, serving, test_hub
+from tests.ui.ui_media import cut, encode
+
+SUBNET = 83  # 127.0.83.x: this folder's own cameras
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+         "--autoplay-policy=no-user-gesture-required", "--window-size=1400,1000",
+         "--lang=ja")
+RECORDED_CAMERA = "hq-1f-koseki-01"
+T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
+RECORDED_SECONDS = 12
+# The live grid shows cameras in list order: the first four are the simulated ones.
+LIVE_CAMERAS = {"hq-1f-jumin-01": "hq-001", "hq-1f-jumin-02": "hq-002",
+                "hq-1f-jumin-03": "hq-003", "hq-1f-jumin-04": "hq-004"}
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Chromium and its driver from Debian (make setup installs them)."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip("chromium and chromium-driver are not installed (run make setup)")
+    return CHROMIUM, CHROMEDRIVER
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory) -> Path:
+    """Where screenshots go: $CAMERAHUB_UI_SCREENSHOTS, else a temporary directory."""
+    target = os.environ.get("CAMERAHUB_UI_SCREENSHOTS")
+    path = Path(target) if target else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def record_segments(sessions, store: FileStore, work: Path) -> None:
+    """Real H.264 segments (PyAV + the real segmenter) in the store, with index rows."""
+    source = encode(work / "source.ts", RECORDED_SECONDS)
+    for info in cut(source, work / "spool", RECORDED_CAMERA, "hq", T0):
+        key = f"hq/{RECORDED_CAMERA}/{info.start_utc:%Y%m%dT%H%M%S.%f}.ts"
+        store.put(key, info.path, info.sha256)
+        with sessions.begin() as s:
+            index.add_segment(s, camera_id=RECORDED_CAMERA, site_id="hq", start=info.start_utc,
+                              end=info.end_utc, nbytes=info.bytes, sha256=info.sha256, key=key)
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory):
+    """The real app (live hub over simulated cameras, footage from real segments)."""
+    work = tmp_path_factory.mktemp("ui")
+    with pytest.MonkeyPatch.context() as mp, \
+            running_simulator(cameras=4, hq=4, subnet=SUBNET) as sim:
+        mp.setenv("CAMERAHUB_CAMERA_PASSWORD", "admin")
+        url = f"sqlite:///{work / 'db.sqlite'}"
+        cfg = deploy_for(sim, url, LIVE_CAMERAS)
+        app = make_app(url, cfg, data_dir=work)
+        record_segments(app.state.camerahub.sessions, FileStore(work / "segments"), work)
+        test_hub(app, cfg, linger_s=2.0)
+        with serving(app) as server:
+            yield server
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item, so the browser fixture knows of a failure."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def browser(chromium, monkeypatch, request, shots):
+    """A fresh headless Chromium (own profile directory) driven by chromedriver."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch.setenv("SE_OFFLINE", "true")  # selenium-manager must never download
+    binary, driver_path = chromium
+    profile = tempfile.mkdtemp(prefix="camerahub-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in (*FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+        failed = getattr(request.node, "rep_call", None)
+        if failed is not None and failed.failed:  # keep what the page showed, for the log
+            driver.save_screenshot(str(shots / f"FAILED-{request.node.name}.png"))
+            print("page text at failure:", driver.find_element("tag name", "body").text)
+            print("browser log:", driver.get_log("browser"))
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+__all__ = ["T0", "timedelta"]
