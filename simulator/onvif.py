@@ -43,7 +43,7 @@ class OnvifService:
         self._ops: dict[tuple[str, str], Callable[[etree._Element], str]] = {}
         for name in ("GetSystemDateAndTime", "GetDeviceInformation", "GetCapabilities",
                      "GetServices", "GetScopes", "GetHostname", "GetNetworkInterfaces",
-                     "GetNTP", "SetNTP", "SetHostname", "SetSystemDateAndTime"):
+                     "GetNTP", "SetNTP", "SetHostname", "SetSystemDateAndTime", "SetScopes"):
             self._ops[(NS["tds"], name)] = getattr(self, "_" + name)
         for name in ("GetProfiles", "GetProfile", "GetStreamUri", "GetSnapshotUri",
                      "GetVideoSources", "GetVideoEncoderConfigurations",
@@ -180,10 +180,17 @@ class OnvifService:
         return f"<tds:GetServicesResponse>{items}</tds:GetServicesResponse>"
 
     def _GetScopes(self, _req: etree._Element) -> str:
-        items = "".join(f"<tds:Scopes><tt:ScopeDef>Fixed</tt:ScopeDef>"
+        configurable = set(self.camera.configurable_scopes())
+        items = "".join(f"<tds:Scopes><tt:ScopeDef>"
+                        f"{'Configurable' if s in configurable else 'Fixed'}</tt:ScopeDef>"
                         f"<tt:ScopeItem>{escape(s)}</tt:ScopeItem></tds:Scopes>"
                         for s in self.camera.scopes())
         return f"<tds:GetScopesResponse>{items}</tds:GetScopesResponse>"
+
+    def _SetScopes(self, req: etree._Element) -> str:
+        scopes = [(el.text or "").strip() for el in req.findall("tds:Scopes", NS)]
+        settings.set_scopes(self.camera, scopes)
+        return "<tds:SetScopesResponse/>"
 
     def _GetHostname(self, _req: etree._Element) -> str:
         return ("<tds:GetHostnameResponse><tds:HostnameInformation>"

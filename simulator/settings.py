@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from simulator.media import ProfileSpec
 from simulator.state import CameraState
@@ -112,9 +113,37 @@ def check_ntp(servers: list[str]) -> list[str]:
     return servers
 
 
+SCOPE_BASE = "onvif://www.onvif.org/"
+MAX_SCOPES = 16
+MAX_SCOPE_LENGTH = 256
+
+
+def set_scopes(camera: CameraState, scopes: list[str]) -> None:
+    """SetScopes: replace the configurable scopes; fixed ones may not be written."""
+    fixed = set(camera.scopes()) - set(camera.configurable_scopes())
+    if len(scopes) > MAX_SCOPES:
+        raise SettingsError("ter:TooManyScopes", f"at most {MAX_SCOPES} scopes")
+    for scope in scopes:
+        if scope in fixed or scope.startswith((SCOPE_BASE + "hardware/", SCOPE_BASE + "type/")):
+            raise SettingsError("ter:ScopeOverwrite", f"scope {scope!r} is fixed")
+        if not scope or len(scope) > MAX_SCOPE_LENGTH or any(c.isspace() for c in scope):
+            raise SettingsError("ter:InvalidArgVal", f"invalid scope {scope!r}")
+    names = [s.removeprefix(SCOPE_BASE + "name/") for s in scopes
+             if s.startswith(SCOPE_BASE + "name/")]
+    places = [s.removeprefix(SCOPE_BASE + "location/") for s in scopes
+              if s.startswith(SCOPE_BASE + "location/")]
+    if names:
+        camera.name_scope, camera.name = names[0], unquote(names[0])
+    if places:
+        camera.location_scope, camera.location = places[0], unquote(places[0])
+    camera.extra_scopes = [s for s in scopes if not s.startswith(
+        (SCOPE_BASE + "name/", SCOPE_BASE + "location/"))]
+
+
 def apply_control(camera: CameraState, body: dict) -> list[str]:
     """Apply a control-endpoint settings change; returns the profiles whose encoder changed."""
-    unknown = set(body) - set(camera.profiles) - {"hostname", "ntp", "timezone", "time_mode"}
+    unknown = set(body) - set(camera.profiles) - {"hostname", "ntp", "timezone", "time_mode",
+                                                  "name"}
     if unknown:
         raise SettingsError("ter:InvalidArgVal", f"unknown settings {sorted(unknown)}")
     changed = []
@@ -130,6 +159,8 @@ def apply_control(camera: CameraState, body: dict) -> list[str]:
         changed.append(token)
     if "hostname" in body:
         camera.hostname = check_hostname(str(body["hostname"]))
+    if "name" in body:
+        camera.name, camera.name_scope = str(body["name"]), None
     if "ntp" in body:
         camera.ntp_servers = check_ntp([str(s) for s in body["ntp"]])
         camera.ntp_from_dhcp = False

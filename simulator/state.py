@@ -61,11 +61,19 @@ class CameraState:
     # what RTSP serves right now per profile; trails `profiles` while a re-encode runs
     served: dict[str, ProfileSpec] = field(default_factory=dict)
     initial_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # name/location scope segments as a client set them (percent-encoded); None: derived
+    name_scope: str | None = None
+    location_scope: str | None = None
+    extra_scopes: list[str] = field(default_factory=list)  # other configurable scopes
+    label_name: str = ""
 
     def __post_init__(self) -> None:
         if not self.hostname:
             self.hostname = self.camera_id
         self.initial_sizes = {t: (p.width, p.height) for t, p in self.profiles.items()}
+        # the picture keeps the name the camera started with, so renaming it over ONVIF
+        # does not invalidate its cached loops (a real OSD would follow; ours is a fixture)
+        self.label_name = self.label_name or self.name
 
     @property
     def _digest(self) -> bytes:
@@ -95,16 +103,22 @@ class CameraState:
 
     def label(self) -> Label:
         """The text drawn into this camera's picture."""
-        return Label(self.camera_id, self.name, self.site, self.address)
+        return Label(self.camera_id, self.label_name, self.site, self.address)
 
     def scopes(self) -> list[str]:
         """ONVIF scope URIs (name, location, type, profile, hardware)."""
         base = "onvif://www.onvif.org"
         return [f"{base}/type/video_encoder", f"{base}/Profile/Streaming",
-                f"{base}/name/{_scope_safe(self.name)}",
-                f"{base}/location/{_scope_safe(self.location)}",
+                *self.configurable_scopes(),
                 f"{base}/hardware/{_scope_safe(self.model)}",
                 f"{base}/camerahub/id/{self.camera_id}"]
+
+    def configurable_scopes(self) -> list[str]:
+        """The scopes SetScopes replaces: name, location and any a client added."""
+        base = "onvif://www.onvif.org"
+        return [f"{base}/name/{self.name_scope or _scope_safe(self.name)}",
+                f"{base}/location/{self.location_scope or _scope_safe(self.location)}",
+                *self.extra_scopes]
 
     def now(self) -> float:
         """The camera's own clock (wall clock plus any skew fault)."""

@@ -6,7 +6,7 @@ Every field is optional: unset means "leave the camera's value as it is".
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
@@ -22,6 +22,7 @@ PosixTz = Annotated[str, StringConstraints(
     pattern=r"^(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]+>)[+-]?\d{1,2}(?::\d{2})?[A-Za-z0-9<>+\-,./:]*$",
     max_length=64)]
 HOSTNAME_FIELDS = ("id", "site")  # placeholders a hostname template may use
+NAME_FIELDS = ("id", "site", "name")  # placeholders a device-name template may use
 _LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
@@ -52,6 +53,9 @@ class DeviceSettings(Strict):
     timezone: PosixTz | None = Field(default=None, description="POSIX TZ, e.g. JST-9")
     hostname: str | None = Field(default=None, min_length=1, max_length=63,
                                  description="Host name; {id} and {site} are filled in")
+    name: str | None = Field(default=None, min_length=1, max_length=64,
+                             description="ONVIF device name (name scope); {id}, {site} and "
+                                         "{name} (the camera's name in this file) are filled in")
 
     @field_validator("hostname")
     @classmethod
@@ -64,6 +68,20 @@ class DeviceSettings(Strict):
             raise ValueError("hostname may only use the placeholders {id} and {site}") from None
         if not _LABEL.match(sample):
             raise ValueError("hostname must be letters, digits and inner hyphens (RFC 1123)")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            value.format(**{k: "x" for k in NAME_FIELDS})
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("name may only use the placeholders {id}, {site} and {name}") \
+                from None
+        if any(not ch.isprintable() for ch in value):
+            raise ValueError("name may not contain control characters")
         return value
 
 
@@ -95,11 +113,11 @@ class DesiredDevice:
     ntp: tuple[str, ...] | None = None
     timezone: str | None = None
     hostname: str | None = None
-    sources: dict[str, str] = field(default_factory=dict, compare=False)
+    name: str | None = None
 
     def empty(self) -> bool:
         """Nothing is managed on this camera."""
-        return not (self.encoders or self.ntp or self.timezone or self.hostname)
+        return not (self.encoders or self.ntp or self.timezone or self.hostname or self.name)
 
 
 def _first(values: list, name: str):
@@ -107,7 +125,8 @@ def _first(values: list, name: str):
     return next((getattr(v, name) for v in values if getattr(v, name) is not None), None)
 
 
-def merge(camera_id: str, site_id: str, layers: list[DeviceSettings]) -> DesiredDevice:
+def merge(camera_id: str, site_id: str, layers: list[DeviceSettings],
+          camera_name: str = "") -> DesiredDevice:
     """Merge layers (most specific first) field by field into a DesiredDevice."""
     tokens = sorted({t for layer in layers for t in layer.encoders})
     encoders = []
@@ -119,9 +138,12 @@ def merge(camera_id: str, site_id: str, layers: list[DeviceSettings]) -> Desired
         encoders.append(enc)
     template = _first(layers, "hostname")
     hostname = template.format(id=camera_id, site=site_id) if template else None
+    name = _first(layers, "name")
+    if name:
+        name = name.format(id=camera_id, site=site_id, name=camera_name)
     ntp = _first(layers, "ntp")
     return DesiredDevice(camera_id, tuple(encoders), tuple(ntp) if ntp else None,
-                         _first(layers, "timezone"), hostname)
+                         _first(layers, "timezone"), hostname, name)
 
 
 def check_hostname(name: str) -> str | None:

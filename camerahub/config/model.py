@@ -86,7 +86,8 @@ class Config(Strict):
     def desired_device(self, cam: Camera) -> DesiredDevice:
         """The device settings a camera should have: camera, then site, then global."""
         layers = [cam.device, self.devices.sites.get(cam.site), self.devices.defaults]
-        return merge(cam.id, cam.site, [layer for layer in layers if layer is not None])
+        return merge(cam.id, cam.site, [layer for layer in layers if layer is not None],
+                     cam.name)
 
     def manages_devices(self) -> bool:
         """Whether the file declares any device settings at all."""
@@ -193,7 +194,10 @@ def _check_devices(cfg: Config) -> Iterator[Problem]:
             yield ("devices", "sites", site_id), f"unknown site {site_id!r}"
     names: dict[str, str] = {}
     for i, cam in enumerate(cfg.cameras):
-        hostname = cfg.desired_device(cam).hostname
+        want = cfg.desired_device(cam)
+        if want.name is not None and len(want.name) > 64:
+            yield ("cameras", i, "device", "name"), f"device name {want.name!r} is over 64 chars"
+        hostname = want.hostname
         if hostname is None:
             continue
         problem = check_hostname(hostname)

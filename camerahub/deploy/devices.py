@@ -167,6 +167,8 @@ def differences(want: DesiredDevice, have: DeviceSettings) -> list[FieldChange]:
         out.append(FieldChange("timezone", have.timezone, want.timezone))
     if want.hostname is not None and have.hostname != want.hostname:
         out.append(FieldChange("hostname", have.hostname, want.hostname))
+    if want.name is not None and have.name != want.name:
+        out.append(FieldChange("name", have.name, want.name))
     return out
 
 
@@ -203,7 +205,8 @@ def settings_change(want: DesiredDevice, have: DeviceSettings,
         encoders=tuple(encoders),
         ntp_servers=tuple(want.ntp) if "ntp" in fields and want.ntp else None,
         time_mode=time_mode, timezone=(want.timezone or have.timezone) if time_mode else None,
-        hostname=want.hostname if "hostname" in fields else None)
+        hostname=want.hostname if "hostname" in fields else None,
+        name=want.name if "name" in fields else None)
 
 
 # -- running over cameras -------------------------------------------------------------------
@@ -358,6 +361,8 @@ def _unreadable(want: DesiredDevice, have: DeviceSettings) -> list[str]:
         out.append("the camera does not report its NTP servers (GetNTP unsupported)")
     if want.hostname is not None and have.hostname is None:
         out.append("the camera does not report its hostname (GetHostname unsupported)")
+    if want.name is not None and have.name is None:
+        out.append("the camera does not report a name scope (GetScopes)")
     return out
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -52,6 +52,7 @@ SERVICES = {  # name: (WSDL file of onvif-zeep, binding)
     "media": ("media.wsdl", f"{{{NS_MEDIA}}}MediaBinding"),
 }
 
+NAME_SCOPE = "onvif://www.onvif.org/name/"
 MAX_RESPONSE_BYTES = 4 << 20  # the largest ONVIF answer we read (GetProfiles is ~10 kB)
 
 
@@ -373,13 +374,15 @@ class OnvifClient:
             if options else ()
         ntp = self._run(dev, "GetNTP", device.GetNTP)
         host = self._run(dev, "GetHostname", device.GetHostname)
+        scopes = self._run(dev, "GetScopes", device.GetScopes)
         clock = dev.clock
         return DeviceSettings(
             address=dev.address, encoders=encoders, options=opts,
             ntp_servers=_ntp_hosts(ntp), ntp_from_dhcp=_bool(getattr(ntp, "FromDHCP", None)),
             time_mode=_str(getattr(clock, "DateTimeType", None)),
             timezone=_str(getattr(getattr(clock, "TimeZone", None), "TZ", None)),
-            hostname=_str(getattr(host, "Name", None)), missing=tuple(dev.missing))
+            hostname=_str(getattr(host, "Name", None)), name=_scope_name(scopes),
+            missing=tuple(dev.missing))
 
     def write_settings(self, xaddr: str, login: Login | None, change: SettingsChange,
                        deadline: float | None = None) -> None:
@@ -396,6 +399,16 @@ class OnvifClient:
                       DateTimeType=change.time_mode, DaylightSavings=False, TimeZone=tz)
         if change.hostname:
             self._run(dev, "SetHostname", device.SetHostname, strict=True, Name=change.hostname)
+        if change.name:
+            self._set_name(dev, device, change.name)
+
+    def _set_name(self, dev: _Device, device: Any, name: str) -> None:
+        """Replace the name scope, keeping the device's other configurable scopes."""
+        scopes = self._run(dev, "GetScopes", device.GetScopes, strict=True) or []
+        keep = [str(s.ScopeItem) for s in scopes if str(s.ScopeDef) == "Configurable"
+                and not str(s.ScopeItem).startswith(NAME_SCOPE)]
+        self._run(dev, "SetScopes", device.SetScopes, strict=True,
+                  Scopes=[NAME_SCOPE + quote(name, safe="")] + keep)
 
     def _open(self, xaddr: str, login: Login | None,
               deadline: float | None) -> tuple[_Device, Any, Any]:
@@ -519,6 +532,15 @@ def _range(value: Any) -> tuple[int, int] | None:
     return int(value.Min), int(value.Max)
 
 
+def _scope_name(scopes: Any) -> str | None:
+    """The device name from its name scope (percent-decoded), or None."""
+    for scope in scopes or []:
+        item = str(getattr(scope, "ScopeItem", "") or "")
+        if item.startswith(NAME_SCOPE):
+            return unquote(item.removeprefix(NAME_SCOPE)) or None
+    return None
+
+
 def _raw_bitrate_range(extension: Any) -> tuple[int, int] | None:
     """BitrateRange from Extension/H264 left as raw XML: the schema's leading xs:any
     (##other) makes zeep swallow tt:H264 unparsed."""
@@ -563,7 +585,16 @@ def _num(value: Any) -> float | None:
     return float(value) if value is not None else None
 
 
+# urllib3 buries the cause in a long "Max retries exceeded ... Caused by ..." message.
+_CAUSES = (("Connection refused", "connection refused"), ("timed out", "timed out"),
+           ("No route to host", "no route to host"), ("Connection reset", "connection reset"))
+
+
 def _brief(exc: Exception) -> str:
     """A one-line description of an exception for logs and findings."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        for needle, short in _CAUSES:
+            if needle in text:
+                return short
     return text[:200]

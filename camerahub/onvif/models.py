@@ -105,6 +105,7 @@ class DeviceSettings:
     time_mode: str | None = None  # NTP or Manual
     timezone: str | None = None  # POSIX TZ
     hostname: str | None = None
+    name: str | None = None  # the ONVIF name scope, percent-decoded
     missing: tuple[str, ...] = ()
 
     def encoder(self, profile: str) -> EncoderSettings | None:
@@ -139,8 +140,9 @@ class SettingsChange:
     time_mode: str | None = None  # SetSystemDateAndTime: NTP or Manual (with timezone)
     timezone: str | None = None
     hostname: str | None = None
+    name: str | None = None  # replaces the name scope among the configurable scopes
 
     def empty(self) -> bool:
         """Nothing to send."""
         return not (self.encoders or self.ntp_servers is not None or self.time_mode
-                    or self.hostname)
+                    or self.hostname or self.name)

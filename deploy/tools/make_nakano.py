@@ -121,6 +121,7 @@ def devices():
             "ntp": ["ntp1.cctv.nakano.invalid", "ntp2.cctv.nakano.invalid"],
             "timezone": "JST-9",
             "hostname": "{id}",
+            "name": "{name}",  # the ONVIF device name follows the file's camera name
         },
         "sites": {f"katsudo-{key}": {"encoders": {"main": {"fps": 10, "bitrate_kbps": 1024}}}
                   for key, _ in KATSUDO},

@@ -23,7 +23,7 @@ testing = pytest.importorskip("simulator.testing")
 SUBNET = 93  # 127.0.93.x (HQ) / 127.0.94.x
 GLOBAL = {"defaults": {"encoders": {"sub": {"gop": 20, "bitrate_kbps": 256}},
                        "ntp": ["ntp.cctv.test.invalid", "127.0.0.123"], "timezone": "JST-9",
-                       "hostname": "{site}-{id}"}}
+                       "hostname": "{site}-{id}", "name": "{site} {name}"}}
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +98,7 @@ def test_failing_cameras_are_reported_and_the_rest_proceed(healthy, cli, tmp_pat
     assert outcomes["cam-3"]["error"]["kind"] == "unreachable"
     assert {outcomes[c]["status"] for c in ("cam-1", "cam-4")} <= {"applied", "unchanged"}
     assert sim.camera("hq-004").hostname == "hq-cam-4"
+    assert sim.camera("hq-004").name == "hq カメラ4"  # set as the ONVIF name scope
     assert CAMERA_PASSWORD not in out + err
     # healed: a re-run touches only the two that still differ
     sim.clear_faults("hq-002")
@@ -131,6 +132,7 @@ def test_unsupported_resolution_fails_at_plan_naming_the_options(sim, cli, tmp_p
     ({"defaults": {"hostname": "cam_{id}"}}, "devices.defaults.hostname", "RFC 1123"),
     ({"defaults": {"hostname": "{room}"}}, "devices.defaults.hostname", "placeholders"),
     ({"defaults": {"timezone": "Asia/Tokyo"}}, "devices.defaults.timezone", "pattern"),
+    ({"defaults": {"name": "{floor}"}}, "devices.defaults.name", "placeholders"),
     ({"sites": {"nowhere": {"timezone": "JST-9"}}}, "devices.sites.nowhere", "unknown site"),
 ])
 def test_malformed_device_settings_fail_with_path_and_line(sim, cli, tmp_path, devices, path,
@@ -154,7 +156,7 @@ def test_hand_made_change_shows_up_as_drift(healthy, cli, tmp_path, sqlite_url, 
     path = small_deployment(sim, tmp_path / "d.yaml", GLOBAL)
     code, _out, err = cli("deploy", "apply", "-f", path, "--devices")
     assert code == 0, err
-    sim.change_settings("hq-002", sub={"gop": 50}, hostname="someone-else")
+    sim.change_settings("hq-002", sub={"gop": 50}, hostname="someone-else", name="Renamed")
     _, sessions = open_database(sqlite_url)
     service = DiscoveryService(load_config(path), sessions, device_timeout=10)
     try:
@@ -164,7 +166,8 @@ def test_hand_made_change_shows_up_as_drift(healthy, cli, tmp_path, sqlite_url, 
         assert set(drifted) == {"cam-2"}
         finding = next(f for f in drifted["cam-2"].findings if f.kind == "drift")
         fields = {f["field"]: (f["current"], f["desired"]) for f in finding.data["fields"]}
-        assert fields == {"sub.gop": (50, 20), "hostname": ("someone-else", "hq-cam-2")}
+        assert fields == {"sub.gop": (50, 20), "hostname": ("someone-else", "hq-cam-2"),
+                          "name": ("Renamed", "hq カメラ2")}
         service.run_once()  # still drifted: no second event
     finally:
         service.close()

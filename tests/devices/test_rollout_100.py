@@ -31,6 +31,7 @@ def test_plan_apply_replan_on_100_cameras(sim100, cli, tmp_path):
     assert changed["main.resolution"] == ("1280x720", "1920x1080")
     assert changed["main.gop"] == (15, 30) and changed["sub.gop"] == (10, 20)
     assert changed["hostname"] == ("hq-001", "hq-1f-koseki-01")
+    assert changed["name"] == ("HQ_Camera_001", "1階 戸籍執務室 カメラ1")
     assert changed["timezone"] == ("UTC0", "JST-9") and changed["time_mode"][1] == "NTP"
     assert first["restarts"] == ["main", "sub"]
     katsudo = by_camera(plan)["katsudo-yayoi-jimu-01"]
@@ -49,6 +50,7 @@ def test_plan_apply_replan_on_100_cameras(sim100, cli, tmp_path):
     cams = httpx.get(f"http://127.0.0.1:{sim100['control_port']}/cameras", timeout=30).json()
     by_id = {c["id"]: c for c in cams}
     assert by_id["hq-001"]["hostname"] == "hq-1f-koseki-01"
+    assert by_id["hq-001"]["name"] == "1階 戸籍執務室 カメラ1"
     assert by_id["hq-001"]["encoders"]["main"]["width"] == 1920
     assert all(c["timezone"] == "JST-9" and c["time_mode"] == "NTP" for c in cams)
     assert all(c["ntp"]["servers"] == ["ntp1.cctv.nakano.invalid", "ntp2.cctv.nakano.invalid"]

@@ -106,3 +106,16 @@ def test_control_endpoint_changes_settings_by_hand(settings_sim):
     unknown = httpx.post(url, json={"colour": "red"}, timeout=30)
     assert unknown.status_code == 400
     settings_sim.wait_streams("hq-002", timeout=120)
+
+
+def test_name_and_location_scopes_are_configurable(settings_sim, onvif_cam):
+    device = onvif_cam.devicemgmt
+    scopes = {str(s.ScopeItem): str(s.ScopeDef) for s in device.GetScopes()}
+    assert scopes["onvif://www.onvif.org/name/HQ_Camera_001"] == "Configurable"
+    assert scopes["onvif://www.onvif.org/hardware/CHS-D2M"] == "Fixed"
+    name = "onvif://www.onvif.org/name/%E6%88%B8%E7%B1%8D%20%E3%82%AB%E3%83%A1%E3%83%A91"
+    device.SetScopes({"Scopes": [name, "onvif://www.onvif.org/location/hq/floor-1"]})
+    assert name in [str(s.ScopeItem) for s in device.GetScopes()]
+    assert settings_sim.camera("hq-001").name == "戸籍 カメラ1"
+    with pytest.raises(ONVIFError, match="fixed"):
+        device.SetScopes({"Scopes": ["onvif://www.onvif.org/hardware/other"]})
