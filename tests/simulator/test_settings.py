@@ -119,3 +119,26 @@ def test_name_and_location_scopes_are_configurable(settings_sim, onvif_cam):
     assert settings_sim.camera("hq-001").name == "戸籍 カメラ1"
     with pytest.raises(ONVIFError, match="fixed"):
         device.SetScopes({"Scopes": ["onvif://www.onvif.org/hardware/other"]})
+
+
+def test_open_sessions_of_a_changed_profile_are_cut(settings_sim):
+    import av
+
+    url = settings_sim.rtsp_url("hq-002", "sub")
+    with av.open(url, options={"rtsp_transport": "tcp"}, timeout=30) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (640, 360)
+        packets = container.demux(stream)
+        next(packets)
+        settings_sim.change_settings("hq-002", sub={"resolution": "320x180"})
+        settings_sim.wait_streams("hq-002", timeout=120)
+        ended = False
+        try:
+            for _ in range(10_000):  # the server cuts the session: the stream ends
+                next(packets)
+        except (StopIteration, av.error.FFmpegError, OSError):
+            ended = True
+        assert ended
+    with av.open(url, options={"rtsp_transport": "tcp"}, timeout=30) as container:
+        ctx = container.streams.video[0].codec_context
+        assert (ctx.width, ctx.height) == (320, 180)
