@@ -127,7 +127,8 @@ class _ClockedToken(UsernameToken):
 
 
 class OnvifClient:
-    """Interrogates ONVIF devices: identity, MAC, profiles, stream/snapshot URIs, clock.
+    """Interrogates ONVIF devices (identity, MAC, profiles, stream/snapshot URIs, clock) and
+    reads and writes their managed settings (encoders, NTP, time zone, hostname, name).
 
     Thread-safe; `submit` runs interrogations on a bounded pool. Call `close` when done.
     """
