@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from camerahub.storage import FileStore
 from simulator.testing import running_simulator
 from tests.authz.authz_support import make_app
 from tests.live.live_support import deploy_for, serving, test_hub
-from tests.ui.ui_media import cut, encode
+from tests.ui.ui_support import LIVE_CAMERAS, RECORDED_CAMERA, RECORDED_SECONDS, T0, cut, encode
 
 SUBNET = 83  # 127.0.83.x: this folder's own cameras
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -24,12 +23,6 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
          "--autoplay-policy=no-user-gesture-required", "--window-size=1400,1000",
          "--lang=ja")
-RECORDED_CAMERA = "hq-1f-koseki-01"
-T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
-RECORDED_SECONDS = 12
-# The live grid shows cameras in list order: the first four are the simulated ones.
-LIVE_CAMERAS = {"hq-1f-jumin-01": "hq-001", "hq-1f-jumin-02": "hq-002",
-                "hq-1f-jumin-03": "hq-003", "hq-1f-jumin-04": "hq-004"}
 
 
 @pytest.fixture(scope="session")
@@ -110,5 +103,3 @@ def browser(chromium, monkeypatch, request, shots):
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
 
-
-__all__ = ["T0", "timedelta"]

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from conftest import LIVE_CAMERAS, RECORDED_CAMERA, RECORDED_SECONDS, T0
 
 from tests.authz.authz_support import PASSWORD, cameras_in_area
 from tests.live.live_support import token
+from tests.ui.ui_support import LIVE_CAMERAS, RECORDED_CAMERA, RECORDED_SECONDS, T0
 
 pytest.importorskip("selenium")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -177,3 +177,10 @@ def test_expired_session_signs_out(browser, ui_server):
     browser.refresh()
     wait(browser, lambda d: css(d, "#signin"))
     assert browser.execute_script("return sessionStorage.getItem('camerahub.token')") is None
+
+
+def test_ops_gets_no_footage_screen(browser, ui_server):
+    sign_in(browser, ui_server.url, "ops-takahashi")
+    wait(browser, lambda d: d.current_url.endswith("#/home"))
+    assert not css(browser, "#nav a")
+    assert "ops-takahashi" in browser.find_element(By.TAG_NAME, "main").text

@@ -57,6 +57,7 @@ const STRINGS = {
     err_login: 'ユーザーIDまたはパスワードが正しくありません',
     sessionExpired: 'セッションの有効期限が切れたため、サインアウトしました。',
     videoError: '映像を再生できません。',
+    nothingToShow: 'この役割で表示できる画面はありません（カメラ設定の配備とヘルス確認はコマンドとAPIで行います）。',
   },
   en: {
     appName: 'Nakano City Surveillance Cameras',
@@ -116,6 +117,7 @@ const STRINGS = {
     err_login: 'Wrong user ID or password',
     sessionExpired: 'Your session expired; you have been signed out.',
     videoError: 'The video cannot be played.',
+    nothingToShow: 'There is no screen for this role here (deployment and health checks use the command line and API).',
   },
 };
 

@@ -5,13 +5,14 @@ import {h, replace} from './dom.js';
 import {lang, setLang, t, tv} from './i18n.js';
 import * as audit from './views/audit.js';
 import * as cameras from './views/cameras.js';
+import * as home from './views/home.js';
 import * as incidents from './views/incidents.js';
 import * as live from './views/live.js';
 import * as login from './views/login.js';
 import * as playback from './views/playback.js';
 
 const session = {me: null, cameras: []};
-const ROUTES = {login, cameras, live, playback, incidents, audit};
+const ROUTES = {login, home, cameras, live, playback, incidents, audit};
 let cleanup = null;
 let pendingNotice = null; // shown after the next render (e.g. why we signed out)
 
@@ -41,6 +42,7 @@ export function abilities() {
   const acts = new Set(session.cameras.flatMap((c) => c.actions));
   const manager = ['department-head', 'division-manager'].includes(me?.role);
   return {
+    home: true,
     cameras: session.cameras.length > 0,
     live: acts.has('live'),
     playback: acts.has('playback'),
@@ -53,13 +55,13 @@ export function abilities() {
   };
 }
 
-function home() {
+function homePage() {
+  // not the live grid: opening every camera (each view audited) should be a choice
   const can = abilities();
-  if (can.live) return '#/live';
   if (can.cameras) return '#/cameras';
   if (can.incidents) return '#/incidents';
   if (can.audit) return '#/audit';
-  return '#/cameras';
+  return '#/home';
 }
 
 function renderHeader() {
@@ -83,10 +85,20 @@ function renderHeader() {
   replace(document.getElementById('nav'), links);
 }
 
-async function loadSession() {
-  session.me = await getJson('/auth/me');
-  session.cameras = await getJson('/cameras');
+let loading = null; // one /auth/me + /cameras load shared by overlapping renders
+
+function loadSession() {
+  loading ??= Promise.all([getJson('/auth/me'), getJson('/cameras')]).then(([me, cams]) => {
+    session.me = me;
+    session.cameras = cams;
+  }).catch((err) => {
+    loading = null;
+    throw err;
+  });
+  return loading;
 }
+
+let generation = 0; // a newer render (the hash changed meanwhile) wins over an older one
 
 /** Render the screen the URL names (signing in first if needed). */
 export async function render() {
@@ -94,6 +106,7 @@ export async function render() {
     cleanup();
     cleanup = null;
   }
+  const mine = ++generation;
   const view = document.getElementById('view');
   let {name, rest, params} = parseHash();
   if (!token()) name = 'login';
@@ -104,20 +117,23 @@ export async function render() {
       notify(err.message);
       return;
     }
+    if (mine !== generation) return;
   }
   if (name === 'login' && token()) {
-    go(home());
+    go(homePage());
     return;
   }
   if (!ROUTES[name] || (name !== 'login' && !abilities()[name])) {
-    go(name === 'login' ? '#/login' : home());
+    go(name === 'login' ? '#/login' : homePage());
     return;
   }
   renderHeader();
   replace(view, h('p', {class: 'muted'}, t('loading')));
   try {
-    cleanup = (await ROUTES[name].render(view, {session, rest, params, go, notify,
-      can: abilities()})) || null;
+    const done = await ROUTES[name].render(view, {session, rest, params, go, notify,
+      can: abilities(), current: () => mine === generation});
+    if (mine !== generation && done) done(); // superseded while loading: undo at once
+    else cleanup = done || null;
   } catch (err) {
     replace(view);
     notify(err.message);
@@ -139,6 +155,7 @@ function start() {
   onSignOut((reason) => {
     session.me = null;
     session.cameras = [];
+    loading = null;
     pendingNotice = reason;
     go('#/login');
   });

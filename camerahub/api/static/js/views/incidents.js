@@ -57,9 +57,10 @@ function newIncidentForm(session, go, notify) {
   return form;
 }
 
-async function renderList(view, {session, params, go, notify}, can) {
+async function renderList(view, {session, params, go, notify, current}, can) {
   const stateFilter = params.get('state') || '';
   const items = await getJson('/incidents', {params: {state: stateFilter}});
+  if (!current()) return; // the user moved on while this loaded
   const select = field(t('incidentState'), h('select', {},
     ['', 'open', 'reviewing', 'closed'].map((s) => h('option', {value: s,
       selected: s === stateFilter}, s ? tv('st', s) : t('allStates')))));
@@ -123,6 +124,7 @@ function crisisActions(inc, can, reload, notify) {
 async function renderDetail(view, id, ctx, can) {
   const reload = () => renderDetail(view, id, ctx, can);
   const inc = await getJson(`/incidents/${encodeURIComponent(id)}`);
+  if (!ctx.current()) return;
   const facts = [[t('kind'), tv('kind', inc.kind)], [t('incidentState'), tv('st', inc.state)],
     [t('room'), inc.room], [t('window'), windowText(inc.window_start, inc.window_end)],
     [t('employee'), inc.employee], [t('reason'), inc.reason], [t('outcome'), inc.outcome],

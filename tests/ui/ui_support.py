@@ -1,10 +1,10 @@
-"""Real recorded footage for the UI tests: libx264 frames cut by the real segmenter."""
+"""Constants of the UI tests and their real recorded footage (libx264 cut by the segmenter)."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import av
@@ -15,6 +15,12 @@ from camerahub.video.errors import StreamEnded
 from camerahub.video.segmenter import Segmenter, SegmenterConfig, SegmentInfo
 
 SIZE = (640, 360)
+RECORDED_CAMERA = "hq-1f-koseki-01"
+T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
+RECORDED_SECONDS = 12
+# The live grid shows cameras in list order: the first four are the simulated ones.
+LIVE_CAMERAS = {"hq-1f-jumin-01": "hq-001", "hq-1f-jumin-02": "hq-002",
+                "hq-1f-jumin-03": "hq-003", "hq-1f-jumin-04": "hq-004"}
 
 
 def encode(path: Path, seconds: float, fps: int = 15) -> Path:
