@@ -110,9 +110,10 @@ def test_crisis_management_live_grid_plays(browser, ui_server, shots):
     hub = ui_server.app.state.live
     assert all(hub.stats()[cam]["viewers"] == 1 for cam in LIVE_CAMERAS)
     shot(browser, shots, "live-crisis-management")
-    browser.get(f"{ui_server.url}/#/cameras")
+    browser.get(f"{ui_server.url}/#/cameras")  # leaving the grid closes its streams
     wait(browser, lambda d: css(d, "tr[data-camera]"))
     assert len(css(browser, "tr[data-camera]")) == 100
+    wait(browser, lambda d: all(s["viewers"] == 0 for s in hub.stats().values()))
 
 
 def test_incidents_screens(browser, ui_server, shots):

@@ -46,19 +46,21 @@ async function showSnapshot(button, cam, notify) {
 }
 
 function roomTable(rooms, ctx) {
+  // the state column only when the API reports camera states
+  const withState = [...rooms.values()].flat().some((c) => 'state' in c);
   const rows = [];
   for (const [, cams] of rooms) {
     cams.forEach((cam, i) => rows.push(h('tr', {'data-camera': cam.id},
       i === 0 ? h('th', {scope: 'rowgroup', rowspan: cams.length}, cam.room_name) : null,
       h('td', {}, cam.name, h('br'), h('small', {class: 'muted'}, cam.id)),
-      h('td', {}, h('span', {class: `state ${cam.state || 'unknown'}`},
-        cam.state ? tv('camstate', cam.state) : t('stateUnknown'))),
+      withState ? h('td', {}, h('span', {class: `state ${cam.state || 'unknown'}`},
+        cam.state ? tv('camstate', cam.state) : t('stateUnknown'))) : null,
       h('td', {}, cam.actions.map((a) => h('span', {class: 'tag'}, tv('act', a)))),
       h('td', {class: 'buttons'}, actionLinks(cam, ctx)))));
   }
   return h('table', {class: 'data cams'},
-    h('thead', {}, h('tr', {}, [t('room'), t('camera'), t('state'), t('actions'), '']
-      .map((x) => h('th', {scope: 'col'}, x)))),
+    h('thead', {}, h('tr', {}, [t('room'), t('camera'), withState ? t('state') : null,
+      t('actions'), ''].filter((x) => x !== null).map((x) => h('th', {scope: 'col'}, x)))),
     h('tbody', {}, rows));
 }
 
