@@ -95,8 +95,12 @@ def run_apply(args: argparse.Namespace) -> int:
 
 
 def _devices(args: argparse.Namespace, cfg: Config, apply: bool) -> DeviceRun | None:
-    """The device part when --devices was given, else None."""
-    if not args.devices:
+    """The device part, else None: on by default when the file has desired device settings.
+
+    --no-devices skips it (an inventory-only deploy never touches a camera).
+    """
+    wanted = cfg.manages_devices() if args.devices is None else args.devices
+    if not wanted:
         return None
     if args.device_workers < 1 or args.device_timeout <= 0:
         raise CliError("--device-workers and --device-timeout must be positive", EXIT_INVALID)
@@ -137,9 +141,8 @@ def _report(args: argparse.Namespace, plan: Plan, applied: bool,
     out.write(_summary_line(plan, applied) + "\n")
     if devices is not None:
         out.write(_device_report(devices))
-    elif args.devices is None and cfg is not None and cfg.manages_devices():
-        out.write("Device settings not checked; add --devices to compare them with the "
-                  "cameras.\n")
+    elif args.devices is False and cfg is not None and cfg.manages_devices():
+        out.write("Device settings not checked (--no-devices).\n")
 
 
 DEVICE_SYMBOL = {"change": "~", "applied": "=", "invalid": "!", "failed": "x"}

@@ -33,28 +33,29 @@ def cli(db_url, monkeypatch, capsys):
 
 
 def test_plan_on_empty_database_adds_100_cameras(cli):
-    code, out, _ = cli("deploy", "plan", "-f", NAKANO, "--json")
+    code, out, _ = cli("deploy", "plan", "--no-devices", "-f", NAKANO, "--json")
     assert code == 0
     plan = json.loads(out)
     added = [c for c in plan["changes"] if c["kind"] == "cameras" and c["op"] == "add"]
     assert len(added) == 100
     assert sum(c["fields"]["site_id"] == "hq" for c in added) == 55
     assert plan["applied"] is False
-    code, out, _ = cli("deploy", "plan", "-f", NAKANO)
+    code, out, _ = cli("deploy", "plan", "--no-devices", "-f", NAKANO)
     assert "new cameras: 55 at headquarters, 45 at other sites" in out
+    assert "Device settings not checked (--no-devices)" in out
 
 
 def test_apply_then_plan_shows_no_change(cli):
-    code, out, _ = cli("deploy", "apply", "-f", NAKANO)
+    code, out, _ = cli("deploy", "apply", "--no-devices", "-f", NAKANO)
     assert code == 0 and out.rstrip().endswith(".") and "Applied:" in out
-    code, out, _ = cli("deploy", "plan", "-f", NAKANO)
+    code, out, _ = cli("deploy", "plan", "--no-devices", "-f", NAKANO)
     assert code == 0 and "No changes" in out
-    code, out, _ = cli("deploy", "apply", "-f", NAKANO, "--json")
+    code, out, _ = cli("deploy", "apply", "--no-devices", "-f", NAKANO, "--json")
     assert json.loads(out)["applied"] is False
 
 
 def test_cameras_listing_json(cli):
-    cli("deploy", "apply", "-f", NAKANO)
+    cli("deploy", "apply", "--no-devices", "-f", NAKANO)
     code, out, _ = cli("cameras", "--json")
     rows = json.loads(out)
     assert code == 0 and len(rows) == 100
