@@ -158,6 +158,7 @@ def test_sign_in_screen_and_csp(browser, ui_server, shots):
     browser.get(f"{ui_server.url}/")
     wait(browser, lambda d: css(d, "#signin"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "サインイン"
+    assert not css(browser, "#signout")[0].is_displayed()
     shot(browser, shots, "sign-in")
     css(browser, "input[name=username]")[0].send_keys("kiki-sato")
     css(browser, "input[name=password]")[0].send_keys("wrong password!")
