@@ -127,7 +127,12 @@ def _content_length(headers: dict[str, str]) -> int:
 
 
 async def cancel_all(tasks: set[asyncio.Task]) -> None:
-    """Cancel connection tasks and wait for them, so none is left pending at loop close."""
+    """Cancel connection tasks and wait for them, so none is left pending at loop close.
+
+    Connection handlers end quietly when cancelled (see `quiet_cancel`): on Python 3.11
+    asyncio's stream protocol asks a cancelled handler task for its exception and logs
+    a traceback for every open connection at shutdown.
+    """
     current = asyncio.current_task()
     pending = [t for t in tasks if t is not current and not t.done()]
     for task in pending:
@@ -192,8 +197,8 @@ class HttpServer:
                 await writer.drain()
                 if not keep:
                     break
-        except (ConnectionError, TimeoutError):
-            pass
+        except (ConnectionError, TimeoutError, asyncio.CancelledError):
+            pass  # a cancelled connection is shutdown: end normally (see cancel_all)
         finally:
             self._writers.discard(writer)
             self._tasks.discard(task)

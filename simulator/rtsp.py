@@ -419,8 +419,8 @@ class RtspConnection:
             while await self._serve_one():
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                TimeoutError):
-            pass
+                TimeoutError, asyncio.CancelledError):
+            pass  # cancelled means shutdown: end normally (see httpd.cancel_all)
         finally:
             # close (not abort) so a final error response still reaches the client
             self._end_session()
