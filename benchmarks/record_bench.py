@@ -108,15 +108,34 @@ def config(cameras: int, ports: dict, endpoint: str, bucket: str, data: Path) ->
     }
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per thread-name group (rec-*, upload-*, other) of one process."""
+    groups: dict[str, float] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue  # the thread ended between listing and reading
+        group = name.split("-", 1)[0] if name.startswith(("rec-", "upload-")) else "other"
+        groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / CLK
+    return groups
+
+
 def measure(pids: list[int], warmup: float, seconds: float) -> dict:
     """CPU over a steady-state window after a warm-up (start-up costs are not recording)."""
     time.sleep(warmup)
     base = sum(cpu_seconds(p) for p in pids)
+    base_threads = thread_cpu(pids[0]) if len(pids) == 1 else {}
     started = time.monotonic()
     time.sleep(seconds)
     cpu = sum(cpu_seconds(p) for p in pids) - base
+    threads = {}
+    if len(pids) == 1:
+        after = thread_cpu(pids[0])
+        threads = {k: v - base_threads.get(k, 0.0) for k, v in after.items()}
     return {"cpu_s": cpu, "rss_mb": sum(peak_rss_mb(p) for p in pids),
-            "seconds": time.monotonic() - started}
+            "seconds": time.monotonic() - started, "threads": threads}
 
 
 def run_camerahub(cfg_path: Path, env: dict, warmup: float, seconds: float) -> dict:
@@ -213,12 +232,18 @@ def main() -> None:
         sim.stop()
         shutil.rmtree(work, ignore_errors=True)
     per_cam_min = lambda r: r["cpu_s"] / (cameras * r["seconds"] / 60)  # noqa: E731
+    group = lambda g: ours["threads"].get(g, 0.0) / (cameras * ours["seconds"] / 60)  # noqa: E731
     result = {
         "cameras": cameras, "seconds": round(ours["seconds"], 1),
         "main_stream": f"{size}@{bitrate}",
         "cpu_s_per_camera_minute": round(per_cam_min(ours), 3),
         "ffmpeg_cpu_s_per_camera_minute": round(per_cam_min(ref), 3) if ref else None,
         "cpu_ratio_vs_ffmpeg": round(per_cam_min(ours) / per_cam_min(ref), 3) if ref else None,
+        # the same split by thread: stream copy into segments (what ffmpeg does) vs upload
+        "record_threads_cpu_s_per_camera_minute": round(group("rec"), 3),
+        "upload_threads_cpu_s_per_camera_minute": round(group("upload"), 3),
+        "other_threads_cpu_s_per_camera_minute": round(group("other"), 3),
+        "record_only_ratio_vs_ffmpeg": round(group("rec") / per_cam_min(ref), 3) if ref else None,
         "rss_mb": round(ours["rss_mb"], 1),
         "ffmpeg_rss_mb": round(ref["rss_mb"], 1) if ref else None,
         "ffmpeg": ffmpeg_note, **figures,

@@ -32,6 +32,7 @@ from camerahub.video.segmenter import Backoff, Segmenter, SegmenterConfig, Segme
 from camerahub.video.source import InputOptions, redact
 
 from .streams import StreamUnavailable
+from .threads import name_native
 
 log = logging.getLogger(__name__)
 StreamResolver = Callable[[m.Camera], str]
@@ -116,10 +117,13 @@ class Recorder:
         cameras = self._cameras()
         self._mark_recorder_down(cameras)
         self.uploader.start()
+        for thread in self.uploader._threads:
+            name_native(thread, f"upload-{thread.name.rsplit('-', 1)[-1]}")
         for cam in cameras:
             thread = threading.Thread(target=self._run_camera, args=(cam,),
                                       name=f"rec-{cam.id}", daemon=True)
             thread.start()
+            name_native(thread)
             self.threads.append(thread)
         log.info("recording %d cameras", len(cameras))
 
