@@ -63,9 +63,8 @@ class LiveHub:
     def unsubscribe(self, viewer: Viewer) -> None:
         """The viewer left (its connection closed)."""
         viewer.close()
-        channel = getattr(viewer, "channel", None)
-        if channel is not None:
-            channel.remove(viewer)
+        if isinstance(viewer.channel, Channel):
+            viewer.channel.remove(viewer)
 
     def _on_closed(self, channel: Channel) -> None:
         with self._lock:

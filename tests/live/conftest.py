@@ -6,7 +6,7 @@ import pytest
 
 from simulator.testing import running_simulator
 from tests.authz.authz_support import make_app
-from tests.live.live_support import deploy_for, serving, test_hub
+from tests.live.live_support import deploy_for, install_hub, serving
 
 SUBNET = 81  # 127.0.81.x (HQ) / 127.0.82.x: this folder's own cameras
 
@@ -32,6 +32,6 @@ def live_app(sim, tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'db.sqlite'}"
     cfg = deploy_for(sim, url)
     app = make_app(url, cfg)
-    hub = test_hub(app, cfg, linger_s=1.0, max_queue=4)
+    hub = install_hub(app, cfg, linger_s=1.0, max_queue=4)
     with serving(app) as server:
         yield server, hub, cfg

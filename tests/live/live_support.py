@@ -54,15 +54,13 @@ def deploy_for(sim, url: str, cameras: dict[str, str] = SIM_CAMERAS):
     return cfg
 
 
-def test_hub(app, cfg, **options) -> LiveHub:
+def install_hub(app, cfg, **options) -> LiveHub:
     """A LiveHub with test tuning, installed where the live routes look for it."""
     sources = LiveSources(cfg, app.state.camerahub.sessions)
     hub = LiveHub(sources, LiveOptions(**options), forget=sources.forget)
     app.state.live = hub
     return hub
 
-
-test_hub.__test__ = False  # a helper, not a test
 
 
 def rtsp_sessions(sim, sim_id: str) -> int:

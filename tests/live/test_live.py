@@ -13,9 +13,9 @@ from tests.live.live_support import (
     UNREACHABLE,
     StreamReader,
     decode_frames,
+    install_hub,
     rtsp_sessions,
     serving,
-    test_hub,
     token,
     wait_until,
 )
@@ -214,7 +214,7 @@ def test_app_shutdown_closes_every_upstream(sim, live_app):
     """A viewer still watching when the server stops: the lifespan hook ends the upstream."""
     _, _, cfg = live_app
     app = make_app(str(live_app[0].app.state.camerahub.settings.database_url), cfg)
-    hub = test_hub(app, cfg)  # the default 30 s linger: only shutdown can close it soon
+    hub = install_hub(app, cfg)  # the default 30 s linger: only shutdown can close it soon
     with httpx.Client(timeout=TIMEOUT) as client:
         with serving(app) as server:
             url = f"{server.url}/api/v1/cameras/{OTHER}/live.mp4"

@@ -14,7 +14,7 @@ from camerahub.db import segments as index
 from camerahub.storage import FileStore
 from simulator.testing import running_simulator
 from tests.authz.authz_support import make_app
-from tests.live.live_support import deploy_for, serving, test_hub
+from tests.live.live_support import deploy_for, install_hub, serving
 from tests.ui.ui_support import LIVE_CAMERAS, RECORDED_CAMERA, RECORDED_SECONDS, T0, cut, encode
 
 SUBNET = 83  # 127.0.83.x: this folder's own cameras
@@ -64,7 +64,7 @@ def ui_server(tmp_path_factory):
         cfg = deploy_for(sim, url, LIVE_CAMERAS)
         app = make_app(url, cfg, data_dir=work)
         record_segments(app.state.camerahub.sessions, FileStore(work / "segments"), work)
-        test_hub(app, cfg, linger_s=2.0)
+        install_hub(app, cfg, linger_s=2.0)
         with serving(app) as server:
             yield server
 
