@@ -194,6 +194,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 cameras, 15 s window")
     parser.add_argument("--cameras", type=int)
     parser.add_argument("--seconds", type=float)
+    parser.add_argument("--store", choices=("s3", "file"), default="s3",
+                        help="s3: moto on loopback (its Python server shares our 2 cores); "
+                             "file: the local FileStore, to compare recording cost alone")
     args = parser.parse_args()
     cameras = args.cameras or (10 if args.quick else 100)
     seconds = args.seconds or (15.0 if args.quick else 60.0)
@@ -215,8 +218,10 @@ def main() -> None:
         make_client(S3Settings(bucket=bucket, endpoint_url=endpoint, path_style=True)
                     ).create_bucket(Bucket=bucket)
         cfg_path = work / "bench.yaml"
-        cfg_path.write_text(yaml.safe_dump(config(cameras, ports, endpoint, bucket,
-                                                  work / "data")), encoding="utf-8")
+        data = config(cameras, ports, endpoint, bucket, work / "data")
+        if args.store == "file":
+            data["storage"] = {"backend": "file", "file": {"path": str(work / "store")}}
+        cfg_path.write_text(yaml.safe_dump(data), encoding="utf-8")
         log(f"camerahub record: {cameras} cameras for {seconds:.0f} s")
         ours = run_camerahub(cfg_path, env, warmup, seconds)
         figures = segment_figures(env["CAMERAHUB_DATABASE_URL"], cameras, warmup + ours["seconds"])
@@ -246,7 +251,7 @@ def main() -> None:
         "record_only_ratio_vs_ffmpeg": round(group("rec") / per_cam_min(ref), 3) if ref else None,
         "rss_mb": round(ours["rss_mb"], 1),
         "ffmpeg_rss_mb": round(ref["rss_mb"], 1) if ref else None,
-        "ffmpeg": ffmpeg_note, **figures,
+        "store": args.store, "ffmpeg": ffmpeg_note, **figures,
     }
     print(json.dumps(result, ensure_ascii=False))
 
