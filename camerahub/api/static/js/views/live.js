@@ -9,6 +9,7 @@ import {t} from '../i18n.js';
 const MAX_TILES = 4;
 const RETRY_MS = 5000;
 const START_WAIT_MS = 15000;
+const STALL_MS = 20000; // no new picture for this long: the stream died quietly, reconnect
 
 class Tile {
   constructor(cam, notify) {
@@ -24,6 +25,21 @@ class Tile {
     this.video.addEventListener('playing', () => { this.status.hidden = true; });
     this.video.addEventListener('error', () => this.retry());
     this.video.addEventListener('ended', () => this.retry());
+    this.lastTime = -1;
+    this.lastMove = Date.now();
+    this.watchdog = setInterval(() => this.check(), STALL_MS / 4);
+  }
+
+  /** Reconnect a tile whose picture stopped moving without an error or end event. */
+  check() {
+    if (this.stopped || !this.video.getAttribute('src')) return;
+    if (this.video.currentTime !== this.lastTime) {
+      this.lastTime = this.video.currentTime;
+      this.lastMove = Date.now();
+    } else if (Date.now() - this.lastMove > STALL_MS) {
+      this.lastMove = Date.now();
+      this.retry();
+    }
   }
 
   /** Connect; resolves once video arrives, the attempt fails, or after START_WAIT_MS. */
@@ -64,6 +80,7 @@ class Tile {
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.watchdog);
     this.video.removeAttribute('src');
     this.video.load(); // closes the HTTP stream, so the hub can release the camera
   }
