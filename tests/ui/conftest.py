@@ -64,7 +64,7 @@ def ui_server(tmp_path_factory):
         cfg = deploy_for(sim, url, LIVE_CAMERAS)
         app = make_app(url, cfg, data_dir=work)
         record_segments(app.state.camerahub.sessions, FileStore(work / "segments"), work)
-        install_hub(app, cfg, linger_s=2.0)
+        install_hub(app, cfg)  # the default 30 s linger: a return to the grid is warm
         with serving(app) as server:
             yield server
 

@@ -109,11 +109,20 @@ def test_crisis_management_live_grid_plays(browser, ui_server, shots):
     assert "access_token=" in src and "/live.mp4" in src
     hub = ui_server.app.state.live
     assert all(hub.stats()[cam]["viewers"] == 1 for cam in LIVE_CAMERAS)
+    first = [v.get_attribute("data-first-frame-ms") for v in css(browser, "#live-grid video")]
+    print("live tiles: ms from request to first picture:", first)
     shot(browser, shots, "live-crisis-management")
     browser.get(f"{ui_server.url}/#/cameras")  # leaving the grid closes its streams
     wait(browser, lambda d: css(d, "tr[data-camera]"))
     assert len(css(browser, "tr[data-camera]")) == 100
     wait(browser, lambda d: all(s["viewers"] == 0 for s in hub.stats().values()))
+    opened = hub.upstreams_opened
+    browser.get(f"{ui_server.url}/#/live")  # back within the linger time: upstreams still open
+    for i in range(1, 5):
+        video_plays(browser, f"#live-grid figure:nth-child({i}) video")
+    warm = [v.get_attribute("data-first-frame-ms") for v in css(browser, "#live-grid video")]
+    print("live tiles, upstream already open: ms to first picture:", warm)
+    assert hub.upstreams_opened == opened, "rejoining viewers reuse the open upstreams"
 
 
 def test_incidents_screens(browser, ui_server, shots):

@@ -22,7 +22,11 @@ class Tile {
     this.status = h('div', {class: 'tile-status', role: 'status'}, t('connecting'));
     this.el = h('figure', {class: 'tile'}, this.video, this.status,
       h('figcaption', {}, cam.name, ' ', h('small', {}, cam.room_name)));
-    this.video.addEventListener('playing', () => { this.status.hidden = true; });
+    this.video.addEventListener('playing', () => {
+      this.status.hidden = true;
+      // time from asking for the stream to the first picture, for diagnosis
+      this.video.dataset.firstFrameMs = String(Math.round(performance.now() - this.began));
+    });
     this.video.addEventListener('error', () => this.retry());
     this.video.addEventListener('ended', () => this.retry());
     this.lastTime = -1;
@@ -46,6 +50,7 @@ class Tile {
   async start() {
     if (this.stopped) return;
     this.status.hidden = false;
+    this.began = performance.now();
     try {
       this.video.src = await mediaUrl(this.cam.id, 'live.mp4');
       this.video.play().catch(() => {});
