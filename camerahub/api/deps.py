@@ -214,9 +214,11 @@ def authorize(request: Request) -> Principal | None:
         return None
     state = app_state(request)
     camera = request.path_params.get(rule.camera_param) if rule.camera_param else None
-    with state.sessions() as session:
+    # The policy first: it may need a connection of its own, which must never be awaited
+    # while this request holds SQLite's write lock (the pool could be empty by then).
+    authz = state.policy.current()
+    with state.sessions.immediate() as session:  # it writes audit entries after reading
         who = authenticate(session, state, request, camera)
-        authz = state.policy.current()
         if rule.camera_param:
             _camera_rule(session, state, authz, request, rule, who)
         else:

@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
     jobs = None if args.no_background else _background(ctx)
     freeze_startup_heap()
     try:
+        # Live streams are open-ended responses: give them 5 s at shutdown, not forever.
         uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False,
+                    timeout_graceful_shutdown=5,
                     log_level=logging.getLevelName(log.getEffectiveLevel()).lower())
     finally:
         if jobs is not None:

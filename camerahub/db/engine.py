@@ -48,7 +48,10 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        # Connections to a local file are cheap; a roomy pool keeps threads that wait for the
+        # write lock from starving the one that holds it of a second connection.
+        engine = create_engine(parsed, connect_args={"timeout": 30}, pool_size=20,
+                               max_overflow=40)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -87,6 +90,21 @@ class Sessions(sessionmaker):
             except BaseException:
                 session.rollback()
                 raise
+
+
+    @contextlib.contextmanager
+    def immediate(self) -> Iterator[Session]:
+        """A session whose every transaction (also after a commit) starts IMMEDIATE on SQLite.
+
+        For request handlers that read and then write (the audit entry of an access
+        decision) possibly several times: each transaction waits for the write lock up
+        front instead of failing when another writer got in between.
+        """
+        bind = self.kw["bind"]
+        if bind.dialect.name == "sqlite":
+            bind = bind.execution_options(sqlite_begin="IMMEDIATE")
+        with self(bind=bind) as session:
+            yield session
 
 
 def session_factory(engine: Engine) -> Sessions:

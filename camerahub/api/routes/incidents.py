@@ -66,6 +66,7 @@ def open_incident(req: ManualIncidentIn, who: CurrentPrincipal, authz: Authorize
         incident = api.service.open_manual(who.id, req, client_of(request))
     except IncidentError as exc:
         return _raise(exc)
+    session.rollback()  # end this request's read snapshot: the incident was written elsewhere
     return api.detail(session, authz, who, incident.id)
 
 
@@ -79,7 +80,7 @@ def move_incident(incident_id: int, req: TransitionIn, who: CurrentPrincipal,
         api.service.transition(incident_id, who.id, req)
     except IncidentError as exc:
         return _raise(exc)
-    session.expire_all()
+    session.rollback()  # end this request's read snapshot: the change was written elsewhere
     return api.detail(session, authz, who, incident_id)
 
 
