@@ -11,6 +11,7 @@ from camerahub.video.source import (
     InputOptions,
     ffmpeg_options,
     open_error_kind,
+    pyav_timeout,
     redact,
     translate_read_error,
 )
@@ -44,7 +45,7 @@ def open_stream(url: str, opts: InputOptions) -> av.container.InputContainer:
     """Open an RTSP URL for demuxing; StreamOpenError(kind) on failure."""
     try:
         return av.open(url, options={**ffmpeg_options(url, opts), **PROBE_OPTIONS},
-                       timeout=(opts.open_timeout_s, opts.read_timeout_s))
+                       timeout=pyav_timeout(url, opts))
     except av.error.FFmpegError as exc:
         raise StreamOpenError(open_error_kind(exc), f"{redact(url)}: {exc}") from exc
 

@@ -62,14 +62,23 @@ def ffmpeg_options(url: str, opts: InputOptions) -> dict[str, str]:
     return {}
 
 
+def pyav_timeout(url: str, opts: InputOptions) -> tuple[float, float | None]:
+    """PyAV's own (open, read) timeouts: no read timeout where FFmpeg keeps one natively.
+
+    PyAV enforces its timeouts in FFmpeg's interrupt callback, which takes the GIL on
+    every call, and FFmpeg calls it on every socket read: several times per RTP packet.
+    With a hundred cameras that is ~10^5 GIL hand-offs a second and doubled the CPU of
+    recording. Network inputs already carry FFmpeg's socket timeout (ffmpeg_options),
+    which fails a stalled read the same way without touching Python.
+    """
+    native = bool(ffmpeg_options(url, opts))
+    return opts.open_timeout_s, None if native else opts.read_timeout_s
+
+
 def open_input(url: str, opts: InputOptions) -> av.container.InputContainer:
     """Open an input for demuxing; raise StreamOpenError(kind=...) on failure."""
     try:
-        return av.open(
-            url,
-            options=ffmpeg_options(url, opts),
-            timeout=(opts.open_timeout_s, opts.read_timeout_s),
-        )
+        return av.open(url, options=ffmpeg_options(url, opts), timeout=pyav_timeout(url, opts))
     except av.error.FFmpegError as exc:
         raise StreamOpenError(open_error_kind(exc), f"{redact(url)}: {exc}") from exc
 
