@@ -155,14 +155,25 @@ class S3Store(SegmentStore):
         if self._matches_existing(key, sha256, size):
             return False
         try:
-            self.client.upload_file(str(path), self.settings.bucket, key,
-                                    ExtraArgs=self._extra_args(sha256, metadata),
-                                    Config=self.transfer)
+            self._send(key, Path(path), size, self._extra_args(sha256, metadata))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
                 S3UploadFailedError) as exc:
             raise translate(exc, key) from exc
         self._verify_uploaded(key, sha256, size)
         return True
+
+    def _send(self, key: str, path: Path, size: int, extra: dict) -> None:
+        """One PutObject for a segment-sized file; the transfer manager for large ones.
+
+        The transfer manager starts worker threads and futures for every upload, which at
+        ten segments a second cost more CPU than the upload itself.
+        """
+        if size >= self.settings.multipart_threshold:
+            self.client.upload_file(str(path), self.settings.bucket, key, ExtraArgs=extra,
+                                    Config=self.transfer)
+            return
+        with open(path, "rb") as body:
+            self.client.put_object(Bucket=self.settings.bucket, Key=key, Body=body, **extra)
 
     def _extra_args(self, sha256: str, metadata: dict[str, str] | None) -> dict:
         """Upload arguments: checksum, metadata, encryption."""
