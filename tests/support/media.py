@@ -15,16 +15,19 @@ from camerahub.video.errors import StreamEnded
 from camerahub.video.segmenter import Segmenter, SegmenterConfig, SegmentInfo
 
 
-def encode_h264(path: Path, seconds: float, fps: int = 15, gop: int = 15) -> Path:
-    """Numbered frames encoded with libx264 (320x240) into MPEG-TS."""
+def encode_h264(path: Path, seconds: float, fps: int = 15, gop: int = 15,
+                size: tuple[int, int] = (320, 240), profile: str | None = None) -> Path:
+    """Numbered frames encoded with libx264 into MPEG-TS, as a camera's recording would be."""
+    width, height = size
     with av.open(str(path), "w", format="mpegts") as out:
         stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0",
-                          "preset": "ultrafast"}
+                          "preset": "ultrafast", **({"profile": profile} if profile else {})}
         for i in range(round(seconds * fps)):
-            img = np.zeros((240, 320, 3), np.uint8)
-            cv2.putText(img, str(i), (40, 180), cv2.FONT_HERSHEY_SIMPLEX, 2, (255,) * 3, 3)
+            img = np.zeros((height, width, 3), np.uint8)
+            cv2.putText(img, str(i), (40, height * 3 // 4), cv2.FONT_HERSHEY_SIMPLEX, 2,
+                        (255,) * 3, 3)
             out.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")))
         out.mux(stream.encode(None))
     return path
