@@ -4,6 +4,7 @@ segments -> the evidence bundle verifies, and fails after one flipped byte."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import zipfile
@@ -260,3 +261,33 @@ def test_alert_input_errors(world):
     resp = client.post("/api/v1/alerts", json=unknown, headers={"X-API-Key": key})
     assert resp.status_code == 202 and resp.json()["flags"] == ["unknown_terminal"]
     assert resp.json()["incident_id"] is None
+
+
+def test_hls_playlist_and_its_segments(world):
+    client, sessions = world["client"], world["sessions"]
+    segs = _segments(sessions, "cam-a1")  # held ones survive the retention test
+    start, end = segs[0].start, segs[2].end
+    kiki = _token(client, "kiki-sato")
+    q = f"start={quote(start.isoformat())}&end={quote(end.isoformat())}"
+    resp = client.get(f"/api/v1/cameras/cam-a1/playback.m3u8?{q}", headers=kiki)
+    assert resp.status_code == 200, resp.text
+    lines = resp.text.splitlines()
+    assert lines[0] == "#EXTM3U" and lines[-1] == "#EXT-X-ENDLIST"
+    urls = [ln for ln in lines if ln.startswith("segments/")]
+    assert len(urls) == 3
+    body = client.get(f"/api/v1/cameras/cam-a1/{urls[0]}", headers=kiki)
+    assert body.status_code == 200
+    assert hashlib.sha256(body.content).hexdigest() == segs[0].sha256
+    # a segment URL whose range does not cover the segment is refused
+    seg_id = urls[0].split("/")[1].split(".")[0]
+    wrong = f"segments/{seg_id}.ts?start={quote(segs[1].start.isoformat())}" \
+            f"&end={quote(segs[1].end.isoformat())}"
+    assert client.get(f"/api/v1/cameras/cam-a1/{wrong}", headers=kiki).status_code == 400
+    # the other division's manager cannot fetch it; a month-long playlist is refused
+    zeimu_other = _token(client, "tokatsu-zeimu")
+    assert client.get(f"/api/v1/cameras/cam-a1/{urls[0]}&reason=x",
+                      headers=zeimu_other).status_code == 404
+    month = (f"start={quote((start - timedelta(days=30)).isoformat())}"
+             f"&end={quote(end.isoformat())}")
+    assert client.get(f"/api/v1/cameras/cam-a1/playback.m3u8?{month}",
+                      headers=kiki).status_code == 400

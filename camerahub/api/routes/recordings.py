@@ -83,6 +83,8 @@ def _guarded(chunks: Iterator[bytes], camera_id: str) -> Iterator[bytes]:
 def playback(camera_id: str, access: FootageAccess, session: SessionDep,
              request: Request, services: ServicesDep) -> Response:
     """An HLS VOD playlist of the range; segment URLs are authorized, audited proxy URLs."""
+    if access.footage_end - access.footage_start > MAX_LISTING:
+        raise InvalidRequest(f"a playlist may span at most {MAX_LISTING}")
     try:
         line = timeline(session, camera_id, access.footage_start, access.footage_end)
     except FootageError as exc:
