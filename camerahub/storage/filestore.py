@@ -1,24 +1,37 @@
 """FileStore: the embedded default store, a local directory with the SegmentStore contract.
 
 Layout under root: `data/{key}` holds the bytes, `meta/{key}.json` the SHA-256 and
-metadata, `holds/{key}` marks a legal hold. Objects are written to a temp file, fsynced,
-and hard-linked into place: a link never replaces an existing file, so two writers of the
+metadata, `holds/{key}` marks a legal hold. Objects are staged under a temp name and
+hard-linked into place: a link never replaces an existing file, so two writers of the
 same key cannot overwrite evidence even in a race.
+
+Staging costs no copy when the source (a spool segment, already fsynced and never written
+again) is on the same filesystem: it is hard-linked, hashed, and the store and the spool
+share the inode until the spool lets go of its name. Across filesystems the bytes are
+copied, hashed on the way, and fsynced. Either way the bytes are checked against the
+declared SHA-256 before they become visible.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import logging
 import os
-import shutil
 import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from camerahub.storage.base import ObjectInfo, SegmentStore, check_key, verify_local
+from camerahub.storage.base import (
+    ObjectInfo,
+    SegmentStore,
+    check_key,
+    check_sha256,
+    verify_local,
+)
 from camerahub.storage.errors import (
     ChecksumMismatch,
     InvalidKey,
@@ -28,6 +41,9 @@ from camerahub.storage.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+# Why a hard link can fail where a copy works: other filesystem, no links there, too many.
+_NO_LINK = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES})
 
 
 class FileStore(SegmentStore):
@@ -54,18 +70,19 @@ class FileStore(SegmentStore):
     def put(self, key: str, path: Path, sha256: str, metadata: dict[str, str] | None = None
             ) -> bool:
         """Store a file once; identical re-puts are no-ops, different bytes are refused."""
-        size = verify_local(Path(path), sha256)
+        check_sha256(sha256)
         with self._locks[hash(key) % len(self._locks)]:
-            return self._put_locked(key, Path(path), sha256, size, metadata)
+            return self._put_locked(key, Path(path), sha256, metadata)
 
-    def _put_locked(self, key: str, path: Path, sha256: str, size: int,
+    def _put_locked(self, key: str, path: Path, sha256: str,
                     metadata: dict[str, str] | None) -> bool:
         """The body of put, under the key's lock."""
+        target = self._path("data", key)
+        size = path.stat().st_size
         if self._matches_existing(key, sha256, size):
             return False
-        target = self._path("data", key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._copy_to_temp(path, target)
+        tmp = self._stage(path, target, sha256)
         try:
             self._write_meta(key, sha256, size, metadata or {})
             self._link_into_place(tmp, target, key, sha256, size)
@@ -73,17 +90,40 @@ class FileStore(SegmentStore):
             tmp.unlink(missing_ok=True)
         return True
 
-    def _copy_to_temp(self, source: Path, target: Path) -> Path:
-        """Copy into a temp file beside the target and fsync it."""
+    def _stage(self, source: Path, target: Path, sha256: str) -> Path:
+        """The bytes under a temp name beside the target, checked against sha256."""
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
+            os.link(source, tmp)
+        except OSError as exc:
+            if exc.errno not in _NO_LINK:
+                raise StorageUnavailable(f"cannot stage {target}: {exc}") from exc
+            return self._copy_to_temp(source, tmp, sha256)
+        try:
+            verify_local(tmp, sha256)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def _copy_to_temp(self, source: Path, tmp: Path, sha256: str) -> Path:
+        """Copy into the temp file, hashing on the way, and fsync it."""
+        digest = hashlib.sha256()
+        try:
             with open(source, "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
+                while chunk := src.read(1 << 20):
+                    digest.update(chunk)
+                    dst.write(chunk)
                 dst.flush()
                 os.fsync(dst.fileno())
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise StorageUnavailable(f"cannot write {target}: {exc}") from exc
+            if isinstance(exc, FileNotFoundError) and not source.exists():
+                raise
+            raise StorageUnavailable(f"cannot write {tmp.parent}: {exc}") from exc
+        if digest.hexdigest() != sha256:
+            tmp.unlink(missing_ok=True)
+            raise ChecksumMismatch(f"{source}: sha256 is {digest.hexdigest()}, declared {sha256}")
         return tmp
 
     def _link_into_place(self, tmp: Path, target: Path, key: str, sha256: str, size: int

@@ -1,18 +1,35 @@
 """S3Store: segments in an S3-compatible bucket (AWS, MinIO, Ceph RGW; moto in tests).
 
 Credentials come from the environment or a named profile (boto3's normal chain), never
-from the YAML. Every upload carries `ChecksumAlgorithm=SHA256` (the server checks the
-bytes in transit) and the hex SHA-256 in `x-amz-meta-sha256` (what our index and exports
-compare), and is verified with a HEAD afterwards. Timeouts and retries are bounded so an
-outage surfaces within seconds as StorageUnavailable and the uploader's own backoff,
-which never drops data, takes over.
+from the YAML. Every upload carries the segment's SHA-256 twice: as the S3 checksum
+(`x-amz-checksum-sha256`, a signed header the store checks the body against) and in
+`x-amz-meta-sha256` (what our index and exports compare).
+
+One PutObject per segment, and no more work than the guarantees need. On first use the
+store is probed once (`StoreCapabilities`) with a throw-away object:
+- Does it reject a body that does not match its declared checksum (AWS S3, MinIO)? Then
+  the store is the verifier and the segment is not hashed again here; otherwise it is
+  hashed locally before it is sent, so corrupt bytes are never uploaded either way.
+- Does it honour `If-None-Match: *` (AWS since 2024, MinIO, Ceph RGW)? Then the put itself
+  refuses to overwrite and a HEAD is needed only when it reports the key taken; otherwise
+  every put is preceded by a HEAD, as evidence must never be overwritten.
+The put reply echoes the checksum the store recorded; only when it does not is the object
+checked with a HEAD. The payload is not hashed a third time for SigV4 (UNSIGNED-PAYLOAD):
+the signed checksum header already binds the body, which is what boto3 does by itself on
+HTTPS and what costs a full SHA-256 pass on plain-HTTP endpoints otherwise.
+
+Timeouts and retries are bounded so an outage surfaces within seconds as
+StorageUnavailable and the uploader's own backoff, which never drops data, takes over.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import logging
+import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +41,13 @@ from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from camerahub.storage.base import ObjectInfo, SegmentStore, check_key, verify_local
+from camerahub.storage.base import (
+    ObjectInfo,
+    SegmentStore,
+    check_key,
+    check_sha256,
+    verify_local,
+)
 from camerahub.storage.errors import (
     ChecksumMismatch,
     ObjectLocked,
@@ -48,11 +71,32 @@ _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 _TRANSIENT_CODES = frozenset({
     "500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown",
     "RequestTimeout", "RequestTimeTooSkewed", "Throttling", "ThrottlingException",
+    "ConditionalRequestConflict",  # a concurrent conditional write to the same key
 })
 _LOCK_CODES = frozenset({"AccessDenied", "InvalidRequest", "ObjectLocked"})
 _NO_LOCK_CODES = frozenset(
     {"ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"}
 )
+# How S3-compatible stores refuse a body that does not match its declared checksum.
+_CHECKSUM_CODES = frozenset({
+    "BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch",
+})
+_PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
+# Segments up to this size are read into memory once and sent from there.
+_IN_MEMORY_MAX = 32 * 1024 * 1024
+PROBE_PREFIX = "_camerahub/probe/"
+
+
+@dataclass(frozen=True)
+class StoreCapabilities:
+    """What the store was seen to enforce by itself (probed once per S3Store)."""
+
+    validates_checksums: bool = False
+    conditional_put: bool = False
+
+
+# What we assume of a store we could not probe: nothing (hash locally, HEAD before put).
+ASSUME_NOTHING = StoreCapabilities()
 
 
 @dataclass(frozen=True)
@@ -73,6 +117,9 @@ class S3Settings:
     multipart_chunksize: int = 16 * 1024 * 1024
     max_concurrency: int = 4
     content_type: str = "video/mp2t"
+    # None: probe the store; True/False: skip the probe and assume (tests, locked-down IAM)
+    trust_store_checksums: bool | None = None
+    conditional_put: bool | None = None
 
 
 def translate(exc: BaseException, key: str = "") -> StorageError:
@@ -96,7 +143,7 @@ def _translate_client_error(exc: botocore.exceptions.ClientError, key: str) -> S
         return ObjectMissing(key)
     if code in _TRANSIENT_CODES:
         return StorageUnavailable(f"{key}: S3 {code}: {exc}")
-    if code == "BadDigest" or code.startswith("XAmzContentSHA256"):
+    if code in _CHECKSUM_CODES or code.startswith("XAmzContentSHA256"):
         return ChecksumMismatch(f"{key}: S3 rejected the checksum: {exc}")
     return StorageError(f"{key}: S3 {code}: {exc}")
 
@@ -125,6 +172,8 @@ class S3Store(SegmentStore):
             max_concurrency=settings.max_concurrency,
             num_download_attempts=settings.max_attempts,
         )
+        self._caps: StoreCapabilities | None = None
+        self._caps_lock = threading.Lock()
 
     def _call(self, key: str, operation: str, **kwargs):
         """Call one client operation, translating its failures."""
@@ -151,29 +200,138 @@ class S3Store(SegmentStore):
             ) -> bool:
         """Upload once; identical re-puts are no-ops, different bytes are refused."""
         check_key(key)
-        size = verify_local(Path(path), sha256)
+        check_sha256(sha256)
+        path = Path(path)
+        size = path.stat().st_size
+        if size >= self.settings.multipart_threshold:
+            return self._put_multipart(key, path, sha256, size, metadata)
+        caps = self.capabilities()
+        body = self._body(path, size, sha256, caps)
+        if not caps.conditional_put and self._matches_existing(key, sha256, size):
+            return False
+        extra = self._extra_args(sha256, metadata)
+        extra["ChecksumSHA256"] = _hex_to_b64(sha256)  # ours: the SDK need not hash again
+        if caps.conditional_put:
+            extra["IfNoneMatch"] = "*"
+        try:
+            reply = self.client.put_object(Bucket=self.settings.bucket, Key=key, Body=body,
+                                           **extra)
+        except botocore.exceptions.ClientError as exc:
+            if _error_code(exc) in _PRECONDITION_CODES:
+                return self._taken(key, sha256, size)
+            raise translate(exc, key) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise translate(exc, key) from exc
+        finally:
+            if not isinstance(body, bytes):
+                body.close()
+        if _b64_to_hex(reply.get("ChecksumSHA256")) != sha256:
+            self._verify_uploaded(key, sha256, size)  # the store did not echo our checksum
+        return True
+
+    def _body(self, path: Path, size: int, sha256: str, caps: StoreCapabilities):
+        """The request body: the bytes themselves, or an open file for big segments.
+
+        When the store does not check checksums itself, the bytes are hashed here first.
+        """
+        if size > _IN_MEMORY_MAX:
+            if not caps.validates_checksums:
+                verify_local(path, sha256)
+            return open(path, "rb")
+        body = path.read_bytes()
+        if len(body) != size:
+            raise ChecksumMismatch(f"{path}: changed size while being read")
+        if not caps.validates_checksums and hashlib.sha256(body).hexdigest() != sha256:
+            raise ChecksumMismatch(f"{path}: sha256 does not match the declared {sha256}")
+        return body
+
+    def _taken(self, key: str, sha256: str, size: int) -> bool:
+        """The conditional put found the key taken: ours already (False) or a conflict."""
+        if self._matches_existing(key, sha256, size):
+            return False
+        # 412 yet nothing there: deleted in between, or not yet visible; try again later.
+        raise StorageUnavailable(f"{key}: reported as existing but cannot be read back")
+
+    def _put_multipart(self, key: str, path: Path, sha256: str, size: int,
+                       metadata: dict[str, str] | None) -> bool:
+        """Large files: local hash, HEAD, the transfer manager, HEAD again."""
+        verify_local(path, sha256)
         if self._matches_existing(key, sha256, size):
             return False
         try:
-            self._send(key, Path(path), size, self._extra_args(sha256, metadata))
+            self.client.upload_file(str(path), self.settings.bucket, key,
+                                    ExtraArgs=self._extra_args(sha256, metadata),
+                                    Config=self.transfer)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
                 S3UploadFailedError) as exc:
             raise translate(exc, key) from exc
         self._verify_uploaded(key, sha256, size)
         return True
 
-    def _send(self, key: str, path: Path, size: int, extra: dict) -> None:
-        """One PutObject for a segment-sized file; the transfer manager for large ones.
+    def capabilities(self) -> StoreCapabilities:
+        """What the store enforces itself; probed on first use, unless configured."""
+        with self._caps_lock:
+            if self._caps is None:
+                self._caps = self._probe()
+                log.info("S3 bucket %s: checks checksums itself: %s; conditional put: %s",
+                         self.settings.bucket, self._caps.validates_checksums,
+                         self._caps.conditional_put)
+            return self._caps
 
-        The transfer manager starts worker threads and futures for every upload, which at
-        ten segments a second cost more CPU than the upload itself.
+    def _probe(self) -> StoreCapabilities:
+        """Find out with a throw-away object what the store enforces.
+
+        A transport failure propagates (the store is down, the upload will be retried and
+        the probe with it); any refusal we cannot read as an answer means "assume nothing".
         """
-        if size >= self.settings.multipart_threshold:
-            self.client.upload_file(str(path), self.settings.bucket, key, ExtraArgs=extra,
-                                    Config=self.transfer)
-            return
-        with open(path, "rb") as body:
-            self.client.put_object(Bucket=self.settings.bucket, Key=key, Body=body, **extra)
+        forced_trust = self.settings.trust_store_checksums
+        forced_conditional = self.settings.conditional_put
+        if forced_trust is not None and forced_conditional is not None:
+            return StoreCapabilities(forced_trust, forced_conditional)
+        key = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+        body = b"camerahub store capability probe\n"
+        right = hashlib.sha256(body).hexdigest()
+        wrong = hashlib.sha256(body + b"!").hexdigest()
+        try:
+            validates = self._probe_put(key, body, wrong) == "refused-checksum"
+            if validates and self._probe_put(key, body, right) != "stored":
+                return ASSUME_NOTHING
+            conditional = self._probe_put(key, body, right) == "refused-precondition"
+        except StorageError as exc:
+            if isinstance(exc, StorageUnavailable):
+                raise
+            log.warning("S3 capability probe refused (%s); hashing locally, HEAD before put",
+                        exc)
+            return ASSUME_NOTHING
+        finally:
+            self._forget_probe(key)
+        return StoreCapabilities(
+            validates if forced_trust is None else forced_trust,
+            conditional if forced_conditional is None else forced_conditional)
+
+    def _probe_put(self, key: str, body: bytes, sha256: str) -> str:
+        """One conditional put of the probe: stored, refused-checksum or refused-precondition."""
+        try:
+            self.client.put_object(Bucket=self.settings.bucket, Key=key, Body=body,
+                                   ChecksumAlgorithm="SHA256",
+                                   ChecksumSHA256=_hex_to_b64(sha256), IfNoneMatch="*")
+        except botocore.exceptions.ClientError as exc:
+            code = _error_code(exc)
+            if code in _CHECKSUM_CODES:
+                return "refused-checksum"
+            if code in _PRECONDITION_CODES:
+                return "refused-precondition"
+            raise translate(exc, key) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise translate(exc, key) from exc
+        return "stored"
+
+    def _forget_probe(self, key: str) -> None:
+        """Remove the probe object; a bucket whose retention keeps it only costs a few bytes."""
+        try:
+            self.delete(key)
+        except StorageError as exc:
+            log.info("S3 capability probe %s left in place: %s", key, exc)
 
     def _extra_args(self, sha256: str, metadata: dict[str, str] | None) -> dict:
         """Upload arguments: checksum, metadata, encryption."""
@@ -271,6 +429,13 @@ class S3Store(SegmentStore):
                                                   ExpiresIn=int(expires_s))
 
 
+def _error_code(exc: botocore.exceptions.ClientError) -> str:
+    """The S3 error code of a ClientError (the HTTP status when the body had none)."""
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return str(error.get("Code") or status or "")
+
+
 def _code_of(exc: BaseException) -> str:
     """The S3 error code behind one of our exceptions, if any."""
     cause = exc.__cause__
@@ -287,7 +452,10 @@ def make_client(settings: S3Settings):
         connect_timeout=settings.connect_timeout_s,
         read_timeout=settings.read_timeout_s,
         retries={"max_attempts": settings.max_attempts, "mode": "standard"},
-        s3={"addressing_style": "path" if settings.path_style else "auto"},
+        # Every body we send carries a signed x-amz-checksum-sha256 that binds it, so SigV4
+        # need not hash it once more (it already does not on HTTPS; see the module doc).
+        s3={"addressing_style": "path" if settings.path_style else "auto",
+            "payload_signing_enabled": False},
         signature_version="s3v4",
     )
     return session.client("s3", endpoint_url=settings.endpoint_url, config=config)

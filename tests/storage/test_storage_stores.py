@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -21,10 +24,11 @@ from camerahub.storage import (
     StorageError,
     StorageUnavailable,
 )
-from camerahub.storage.s3store import make_client
-from tests.support.s3 import free_port
+from camerahub.storage.s3store import PROBE_PREFIX, StoreCapabilities, make_client
+from tests.support.s3 import S3Gateway, free_port
 
 KEY = "hq/hq-1f-koseki-01/2026/11/26/03/20261126T031500.000Z_10000.ts"
+KEY2 = "hq/hq-1f-koseki-01/2026/11/26/03/20261126T031510.000Z_10000.ts"
 
 
 def blob(tmp_path, data: bytes, name="seg.ts"):
@@ -219,3 +223,108 @@ def test_file_store_detects_bit_rot(tmp_path):
     (store.root / "data" / KEY).write_bytes(b"U" * 1000)
     with pytest.raises(ChecksumMismatch):
         store.verify(KEY)
+
+
+def test_s3_probe_learns_what_the_store_enforces_and_leaves_nothing(moto_s3, tmp_path):
+    store = S3Store(moto_s3.settings(moto_s3.new_bucket()))
+    path, sha = blob(tmp_path, os.urandom(4000))
+    assert store.put(KEY, path, sha) is True
+    # moto stores whatever checksum it is told, and honours If-None-Match
+    assert store.capabilities() == StoreCapabilities(validates_checksums=False,
+                                                     conditional_put=True)
+    assert list(store.iter_keys(PROBE_PREFIX)) == []
+    assert store.put(KEY, path, sha) is False  # the conditional put said "taken"
+
+
+def test_s3_store_that_checks_checksums_refuses_corrupt_bytes_itself(moto_s3, tmp_path):
+    bucket = moto_s3.new_bucket()
+    with S3Gateway(moto_s3, checks_checksums=True) as gateway:
+        store = S3Store(gateway.settings(bucket))
+        path, sha = blob(tmp_path, os.urandom(5000))
+        assert store.put(KEY, path, sha) is True
+        assert store.capabilities().validates_checksums is True
+        # The spool copy rotted after the segmenter hashed it: not hashed again here,
+        # the store compares the body with the declared checksum and refuses it.
+        rotten, _ = blob(tmp_path, os.urandom(5000), "rotten.ts")
+        with pytest.raises(ChecksumMismatch):
+            store.put(KEY2, rotten, sha)
+        assert gateway.refused[-1].endswith(KEY2)
+        assert store.head(KEY2) is None
+        assert store.head(KEY).server_sha256 == sha
+
+
+def test_s3_store_that_ignores_if_none_match_is_asked_before_every_put(moto_s3, tmp_path):
+    bucket = moto_s3.new_bucket()
+    with S3Gateway(moto_s3, ignores_if_none_match=True) as gateway:
+        store = S3Store(gateway.settings(bucket))
+        first, sha1 = blob(tmp_path, b"original" * 500, "a.ts")
+        second, sha2 = blob(tmp_path, b"tampered" * 500, "b.ts")
+        assert store.put(KEY, first, sha1) is True
+        assert store.capabilities() == StoreCapabilities(False, False)
+        assert store.put(KEY, first, sha1) is False
+        with pytest.raises(ObjectConflict):
+            store.put(KEY, second, sha2)
+        with store.open(KEY) as body:
+            assert hashlib.sha256(body.read()).hexdigest() == sha1
+
+
+def test_s3_capabilities_from_settings_skip_the_probe(moto_s3, tmp_path):
+    bucket = moto_s3.new_bucket()
+    with S3Gateway(moto_s3) as gateway:
+        store = S3Store(gateway.settings(bucket, trust_store_checksums=False,
+                                         conditional_put=False))
+        assert store.capabilities() == StoreCapabilities(False, False)
+        path, sha = blob(tmp_path, b"configured" * 100)
+        assert store.put(KEY, path, sha) is True
+        assert store.put(KEY, path, sha) is False
+
+
+def test_s3_probe_is_retried_after_an_outage(tmp_path):
+    from tests.support.s3 import MotoS3
+
+    moto = MotoS3()
+    store = S3Store(moto.settings("seg-later", connect_timeout_s=0.5))
+    path, sha = blob(tmp_path, b"later" * 100)
+    with pytest.raises(StorageUnavailable):
+        store.put(KEY, path, sha)  # down: nothing learnt, nothing assumed
+    moto.start()
+    try:
+        make_client(moto.settings("seg-later")).create_bucket(Bucket="seg-later")
+        assert store.put(KEY, path, sha) is True
+        assert store.capabilities().conditional_put is True
+    finally:
+        moto.stop()
+
+
+def test_file_store_links_a_segment_on_the_same_filesystem(tmp_path):
+    store = FileStore(tmp_path / "store")
+    data = os.urandom(100_000)
+    path, sha = blob(tmp_path, data)
+    assert store.put(KEY, path, sha) is True
+    assert os.path.samefile(store.root / "data" / KEY, path)  # no copy was made
+    path.unlink()  # the spool lets go of its name
+    with store.open(KEY) as body:
+        assert body.read() == data
+    assert [p.name for p in (store.root / "data" / KEY).parent.iterdir()] == [Path(KEY).name]
+
+
+def test_file_store_copies_across_filesystems_and_checks_on_the_way(tmp_path):
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a second filesystem (/dev/shm)")
+    store = FileStore(tmp_path / "store")
+    source = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        data = os.urandom(100_000)
+        path, sha = blob(source, data)
+        assert store.put(KEY, path, sha) is True
+        assert not os.path.samefile(store.root / "data" / KEY, path)
+        with store.open(KEY) as body:
+            assert body.read() == data
+        rotten, _ = blob(source, b"rot" * 100, "rotten.ts")
+        with pytest.raises(ChecksumMismatch):
+            store.put(KEY2, rotten, sha)
+        assert store.head(KEY2) is None
+        assert [p.name for p in (store.root / "data" / KEY).parent.iterdir()] == [Path(KEY).name]
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
