@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +38,33 @@ def add_segment(session: Session, *, camera_id: str, site_id: str, start: dateti
     except IntegrityError:  # a concurrent indexer won the race for the same key
         return session.scalar(select(Segment).where(Segment.key == key))
     return seg
+
+
+_UPSERT_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def index_segment(session: Session, *, camera_id: str, site_id: str, start: datetime,
+                  end: datetime, nbytes: int, sha256: str, key: str) -> bool:
+    """The recorder's add_segment: one statement, no ORM object; returns `held`.
+
+    INSERT ... ON CONFLICT (key) DO NOTHING RETURNING held, with the hold check as a
+    subquery: a tenth of add_segment's CPU, which matters at ten segments a second.
+    """
+    make_insert = _UPSERT_INSERTS.get(session.get_bind().dialect.name)
+    if make_insert is None:  # another database: the portable path
+        return add_segment(session, camera_id=camera_id, site_id=site_id, start=start,
+                           end=end, nbytes=nbytes, sha256=sha256, key=key).held
+    held = select(covering_hold(camera_id, start, end)).scalar_subquery()
+    stmt = (make_insert(Segment)
+            .values(camera_id=camera_id, site_id=site_id, start=start, end=end,
+                    duration_ms=int((end - start).total_seconds() * 1000), bytes=nbytes,
+                    sha256=sha256, key=key, held=held)
+            .on_conflict_do_nothing(index_elements=[Segment.key])
+            .returning(Segment.held))
+    inserted = session.execute(stmt).scalar()
+    if inserted is not None:
+        return bool(inserted)
+    return bool(session.scalar(select(Segment.held).where(Segment.key == key)))
 
 
 def segments_in_range(session: Session, camera_id: str, start: datetime,

@@ -232,11 +232,10 @@ class Recorder:
 
     def _index(self, item: SpoolItem, key: str, sha256: str) -> None:
         with self.sessions.begin() as s:
-            seg = index.add_segment(s, camera_id=item.camera_id, site_id=item.site,
-                                    start=item.start_utc,
-                                    end=item.start_utc + _ms(item.duration_ms),
-                                    nbytes=item.bytes, sha256=sha256, key=key)
-            held = seg.held
+            held = index.index_segment(s, camera_id=item.camera_id, site_id=item.site,
+                                       start=item.start_utc,
+                                       end=item.start_utc + _ms(item.duration_ms),
+                                       nbytes=item.bytes, sha256=sha256, key=key)
         if held and self.store.legal_hold_supported:
             try:
                 self.store.set_legal_hold(key, True)
