@@ -47,14 +47,19 @@ class LiveHub:
                 raise LiveUnavailable("the live hub is shutting down")
             channel = self._channels.get(camera_id)
             if channel is None or not channel.add(viewer):
-                channel = self._open(camera_id)
-                channel.add(viewer)
+                channel = self._open(camera_id, viewer)
         viewer.channel = channel
         return viewer
 
-    def _open(self, camera_id: str) -> Channel:
-        """Start a new channel (caller holds the lock)."""
+    def _open(self, camera_id: str, viewer: Viewer) -> Channel:
+        """Start a new channel with its first viewer (caller holds the lock).
+
+        The viewer is attached before the thread starts: a camera that fails at once
+        (connection refused) must find it there to tell it why, not leave it waiting
+        for the first-item timeout.
+        """
         channel = Channel(camera_id, self.url_of, self.options, self._on_closed)
+        channel.add(viewer)
         self._channels[camera_id] = channel
         self.upstreams_opened += 1
         channel.start()

@@ -226,3 +226,33 @@ def test_app_shutdown_closes_every_upstream(sim, live_app):
                 assert reader.ended.wait(60)
         wait_until(lambda: rtsp_sessions(sim, OTHER_SIM) == 0 and not hub.stats(), 60,
                    "upstream closed on shutdown")
+
+
+def test_a_camera_that_fails_before_the_viewer_is_attached_still_tells_it_why(monkeypatch):
+    """Regression: the channel thread could fail (connection refused) before subscribe()
+    attached the first viewer, which then waited out the first-item timeout. Starting the
+    thread synchronously makes that interleaving certain."""
+    import asyncio
+    import threading
+
+    from camerahub.live.channel import Channel, LiveOptions
+    from camerahub.live.errors import LiveUnavailable
+    from camerahub.live.hub import LiveHub
+
+    def refused(camera_id: str) -> str:
+        raise LiveUnavailable(f"camera {camera_id}: the camera is unreachable")
+
+    def start_and_finish(self: Channel) -> None:
+        threading.Thread.start(self._thread)
+        self._thread.join(1)  # failed by then; a later finish only weakens the check
+
+    monkeypatch.setattr(Channel, "start", start_and_finish)
+    hub = LiveHub(refused, LiveOptions(first_item_timeout_s=30))
+
+    async def first_item() -> str:
+        viewer = hub.subscribe("cam-x", asyncio.get_running_loop())
+        with pytest.raises(LiveUnavailable) as err:
+            await asyncio.wait_for(hub.first(viewer), 10)
+        return str(err.value)
+
+    assert asyncio.run(first_item()) == "camera cam-x: the camera is unreachable"
