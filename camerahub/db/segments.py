@@ -48,7 +48,8 @@ def index_segment(session: Session, *, camera_id: str, site_id: str, start: date
     """The recorder's add_segment: one statement, no ORM object; returns `held`.
 
     INSERT ... ON CONFLICT (key) DO NOTHING RETURNING held, with the hold check as a
-    subquery: a tenth of add_segment's CPU, which matters at ten segments a second.
+    subquery: 1.7 ms of CPU per segment on SQLite, transaction included, against 2.6 ms
+    for add_segment's select, hold query, savepoint and insert.
     """
     make_insert = _UPSERT_INSERTS.get(session.get_bind().dialect.name)
     if make_insert is None:  # another database: the portable path

@@ -118,8 +118,6 @@ class FileStore(SegmentStore):
                 os.fsync(dst.fileno())
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            if isinstance(exc, FileNotFoundError) and not source.exists():
-                raise
             raise StorageUnavailable(f"cannot write {tmp.parent}: {exc}") from exc
         if digest.hexdigest() != sha256:
             tmp.unlink(missing_ok=True)

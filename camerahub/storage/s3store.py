@@ -138,7 +138,7 @@ def translate(exc: BaseException, key: str = "") -> StorageError:
 
 def _translate_client_error(exc: botocore.exceptions.ClientError, key: str) -> StorageError:
     """Sort an S3 error response by its code."""
-    code = str(exc.response.get("Error", {}).get("Code", ""))
+    code = _error_code(exc)
     if code in _MISSING_CODES:
         return ObjectMissing(key)
     if code in _TRANSIENT_CODES:
@@ -206,9 +206,9 @@ class S3Store(SegmentStore):
         if size >= self.settings.multipart_threshold:
             return self._put_multipart(key, path, sha256, size, metadata)
         caps = self.capabilities()
-        body = self._body(path, size, sha256, caps)
         if not caps.conditional_put and self._matches_existing(key, sha256, size):
             return False
+        body = self._body(path, size, sha256, caps)
         extra = self._extra_args(sha256, metadata)
         extra["ChecksumSHA256"] = _hex_to_b64(sha256)  # ours: the SDK need not hash again
         if caps.conditional_put:
@@ -439,9 +439,7 @@ def _error_code(exc: botocore.exceptions.ClientError) -> str:
 def _code_of(exc: BaseException) -> str:
     """The S3 error code behind one of our exceptions, if any."""
     cause = exc.__cause__
-    if isinstance(cause, botocore.exceptions.ClientError):
-        return str(cause.response.get("Error", {}).get("Code", ""))
-    return ""
+    return _error_code(cause) if isinstance(cause, botocore.exceptions.ClientError) else ""
 
 
 def make_client(settings: S3Settings):

@@ -2,8 +2,8 @@
 
 Container: MPEG-TS. Why not fragmented MP4:
 - A kill -9 mid-segment leaves a TS file that is valid up to its last complete 188-byte
-  packet (all but the muxer's last 32 KiB reached the OS): no header to patch, no index at the
-  end, so `probe_segment` can demux it, decide "playable" and finalize it as is, or
+  packet (all but the muxer's last 64 KiB reached the OS): no header to patch, no index at
+  the end, so `probe_segment` can demux it, decide "playable" and finalize it as is, or
   quarantine it. A fragmented MP4 also survives but loses the whole unfinished fragment
   (a GOP or more) and needs box-level repair to be trimmed.
 - Power loss is different: segments are fsynced when closed, so the open one can lose
@@ -141,21 +141,27 @@ class _HashingFile:
         self.raw = open(path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
         self.digest = hashlib.sha256()
         self.size = 0
+        self.failed: OSError | None = None
 
     def write(self, data: bytes) -> int:
         """Write all of data (looping over short writes) and hash it."""
         view = memoryview(data)
-        while view:
-            view = view[self.raw.write(view):]
+        try:
+            while view:
+                view = view[self.raw.write(view):]
+        except OSError as exc:  # disk full: part of data may be on disk, unhashed
+            self.failed = exc
+            raise
         self.digest.update(data)
         self.size += len(data)
         return len(data)
 
     def close(self) -> None:
-        """fsync and close."""
+        """fsync (unless a write failed: that file is left to recovery) and close."""
         if not self.raw.closed:
             try:
-                os.fsync(self.raw.fileno())
+                if self.failed is None:
+                    os.fsync(self.raw.fileno())
             finally:
                 self.raw.close()
 
@@ -195,6 +201,10 @@ class _SegmentFile:
             self.container.close()
         finally:
             self.file.close()
+        if self.file.failed is not None:
+            # The digest no longer describes the file: leave it in incoming/ for recovery,
+            # which probes and hashes what is actually on disk.
+            raise self.file.failed
         return self.file.digest.hexdigest(), self.file.size
 
 

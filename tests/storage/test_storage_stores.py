@@ -328,3 +328,11 @@ def test_file_store_copies_across_filesystems_and_checks_on_the_way(tmp_path):
         assert [p.name for p in (store.root / "data" / KEY).parent.iterdir()] == [Path(KEY).name]
     finally:
         shutil.rmtree(source, ignore_errors=True)
+
+
+@pytest.mark.parametrize("declared", ["", "abc", "A" * 64, "g" * 64, None])
+def test_put_refuses_a_malformed_declared_sha(store, tmp_path, declared):
+    path, _ = blob(tmp_path, b"bytes")
+    with pytest.raises(ChecksumMismatch):
+        store.put(KEY, path, declared)
+    assert store.head(KEY) is None

@@ -166,3 +166,28 @@ def test_stream_joined_mid_gop_anchors_at_the_first_packet(h264_ts, tmp_path):
 def test_ids_that_cannot_name_files_are_refused(tmp_path, camera):
     with pytest.raises(VideoError):
         Segmenter(camera, "hq", tmp_path, print)
+
+
+def test_a_segment_whose_write_failed_is_never_published_with_a_digest(h264_ts):
+    """Disk full mid-segment: part of a block may be on disk, unhashed. close() must fail
+    (the file stays in incoming/ for recovery, which hashes what is on disk) rather than
+    hand out a SHA-256 of bytes the file does not hold."""
+    import errno
+    from pathlib import Path
+
+    from camerahub.video.segmenter import _SegmentFile
+
+    full = Path("/dev/full")
+    if not full.exists():
+        pytest.skip("needs /dev/full")
+    with av.open(str(h264_ts)) as source:
+        stream = source.streams.video[0]
+        segment = _SegmentFile(full, stream, 0)
+        # PyAV reports the callback's failure as OSError or as its own callback error
+        with pytest.raises((OSError, av.error.FFmpegError)):
+            for packet in source.demux(stream):
+                if packet.dts is not None:
+                    segment.write(packet, packet.pts, packet.pts, 0)
+        assert segment.file.failed.errno == errno.ENOSPC
+        with pytest.raises((OSError, av.error.FFmpegError)):
+            segment.close()  # no digest handed out; commit() stops, recovery takes over
