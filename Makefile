@@ -13,11 +13,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The web UI tests drive Debian's headless Chromium (never a downloaded browser); CJK fonts
-# so that Japanese renders in its screenshots. Needs root (as on CI) the first time only.
+# so that Japanese renders in its screenshots; ffprobe/ffmpeg as independent players in tests
+# and references in benchmarks (the product records without them). Needs root (as on CI)
+# the first time only.
 setup: $(STAMP)
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null \
-	  && fc-list 2>/dev/null | grep -qi 'noto sans cjk' \
-	  || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk)
+	  && command -v ffprobe >/dev/null && fc-list 2>/dev/null | grep -qi 'noto sans cjk' \
+	  || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk ffmpeg)
 
 demo: setup
 	$(BIN)/camerahub demo
