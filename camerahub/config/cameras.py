@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from .base import DisplayName, Id, Strict
 from .devices import DeviceSettings
 from .secrets import SecretRef
 
-Host = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:-]{1,253}$")]
+NUMERIC_PART = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")  # what inet_aton reads as a number
+
+
+def canonical_host(value: str) -> str:
+    """One spelling per host: IPv6 compressed, names lower-case; ambiguous IPv4 refused.
+
+    `127.0.1.01` and `127.000.001.001` are 127.0.1.1 to some resolvers (octal) and an error or
+    another address to others, and `2130706689`, `127.1` or `0x7f.0.1.1` are IPv4 to inet_aton
+    (and so to getaddrinfo): a camera could be registered twice under two spellings, so only
+    the plain dotted quad is accepted.
+    """
+    if ":" in value:
+        try:
+            return ipaddress.IPv6Address(value).compressed
+        except ValueError as exc:
+            raise ValueError(f"not an IPv6 address: {exc}") from None
+    if all(NUMERIC_PART.fullmatch(part) for part in value.split(".")):
+        try:
+            return str(ipaddress.IPv4Address(value))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 address in dotted-quad form without "
+                             "leading zeros (such as 192.0.2.10)") from None
+    return value.lower().removesuffix(".")
+
+
+Host = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:-]{1,253}$"),
+                 AfterValidator(canonical_host)]
 TerminalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,14 @@ from pydantic import ValidationError
 from .model import Config, CrossReferenceError
 
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
+# A file's shape is bounded before anything is built from it: aliases may not expand it past
+# MAX_NODES values ("billion laughs"), nor may it nest deeper than MAX_DEPTH (the YAML composer
+# and the checks below recurse). The 100-camera example has about 4,000 values and depth 7.
+MAX_NODES = 250_000
+MAX_DEPTH = 40
+# C0 and C1 control characters and DEL: never meaningful in a name, id or address, and a NUL
+# is refused by PostgreSQL mid-transaction.
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Keys that would hold a secret inline; the file may only say where a secret lives.
 INLINE_SECRET_KEYS = {"password", "passwd", "secret", "secret_key", "access_key", "api_key",
                       "token", "private_key", "signing_key"}
@@ -96,8 +105,58 @@ def _read(path: Path) -> str:
         raise ConfigError([ConfigIssue(name, "", None, exc.strerror or str(exc))]) from None
 
 
+class _Shape:
+    """Counts the values a YAML event stream expands to, aliases included, and its depth."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.total = 0
+        self.open: list[list] = []  # [anchor, expanded size so far] per open collection
+        self.sizes: dict[str, int] = {}  # anchor -> expanded size of what it names
+
+    def feed(self, event: yaml.Event) -> None:
+        """Account for one parser event; ConfigError once a bound is crossed."""
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(self.open) >= MAX_DEPTH:
+                self._refuse(event, f"is nested deeper than {MAX_DEPTH} levels")
+            self.open.append([event.anchor, 0])
+            self._add(event, 1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = self.open.pop()
+            if anchor:
+                self.sizes[anchor] = size + 1
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor:
+                self.sizes[event.anchor] = 1
+            self._add(event, 1)
+        elif isinstance(event, yaml.AliasEvent):
+            if any(frame[0] == event.anchor for frame in self.open):
+                self._refuse(event, f"has an alias *{event.anchor} inside what it names")
+            self._add(event, self.sizes.get(event.anchor, 1))
+
+    def _add(self, event: yaml.Event, count: int) -> None:
+        self.total += count
+        for frame in self.open[:-1] if isinstance(event, yaml.CollectionStartEvent) \
+                else self.open:
+            frame[1] += count
+        if self.total > MAX_NODES:
+            self._refuse(event, f"expands to more than {MAX_NODES} values (aliases included)")
+
+    def _refuse(self, event: yaml.Event, why: str) -> None:
+        line = event.start_mark.line + 1 if event.start_mark else None
+        raise ConfigError([ConfigIssue(self.name, "", line, f"file refused: it {why}")])
+
+
+def _check_shape(text: str, name: str) -> None:
+    """Refuse alias bombs and deep nesting from the event stream, before composing."""
+    shape = _Shape(name)
+    for event in yaml.parse(text, Loader=_LineLoader):
+        shape.feed(event)
+
+
 def _parse(text: str, name: str) -> tuple[Any, dict[PathT, int]]:
     try:
+        _check_shape(text, name)
         node = yaml.compose(text, Loader=_LineLoader)
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -133,6 +192,23 @@ def _inline_secrets(data: Any, path: PathT = ()) -> list[PathT]:
     return found
 
 
+def _control_characters(data: Any, path: PathT = ()) -> list[PathT]:
+    """Paths of keys and string values that carry a control character."""
+    found: list[PathT] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = path + (str(key),)
+            if isinstance(key, str) and CONTROL_CHARS.search(key):
+                found.append(here)
+            found.extend(_control_characters(value, here))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            found.extend(_control_characters(item, path + (i,)))
+    elif isinstance(data, str) and CONTROL_CHARS.search(data):
+        found.append(path)
+    return found
+
+
 def _validation_issues(exc: ValidationError, name: str,
                        lines: dict[PathT, int]) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
@@ -159,6 +235,12 @@ def parse_config(text: str, name: str = "<config>") -> Config:
             ConfigIssue(name, format_path(p), _line_for(lines, p),
                         "inline secrets are not allowed; use password_env or password_file")
             for p in secrets])
+    controls = _control_characters(data)
+    if controls:
+        raise ConfigError([
+            ConfigIssue(name, format_path(p), _line_for(lines, p),
+                        "control characters (such as NUL or ESC) are not allowed")
+            for p in controls])
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
