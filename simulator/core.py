@@ -325,12 +325,9 @@ class SimulatorCore:
         """POST {"main": {"resolution": "640x360", "gop": 10}, "hostname": ..., "ntp": [...]}."""
         if req.method not in ("POST", "PUT", "PATCH"):
             return _json(405, {"error": "use POST"})
-        try:
-            body = json.loads(req.body or b"{}")
-        except ValueError:
-            return _json(400, {"error": "body is not JSON"})
-        if not isinstance(body, dict):
-            return _json(400, {"error": "body must be a JSON object"})
+        body = _json_object(req)
+        if isinstance(body, Response):
+            return body
         try:
             return _json(200, (await self.change_settings(target, body)).as_dict())
         except (TypeError, ValueError) as exc:
@@ -341,12 +338,9 @@ class SimulatorCore:
             return _json(200, (await self.clear_faults(target)).as_dict())
         if req.method not in ("POST", "PUT", "PATCH"):
             return _json(405, {"error": "use POST or DELETE"})
-        try:
-            changes = json.loads(req.body or b"{}")
-        except ValueError:
-            return _json(400, {"error": "body is not JSON"})
-        if not isinstance(changes, dict):
-            return _json(400, {"error": "body must be a JSON object"})
+        changes = _json_object(req)
+        if isinstance(changes, Response):
+            return changes
         return _json(200, (await self.set_faults(target, changes)).as_dict())
 
     # -- readiness -------------------------------------------------------------------------
@@ -386,3 +380,14 @@ async def _exchange(host: str, port: int, request: bytes) -> bytes:
 
 def _json(status: int, payload: object) -> Response:
     return Response(status, json.dumps(payload).encode() + b"\n", JSON_TYPE)
+
+
+def _json_object(req: Request) -> dict | Response:
+    """The request body as a JSON object, or the 400 response that says why it is not one."""
+    try:
+        body = json.loads(req.body or b"{}")
+    except ValueError:
+        return _json(400, {"error": "body is not JSON"})
+    if not isinstance(body, dict):
+        return _json(400, {"error": "body must be a JSON object"})
+    return body

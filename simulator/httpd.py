@@ -103,14 +103,23 @@ def parse_head(head: bytes) -> Request:
         raise BadRequest(400, "bad request line") from exc
     if not version.startswith("HTTP/1."):
         raise BadRequest(505, "HTTP version not supported")
+    try:
+        headers = parse_header_lines(rest)
+    except ValueError as exc:
+        raise BadRequest(400, "bad header line") from exc
+    return Request(method.upper(), target, headers)
+
+
+def parse_header_lines(lines: list[str]) -> dict[str, str]:
+    """`Name: value` lines (HTTP and RTSP alike) by lower-cased name; ValueError if malformed."""
     headers = {}
-    for line in rest:
+    for line in lines:
         if line:
             name, sep, value = line.partition(":")
             if not sep:
-                raise BadRequest(400, "bad header line")
+                raise ValueError(f"header line without a colon: {line[:40]!r}")
             headers[name.strip().lower()] = value.strip()
-    return Request(method.upper(), target, headers)
+    return headers
 
 
 def _content_length(headers: dict[str, str]) -> int:

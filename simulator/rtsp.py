@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from simulator.httpd import cancel_all
+from simulator.httpd import cancel_all, parse_header_lines
 from simulator.rtp import PacketizedLoop, interleave, sender_report
 from simulator.state import CameraState
 
@@ -320,13 +320,10 @@ def parse_head(head: bytes) -> RtspRequest:
         raise RtspError(400, "Bad Request") from exc
     if version != "RTSP/1.0":
         raise RtspError(505, "RTSP Version Not Supported")
-    headers = {}
-    for line in rest:
-        if line:
-            name, sep, value = line.partition(":")
-            if not sep:
-                raise RtspError(400, "Bad Request")
-            headers[name.strip().lower()] = value.strip()
+    try:
+        headers = parse_header_lines(rest)
+    except ValueError as exc:
+        raise RtspError(400, "Bad Request") from exc
     return RtspRequest(method.upper(), url, headers)
 
 
