@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from camerahub import __version__
+from camerahub import __version__, redact
 from camerahub.config import ConfigError, SecretMissing
 from camerahub.db.engine import DatabaseError
 
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact.install()  # before any verb logs: no secret reaches stderr or a log collector
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 import av
 
+from camerahub.redact import redact
 from camerahub.video.errors import StreamEnded, StreamOpenError, StreamStalled
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,6 @@ _OPEN_KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (av.error.ConnectionRefusedError, "unreachable"),
     (av.error.InvalidDataError, "invalid"),
 )
-_CREDENTIALS = re.compile(r"(?<=://)[^/@]*@")
 
 
 @dataclass(frozen=True)
@@ -43,11 +42,6 @@ class InputOptions:
     open_timeout_s: float = 10.0
     read_timeout_s: float = 10.0
     rtsp_transport: str = "tcp"
-
-
-def redact(url: str) -> str:
-    """Return the URL without user:password, for logs and messages."""
-    return _CREDENTIALS.sub("***@", url)
 
 
 def ffmpeg_options(url: str, opts: InputOptions) -> dict[str, str]:
@@ -80,7 +74,8 @@ def open_input(url: str, opts: InputOptions) -> av.container.InputContainer:
     try:
         return av.open(url, options=ffmpeg_options(url, opts), timeout=pyav_timeout(url, opts))
     except av.error.FFmpegError as exc:
-        raise StreamOpenError(open_error_kind(exc), f"{redact(url)}: {exc}") from exc
+        # FFmpeg's message repeats the URL it was given, user:password included.
+        raise StreamOpenError(open_error_kind(exc), redact(f"{url}: {exc}")) from exc
 
 
 def open_error_kind(exc: BaseException) -> str:
@@ -94,7 +89,7 @@ def open_error_kind(exc: BaseException) -> str:
 def translate_read_error(exc: BaseException, url: str) -> Exception:
     """Return our exception for a failure while reading packets."""
     if isinstance(exc, _STALL_ERRORS):
-        return StreamStalled(f"{redact(url)}: no packet within read timeout ({exc})")
+        return StreamStalled(redact(f"{url}: no packet within read timeout ({exc})"))
     if isinstance(exc, _ENDED_ERRORS):
-        return StreamEnded(f"{redact(url)}: {exc}")
-    return StreamEnded(f"{redact(url)}: unexpected {type(exc).__name__}: {exc}")
+        return StreamEnded(redact(f"{url}: {exc}"))
+    return StreamEnded(redact(f"{url}: unexpected {type(exc).__name__}: {exc}"))
