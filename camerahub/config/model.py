@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from pydantic import Field, model_validator
 
@@ -63,6 +64,21 @@ class Config(Strict):
         return self
 
     # Lookups used across services; small and derived, so never stale.
+    @property
+    def camera_by_id(self) -> Mapping[str, Camera]:
+        """Every camera by id, read-only; built once per cameras list."""
+        # Stored outside the fields (as functools.cached_property would), so equality and
+        # dumps ignore it; keyed on the list object so a model_copy with new cameras rebuilds.
+        cached = self.__dict__.get("_camera_index")
+        if cached is None or cached[0] is not self.cameras:
+            cached = (self.cameras, MappingProxyType({c.id: c for c in self.cameras}))
+            self.__dict__["_camera_index"] = cached
+        return cached[1]
+
+    def camera(self, camera_id: str) -> Camera | None:
+        """The camera with this id, or None."""
+        return self.camera_by_id.get(camera_id)
+
     def site(self, site_id: str) -> Site | None:
         """The site with this id, or None."""
         return next((s for s in self.sites if s.id == site_id), None)

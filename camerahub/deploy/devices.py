@@ -8,7 +8,6 @@ only touches what still differs.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from camerahub.config import Camera, Config, SecretMissing
+from camerahub.cameras import CameraAccess, CredentialUnavailable
+from camerahub.config import Camera, Config
 from camerahub.config.devices import DesiredDevice, DesiredEncoder
 from camerahub.db import models as m
 from camerahub.db.types import utcnow
@@ -26,7 +26,6 @@ from camerahub.onvif import (
     DeviceSettings,
     EncoderChange,
     EncoderSettings,
-    Login,
     OnvifClient,
     OnvifError,
     SettingsChange,
@@ -212,35 +211,10 @@ def settings_change(want: DesiredDevice, have: DeviceSettings,
 # -- running over cameras -------------------------------------------------------------------
 
 
-class Logins:
-    """Resolves each credential reference once; secrets are never logged or printed."""
-
-    def __init__(self, cfg: Config):
-        self.cfg = cfg
-        self._cache: dict[str, Login | str] = {}
-        self._lock = threading.Lock()
-
-    def login(self, cam: Camera) -> Login:
-        """The camera's login; raises SecretMissing naming the reference, not the value."""
-        cred = self.cfg.camera_credential(cam)
-        if cred is None:
-            raise SecretMissing(f"camera {cam.id} has no credential")
-        with self._lock:
-            if cred.id not in self._cache:
-                try:
-                    self._cache[cred.id] = Login(cred.username, cred.password().resolve())
-                except SecretMissing as exc:
-                    self._cache[cred.id] = f"credential {cred.id}: {exc}"
-            found = self._cache[cred.id]
-        if isinstance(found, str):
-            raise SecretMissing(found)
-        return found
-
-
 def select_cameras(cfg: Config, only: Iterable[str] | None = None) -> list[Camera]:
     """Cameras with managed settings, limited to `only` (unknown ids are an error)."""
     wanted = {c.strip() for c in only or () if c.strip()}
-    unknown = wanted - {c.id for c in cfg.cameras}
+    unknown = wanted - cfg.camera_by_id.keys()
     if unknown:
         raise DeviceSelectionError("unknown camera(s): " + ", ".join(sorted(unknown)))
     return [c for c in cfg.cameras if (not wanted or c.id in wanted)
@@ -257,7 +231,7 @@ class DeviceRollout:
         self.timeout = timeout
         self._own_client = client is None
         self.client = client or OnvifClient(timeout=timeout, max_workers=workers)
-        self.logins = Logins(cfg)
+        self.access = CameraAccess(cfg, self.client)
 
     def run(self, apply: bool, only: Iterable[str] | None = None) -> DeviceRun:
         """Plan (apply=False) or apply on every selected camera; never raises per camera."""
@@ -273,13 +247,10 @@ class DeviceRollout:
         if self._own_client:
             self.client.close()
 
-    def xaddr(self, cam: Camera) -> str:
-        """The camera's ONVIF device service URL."""
-        return f"http://{cam.address}:{self.cfg.camera_port(cam)}/onvif/device_service"
-
     def drift(self, cam: Camera) -> list[FieldChange]:
-        """Managed settings that differ on the camera now (raises OnvifError, SecretMissing)."""
-        have = self.client.read_settings(self.xaddr(cam), self.logins.login(cam), options=False,
+        """Settings that differ on the camera now (raises OnvifError, CredentialUnavailable)."""
+        have = self.client.read_settings(self.access.device_url(cam.id),
+                                         self.access.require_login(cam.id), options=False,
                                          deadline=time.monotonic() + self.timeout)
         return differences(self.cfg.desired_device(cam), have)
 
@@ -291,7 +262,7 @@ class DeviceRollout:
             self._process(cam, apply, outcome, started + self.timeout)
         except OnvifError as exc:
             outcome.status, outcome.error_kind, outcome.error = "failed", exc.kind, exc.reason
-        except SecretMissing as exc:
+        except CredentialUnavailable as exc:
             outcome.status, outcome.error_kind, outcome.error = "failed", "credential", str(exc)
         except Exception as exc:  # a bug or unforeseen library error must not stop the rest
             log.exception("device rollout on %s failed unexpectedly", cam.id)
@@ -303,8 +274,8 @@ class DeviceRollout:
                  deadline: float) -> None:
         """Read, compare, and when applying: change, read back and verify."""
         want = self.cfg.desired_device(cam)
-        login = self.logins.login(cam)
-        have = self.client.read_settings(self.xaddr(cam), login, deadline=deadline)
+        xaddr, login = self.access.device_url(cam.id), self.access.require_login(cam.id)
+        have = self.client.read_settings(xaddr, login, deadline=deadline)
         problems = option_problems(want, have) + _unreadable(want, have)
         outcome.changes = differences(want, have)
         if problems:
@@ -317,10 +288,9 @@ class DeviceRollout:
         if not apply:
             outcome.status = "change"
             return
-        self.client.write_settings(self.xaddr(cam), login,
-                                   settings_change(want, have, outcome.changes), deadline)
-        after = self.client.read_settings(self.xaddr(cam), login, options=False,
-                                          deadline=deadline)
+        self.client.write_settings(xaddr, login, settings_change(want, have, outcome.changes),
+                                   deadline)
+        after = self.client.read_settings(xaddr, login, options=False, deadline=deadline)
         left = differences(want, after)
         if left:
             outcome.status, outcome.error_kind = "failed", "verify"

@@ -3,10 +3,10 @@
 from .model import CLOCK_SKEW_LIMIT_S, DeviceResult, Finding, KnownCamera, Sighting
 from .plan import ScanPlan, SitePlan, plan_ad_hoc, plan_from_config
 from .reconcile import reconcile
-from .service import CredentialBook, DiscoveryRun, DiscoveryService
+from .service import DiscoveryRun, DiscoveryService
 
 __all__ = [
-    "CLOCK_SKEW_LIMIT_S", "CredentialBook", "DeviceResult", "DiscoveryRun",
+    "CLOCK_SKEW_LIMIT_S", "DeviceResult", "DiscoveryRun",
     "DiscoveryService", "Finding", "KnownCamera", "ScanPlan", "Sighting", "SitePlan",
     "plan_ad_hoc", "plan_from_config", "reconcile",
 ]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, wait
 from urllib.parse import urlsplit
 
+from camerahub.cameras import device_service_url
 from camerahub.onvif import (
     DeviceUnreachable,
     Login,
@@ -96,7 +97,7 @@ class Scan:
             if self.stop.is_set():
                 return
             if cam.address not in answered and self.plan.in_scope(cam):
-                xaddr = f"http://{cam.address}:{cam.port}/onvif/device_service"
+                xaddr = device_service_url(cam.address, cam.port)
                 self._interrogate(Sighting(cam.address, cam.port, xaddr, cam.site), cam)
 
     def _interrogate(self, sighting: Sighting, known: KnownCamera | None) -> None:

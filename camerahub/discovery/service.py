@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from camerahub.config import Camera, Config, SecretMissing
+from camerahub.cameras import CameraAccess, CameraAccessError, CredentialUnavailable
+from camerahub.config import Camera, Config
 from camerahub.db.types import utcnow
 from camerahub.deploy.devices import DeviceRollout, FieldChange, rolled_out
 from camerahub.onvif import Login, OnvifClient, OnvifError
@@ -42,37 +43,6 @@ class DiscoveryRun:
         return out
 
 
-class CredentialBook:
-    """Logins by credential id, resolved from the configuration's secret references once."""
-
-    def __init__(self, cfg: Config | None):
-        self.cfg = cfg
-        self._cache: dict[str | None, Login | None] = {}
-        self._lock = threading.Lock()
-
-    def login_for(self, cam: KnownCamera | None) -> Login | None:
-        """The camera's credential, or the defaults' for devices not in the inventory."""
-        if self.cfg is None:
-            return None
-        cred_id = (cam.credential if cam else None) or self.cfg.defaults.credential
-        with self._lock:
-            if cred_id not in self._cache:
-                self._cache[cred_id] = self._resolve(cred_id)
-            return self._cache[cred_id]
-
-    def _resolve(self, cred_id: str | None) -> Login | None:
-        """Resolve one credential; a missing secret is logged and means no login."""
-        cred = next((c for c in self.cfg.credentials if c.id == cred_id), None) \
-            if self.cfg else None
-        if cred is None:
-            return None
-        try:
-            return Login(cred.username, cred.password().resolve())
-        except SecretMissing as exc:
-            log.warning("credential %s unusable: %s", cred_id, exc)
-            return None
-
-
 class DiscoveryService:
     """Finds cameras, reconciles them with the inventory and records state and events.
 
@@ -90,7 +60,10 @@ class DiscoveryService:
         self.workers = workers
         self._own_client = client is None
         self.client = client or OnvifClient(timeout=device_timeout, max_workers=workers)
-        self.credentials = CredentialBook(config)
+        # Ad hoc runs have no file, hence no credentials: devices are tried without a login.
+        self.access = CameraAccess(config, self.client) if config is not None else None
+        self._unusable: set[str | None] = set()  # credentials already warned about
+        self._unusable_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._run_lock = threading.Lock()  # one round at a time, loop or on demand
@@ -110,8 +83,7 @@ class DiscoveryService:
             started = time.monotonic()
             with self.sessions() as session:
                 known = load_known(session)
-            scan = Scan(plan, known, self.client, self.credentials.login_for, on_progress,
-                        self._stop)
+            scan = Scan(plan, known, self.client, self.login_for, on_progress, self._stop)
             results = reconcile(scan.run(), known, plan)
             if self.check_drift and self.config is not None:  # ad hoc runs have no file
                 self._drift(results)
@@ -122,13 +94,29 @@ class DiscoveryService:
                      run.counts())
             return run
 
+    def login_for(self, cam: KnownCamera | None) -> Login | None:
+        """The camera's login, else the defaults' (devices not in the inventory), or None."""
+        if self.access is None:
+            return None
+        try:
+            if cam is not None and self.config.camera(cam.id) is not None:
+                return self.access.login(cam.id)
+            return self.access.default_login()
+        except CredentialUnavailable as exc:
+            with self._unusable_lock:
+                first = exc.credential_id not in self._unusable
+                self._unusable.add(exc.credential_id)
+            if first:
+                log.warning("%s; trying without a login", exc)
+            return None
+
     def _drift(self, results: list[DeviceResult]) -> None:
         """Add a `drift` finding to online cameras whose settings differ from the file.
 
         Only cameras a rollout has verified are checked: before that a difference is work
         for `deploy apply --devices`, not a change somebody made by hand.
         """
-        cams = {c.id: c for c in self.config.cameras}
+        cams = self.config.camera_by_id
         with self.sessions() as session:
             verified = rolled_out(session)
         todo = [(r, cams[r.camera_id]) for r in results
@@ -205,7 +193,7 @@ def _safe_drift(rollout: DeviceRollout, cam: Camera) -> list[FieldChange]:
     """The camera's drift; a camera that cannot be read now has none to report."""
     try:
         return rollout.drift(cam)
-    except (OnvifError, SecretMissing) as exc:
+    except (OnvifError, CameraAccessError) as exc:
         log.info("drift check on %s skipped: %s", cam.id, exc)
         return []
 

@@ -1,8 +1,8 @@
 """Recording service: segmenters, spool, uploader, index, retention, sharding."""
 
-from .service import Recorder, RecorderOptions, gap_cause, with_credentials
+from .service import Recorder, RecorderOptions, gap_cause
 from .shard import in_shard, parse_shard, shard_of
 from .stores import make_store
 
 __all__ = ["Recorder", "RecorderOptions", "gap_cause", "in_shard", "make_store", "parse_shard",
-           "shard_of", "with_credentials"]
+           "shard_of"]

@@ -14,12 +14,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from camerahub.config import Config, SecretMissing
+from camerahub.cameras import CameraAccessError
+from camerahub.config import Config
 from camerahub.config.runtime import Runtime
 from camerahub.db import models as m
 from camerahub.db import segments as index
@@ -31,10 +31,10 @@ from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError, St
 from camerahub.video.segmenter import Backoff, Segmenter, SegmenterConfig, SegmentInfo, run_camera
 from camerahub.video.source import InputOptions, redact
 
-from .streams import StreamUnavailable
 from .threads import name_native
 
 log = logging.getLogger(__name__)
+# The URL to open for a camera, login included (streams.OnvifStreamResolver in production).
 StreamResolver = Callable[[m.Camera], str]
 # How long to wait before trying a camera again after it refused our credentials.
 AUTH_RETRY_S = 300.0
@@ -71,16 +71,6 @@ def gap_cause(exc: StreamError) -> str:
     if isinstance(exc, StreamEnded):
         return "camera_dropped"
     return "stream_error"
-
-
-def with_credentials(url: str, username: str | None, password: str | None) -> str:
-    """The RTSP URL with user:password inserted (percent-encoded), replacing any given."""
-    if not username:
-        return url
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    auth = quote(username, safe="") + (":" + quote(password or "", safe=""))
-    return urlunsplit(parts._replace(netloc=f"{auth}@{host}"))
 
 
 class Recorder:
@@ -155,8 +145,8 @@ class Recorder:
         delays = self.options.backoff.delays()
         while not self.stop_event.is_set():
             try:
-                url = self._url(cam)
-            except (StreamUnavailable, SecretMissing) as exc:
+                url = self.resolve_stream(cam)
+            except CameraAccessError as exc:
                 self._on_stream_event(cam, StreamOpenError("unreachable", str(exc)))
                 self.stop_event.wait(next(delays))
                 continue
@@ -176,16 +166,6 @@ class Recorder:
             log.exception("camera %s: recorder thread failed", cam.id)
             self._set_state(cam.id, "error", {"error": str(exc)[:500]})
             self.stop_event.wait(self.options.backoff.max_s)
-
-    def _url(self, cam: m.Camera) -> str:
-        url = self.resolve_stream(cam)
-        cred = self.cfg.camera_credential(self._config_camera(cam.id)) if self.cfg else None
-        if cred is None:
-            return url
-        return with_credentials(url, cred.username, cred.password().resolve())
-
-    def _config_camera(self, camera_id: str):
-        return next(c for c in self.cfg.cameras if c.id == camera_id)
 
     def _on_segment(self, cam: m.Camera, info: SegmentInfo) -> None:
         with self._lock:

@@ -11,13 +11,17 @@ import pytest
 from rec_support import deployment, wait_for
 from sqlalchemy import select
 
+from camerahub.cameras import CameraAccess, insert_login
 from camerahub.db import models as m
 from camerahub.recorder import Recorder, make_store
 from camerahub.storage import parse_segment_key
 
 
-def _resolver(sim):
-    return lambda cam: f"rtsp://{cam.address}:{sim.options.rtsp_port}/main"
+def _resolver(sim, cfg):
+    """The simulator's main stream with the camera's login, skipping the ONVIF round trip."""
+    access = CameraAccess(cfg)
+    return lambda cam: insert_login(f"rtsp://{cam.address}:{sim.options.rtsp_port}/main",
+                                    access.require_login(cam.id))
 
 
 def _segments(sessions):
@@ -27,7 +31,7 @@ def _segments(sessions):
 
 def _record(cfg, runtime, sessions, sim, per_camera=4):
     store = make_store(cfg, runtime)
-    rec = Recorder(cfg, runtime, sessions, store, _resolver(sim))
+    rec = Recorder(cfg, runtime, sessions, store, _resolver(sim, cfg))
     rec.start()
     try:
         def enough():
