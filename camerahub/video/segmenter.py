@@ -90,8 +90,8 @@ class _Clock:
         return self.wall + timedelta(milliseconds=self.offset_ms(pts))
 
 
-class _SegmentFile:
-    """One segment being muxed into a sink's file."""
+class _SegmentMuxer:
+    """One segment being muxed into a sink's file, counting what goes in."""
 
     def __init__(self, file: SegmentFile, template: av.VideoStream, start_pts: int) -> None:
         self.file, self.start_pts, self.end_pts = file, start_pts, start_pts
@@ -160,7 +160,7 @@ class Segmenter(Generic[Item]):
         finally:
             container.close()
 
-    def commit(self, seg: _SegmentFile, clock: _Clock, codec: av.VideoStream) -> Item:
+    def commit(self, seg: _SegmentMuxer, clock: _Clock, codec: av.VideoStream) -> Item:
         """Close a segment, have the sink commit it with its measurements, and announce it."""
         try:
             seg.close()
@@ -181,11 +181,12 @@ class Segmenter(Generic[Item]):
             log.exception("on_segment callback failed for %s at %s", self.camera_id, start)
         return item
 
-    def open_segment(self, start_utc: datetime, template: av.VideoStream, pts: int) -> _SegmentFile:
+    def open_segment(self, start_utc: datetime, template: av.VideoStream, pts: int
+                     ) -> _SegmentMuxer:
         """Begin a segment in the sink and put a muxer on it."""
         file = self.sink.begin(self.camera_id, self.site, start_utc, SEGMENT_EXT)
         try:
-            return _SegmentFile(file, template, pts)
+            return _SegmentMuxer(file, template, pts)
         except BaseException:
             self.sink.abandon(file)
             raise
@@ -202,7 +203,7 @@ class _Session:
         self.max_jump = round(owner.config.max_timestamp_jump_s / self.time_base)
         self.clock: _Clock | None = None
         self.first_seen: tuple[datetime, int] | None = None  # (wall clock, pts) of anchor
-        self.segment: _SegmentFile | None = None
+        self.segment: _SegmentMuxer | None = None
         self.origin = 0
         self.last_dts: int | None = None
         self.frame_interval = 0

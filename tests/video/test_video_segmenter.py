@@ -179,7 +179,7 @@ def test_a_segment_whose_write_failed_is_never_published_with_a_digest(h264_ts, 
     from pathlib import Path
 
     from camerahub.storage.spoolfiles import OpenSidecar, SpoolFile
-    from camerahub.video.segmenter import _SegmentFile
+    from camerahub.video.segmenter import _SegmentMuxer
 
     full = Path("/dev/full")
     if not full.exists():
@@ -187,7 +187,7 @@ def test_a_segment_whose_write_failed_is_never_published_with_a_digest(h264_ts, 
     opened = OpenSidecar("cam-1", "hq", datetime(2026, 11, 26, 3, 15, tzinfo=UTC))
     with av.open(str(h264_ts)) as source:
         stream = source.streams.video[0]
-        segment = _SegmentFile(SpoolFile(full, opened), stream, 0)
+        segment = _SegmentMuxer(SpoolFile(full, opened), stream, 0)
         # PyAV reports the callback's failure as OSError or as its own callback error
         with pytest.raises((OSError, av.error.FFmpegError)):
             for packet in source.demux(stream):
