@@ -12,7 +12,7 @@ Layout under the spool root:
 when taken. The segmenter writes through SpoolSink, which meets camerahub.video's
 SegmentSink by shape (neither package imports the other); Spool.recover commits leftovers
 with the same sidecar and the same rename. write_json_atomic and fsync_path are the
-storage package's durable writes: FileStore uses them too.
+storage package's durable writes (FileStore's fsync_path is this one).
 """
 
 from __future__ import annotations
