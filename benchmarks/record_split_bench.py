@@ -42,6 +42,7 @@ SUBNET = 73
 
 def child(variant: str, urls: list[str]) -> None:
     """Record (or just demux) the URLs in this process until SIGTERM."""
+    from camerahub.storage import SpoolSink
     from camerahub.video.segmenter import Segmenter
     from camerahub.video.source import InputOptions, open_input
 
@@ -60,7 +61,8 @@ def child(variant: str, urls: list[str]) -> None:
                     if stop.is_set():
                         return
             else:
-                Segmenter(f"cam-{n:03d}", "hq", work / f"spool-{n}", drop).record(url, stop)
+                sink = SpoolSink(work / f"spool-{n}")
+                Segmenter(f"cam-{n:03d}", "hq", sink, drop).record(url, stop)
         except Exception as exc:  # noqa: BLE001 - a failed camera shows as missing CPU
             log(f"camera {n}: {exc}")
 

@@ -23,7 +23,15 @@ from pathlib import Path
 import av
 import numpy as np
 
-from camerahub.storage import FileStore, RetryPolicy, S3Settings, S3Store, Spool, Uploader
+from camerahub.storage import (
+    FileStore,
+    RetryPolicy,
+    S3Settings,
+    S3Store,
+    Spool,
+    SpoolSink,
+    Uploader,
+)
 from camerahub.storage.s3store import make_client
 from camerahub.video import (
     Segmenter,
@@ -57,7 +65,7 @@ def bench_segmenter(source: Path, spool: Path, seconds: int) -> dict:
     """CPU and wall time to stream-copy `seconds` of video into 10 s segments."""
     infos = []
     config = SegmenterConfig(segment_seconds=10, drift_threshold_s=None)
-    segmenter = Segmenter("bench-cam", "hq", spool, infos.append, config,
+    segmenter = Segmenter("bench-cam", "hq", SpoolSink(spool), infos.append, config,
                           clock=lambda: datetime(2026, 11, 26, 3, 0, tzinfo=UTC))
     cpu, wall = time.process_time(), time.perf_counter()
     with contextlib.suppress(StreamEnded):  # the end of the file ends the session
@@ -179,7 +187,7 @@ def _record_live(cameras: int, seconds: float, rtsp_port: int, tmp: Path) -> dic
     threads = []
     cpu, wall = time.process_time(), time.perf_counter()
     for n in range(cameras):
-        segmenter = Segmenter(f"live-{n:03d}", "hq", tmp / "live", infos.append)
+        segmenter = Segmenter(f"live-{n:03d}", "hq", SpoolSink(tmp / "live"), infos.append)
         url = f"rtsp://admin:admin@127.0.45.{1 + n}:{rtsp_port}/main"
         thread = threading.Thread(target=_record_quietly, args=(segmenter, url, stop))
         thread.start()

@@ -28,7 +28,7 @@ from camerahub.storage import RetryPolicy, SegmentStore, Spool, SpoolAlarm, Spoo
 from camerahub.storage.errors import StorageError
 from camerahub.video import probe_segment
 from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError, StreamStalled
-from camerahub.video.segmenter import Backoff, Segmenter, SegmenterConfig, SegmentInfo, run_camera
+from camerahub.video.segmenter import Backoff, Segmenter, SegmenterConfig, run_camera
 from camerahub.video.source import InputOptions, redact
 
 from .threads import name_native
@@ -140,7 +140,7 @@ class Recorder:
     def _run_camera(self, cam: m.Camera) -> None:
         config = SegmenterConfig(segment_seconds=self.options.segment_seconds,
                                  input=InputOptions(read_timeout_s=self.options.read_timeout_s))
-        segmenter = Segmenter(cam.id, cam.site_id, self.spool_dir,
+        segmenter = Segmenter(cam.id, cam.site_id, self.spool.sink(),
                               lambda info: self._on_segment(cam, info), config)
         delays = self.options.backoff.delays()
         while not self.stop_event.is_set():
@@ -167,7 +167,7 @@ class Recorder:
             self._set_state(cam.id, "error", {"error": str(exc)[:500]})
             self.stop_event.wait(self.options.backoff.max_s)
 
-    def _on_segment(self, cam: m.Camera, info: SegmentInfo) -> None:
+    def _on_segment(self, cam: m.Camera, info: SpoolItem) -> None:
         with self._lock:
             unsettled = cam.id in self._unsettled
             self._unsettled.discard(cam.id)

@@ -13,12 +13,13 @@ from camerahub.storage.errors import (
 from camerahub.storage.filestore import FileStore
 from camerahub.storage.keys import SegmentKey, parse_segment_key, segment_key
 from camerahub.storage.s3store import S3Settings, S3Store
-from camerahub.storage.spool import RecoveryReport, Spool, SpoolAlarm, SpoolItem
+from camerahub.storage.spool import RecoveryReport, Spool, SpoolAlarm
+from camerahub.storage.spoolfiles import SpoolItem, SpoolSink
 from camerahub.storage.uploader import RetryPolicy, Uploader
 
 __all__ = [
     "ChecksumMismatch", "FileStore", "InvalidKey", "ObjectConflict", "ObjectInfo", "ObjectLocked",
     "ObjectMissing", "RecoveryReport", "RetryPolicy", "S3Settings", "S3Store", "SegmentKey",
-    "SegmentStore", "Spool", "SpoolAlarm", "SpoolItem", "StorageError", "StorageUnavailable",
-    "Uploader", "parse_segment_key", "segment_key",
+    "SegmentStore", "Spool", "SpoolAlarm", "SpoolItem", "SpoolSink", "StorageError",
+    "StorageUnavailable", "Uploader", "parse_segment_key", "segment_key",
 ]

@@ -39,6 +39,7 @@ from camerahub.storage.errors import (
     ObjectMissing,
     StorageUnavailable,
 )
+from camerahub.storage.spoolfiles import fsync_path
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class FileStore(SegmentStore):
         except FileExistsError:
             self._matches_existing(key, sha256, size)  # lost a race: same bytes or conflict
             return
-        _fsync_dir(target.parent)
+        fsync_path(target.parent)
 
     def _write_meta(self, key: str, sha256: str, size: int, metadata: dict[str, str]) -> None:
         """Write the sidecar before the data so a visible object always has its checksum."""
@@ -228,11 +229,3 @@ def _walk_sorted(base: Path, start: Path) -> Iterator[str]:
         elif entry.is_file(follow_symlinks=False):
             yield Path(entry.path).relative_to(base).as_posix()
 
-
-def _fsync_dir(path: Path) -> None:
-    """Flush a directory entry to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,82 +1,45 @@
-"""The local spool between the segmenter and the uploader.
+"""The local spool between the segmenter and the uploader: its queue, alarm and recovery.
 
-Layout (shared by convention with camerahub.video, which writes it; neither imports the
-other): `incoming/{stem}.ts` is being written, with `incoming/{stem}.open.json` naming
-camera_id, site, start_utc and ext; `ready/{stem}.json` is the finished segment's info
-(camera_id, site, start_utc, duration_ms, bytes, sha256, frames, keyframes, codec, width,
-height, ext, path) and `ready/{stem}.ts` its bytes, renamed last as the commit point;
-`quarantine/` keeps what must not be uploaded, with a `.reason.txt`. Nothing here ever
-deletes a segment except after a verified upload, and the size limit only raises an alarm.
+The files themselves (names, sidecars, directories, commit, fsyncs) belong to
+camerahub.storage.spoolfiles; this module decides what happens to them: ready segments
+are listed oldest first and removed after a verified upload, the size limit only raises
+an alarm, and after a crash leftovers are finalized or quarantined. Nothing here ever
+deletes a segment except after a verified upload.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from camerahub.storage.base import file_sha256
-from camerahub.storage.keys import segment_key
+from camerahub.storage.spoolfiles import (
+    INCOMING,
+    OPEN_SUFFIX,
+    QUARANTINE,
+    READY,
+    SEGMENT_SUFFIXES,
+    TEMP_GLOB,
+    OpenSidecar,
+    SpoolItem,
+    SpoolSink,
+    declared_sha256,
+    ensure_dirs,
+    finish_commit,
+    is_segment,
+    move_to_quarantine,
+    publish,
+    remove_ready,
+    segment_for,
+    sidecar_of,
+)
 
 log = logging.getLogger(__name__)
-
-INCOMING, READY, QUARANTINE = "incoming", "ready", "quarantine"
-OPEN_SUFFIX = ".open.json"
-SEGMENT_SUFFIXES = (".ts", ".mp4")
-
-
-@dataclass(frozen=True)
-class SpoolItem:
-    """A finished segment waiting in ready/; field names match video.SegmentInfo."""
-
-    camera_id: str
-    site: str
-    start_utc: datetime
-    duration_ms: int
-    path: Path
-    bytes: int
-    sha256: str
-    frames: int = 0
-    keyframes: int = 0
-    codec: str = ""
-    width: int = 0
-    height: int = 0
-    ext: str = "ts"
-
-    @property
-    def key(self) -> str:
-        """The object key this segment is stored under."""
-        return segment_key(self.site, self.camera_id, self.start_utc, self.duration_ms, self.ext)
-
-    @property
-    def sort_key(self) -> tuple:
-        """Oldest first, ties broken by file name."""
-        return (self.start_utc, self.path.name)
-
-    def metadata(self) -> dict[str, str]:
-        """Object metadata (ASCII strings) describing the segment."""
-        return {
-            "camera": self.camera_id, "site": self.site,
-            "start": self.start_utc.isoformat(timespec="milliseconds"),
-            "duration-ms": str(self.duration_ms), "codec": self.codec,
-            "size": f"{self.width}x{self.height}", "frames": str(self.frames),
-        }
-
-    @classmethod
-    def from_sidecar(cls, sidecar: Path, segment: Path) -> SpoolItem:
-        """Load from a ready/ sidecar; ValueError/KeyError/TypeError if malformed."""
-        data = json.loads(sidecar.read_text(encoding="utf-8"))
-        names = cls.__dataclass_fields__
-        values = {k: v for k, v in data.items() if k in names}
-        values["start_utc"] = _parse_utc(values["start_utc"])
-        values["path"] = segment
-        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -98,24 +61,6 @@ class RecoveryReport:
     removed: list[Path] = field(default_factory=list)
 
 
-def _parse_utc(value: str) -> datetime:
-    """Parse an ISO time (Z allowed) into aware UTC."""
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"time {value!r} has no timezone")
-    return moment.astimezone(UTC)
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to a temp file, fsync, rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 class Spool:
     """The spool directories, their size alarm and restart recovery."""
 
@@ -133,8 +78,7 @@ class Spool:
         self._estimate: int | None = None
         self._scanned_at = 0.0
         self._lock = threading.Lock()
-        for name in (INCOMING, READY, QUARANTINE):
-            (self.root / name).mkdir(parents=True, exist_ok=True)
+        ensure_dirs(self.root)
 
     @property
     def incoming(self) -> Path:
@@ -151,6 +95,10 @@ class Spool:
         """Where unplayable or conflicting segments are kept for a human."""
         return self.root / QUARANTINE
 
+    def sink(self) -> SpoolSink:
+        """What a segmenter writes this spool through (camerahub.video.SegmentSink)."""
+        return SpoolSink(self.root)
+
     def ready_items(self) -> list[SpoolItem]:
         """Finished segments with a readable sidecar, oldest first."""
         items = []
@@ -162,13 +110,12 @@ class Spool:
 
     def _ready_segments(self) -> list[Path]:
         """Segment files in ready/ (not sidecars or temp files)."""
-        return [p for p in self.ready.iterdir()
-                if p.suffix in SEGMENT_SUFFIXES and not p.name.startswith(".")]
+        return [p for p in self.ready.iterdir() if is_segment(p)]
 
     def load(self, segment: Path) -> SpoolItem | None:
         """Load one ready segment's item, or None if it has no usable sidecar."""
         try:
-            return SpoolItem.from_sidecar(segment.with_suffix(".json"), segment)
+            return SpoolItem.from_sidecar(sidecar_of(segment), segment)
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError) as exc:
@@ -177,19 +124,12 @@ class Spool:
 
     def remove(self, item: SpoolItem) -> None:
         """Delete an uploaded segment (call only after a verified upload)."""
-        item.path.unlink(missing_ok=True)
-        item.path.with_suffix(".json").unlink(missing_ok=True)
+        remove_ready(item.path)
         self.check_limit(-item.bytes)
 
     def quarantine(self, segment: Path, reason: str) -> Path:
         """Move a segment and its sidecars into quarantine/ with the reason beside it."""
-        target = self.quarantine_dir / segment.name
-        for companion in _companions(segment):
-            if companion.exists():
-                os.replace(companion, self.quarantine_dir / companion.name)
-        if segment.exists():
-            os.replace(segment, target)
-        (self.quarantine_dir / f"{segment.stem}.reason.txt").write_text(reason + "\n")
+        target = move_to_quarantine(segment, self.quarantine_dir, reason)
         log.error("quarantined %s: %s", segment.name, reason)
         return target
 
@@ -244,7 +184,7 @@ class Spool:
         self._remove_temp_files(report)
         self._finish_interrupted_commits(report)
         for segment in sorted(self.incoming.iterdir()):
-            if segment.suffix in SEGMENT_SUFFIXES and not segment.name.startswith("."):
+            if is_segment(segment):
                 self._recover_incoming(segment, probe, report)
         self._remove_orphan_open_sidecars(report)
         self._check_ready(report)
@@ -254,36 +194,27 @@ class Spool:
     def _remove_temp_files(self, report: RecoveryReport) -> None:
         """Temp files are never the only copy of anything; drop them."""
         for directory in (self.incoming, self.ready):
-            for tmp in directory.glob(".*.tmp"):
+            for tmp in directory.glob(TEMP_GLOB):
                 tmp.unlink(missing_ok=True)
                 report.removed.append(tmp)
 
     def _finish_interrupted_commits(self, report: RecoveryReport) -> None:
         """A ready/ sidecar whose segment is still in incoming/: finish or undo the rename."""
         for sidecar in sorted(self.ready.glob("*.json")):
-            segment = _segment_for(sidecar, self.ready)
-            if segment is not None:
+            if segment_for(sidecar, self.ready) is not None:
                 continue
-            pending = _segment_for(sidecar, self.incoming)
-            if pending is not None and self._sidecar_matches(sidecar, pending):
-                os.replace(pending, self.ready / pending.name)
-                pending.with_name(pending.stem + OPEN_SUFFIX).unlink(missing_ok=True)
+            pending = segment_for(sidecar, self.incoming)
+            declared = declared_sha256(sidecar) if pending is not None else None
+            if declared is not None and declared == file_sha256(pending)[0]:
+                finish_commit(pending, self.ready / pending.name)
                 report.finalized.append(self.ready / pending.name)
             else:
                 sidecar.unlink()  # describes bytes that never made it; incoming/ is probed
                 report.removed.append(sidecar)
 
-    def _sidecar_matches(self, sidecar: Path, segment: Path) -> bool:
-        """Whether a sidecar's SHA-256 is that of the segment's bytes."""
-        try:
-            declared = json.loads(sidecar.read_text(encoding="utf-8")).get("sha256")
-        except ValueError:
-            return False
-        return declared == file_sha256(segment)[0]
-
     def _recover_incoming(self, segment: Path, probe, report: RecoveryReport) -> None:
         """Probe a leftover partial segment: finalize it into ready/ or quarantine it."""
-        opened = self._read_open_sidecar(segment)
+        opened = OpenSidecar.read(segment)
         if opened is None:
             report.quarantined.append(self.quarantine(segment, "no open sidecar"))
             return
@@ -294,32 +225,16 @@ class Spool:
             return
         report.finalized.append(self._finalize(segment, opened, check))
 
-    def _read_open_sidecar(self, segment: Path) -> dict | None:
-        """The camera/site/start written when the segment was opened."""
-        try:
-            data = json.loads(segment.with_name(segment.stem + OPEN_SUFFIX).read_text("utf-8"))
-            _parse_utc(data["start_utc"])
-            return data if data.get("camera_id") and data.get("site") else None
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
-            return None
-
-    def _finalize(self, segment: Path, opened: dict, check) -> Path:
-        """Write the ready/ sidecar from the probe, then commit by renaming the segment."""
+    def _finalize(self, segment: Path, opened: OpenSidecar, check) -> Path:
+        """Hash a playable leftover and commit it with what the probe measured."""
         sha256, size = file_sha256(segment)
-        target = self.ready / segment.name
-        info = {
-            "camera_id": opened["camera_id"], "site": opened["site"],
-            "start_utc": opened["start_utc"], "ext": opened.get("ext", "ts"),
-            "duration_ms": int(check.duration_ms), "bytes": size, "sha256": sha256,
-            "frames": int(check.frames), "keyframes": int(check.keyframes),
-            "codec": str(check.codec), "width": int(check.width), "height": int(check.height),
-            "path": str(target),
-        }
-        _write_json_atomic(target.with_suffix(".json"), info)
-        os.replace(segment, target)
-        segment.with_name(segment.stem + OPEN_SUFFIX).unlink(missing_ok=True)
-        log.warning("finalized %s after restart (%d ms)", segment.name, info["duration_ms"])
-        return target
+        item = opened.finished(
+            self.ready / segment.name, sha256, size, duration_ms=check.duration_ms,
+            frames=check.frames, keyframes=check.keyframes, codec=check.codec,
+            width=check.width, height=check.height)
+        publish(segment, item)
+        log.warning("finalized %s after restart (%d ms)", segment.name, item.duration_ms)
+        return item.path
 
     def _remove_orphan_open_sidecars(self, report: RecoveryReport) -> None:
         """An open sidecar without its segment describes nothing."""
@@ -338,15 +253,6 @@ class Spool:
                 report.requeued.append(segment)
 
 
-def _segment_for(sidecar: Path, directory: Path) -> Path | None:
-    """The segment file with the sidecar's stem in a directory, if any."""
-    for suffix in SEGMENT_SUFFIXES:
-        candidate = directory / (sidecar.stem + suffix)
-        if candidate.exists():
-            return candidate
-    return None
-
-
 def _size_of(entry: os.DirEntry) -> int:
     """Size of a file entry; 0 if it vanished meanwhile (an upload just removed it)."""
     try:
@@ -354,7 +260,3 @@ def _size_of(entry: os.DirEntry) -> int:
     except FileNotFoundError:
         return 0
 
-
-def _companions(segment: Path) -> list[Path]:
-    """Sidecars that travel with a segment."""
-    return [segment.with_suffix(".json"), segment.with_name(segment.stem + OPEN_SUFFIX)]

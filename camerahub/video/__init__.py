@@ -14,14 +14,15 @@ from camerahub.video.segmenter import (
     Backoff,
     Segmenter,
     SegmenterConfig,
-    SegmentInfo,
     run_camera,
 )
+from camerahub.video.sink import SegmentFile, SegmentSink
 from camerahub.video.snapshot import snapshot_jpeg
 from camerahub.video.source import InputOptions
 
 __all__ = [
-    "Backoff", "InputOptions", "SegmentCheck", "SegmentInfo", "SegmentUnreadable", "Segmenter",
-    "SegmenterConfig", "StreamEnded", "StreamError", "StreamOpenError", "StreamStalled",
-    "VideoError", "iter_mp4", "probe_segment", "remux_to_mp4", "run_camera", "snapshot_jpeg",
+    "Backoff", "InputOptions", "SegmentCheck", "SegmentFile", "SegmentSink", "SegmentUnreadable",
+    "Segmenter", "SegmenterConfig", "StreamEnded", "StreamError", "StreamOpenError",
+    "StreamStalled", "VideoError", "iter_mp4", "probe_segment", "remux_to_mp4", "run_camera",
+    "snapshot_jpeg",
 ]

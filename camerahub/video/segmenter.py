@@ -22,6 +22,10 @@ milliseconds, so consecutive segments abut exactly (start + duration_ms == next 
 The anchor is renewed after a reconnect (new session), a timestamp discontinuity, or when
 stream time and wall clock drift apart by more than `drift_threshold_s`.
 
+Files are not the segmenter's business: it writes the muxer's bytes into a SegmentSink
+(camerahub.video.sink) and reports what it measured; the sink names, hashes, fsyncs and
+commits them (camerahub.storage.SpoolSink for the spool).
+
 Reconnects are the caller's choice: `Segmenter.record` runs one session and always ends
 with a StreamError (or returns when `stop` is set); `run_camera` is a ready-made loop with
 capped exponential backoff that reports every gap to a callback.
@@ -29,22 +33,20 @@ capped exponential backoff that reports every gap to a callback.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import random
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
-from pathlib import Path
+from typing import Generic, TypeVar
 
 import av
 
-from camerahub.video import spooldirs
 from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError, VideoError
+from camerahub.video.sink import SegmentFile, SegmentSink
 from camerahub.video.source import InputOptions, open_input, redact, translate_read_error
 
 log = logging.getLogger(__name__)
@@ -54,45 +56,7 @@ SEGMENT_EXT = "ts"
 # in file names and object keys, so no slashes, dots or spaces.
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _WRITE_BUFFER = 64 * 1024
-
-
-@dataclass(frozen=True)
-class SegmentInfo:
-    """A finished segment in the spool's ready/ directory."""
-
-    camera_id: str
-    site: str
-    start_utc: datetime
-    duration_ms: int
-    path: Path
-    bytes: int
-    sha256: str
-    frames: int
-    keyframes: int
-    codec: str
-    width: int
-    height: int
-    ext: str = SEGMENT_EXT
-
-    @property
-    def end_utc(self) -> datetime:
-        """When the segment ends (start of the next one in the same session)."""
-        return self.start_utc + timedelta(milliseconds=self.duration_ms)
-
-    def to_json(self) -> dict:
-        """Return the sidecar JSON form (ISO times, string path)."""
-        data = asdict(self)
-        data["start_utc"] = format_utc(self.start_utc)
-        data["path"] = str(self.path)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict) -> SegmentInfo:
-        """Rebuild from the sidecar JSON form."""
-        values = dict(data)
-        values["start_utc"] = datetime.fromisoformat(values["start_utc"])
-        values["path"] = Path(values["path"])
-        return cls(**values)
+Item = TypeVar("Item")  # what the sink returns for a committed segment
 
 
 @dataclass(frozen=True)
@@ -103,11 +67,6 @@ class SegmenterConfig:
     drift_threshold_s: float | None = 2.0
     max_timestamp_jump_s: float = 5.0
     input: InputOptions = field(default_factory=InputOptions)
-
-
-def format_utc(moment: datetime) -> str:
-    """Return ISO 8601 UTC with milliseconds and a Z."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def utc_now_ms() -> datetime:
@@ -131,59 +90,19 @@ class _Clock:
         return self.wall + timedelta(milliseconds=self.offset_ms(pts))
 
 
-class _HashingFile:
-    """The segment file as the muxer writes it: straight to the OS, hashed on the way.
+class _SegmentMuxer:
+    """One segment being muxed into a sink's file, counting what goes in."""
 
-    The SHA-256 is ready when the segment closes, with no second read of the file.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.raw = open(path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
-        self.digest = hashlib.sha256()
-        self.size = 0
-        self.failed: OSError | None = None
-
-    def write(self, data: bytes) -> int:
-        """Write all of data (looping over short writes) and hash it."""
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[self.raw.write(view):]
-        except OSError as exc:  # disk full: part of data may be on disk, unhashed
-            self.failed = exc
-            raise
-        self.digest.update(data)
-        self.size += len(data)
-        return len(data)
-
-    def close(self) -> None:
-        """fsync (unless a write failed: that file is left to recovery) and close."""
-        if not self.raw.closed:
-            try:
-                if self.failed is None:
-                    os.fsync(self.raw.fileno())
-            finally:
-                self.raw.close()
-
-
-class _SegmentFile:
-    """One segment being muxed into incoming/."""
-
-    def __init__(self, path: Path, template: av.VideoStream, start_pts: int) -> None:
-        self.path, self.start_pts, self.end_pts = path, start_pts, start_pts
+    def __init__(self, file: SegmentFile, template: av.VideoStream, start_pts: int) -> None:
+        self.file, self.start_pts, self.end_pts = file, start_pts, start_pts
         self.frames = self.keyframes = 0
-        # The muxer hands us its buffer every _WRITE_BUFFER bytes: what a kill -9 can take
-        # from the segment in progress (0.2 s of a 3 Mbit/s stream), far inside "at most
+        # The muxer hands the file its buffer every _WRITE_BUFFER bytes: what a kill -9 can
+        # take from the segment in progress (0.2 s of a 3 Mbit/s stream), far inside "at most
         # the segment in progress". Writing every frame (flush_packets) cost 8 % more CPU.
-        self.file = _HashingFile(path)
-        try:
-            self.container = av.open(self.file, "w", format="mpegts",
-                                     buffer_size=_WRITE_BUFFER,
-                                     container_options={"flush_packets": "0"})
-            self.stream = self.container.add_stream_from_template(template)
-        except BaseException:
-            self.file.close()
-            raise
+        # The file hashes what it is handed, so the checksum needs no second read.
+        self.container = av.open(file, "w", format="mpegts", buffer_size=_WRITE_BUFFER,
+                                 container_options={"flush_packets": "0"})
+        self.stream = self.container.add_stream_from_template(template)
 
     def write(self, packet: av.Packet, pts: int, end_pts: int, origin: int) -> None:
         """Mux one packet, rebased so the session's timestamps start at zero."""
@@ -195,28 +114,23 @@ class _SegmentFile:
         packet.stream = self.stream
         self.container.mux(packet)
 
-    def close(self) -> tuple[str, int]:
-        """Flush the muxer and the file to disk; return (SHA-256, size) of what was written."""
-        try:
-            self.container.close()
-        finally:
-            self.file.close()
-        if self.file.failed is not None:
-            # The digest no longer describes the file: leave it in incoming/ for recovery,
-            # which probes and hashes what is actually on disk.
-            raise self.file.failed
-        return self.file.digest.hexdigest(), self.file.size
+    def close(self) -> None:
+        """Flush the muxer's last block into the file (the sink then seals the file)."""
+        self.container.close()
 
 
-class Segmenter:
-    """Records one camera's stream into keyframe-aligned segments in a spool directory."""
+class Segmenter(Generic[Item]):
+    """Records one camera's stream into keyframe-aligned segments handed to a sink.
+
+    `on_segment` gets what the sink's commit returned for each finished segment.
+    """
 
     def __init__(
         self,
         camera_id: str,
         site: str,
-        spool_dir: Path,
-        on_segment: Callable[[SegmentInfo], None],
+        sink: SegmentSink[Item],
+        on_segment: Callable[[Item], None],
         config: SegmenterConfig | None = None,
         clock: Callable[[], datetime] = utc_now_ms,
     ) -> None:
@@ -224,12 +138,11 @@ class Segmenter:
             if not isinstance(value, str) or not _ID_RE.match(value):
                 raise VideoError(f"{kind} id {value!r} cannot name a segment file or key")
         self.camera_id, self.site = camera_id, site
-        self.spool = Path(spool_dir)
+        self.sink = sink
         self.on_segment, self.clock = on_segment, clock
         self.config = config or SegmenterConfig()
         self.last_end_utc: datetime | None = None
         self.segments_in_session = 0
-        spooldirs.ensure_dirs(self.spool)
 
     def record(self, url: str, stop: threading.Event | None = None) -> None:
         """Record one session; return if `stop` is set, else raise a StreamError."""
@@ -247,57 +160,36 @@ class Segmenter:
         finally:
             container.close()
 
-    def commit(self, seg: _SegmentFile, clock: _Clock, codec: av.VideoStream) -> SegmentInfo:
-        """Close a segment, move it from incoming/ to ready/ and announce it."""
-        sha256, size = seg.close()
+    def commit(self, seg: _SegmentMuxer, clock: _Clock, codec: av.VideoStream) -> Item:
+        """Close a segment, have the sink commit it with its measurements, and announce it."""
+        try:
+            seg.close()
+        except BaseException:
+            self.sink.abandon(seg.file)  # recovery probes what reached the disk
+            raise
         start = clock.utc(seg.start_pts)
         duration = clock.offset_ms(seg.end_pts) - clock.offset_ms(seg.start_pts)
-        ready = self.spool / spooldirs.READY / seg.path.name
-        info = SegmentInfo(
-            self.camera_id, self.site, start, duration, ready, size, sha256,
-            seg.frames, seg.keyframes, codec.codec_context.name, codec.width, codec.height,
-        )
-        self._publish(seg.path, info)
-        self.last_end_utc = info.end_utc
+        item = self.sink.commit(
+            seg.file, duration_ms=duration, frames=seg.frames, keyframes=seg.keyframes,
+            codec=codec.codec_context.name, width=codec.width, height=codec.height)
+        self.last_end_utc = start + timedelta(milliseconds=duration)
         self.segments_in_session += 1
-        return info
-
-    def _publish(self, incoming: Path, info: SegmentInfo) -> None:
-        """Sidecar first, segment last: the segment's rename is the commit point."""
-        spooldirs.write_json_atomic(info.path.with_suffix(".json"), info.to_json())
-        os.replace(incoming, info.path)
-        spooldirs.fsync_path(info.path.parent)
-        incoming.with_name(incoming.stem + spooldirs.OPEN_SUFFIX).unlink(missing_ok=True)
-        log.info("segment %s %s %d ms", self.camera_id, format_utc(info.start_utc),
-                 info.duration_ms)
         try:
-            self.on_segment(info)
+            self.on_segment(item)
         except Exception:
-            # The segment is safe in ready/; the spool scan will still find it.
-            log.exception("on_segment callback failed for %s", info.path)
+            # The segment is committed; the spool scan will still find it.
+            log.exception("on_segment callback failed for %s at %s", self.camera_id, start)
+        return item
 
-    def open_segment(self, start_utc: datetime, template: av.VideoStream, pts: int) -> _SegmentFile:
-        """Start a segment file in incoming/ with its open-sidecar written first."""
-        path = self._free_path(start_utc)
-        spooldirs.write_json_atomic(
-            path.with_name(path.stem + spooldirs.OPEN_SUFFIX),
-            {"camera_id": self.camera_id, "site": self.site,
-             "start_utc": format_utc(start_utc), "ext": SEGMENT_EXT},
-        )
-        return _SegmentFile(path, template, pts)
-
-    def _free_path(self, start_utc: datetime) -> Path:
-        """Return an unused incoming/ path named after camera and start."""
-        stamp = start_utc.astimezone(UTC).strftime("%Y%m%dT%H%M%S.") + (
-            f"{start_utc.microsecond // 1000:03d}Z"
-        )
-        base = f"{self.site}~{self.camera_id}~{stamp}"
-        for n in range(1000):
-            stem = base if n == 0 else f"{base}~{n}"
-            if not any((self.spool / d / f"{stem}.{SEGMENT_EXT}").exists()
-                       for d in (spooldirs.INCOMING, spooldirs.READY)):
-                return self.spool / spooldirs.INCOMING / f"{stem}.{SEGMENT_EXT}"
-        raise StreamEnded(f"no free spool name for {base}")
+    def open_segment(self, start_utc: datetime, template: av.VideoStream, pts: int
+                     ) -> _SegmentMuxer:
+        """Begin a segment in the sink and put a muxer on it."""
+        file = self.sink.begin(self.camera_id, self.site, start_utc, SEGMENT_EXT)
+        try:
+            return _SegmentMuxer(file, template, pts)
+        except BaseException:
+            self.sink.abandon(file)
+            raise
 
 
 class _Session:
@@ -311,7 +203,7 @@ class _Session:
         self.max_jump = round(owner.config.max_timestamp_jump_s / self.time_base)
         self.clock: _Clock | None = None
         self.first_seen: tuple[datetime, int] | None = None  # (wall clock, pts) of anchor
-        self.segment: _SegmentFile | None = None
+        self.segment: _SegmentMuxer | None = None
         self.origin = 0
         self.last_dts: int | None = None
         self.frame_interval = 0
@@ -395,7 +287,7 @@ class _Session:
         try:
             self.close_segment()
         except (OSError, av.error.FFmpegError):
-            # The file stays in incoming/; Spool.recover() finalizes or quarantines it.
+            # The sink keeps the file for recovery (the spool's recover() at the next start).
             log.exception("could not commit the open segment of %s", self.owner.camera_id)
 
     def close_segment(self) -> None:

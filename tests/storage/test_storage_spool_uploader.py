@@ -32,8 +32,8 @@ def record_into(spool_root, h264_input):
     """Segment 12 s of real H.264 into 2 s segments in a spool; return their infos."""
     infos = []
     config = SegmenterConfig(segment_seconds=2, drift_threshold_s=None)
-    segmenter = Segmenter("hq-1f-koseki-01", "hq", spool_root, infos.append, config,
-                          clock=lambda: START)
+    segmenter = Segmenter("hq-1f-koseki-01", "hq", Spool(spool_root).sink(), infos.append,
+                          config, clock=lambda: START)
     with pytest.raises(StreamEnded):
         segmenter.record(str(h264_input))
     return infos
@@ -168,7 +168,7 @@ def test_conflicting_object_is_quarantined_not_overwritten(spool_and_infos, tmp_
 
 
 def _key(info) -> str:
-    """The object key of a SegmentInfo."""
+    """The object key of a SpoolItem."""
     return segment_key(info.site, info.camera_id, info.start_utc, info.duration_ms, info.ext)
 
 
@@ -284,7 +284,7 @@ def test_segmenter_callback_feeds_the_uploader_while_recording(tmp_path, h264_in
         uploader.notify(info.path)
 
     config = SegmenterConfig(segment_seconds=2, drift_threshold_s=None)
-    segmenter = Segmenter("hq-1f-koseki-01", "hq", spool.root, on_segment, config)
+    segmenter = Segmenter("hq-1f-koseki-01", "hq", spool.sink(), on_segment, config)
     try:
         with pytest.raises(StreamEnded):
             segmenter.record(str(h264_input))

@@ -11,8 +11,9 @@ import av
 import cv2
 import numpy as np
 
+from camerahub.storage import SpoolItem, SpoolSink
 from camerahub.video.errors import StreamEnded
-from camerahub.video.segmenter import Segmenter, SegmenterConfig, SegmentInfo
+from camerahub.video.segmenter import Segmenter, SegmenterConfig
 
 
 def encode_h264(path: Path, seconds: float, fps: int = 15, gop: int = 15,
@@ -34,10 +35,10 @@ def encode_h264(path: Path, seconds: float, fps: int = 15, gop: int = 15,
 
 
 def segments(source: Path, spool: Path, camera: str, site: str, start: datetime,
-             seconds: float = 4.0) -> list[SegmentInfo]:
+             seconds: float = 4.0) -> list[SpoolItem]:
     """Cut a file into spool segments whose wall-clock anchor is `start`."""
-    made: list[SegmentInfo] = []
-    seg = Segmenter(camera, site, spool, made.append,
+    made: list[SpoolItem] = []
+    seg = Segmenter(camera, site, SpoolSink(spool), made.append,
                     SegmenterConfig(segment_seconds=seconds, drift_threshold_s=None),
                     clock=lambda: start)
     with contextlib.suppress(StreamEnded):  # a file source always ends this way

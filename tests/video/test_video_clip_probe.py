@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from video_media import FPS, SECONDS, SIZE
 
+from camerahub.storage import SpoolSink
 from camerahub.video import (
     Segmenter,
     SegmenterConfig,
@@ -29,7 +30,7 @@ def segment_paths(h264_ts, tmp_path_factory):
     spool = tmp_path_factory.mktemp("spool")
     config = SegmenterConfig(segment_seconds=10, drift_threshold_s=None)
     with pytest.raises(StreamEnded):
-        Segmenter("cam-1", "hq", spool, infos.append, config).record(str(h264_ts))
+        Segmenter("cam-1", "hq", SpoolSink(spool), infos.append, config).record(str(h264_ts))
     return [info.path for info in infos]
 
 

@@ -17,9 +17,10 @@ REPO = Path(__file__).resolve().parents[2]
 RECORD_ONE_LONG_SEGMENT = """
 import sys
 from pathlib import Path
+from camerahub.storage import SpoolSink
 from camerahub.video import InputOptions, Segmenter, SegmenterConfig
 config = SegmenterConfig(segment_seconds=60, input=InputOptions(read_timeout_s=120))
-Segmenter("cam-1", "hq", Path(sys.argv[2]), print, config).record(sys.argv[1])
+Segmenter("cam-1", "hq", SpoolSink(Path(sys.argv[2])), print, config).record(sys.argv[1])
 """
 
 

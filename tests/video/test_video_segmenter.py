@@ -12,10 +12,10 @@ import av
 import pytest
 from video_media import FPS, GOP, SECONDS, SIZE
 
+from camerahub.storage import SpoolItem, SpoolSink
 from camerahub.video import (
     Segmenter,
     SegmenterConfig,
-    SegmentInfo,
     StreamEnded,
     VideoError,
     probe_segment,
@@ -24,12 +24,13 @@ from camerahub.video import (
 GOP_MS = GOP * 1000 // FPS
 
 
-def record_file(path, spool, seconds=10.0, clock=None, drift=None) -> list[SegmentInfo]:
+def record_file(path, spool, seconds=10.0, clock=None, drift=None) -> list[SpoolItem]:
     """Segment a local file completely; the file's end is a StreamEnded."""
-    infos: list[SegmentInfo] = []
+    infos: list[SpoolItem] = []
     config = SegmenterConfig(segment_seconds=seconds, drift_threshold_s=drift)
     kwargs = {"clock": clock} if clock else {}
-    segmenter = Segmenter("hq-1f-koseki-01", "hq", spool, infos.append, config, **kwargs)
+    segmenter = Segmenter("hq-1f-koseki-01", "hq", SpoolSink(spool), infos.append, config,
+                          **kwargs)
     with pytest.raises(StreamEnded) as ended:
         segmenter.record(str(path))
     assert ended.value.last_end_utc == infos[-1].end_utc
@@ -87,7 +88,8 @@ def test_segment_info_describes_the_file(segments):
         assert info.keyframes == info.frames // GOP
         assert info.start_utc.tzinfo is not None and info.start_utc.microsecond % 1000 == 0
         sidecar = json.loads(info.path.with_suffix(".json").read_text())
-        assert SegmentInfo.from_json(sidecar) == info
+        assert sidecar == info.to_json() and sidecar["path"] == str(info.path)
+        assert SpoolItem.from_sidecar(info.path.with_suffix(".json"), info.path) == info
     assert list((spool / "incoming").iterdir()) == []
 
 
@@ -132,14 +134,15 @@ def test_anchor_is_wall_clock_and_drift_reanchors(h264_ts, tmp_path):
 
 
 def test_stop_event_closes_the_open_segment(h264_ts, tmp_path):
-    infos: list[SegmentInfo] = []
+    infos: list[SpoolItem] = []
     stop = threading.Event()
 
     def on_segment(info):
         infos.append(info)
         stop.set()
 
-    segmenter = Segmenter("cam-1", "hq", tmp_path, on_segment, SegmenterConfig(segment_seconds=5))
+    segmenter = Segmenter("cam-1", "hq", SpoolSink(tmp_path), on_segment,
+                          SegmenterConfig(segment_seconds=5))
     segmenter.record(str(h264_ts), stop)  # returns instead of raising
     assert len(infos) == 2
     assert infos[1].frames >= 1 and packets(infos[1].path)[0].is_keyframe
@@ -165,24 +168,26 @@ def test_stream_joined_mid_gop_anchors_at_the_first_packet(h264_ts, tmp_path):
 @pytest.mark.parametrize("camera", ["../etc", "a/b", "cam 1", "", ".hidden", "x" * 65])
 def test_ids_that_cannot_name_files_are_refused(tmp_path, camera):
     with pytest.raises(VideoError):
-        Segmenter(camera, "hq", tmp_path, print)
+        Segmenter(camera, "hq", SpoolSink(tmp_path), print)
 
 
-def test_a_segment_whose_write_failed_is_never_published_with_a_digest(h264_ts):
+def test_a_segment_whose_write_failed_is_never_published_with_a_digest(h264_ts, tmp_path):
     """Disk full mid-segment: part of a block may be on disk, unhashed. close() must fail
-    (the file stays in incoming/ for recovery, which hashes what is on disk) rather than
-    hand out a SHA-256 of bytes the file does not hold."""
+    and so must the sink's commit (the file stays in incoming/ for recovery, which hashes
+    what is on disk) rather than hand out a SHA-256 of bytes the file does not hold."""
     import errno
     from pathlib import Path
 
-    from camerahub.video.segmenter import _SegmentFile
+    from camerahub.storage.spoolfiles import OpenSidecar, SpoolFile
+    from camerahub.video.segmenter import _SegmentMuxer
 
     full = Path("/dev/full")
     if not full.exists():
         pytest.skip("needs /dev/full")
+    opened = OpenSidecar("cam-1", "hq", datetime(2026, 11, 26, 3, 15, tzinfo=UTC))
     with av.open(str(h264_ts)) as source:
         stream = source.streams.video[0]
-        segment = _SegmentFile(full, stream, 0)
+        segment = _SegmentMuxer(SpoolFile(full, opened), stream, 0)
         # PyAV reports the callback's failure as OSError or as its own callback error
         with pytest.raises((OSError, av.error.FFmpegError)):
             for packet in source.demux(stream):
@@ -190,4 +195,57 @@ def test_a_segment_whose_write_failed_is_never_published_with_a_digest(h264_ts):
                     segment.write(packet, packet.pts, packet.pts, 0)
         assert segment.file.failed.errno == errno.ENOSPC
         with pytest.raises((OSError, av.error.FFmpegError)):
-            segment.close()  # no digest handed out; commit() stops, recovery takes over
+            segment.close()
+        sink = SpoolSink(tmp_path / "spool")
+        with pytest.raises(OSError):  # no digest handed out; recovery takes over
+            sink.commit(segment.file, duration_ms=1000, frames=15, keyframes=1, codec="h264",
+                        width=SIZE[0], height=SIZE[1])
+    assert list((tmp_path / "spool" / "ready").iterdir()) == []
+
+
+class MemorySink:
+    """A SegmentSink keeping segments in memory: all the segmenter needs is the interface."""
+
+    class File:
+        """Bytes the muxer wrote."""
+
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        def write(self, data: bytes) -> int:
+            self.data += data
+            return len(data)
+
+    def __init__(self) -> None:
+        self.begun: list[tuple] = []
+        self.committed: list[tuple[bytes, dict]] = []
+
+    def begin(self, camera_id, site, start_utc, ext):
+        self.begun.append((camera_id, site, start_utc, ext))
+        return self.File()
+
+    def commit(self, file, **facts):
+        self.committed.append((bytes(file.data), facts))
+        return len(self.committed)  # the sink's own record of the segment
+
+    def abandon(self, file):
+        raise AssertionError("nothing to abandon when every write succeeds")
+
+
+def test_segmenter_writes_through_any_segment_sink(h264_ts):
+    sink, announced = MemorySink(), []
+    t0 = datetime(2026, 11, 26, 3, 15, tzinfo=UTC)
+    segmenter = Segmenter("cam-1", "hq", sink, announced.append,
+                          SegmenterConfig(segment_seconds=10, drift_threshold_s=None),
+                          clock=lambda: t0)
+    with pytest.raises(StreamEnded):
+        segmenter.record(str(h264_ts))
+    assert announced == [1, 2, 3, 4]  # on_segment gets what commit returned
+    starts = [start for _, _, start, _ in sink.begun]
+    durations = [facts["duration_ms"] for _, facts in sink.committed]
+    assert {(c, s, e) for c, s, _, e in sink.begun} == {("cam-1", "hq", "ts")}
+    assert starts == [t0 + timedelta(milliseconds=sum(durations[:i])) for i in range(4)]
+    for data, facts in sink.committed:
+        assert data[:1] == b"G" and len(data) % 188 == 0  # whole TS packets
+        assert (facts["codec"], facts["width"], facts["height"]) == ("h264", *SIZE)
+        assert facts["keyframes"] == facts["frames"] // GOP

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from video_media import free_port
 
+from camerahub.storage import SpoolItem, SpoolSink
 from camerahub.video import (
     InputOptions,
     Segmenter,
     SegmenterConfig,
-    SegmentInfo,
     StreamOpenError,
     StreamStalled,
     probe_segment,
@@ -55,15 +55,15 @@ def camera_id(sim) -> str:
 
 def segmenter_until(sim, spool, count: int, seconds: float, stop: threading.Event):
     """A segmenter that sets `stop` after `count` segments; returns it and its list."""
-    infos: list[SegmentInfo] = []
+    infos: list[SpoolItem] = []
 
-    def on_segment(info: SegmentInfo) -> None:
+    def on_segment(info: SpoolItem) -> None:
         infos.append(info)
         if len(infos) >= count:
             stop.set()
 
     config = SegmenterConfig(segment_seconds=seconds, input=LIVE)
-    return Segmenter(camera_id(sim), "hq", spool, on_segment, config), infos
+    return Segmenter(camera_id(sim), "hq", SpoolSink(spool), on_segment, config), infos
 
 
 def test_live_rtsp_is_segmented_gaplessly_on_keyframes(sim, tmp_path):
@@ -107,7 +107,7 @@ def test_stalled_camera_is_detected_and_the_segment_kept(sim, tmp_path):
     segmenter, infos = segmenter_until(sim, tmp_path, 1, 2, stop)
     stalled_once = threading.Event()
 
-    def stall_after_first(info: SegmentInfo) -> None:
+    def stall_after_first(info: SpoolItem) -> None:
         infos.append(info)
         if not stalled_once.is_set():
             stalled_once.set()

@@ -7,6 +7,7 @@ import threading
 import pytest
 from video_media import free_port
 
+from camerahub.storage import SpoolSink
 from camerahub.video import (
     Backoff,
     InputOptions,
@@ -26,7 +27,7 @@ QUICK = InputOptions(open_timeout_s=5, read_timeout_s=1.0)
 def make_segmenter(spool, infos, seconds=5.0):
     """A segmenter with short timeouts."""
     config = SegmenterConfig(segment_seconds=seconds, drift_threshold_s=None, input=QUICK)
-    return Segmenter("cam-1", "hq", spool, infos.append, config)
+    return Segmenter("cam-1", "hq", SpoolSink(spool), infos.append, config)
 
 
 def test_http_source_is_segmented_like_a_file(media_server, tmp_path):
