@@ -13,8 +13,8 @@ from sqlalchemy import select
 from camerahub.db import models as m
 from camerahub.db import segments as index
 from camerahub.recorder import Recorder, in_shard, make_store, parse_shard
-from camerahub.recorder.retention import RetentionSweeper
 from camerahub.recorder.streams import OnvifStreamResolver
+from camerahub.retention import RetentionSweeper
 from camerahub.storage import StorageError, parse_segment_key
 
 from .common import EXIT_INVALID, CliError, Context, add_config_arg, print_json

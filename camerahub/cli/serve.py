@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _background(ctx: Context):
     """Periodic discovery (online/offline, findings) and retention sweeps."""
+    from camerahub.jobs import BackgroundJobs
     from camerahub.recorder import make_store
-    from camerahub.recorder.background import BackgroundJobs
 
     jobs = BackgroundJobs(ctx.config, ctx.sessions, make_store(ctx.config, ctx.runtime))
     jobs.start()

@@ -1,4 +1,4 @@
-"""Recording service: segmenters, spool, uploader, index, retention, sharding."""
+"""Recording service: segmenters, spool, uploader, index and sharding (writing footage)."""
 
 from .service import Recorder, RecorderOptions, gap_cause, with_credentials
 from .shard import in_shard, parse_shard, shard_of

@@ -26,8 +26,8 @@ from camerahub.db.types import utcnow
 from camerahub.deploy import apply_plan, plan_changes
 from camerahub.export import generate_key, load_private_key, verify_bundle
 from camerahub.recorder import Recorder, RecorderOptions, make_store
-from camerahub.recorder.retention import RetentionSweeper
 from camerahub.recorder.streams import OnvifStreamResolver
+from camerahub.retention import RetentionSweeper
 from camerahub.storage import RetryPolicy
 from camerahub.video.segmenter import Backoff
 from simulator.testing import running_simulator

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rec_support import deployment, wait_for
 
 from camerahub.db import models as m
+from camerahub.jobs import BackgroundJobs
 from camerahub.recorder import make_store
-from camerahub.recorder.background import BackgroundJobs
 from simulator.testing import running_simulator
 
 
