@@ -2,7 +2,6 @@
 
 from .service import Recorder, RecorderOptions, gap_cause, with_credentials
 from .shard import in_shard, parse_shard, shard_of
-from .stores import make_store
 
-__all__ = ["Recorder", "RecorderOptions", "gap_cause", "in_shard", "make_store", "parse_shard",
-           "shard_of", "with_credentials"]
+__all__ = ["Recorder", "RecorderOptions", "gap_cause", "in_shard", "parse_shard", "shard_of",
+           "with_credentials"]

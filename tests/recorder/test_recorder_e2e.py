@@ -11,8 +11,9 @@ import pytest
 from rec_support import deployment, wait_for
 from sqlalchemy import select
 
+from camerahub.composition import open_store
 from camerahub.db import models as m
-from camerahub.recorder import Recorder, make_store
+from camerahub.recorder import Recorder
 from camerahub.storage import parse_segment_key
 
 
@@ -26,7 +27,7 @@ def _segments(sessions):
 
 
 def _record(cfg, runtime, sessions, sim, per_camera=4):
-    store = make_store(cfg, runtime)
+    store = open_store(cfg, runtime)
     rec = Recorder(cfg, runtime, sessions, store, _resolver(sim))
     rec.start()
     try:
