@@ -99,14 +99,14 @@ class Demo:
 
     def deploy(self) -> None:
         """Plan and apply the example; a second apply changes nothing."""
-        from camerahub.cli.deploy import _summary_line
+        from camerahub.cli.deploy import summary_line
 
         text = self.args.file.read_text(encoding="utf-8")
         for attempt in ("apply", "re-apply"):
             with inventory_write(self.sessions) as s:
                 plan = plan_changes(s, self.cfg)
                 done = apply_plan(s, plan, text, str(self.args.file))
-            say(f"== deploy {attempt}: {_summary_line(plan, applied=done is not None)}")
+            say(f"== deploy {attempt}: {summary_line(plan, applied=done is not None)}")
 
     def discover(self) -> None:
         """One discovery round over every site's configured targets."""
