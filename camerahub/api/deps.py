@@ -33,7 +33,6 @@ from camerahub.authz.errors import (
 )
 from camerahub.authz.tokens import verify_token
 from camerahub.db.types import utcnow
-from camerahub.incidents import IncidentService
 from camerahub.live import LiveHub
 from camerahub.recordings import FootageReader
 
@@ -58,11 +57,6 @@ def live_hub(request: Request) -> LiveHub:
 def footage_reader(request: Request) -> FootageReader:
     """The app's reader of recorded footage."""
     return app_state(request).footage
-
-
-def incident_service(request: Request) -> IncidentService:
-    """The app's incident service."""
-    return app_state(request).incidents
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -274,4 +268,3 @@ FootageAccess = Annotated[FootageGrant, Depends(footage_access)]
 AuthorizerDep = Annotated[Authorizer, Depends(current_authorizer)]
 LiveHubDep = Annotated[LiveHub, Depends(live_hub)]
 FootageDep = Annotated[FootageReader, Depends(footage_reader)]
-IncidentServiceDep = Annotated[IncidentService, Depends(incident_service)]
