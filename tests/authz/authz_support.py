@@ -6,12 +6,7 @@ import atexit
 import secrets
 import shutil
 import tempfile
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 from camerahub import audit
 from camerahub.api import Settings, create_app
@@ -22,7 +17,7 @@ from camerahub.config import Config, Runtime, load_config, parse_config
 from camerahub.db.engine import inventory_write, open_database
 from camerahub.deploy import apply_plan, plan_changes
 from camerahub.live import LiveOptions
-from tests.conftest import EXAMPLES, PG_ADMIN_URL, _pg_reachable
+from tests.conftest import EXAMPLES
 
 NAKANO = EXAMPLES / "nakano.yaml"
 PASSWORD = "Kuyakusho-Pass-2026!"
@@ -83,24 +78,6 @@ def make_app(url: str, cfg: Config | None = None, *, data_dir: Path | None = Non
                     live=live or LiveOptions())
     services = build_services(cfg, runtime, tuning)
     return create_app(Settings(config=cfg, secret_key=SECRET, **overrides), services)
-
-
-@contextmanager
-def pg_schema_url() -> Iterator[str | None]:
-    """A fresh PostgreSQL schema URL (dropped afterwards), or None if unreachable."""
-    if _pg_reachable():
-        yield None
-        return
-    schema = f"t_authz_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def cameras_in_area(cfg: Config, area: str | None) -> set[str]:
