@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from camerahub.authz.passwords import HashParams, Passwords
 from camerahub.authz.store import PolicyStore
 from camerahub.config import Config, Runtime
+from camerahub.config.services import S3Storage
 from camerahub.db.engine import open_database
 from camerahub.incidents import IncidentService, Notifier
 from camerahub.jobs import BackgroundJobs
@@ -63,15 +64,18 @@ class Services:
         self.engine.dispose()
 
 
+def _s3_settings(s3: S3Storage) -> S3Settings:
+    """The bucket section of the config as S3Store takes it (credentials: env or profile)."""
+    return S3Settings(bucket=s3.bucket, endpoint_url=s3.endpoint_url, region=s3.region,
+                      path_style=s3.path_style, profile=s3.profile, sse=s3.sse,
+                      kms_key_id=s3.kms_key_id)
+
+
 def store_spec(config: Config, runtime: Runtime) -> StoreSpec:
     """The configured store in storage's own terms (a relative file path is under data_dir)."""
     storage = config.storage
     if storage.backend == "s3":
-        s3 = storage.s3
-        return StoreSpec("s3", s3=S3Settings(
-            bucket=s3.bucket, endpoint_url=s3.endpoint_url, region=s3.region,
-            path_style=s3.path_style, profile=s3.profile, sse=s3.sse,
-            kms_key_id=s3.kms_key_id) if s3 is not None else None)
+        return StoreSpec("s3", s3=_s3_settings(storage.s3) if storage.s3 else None)
     path = storage.file.path
     return StoreSpec("file", file_root=path if path.is_absolute() else runtime.data_dir / path)
 
