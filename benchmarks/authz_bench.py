@@ -112,7 +112,7 @@ def bench_decide(sessions, cfg, authz: Authorizer, n: int) -> float:
         return rate(one, [(i,) for i in range(n)])
 
 
-def bench_endpoint(url: str, cfg, repeat: int) -> float:
+def bench_endpoint(url: str, cfg, repeat: int, data_dir: Path) -> float:
     """Median GET /api/v1/cameras for the division manager through the real app."""
     from datetime import UTC, datetime, timedelta
 
@@ -120,9 +120,12 @@ def bench_endpoint(url: str, cfg, repeat: int) -> float:
 
     from camerahub.api import Settings, create_app
     from camerahub.authz.tokens import issue_token
+    from camerahub.composition import build_services
+    from camerahub.config import Runtime
 
     secret = secrets.token_urlsafe(48)
-    app = create_app(Settings(config=cfg, database_url=url, secret_key=secret))
+    services = build_services(cfg, Runtime(EXAMPLE, data_dir, url))
+    app = create_app(Settings(config=cfg, secret_key=secret), services)
     token = issue_token(secret, MANAGER, 0, datetime.now(UTC), timedelta(minutes=15))
     client = TestClient(app)
     headers = {"Authorization": f"Bearer {token}"}
@@ -148,7 +151,7 @@ def main() -> int:
         cold = statistics.median(cold_filter_ms(sessions, cfg) for _ in range(5))
         warm = median_ms(lambda: authz.visible_cameras(MANAGER), repeat * 10)
         dec = bench_decide(sessions, cfg, authz, n_decide)
-        endpoint = bench_endpoint(url, cfg, repeat)
+        endpoint = bench_endpoint(url, cfg, repeat, Path(tmp))
     result = {"decisions_per_s": round(fast), "casbin_enforce_per_s": round(slow),
               "decide_per_s": round(dec), "filter_list_ms": round(warm, 4),
               "filter_list_cold_ms": round(cold, 3),

@@ -41,7 +41,8 @@ from camerahub.api import Settings, create_app  # noqa: E402
 from camerahub.authz import accounts  # noqa: E402
 from camerahub.authz.passwords import HashParams, Passwords  # noqa: E402
 from camerahub.cli.serve import freeze_startup_heap  # noqa: E402
-from camerahub.config import parse_config  # noqa: E402
+from camerahub.composition import Tuning, build_services  # noqa: E402
+from camerahub.config import Runtime, parse_config  # noqa: E402
 from camerahub.db.engine import inventory_write, open_database  # noqa: E402
 from camerahub.deploy import apply_plan, plan_changes  # noqa: E402
 from camerahub.storage import FileStore, segment_key  # noqa: E402
@@ -189,9 +190,10 @@ def main() -> None:
                    for _ in range(samples_n)]
         store = FileStore(work / "store")
         real_first_segments(url, store, samples, work)
-        settings = Settings(config=cfg, database_url=url, secret_key=secrets.token_urlsafe(48),
-                            password_hashing=cheap, data_dir=work)
-        app = create_app(settings)
+        settings = Settings(config=cfg, secret_key=secrets.token_urlsafe(48))
+        services = build_services(cfg, Runtime(work / "bench.yaml", work, url),
+                                  Tuning(password_hashing=cheap))
+        app = create_app(settings, services)
         freeze_startup_heap()  # as `camerahub serve` does
         server, base = serve(app)
         try:

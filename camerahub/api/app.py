@@ -11,30 +11,18 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from camerahub import __version__
-from camerahub.authz.passwords import Passwords
-from camerahub.authz.store import PolicyStore
 from camerahub.authz.tokens import check_secret
-from camerahub.db.engine import open_database
+from camerahub.composition import Services
 
 from . import errors
 from .deps import authorize
 from .routes import ROUTERS, health
-from .routes.live import close_live_hub
 from .settings import Settings
 from .state import AppState
 from .webui import mount_ui
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
-
-
-def build_state(settings: Settings) -> AppState:
-    """Open the database (migrating it) and set up policy and password hashing."""
-    check_secret(settings.secret_key, settings.demo)
-    engine, sessions = open_database(settings.database_url)
-    policy = PolicyStore(sessions, settings.config.access, settings.policy_check_interval_s)
-    return AppState(settings=settings, engine=engine, sessions=sessions, policy=policy,
-                    passwords=Passwords(settings.password_hashing))
 
 
 def _count_requests(app: FastAPI) -> None:
@@ -65,17 +53,24 @@ def _redact_access_log() -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Nothing to start eagerly; on shutdown stop the live hub's camera sessions."""
+    """Nothing to start eagerly; on shutdown stop the live hub (open live responses end)."""
     yield
-    await asyncio.to_thread(close_live_hub, app)
+    await asyncio.to_thread(app.state.camerahub.live.close)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The camerahub API: every route behind deps.authorize unless it opts out."""
+def create_app(settings: Settings, services: Services) -> FastAPI:
+    """The camerahub API over services built by camerahub.composition (never by the app).
+
+    Every route is behind deps.authorize unless it opts out. The caller owns the services
+    and closes them after the server stops.
+    """
+    check_secret(settings.secret_key, settings.demo)
+    if settings.config is not services.config:
+        raise ValueError("settings and services must come from the same Config")
     app = FastAPI(title="camerahub", version=__version__, openapi_url="/openapi.json",
                   docs_url=None, redoc_url=None, dependencies=[Depends(authorize)],
                   lifespan=_lifespan)
-    app.state.camerahub = build_state(settings)
+    app.state.camerahub = AppState(settings=settings, services=services)
     _redact_access_log()
     errors.install(app)
     _count_requests(app)

@@ -33,6 +33,8 @@ from camerahub.authz.errors import (
 )
 from camerahub.authz.tokens import verify_token
 from camerahub.db.types import utcnow
+from camerahub.live import LiveHub
+from camerahub.recordings import FootageReader
 
 from .access import AccessRule, rule_of
 from .state import AppState
@@ -45,6 +47,16 @@ REFUSALS = {400: ReasonRequired, 403: PermissionDenied, 404: NotVisible}
 def app_state(request: Request) -> AppState:
     """The AppState of the app serving this request."""
     return request.app.state.camerahub
+
+
+def live_hub(request: Request) -> LiveHub:
+    """The app's live hub (built with the app's services, never here)."""
+    return app_state(request).live
+
+
+def footage_reader(request: Request) -> FootageReader:
+    """The app's reader of recorded footage."""
+    return app_state(request).footage
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -254,3 +266,5 @@ StateDep = Annotated[AppState, Depends(app_state)]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 FootageAccess = Annotated[FootageGrant, Depends(footage_access)]
 AuthorizerDep = Annotated[Authorizer, Depends(current_authorizer)]
+LiveHubDep = Annotated[LiveHub, Depends(live_hub)]
+FootageDep = Annotated[FootageReader, Depends(footage_reader)]

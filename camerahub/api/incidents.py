@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +17,9 @@ from camerahub.authz.policy import ROOT
 from camerahub.config import Config, SecretMissing, SecretRef
 from camerahub.db import models as m
 from camerahub.export import BundleError, build_bundle, load_private_key
-from camerahub.incidents import IncidentService, Notifier
+from camerahub.incidents import IncidentService
 
-from .footage import footage_services
-
-_lock = threading.Lock()
+from .deps import app_state
 
 
 def _iso(value):
@@ -147,13 +144,6 @@ class IncidentApi:
 
 
 def incident_api(request: Request) -> IncidentApi:
-    """The app's IncidentApi, created on first use."""
-    state = request.app.state
-    with _lock:
-        if getattr(state, "incidents", None) is None:
-            cfg = state.camerahub.settings.config
-            store = footage_services(request).store
-            service = IncidentService(cfg, state.camerahub.sessions, Notifier(cfg.incidents),
-                                      store)
-            state.incidents = IncidentApi(cfg, service)
-    return state.incidents
+    """The incident routes' view of the app's IncidentService (built with the services)."""
+    state = app_state(request)
+    return IncidentApi(state.config, state.incidents)

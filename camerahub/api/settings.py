@@ -1,13 +1,10 @@
-"""Settings of the API process: config, database, signing secret and tuning knobs."""
+"""Settings of the HTTP layer: the config it answers with, the signing secret, its limits."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from camerahub.authz.passwords import HashParams
-from camerahub.authz.policy import POLICY_DIR
 from camerahub.authz.tokens import check_secret, ephemeral_secret, secret_problem
 from camerahub.config import Config, SecretMissing
 from camerahub.config.secrets import SecretRef
@@ -19,24 +16,22 @@ MAX_BODY_BYTES = 1024 * 1024  # the API takes forms and small JSON; footage goes
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything create_app needs; build with Settings.load() to resolve the secret."""
+    """What create_app needs beside the services; Settings.load() resolves the secret.
+
+    The database, store, hashing costs and the rest belong to the services, which the
+    composition root (camerahub.composition) builds from the same config.
+    """
 
     config: Config
-    database_url: str
     secret_key: str = field(repr=False)
     demo: bool = False
-    password_hashing: HashParams = HashParams()
-    policy_check_interval_s: float = 2.0
     max_body_bytes: int = MAX_BODY_BYTES
-    policy_dir: Path = POLICY_DIR
-    data_dir: Path = Path("var")
 
     @classmethod
-    def load(cls, config: Config, database_url: str, *, demo: bool = False,
-             **overrides) -> Settings:
+    def load(cls, config: Config, *, demo: bool = False, **overrides) -> Settings:
         """Settings with the signing secret read from auth.secret_file or auth.secret_env."""
-        return cls(config=config, database_url=database_url,
-                   secret_key=resolve_secret(config.auth, demo), demo=demo, **overrides)
+        return cls(config=config, secret_key=resolve_secret(config.auth, demo), demo=demo,
+                   **overrides)
 
 
 def _secret_ref(auth: Auth) -> SecretRef | None:

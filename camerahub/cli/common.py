@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from camerahub.composition import Services, build_services, open_store
 from camerahub.config import Config, load_config, resolve_runtime
 from camerahub.config.runtime import Runtime, config_path
 from camerahub.db.engine import open_database
+from camerahub.storage import SegmentStore
 
 EXIT_OK, EXIT_RUNTIME, EXIT_INVALID = 0, 1, 2
 
@@ -59,6 +61,14 @@ class Context:
     @property
     def sessions(self) -> sessionmaker[Session]:
         return self.database[1]
+
+    def store(self) -> SegmentStore:
+        """The configured segment store (for verbs that need nothing else built)."""
+        return open_store(self.config, self.runtime)
+
+    def services(self, background: bool = False) -> Services:
+        """Every shared service, from the composition root; the caller closes them."""
+        return build_services(self.config, self.runtime, background=background)
 
 
 def print_json(data: Any) -> None:

@@ -24,9 +24,10 @@ from urllib.parse import quote
 
 import httpx
 
+from camerahub.composition import build_recorder, build_services
 from camerahub.config import load_config, resolve_runtime
 from camerahub.db import models as m
-from camerahub.db.engine import inventory_write, open_database
+from camerahub.db.engine import inventory_write
 from camerahub.deploy import apply_plan, plan_changes
 
 from .common import CliError
@@ -75,7 +76,10 @@ class Demo:
         os.environ.setdefault("CAMERAHUB_EXPORT_KEY", generate_key().decode())
         self.cfg = load_config(self.args.file)
         self.runtime = resolve_runtime(self.cfg, self.args.file)
-        _, self.sessions = open_database(self.runtime.database_url)
+        # Built once, shared by the recorder and the API; closed after everything else.
+        self.services = build_services(self.cfg, self.runtime)
+        self.stoppers.append(self.services.close)
+        self.sessions = self.services.sessions
 
     def simulator(self) -> None:
         """camerahub-sim with the example's 100 cameras (55 HQ, 45 facilities)."""
@@ -95,14 +99,14 @@ class Demo:
 
     def deploy(self) -> None:
         """Plan and apply the example; a second apply changes nothing."""
-        from camerahub.cli.deploy import _summary_line
+        from camerahub.cli.deploy import summary_line
 
         text = self.args.file.read_text(encoding="utf-8")
         for attempt in ("apply", "re-apply"):
             with inventory_write(self.sessions) as s:
                 plan = plan_changes(s, self.cfg)
                 done = apply_plan(s, plan, text, str(self.args.file))
-            say(f"== deploy {attempt}: {_summary_line(plan, applied=done is not None)}")
+            say(f"== deploy {attempt}: {summary_line(plan, applied=done is not None)}")
 
     def discover(self) -> None:
         """One discovery round over every site's configured targets."""
@@ -129,12 +133,7 @@ class Demo:
 
     def record(self) -> None:
         """Record every camera into a local FileStore until the demo stops."""
-        from camerahub.recorder import Recorder, make_store
-        from camerahub.recorder.streams import OnvifStreamResolver
-
-        self.store = make_store(self.cfg, self.runtime)
-        rec = Recorder(self.cfg, self.runtime, self.sessions, self.store,
-                       OnvifStreamResolver(self.cfg))
+        rec = build_recorder(self.services)
         rec.start()
         self.stoppers.append(rec.stop)
         say(f"== recording {len(self.cfg.cameras)} cameras (10 s segments, stream copy) "
@@ -146,10 +145,9 @@ class Demo:
 
         from camerahub.api import Settings, create_app
 
-        settings = Settings.load(self.cfg, self.runtime.database_url,
-                                 data_dir=self.runtime.data_dir)
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1",
-                                               port=self.args.port, log_level="warning"))
+        app = create_app(Settings.load(self.cfg), self.services)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.args.port,
+                                               log_level="warning"))
         threading.Thread(target=server.run, daemon=True).start()
         self.stoppers.append(lambda: setattr(server, "should_exit", True))
         deadline = time.monotonic() + 60

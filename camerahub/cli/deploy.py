@@ -138,7 +138,7 @@ def _report(args: argparse.Namespace, plan: Plan, applied: bool,
     out = sys.stdout
     for change in plan.changes:
         out.write(_describe(change) + "\n")
-    out.write(_summary_line(plan, applied) + "\n")
+    out.write(summary_line(plan, applied) + "\n")
     if devices is not None:
         out.write(_device_report(devices))
     elif args.devices is False and cfg is not None and cfg.manages_devices():
@@ -190,7 +190,8 @@ def _describe(change: Change) -> str:
     return head
 
 
-def _summary_line(plan: Plan, applied: bool) -> str:
+def summary_line(plan: Plan, applied: bool) -> str:
+    """The plan's outcome in one line (deploy plan/apply and the demo print it)."""
     if not plan.effective() and applied:
         return "Inventory unchanged; the file's other settings were recorded as a new deployment."
     if not plan.effective() and plan.settings_changed and not applied:

@@ -16,7 +16,6 @@ from camerahub.export import (
     load_public_key,
     verify_bundle,
 )
-from camerahub.recorder import make_store
 
 from .common import EXIT_INVALID, EXIT_RUNTIME, CliError, Context, add_config_arg, print_json
 
@@ -66,7 +65,7 @@ def run_export(args: argparse.Namespace) -> int:
     key = _load_key(_signing_pem(_signing_ref(ctx)))
     out = args.out or Path(f"incident-{args.incident}.zip")
     actor = args.actor or f"cli:{getpass.getuser()}"
-    store = make_store(ctx.config, ctx.runtime)
+    store = ctx.store()
     try:
         with ctx.sessions.begin() as s:
             manifest = build_bundle(s, store, args.incident, actor, key, out, args.camera)

@@ -6,16 +6,16 @@ import argparse
 import signal
 import sys
 import threading
-from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from camerahub.composition import build_recorder
 from camerahub.db import models as m
-from camerahub.db import segments as index
-from camerahub.recorder import Recorder, in_shard, make_store, parse_shard
-from camerahub.recorder.retention import RetentionSweeper
-from camerahub.recorder.streams import OnvifStreamResolver
-from camerahub.storage import StorageError, parse_segment_key
+from camerahub.recorder import in_shard, parse_shard
+from camerahub.recordings import rebuild_index
+from camerahub.retention import RetentionSweeper
+from camerahub.storage import StorageError
 
 from .common import EXIT_INVALID, CliError, Context, add_config_arg, print_json
 
@@ -41,12 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=run_sweep)
 
 
-def _selected(ctx: Context, args: argparse.Namespace) -> list[str]:
+def _selected(sessions: sessionmaker[Session], args: argparse.Namespace) -> list[str]:
     try:
         shard, count = parse_shard(args.shard)
     except ValueError as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
-    with ctx.sessions() as s:
+    with sessions() as s:
         ids = list(s.scalars(select(m.Camera.id).where(m.Camera.recording_enabled.is_(True))))
     if args.cameras:
         wanted = set(args.cameras.split(","))
@@ -60,31 +60,28 @@ def _selected(ctx: Context, args: argparse.Namespace) -> list[str]:
 
 def run_record(args: argparse.Namespace) -> int:
     """Record the selected cameras until SIGTERM/SIGINT or --duration."""
-    ctx = Context(args.config)
-    cameras = _selected(ctx, args)
-    store = make_store(ctx.config, ctx.runtime)
-    recorder = Recorder(ctx.config, ctx.runtime, ctx.sessions, store,
-                        OnvifStreamResolver(ctx.config), camera_ids=cameras)
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    recorder.start()
-    print(f"recording {len(cameras)} cameras (shard {args.shard})", flush=True)
-    done.wait(args.duration)
-    print("stopping: closing segments and finishing uploads", file=sys.stderr, flush=True)
-    recorder.stop()
+    services = Context(args.config).services()
+    try:
+        cameras = _selected(services.sessions, args)
+        recorder = build_recorder(services, cameras)
+        done = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: done.set())
+        recorder.start()
+        print(f"recording {len(cameras)} cameras (shard {args.shard})", flush=True)
+        done.wait(args.duration)
+        print("stopping: closing segments and finishing uploads", file=sys.stderr, flush=True)
+        recorder.stop()
+    finally:
+        services.close()
     return 0
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
     """List the store and index every well-formed key the index lacks."""
     ctx = Context(args.config)
-    store = make_store(ctx.config, ctx.runtime)
-    counts = {"listed": 0, "added": 0, "present": 0, "skipped": 0}
     try:
-        for key in store.iter_keys(""):
-            counts["listed"] += 1
-            counts[_reindex(ctx, store, key)] += 1
+        counts = rebuild_index(ctx.sessions, ctx.store())
     except StorageError as exc:
         raise CliError(f"cannot list the store: {exc}") from None
     if args.json:
@@ -94,29 +91,10 @@ def run_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reindex(ctx: Context, store, key: str) -> str:
-    try:
-        parsed = parse_segment_key(key)
-    except ValueError:
-        return "skipped"
-    with ctx.sessions.begin() as s:
-        if s.scalar(select(m.Segment.id).where(m.Segment.key == key)) is not None:
-            return "present"
-        head = store.head(key)
-        if head is None or not head.sha256:
-            return "skipped"
-        index.add_segment(s, camera_id=parsed.camera, site_id=parsed.site,
-                          start=parsed.start_utc,
-                          end=parsed.start_utc + timedelta(milliseconds=parsed.duration_ms),
-                          nbytes=head.size,
-                          sha256=head.sha256, key=key)
-    return "added"
-
-
 def run_sweep(args: argparse.Namespace) -> int:
     """One retention pass."""
     ctx = Context(args.config)
-    report = RetentionSweeper(ctx.sessions, make_store(ctx.config, ctx.runtime)).sweep()
+    report = RetentionSweeper(ctx.sessions, ctx.store()).sweep()
     print(f"deleted {report.deleted}, held by object lock {report.locked}, "
           f"failed {len(report.failed)}")
     return 1 if report.failed else 0

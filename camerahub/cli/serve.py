@@ -37,7 +37,7 @@ def freeze_startup_heap() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build settings (refusing a weak secret), then serve with uvicorn."""
+    """Build settings (refusing a weak secret) and the services, then serve with uvicorn."""
     import uvicorn
 
     from camerahub.api import Settings, create_app
@@ -45,33 +45,23 @@ def run(args: argparse.Namespace) -> int:
     ctx = Context(args.config)
     cfg = ctx.config
     try:
-        settings = Settings.load(cfg, ctx.runtime.database_url, demo=args.demo,
-                                 data_dir=ctx.runtime.data_dir)
+        settings = Settings.load(cfg, demo=args.demo)
     except WeakSecret as exc:
         raise CliError(f"{exc}; set it via auth.secret_env or auth.secret_file",
                        EXIT_INVALID) from None
     host = args.host or cfg.api.host
     port = args.port or cfg.api.port
     log.warning("camerahub API on http://%s:%s", host, port)
-    app = create_app(settings)
-    jobs = None if args.no_background else _background(ctx)
-    freeze_startup_heap()
+    # Periodic discovery (online/offline, findings) and retention sweeps, unless elsewhere.
+    services = ctx.services(background=not args.no_background)
     try:
+        app = create_app(settings, services)
+        services.start()
+        freeze_startup_heap()
         # Live streams are open-ended responses: give them 5 s at shutdown, not forever.
         uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False,
                     timeout_graceful_shutdown=5,
                     log_level=logging.getLevelName(log.getEffectiveLevel()).lower())
     finally:
-        if jobs is not None:
-            jobs.stop()
+        services.close()
     return 0
-
-
-def _background(ctx: Context):
-    """Periodic discovery (online/offline, findings) and retention sweeps."""
-    from camerahub.recorder import make_store
-    from camerahub.recorder.background import BackgroundJobs
-
-    jobs = BackgroundJobs(ctx.config, ctx.sessions, make_store(ctx.config, ctx.runtime))
-    jobs.start()
-    return jobs

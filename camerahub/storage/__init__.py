@@ -1,4 +1,4 @@
-"""Storage boundary: segment keys, SegmentStore (S3Store, FileStore), spool and uploader."""
+"""Storage boundary: segment keys, SegmentStores and make_store, spool and uploader."""
 
 from camerahub.storage.base import ObjectInfo, SegmentStore
 from camerahub.storage.errors import (
@@ -10,6 +10,7 @@ from camerahub.storage.errors import (
     StorageError,
     StorageUnavailable,
 )
+from camerahub.storage.factory import StoreSpec, make_store
 from camerahub.storage.filestore import FileStore
 from camerahub.storage.keys import SegmentKey, parse_segment_key, segment_key
 from camerahub.storage.s3store import S3Settings, S3Store
@@ -21,5 +22,6 @@ __all__ = [
     "ChecksumMismatch", "FileStore", "InvalidKey", "ObjectConflict", "ObjectInfo", "ObjectLocked",
     "ObjectMissing", "RecoveryReport", "RetryPolicy", "S3Settings", "S3Store", "SegmentKey",
     "SegmentStore", "Spool", "SpoolAlarm", "SpoolItem", "SpoolSink", "StorageError",
-    "StorageUnavailable", "Uploader", "parse_segment_key", "segment_key",
+    "StorageUnavailable", "StoreSpec", "Uploader", "make_store", "parse_segment_key",
+    "segment_key",
 ]

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import secrets
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+import shutil
+import tempfile
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 from camerahub import audit
 from camerahub.api import Settings, create_app
 from camerahub.authz import accounts
 from camerahub.authz.passwords import FAST_TEST_PARAMS, Passwords
-from camerahub.config import Config, load_config, parse_config
+from camerahub.composition import Tuning, build_services
+from camerahub.config import Config, Runtime, load_config, parse_config
 from camerahub.db.engine import inventory_write, open_database
 from camerahub.deploy import apply_plan, plan_changes
-from tests.conftest import EXAMPLES, PG_ADMIN_URL, _pg_reachable
+from camerahub.live import LiveOptions
+from tests.conftest import EXAMPLES
 
 NAKANO = EXAMPLES / "nakano.yaml"
 PASSWORD = "Kuyakusho-Pass-2026!"
@@ -58,30 +58,26 @@ def set_all_passwords(url: str, cfg: Config, password: str = PASSWORD) -> None:
             accounts.set_password(session, hasher, cfg.auth, user.id, password)
 
 
-def make_app(url: str, cfg: Config | None = None, **overrides):
-    """The real app on url, with cheap argon2 and a policy check on every request."""
-    settings = Settings(config=cfg or load_config(NAKANO), database_url=url, secret_key=SECRET,
-                        password_hashing=FAST_TEST_PARAMS, policy_check_interval_s=0,
-                        **overrides)
-    return create_app(settings)
+def scratch_dir() -> Path:
+    """A data directory of its own, removed when the test run ends."""
+    path = Path(tempfile.mkdtemp(prefix="camerahub-app-"))
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
-@contextmanager
-def pg_schema_url() -> Iterator[str | None]:
-    """A fresh PostgreSQL schema URL (dropped afterwards), or None if unreachable."""
-    if _pg_reachable():
-        yield None
-        return
-    schema = f"t_authz_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def make_app(url: str, cfg: Config | None = None, *, data_dir: Path | None = None,
+             live: LiveOptions | None = None, **overrides):
+    """The real app on url, with cheap argon2 and a policy check on every request.
+
+    Its services come from the composition root, as in `camerahub serve`; live tunes the
+    live hub, data_dir (default: a scratch directory) holds a file store's segments.
+    """
+    cfg = cfg or load_config(NAKANO)
+    runtime = Runtime(NAKANO, data_dir or scratch_dir(), url)
+    tuning = Tuning(password_hashing=FAST_TEST_PARAMS, policy_check_interval_s=0,
+                    live=live or LiveOptions())
+    services = build_services(cfg, runtime, tuning)
+    return create_app(Settings(config=cfg, secret_key=SECRET, **overrides), services)
 
 
 def cameras_in_area(cfg: Config, area: str | None) -> set[str]:

@@ -11,7 +11,8 @@ from camerahub.authz import apikeys
 from camerahub.authz.errors import NotAuthenticated, PasswordPolicyError, WeakSecret
 from camerahub.authz.passwords import FAST_TEST_PARAMS, HashParams, Passwords, check_password
 from camerahub.authz.tokens import check_secret, issue_token, verify_token
-from camerahub.config import load_config
+from camerahub.composition import build_services
+from camerahub.config import Runtime, load_config
 from tests.authz.authz_support import NAKANO
 
 GOOD_SECRET = "k3Y-" + "a1B2c3D4e5F6g7H8i9J0kLmNoPqRsTuV"
@@ -57,27 +58,30 @@ def test_weak_secrets_are_refused_unless_demo(secret, problem):
     assert check_secret(secret, demo=True) == secret
 
 
-def test_settings_read_the_secret_from_env_or_file(monkeypatch, tmp_path, sqlite_url):
+def test_settings_read_the_secret_from_env_or_file(monkeypatch, tmp_path):
     cfg = load_config(NAKANO)
     monkeypatch.delenv("CAMERAHUB_SECRET_KEY", raising=False)
     with pytest.raises(WeakSecret, match="not set"):
-        Settings.load(cfg, sqlite_url)
-    demo = Settings.load(cfg, sqlite_url, demo=True)
+        Settings.load(cfg)
+    demo = Settings.load(cfg, demo=True)
     assert len(demo.secret_key) >= 32 and GOOD_SECRET not in repr(demo)
     monkeypatch.setenv("CAMERAHUB_SECRET_KEY", GOOD_SECRET)
-    assert Settings.load(cfg, sqlite_url).secret_key == GOOD_SECRET
+    assert Settings.load(cfg).secret_key == GOOD_SECRET
     secret_file = tmp_path / "secret"
     secret_file.write_text("changeme\n")
     from_file = cfg.model_copy(update={"auth": cfg.auth.model_copy(
         update={"secret_file": secret_file})})
     with pytest.raises(WeakSecret, match="known default"):
-        Settings.load(from_file, sqlite_url)
+        Settings.load(from_file)
 
 
-def test_create_app_refuses_a_weak_secret(sqlite_url):
-    settings = Settings(config=load_config(NAKANO), database_url=sqlite_url, secret_key="x" * 8)
+def test_create_app_refuses_a_weak_secret(sqlite_url, tmp_path):
+    cfg = load_config(NAKANO)
+    settings = Settings(config=cfg, secret_key="x" * 8)
+    services = build_services(cfg, Runtime(NAKANO, tmp_path, sqlite_url))
     with pytest.raises(WeakSecret):
-        create_app(settings)
+        create_app(settings, services)
+    services.close()
 
 
 def test_token_round_trip_and_expiry():

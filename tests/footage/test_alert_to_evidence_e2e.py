@@ -19,15 +19,16 @@ from sqlalchemy import select
 
 from camerahub import audit
 from camerahub.authz import accounts
+from camerahub.composition import open_store
 from camerahub.config import parse_config, resolve_runtime
 from camerahub.db import models as m
 from camerahub.db.engine import inventory_write, open_database
 from camerahub.db.types import utcnow
 from camerahub.deploy import apply_plan, plan_changes
 from camerahub.export import generate_key, load_private_key, verify_bundle
-from camerahub.recorder import Recorder, RecorderOptions, make_store
-from camerahub.recorder.retention import RetentionSweeper
+from camerahub.recorder import Recorder, RecorderOptions
 from camerahub.recorder.streams import OnvifStreamResolver
+from camerahub.retention import RetentionSweeper
 from camerahub.storage import RetryPolicy
 from camerahub.video.segmenter import Backoff
 from simulator.testing import running_simulator
@@ -93,7 +94,7 @@ def world(tmp_path_factory):
             apply_plan(s, plan_changes(s, cfg), "x", "e2e")
         set_all_passwords(url, cfg)
         runtime = resolve_runtime(cfg, tmp / "e2e.yaml")
-        store = make_store(cfg, runtime)
+        store = open_store(cfg, runtime)
         options = RecorderOptions(segment_seconds=4, read_timeout_s=5, upload_workers=2,
                                   backoff=Backoff(initial_s=0.5, max_s=2),
                                   retry=RetryPolicy(max_s=2))

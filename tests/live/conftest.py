@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from camerahub.live import LiveOptions
 from simulator.testing import running_simulator
 from tests.authz.authz_support import make_app
-from tests.live.live_support import deploy_for, install_hub, serving
+from tests.live.live_support import deploy_for, hub_of, serving
 
 SUBNET = 81  # 127.0.81.x (HQ) / 127.0.82.x: this folder's own cameras
 
@@ -31,7 +32,7 @@ def live_app(sim, tmp_path_factory):
     """(server, hub, cfg): the real app over uvicorn with a hub that lingers 1 s."""
     url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'db.sqlite'}"
     cfg = deploy_for(sim, url)
-    app = make_app(url, cfg)
-    hub = install_hub(app, cfg, linger_s=1.0, max_queue=4)
+    app = make_app(url, cfg, live=LiveOptions(linger_s=1.0, max_queue=4))
+    hub = hub_of(app)
     with serving(app) as server:
         yield server, hub, cfg

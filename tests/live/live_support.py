@@ -16,7 +16,7 @@ import av
 import httpx
 import uvicorn
 
-from camerahub.live import LiveHub, LiveOptions, LiveSources
+from camerahub.live import LiveHub
 from camerahub.live.boxes import BoxSplitter, Fragment
 from tests.authz.authz_support import NAKANO, PASSWORD, deploy_text, set_all_passwords
 
@@ -54,13 +54,9 @@ def deploy_for(sim, url: str, cameras: dict[str, str] = SIM_CAMERAS):
     return cfg
 
 
-def install_hub(app, cfg, **options) -> LiveHub:
-    """A LiveHub with test tuning, installed where the live routes look for it."""
-    sources = LiveSources(cfg, app.state.camerahub.sessions)
-    hub = LiveHub(sources, LiveOptions(**options), forget=sources.forget)
-    app.state.live = hub
-    return hub
-
+def hub_of(app) -> LiveHub:
+    """The live hub the app serves from (tune it with make_app(..., live=LiveOptions(...)))."""
+    return app.state.camerahub.live
 
 
 def rtsp_sessions(sim, sim_id: str) -> int:

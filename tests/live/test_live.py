@@ -13,7 +13,7 @@ from tests.live.live_support import (
     UNREACHABLE,
     StreamReader,
     decode_frames,
-    install_hub,
+    hub_of,
     rtsp_sessions,
     serving,
     token,
@@ -213,8 +213,8 @@ def test_the_live_stream_is_audited(base, bearer, live_app):
 def test_app_shutdown_closes_every_upstream(sim, live_app):
     """A viewer still watching when the server stops: the lifespan hook ends the upstream."""
     _, _, cfg = live_app
-    app = make_app(str(live_app[0].app.state.camerahub.settings.database_url), cfg)
-    hub = install_hub(app, cfg)  # the default 30 s linger: only shutdown can close it soon
+    app = make_app(str(live_app[0].app.state.camerahub.services.runtime.database_url), cfg)
+    hub = hub_of(app)  # the default 30 s linger: only shutdown can close it soon
     with httpx.Client(timeout=TIMEOUT) as client:
         with serving(app) as server:
             url = f"{server.url}/api/v1/cameras/{OTHER}/live.mp4"

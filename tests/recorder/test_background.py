@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rec_support import deployment, wait_for
 
+from camerahub.composition import open_store
 from camerahub.db import models as m
-from camerahub.recorder import make_store
-from camerahub.recorder.background import BackgroundJobs
+from camerahub.jobs import BackgroundJobs
 from simulator.testing import running_simulator
 
 
@@ -18,7 +18,7 @@ def test_discovery_marks_cameras_online_then_offline(make_env, tmp_path):
         for site in data["sites"]:
             site["discovery"] = {"mode": "unicast", "targets": targets, "interval_s": 10}
         cfg, runtime, sessions = make_env(data)
-        jobs = BackgroundJobs(cfg, sessions, make_store(cfg, runtime))
+        jobs = BackgroundJobs(cfg, sessions, open_store(cfg, runtime))
         jobs.start()
         try:
             def states():

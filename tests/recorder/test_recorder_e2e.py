@@ -12,8 +12,9 @@ from rec_support import deployment, wait_for
 from sqlalchemy import select
 
 from camerahub.cameras import CameraAccess, insert_login
+from camerahub.composition import open_store
 from camerahub.db import models as m
-from camerahub.recorder import Recorder, make_store
+from camerahub.recorder import Recorder
 from camerahub.storage import parse_segment_key
 
 
@@ -30,7 +31,7 @@ def _segments(sessions):
 
 
 def _record(cfg, runtime, sessions, sim, per_camera=4):
-    store = make_store(cfg, runtime)
+    store = open_store(cfg, runtime)
     rec = Recorder(cfg, runtime, sessions, store, _resolver(sim, cfg))
     rec.start()
     try:

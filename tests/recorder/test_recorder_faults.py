@@ -15,8 +15,9 @@ import yaml
 from rec_support import deployment, wait_for
 from sqlalchemy import select
 
+from camerahub.composition import open_store
 from camerahub.db import models as m
-from camerahub.recorder import Recorder, RecorderOptions, make_store
+from camerahub.recorder import Recorder, RecorderOptions
 from camerahub.recorder.streams import OnvifStreamResolver
 from camerahub.storage import RetryPolicy
 from camerahub.video.segmenter import Backoff
@@ -52,7 +53,7 @@ def test_s3_outage_loses_and_duplicates_nothing(faults, make_env, tmp_path):
     storage = {"backend": "s3", "s3": {"bucket": bucket, "endpoint_url": moto.endpoint,
                                        "path_style": True, "region": "us-east-1"}}
     cfg, runtime, sessions = make_env(deployment(faults, storage, tmp_path))
-    store = make_store(cfg, runtime)
+    store = open_store(cfg, runtime)
     rec = Recorder(cfg, runtime, sessions, store, OnvifStreamResolver(cfg), options=FAST)
     rec.start()
     try:
@@ -82,7 +83,7 @@ def test_s3_outage_loses_and_duplicates_nothing(faults, make_env, tmp_path):
 def test_dropped_session_reconnects_and_records_the_gap(faults, make_env, tmp_path):
     storage = {"backend": "file", "file": {"path": str(tmp_path / "store")}}
     cfg, runtime, sessions = make_env(deployment(faults, storage, tmp_path))
-    rec = Recorder(cfg, runtime, sessions, make_store(cfg, runtime),
+    rec = Recorder(cfg, runtime, sessions, open_store(cfg, runtime),
                    OnvifStreamResolver(cfg), options=FAST)
     rec.start()
     try:
@@ -107,7 +108,7 @@ def test_dropped_session_reconnects_and_records_the_gap(faults, make_env, tmp_pa
 def test_stalled_stream_is_detected_within_the_timeout(faults, make_env, tmp_path):
     storage = {"backend": "file", "file": {"path": str(tmp_path / "store")}}
     cfg, runtime, sessions = make_env(deployment(faults, storage, tmp_path))
-    rec = Recorder(cfg, runtime, sessions, make_store(cfg, runtime),
+    rec = Recorder(cfg, runtime, sessions, open_store(cfg, runtime),
                    OnvifStreamResolver(cfg), options=FAST)
     rec.start()
     try:

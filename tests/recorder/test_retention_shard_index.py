@@ -15,7 +15,7 @@ from camerahub.db import segments as index
 from camerahub.db.engine import inventory_write, open_database
 from camerahub.deploy import apply_plan, plan_changes
 from camerahub.recorder import in_shard, parse_shard, shard_of
-from camerahub.recorder.retention import RetentionSweeper
+from camerahub.retention import RetentionSweeper
 from camerahub.storage import FileStore, S3Settings, S3Store, segment_key
 from tests.conftest import EXAMPLES
 from tests.support.s3 import MotoS3

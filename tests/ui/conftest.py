@@ -14,7 +14,7 @@ from camerahub.db import segments as index
 from camerahub.storage import FileStore
 from simulator.testing import running_simulator
 from tests.authz.authz_support import make_app
-from tests.live.live_support import deploy_for, install_hub, serving
+from tests.live.live_support import deploy_for, serving
 from tests.ui.ui_support import LIVE_CAMERAS, RECORDED_CAMERA, RECORDED_SECONDS, T0, cut, encode
 
 SUBNET = 83  # 127.0.83.x: this folder's own cameras
@@ -62,9 +62,9 @@ def ui_server(tmp_path_factory):
         mp.setenv("CAMERAHUB_CAMERA_PASSWORD", "admin")
         url = f"sqlite:///{work / 'db.sqlite'}"
         cfg = deploy_for(sim, url, LIVE_CAMERAS)
+        # The live hub keeps its default 30 s linger: a return to the grid is warm.
         app = make_app(url, cfg, data_dir=work)
         record_segments(app.state.camerahub.sessions, FileStore(work / "segments"), work)
-        install_hub(app, cfg)  # the default 30 s linger: a return to the grid is warm
         with serving(app) as server:
             yield server
 

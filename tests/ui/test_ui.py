@@ -107,7 +107,7 @@ def test_crisis_management_live_grid_plays(browser, ui_server, shots):
         video_plays(browser, f"#live-grid figure:nth-child({i}) video")
     src = css(browser, "#live-grid video")[0].get_attribute("src")
     assert "access_token=" in src and "/live.mp4" in src
-    hub = ui_server.app.state.live
+    hub = ui_server.app.state.camerahub.live
     assert all(hub.stats()[cam]["viewers"] == 1 for cam in LIVE_CAMERAS)
     first = [v.get_attribute("data-first-frame-ms") for v in css(browser, "#live-grid video")]
     print("live tiles: ms from request to first picture:", first)

@@ -9,10 +9,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from camerahub.authz import accounts
+from camerahub.authz.errors import NotAuthenticated
+from camerahub.signin import sign_in
 
 from ..access import authenticated, public
 from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, StateDep, client_of
-from ..services import sign_in
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -40,7 +41,13 @@ class MeOut(BaseModel):
 def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request,
           session: SessionDep, state: StateDep) -> TokenOut:
     """Exchange username and password for a short-lived bearer token."""
-    issued = sign_in(session, state, form.username, form.password, client_of(request))
+    try:
+        issued = sign_in(session, state.passwords, state.config.auth, state.settings.secret_key,
+                         form.username, form.password, client_of(request))
+    except NotAuthenticated:
+        state.metrics.decision("login", "deny")
+        raise
+    state.metrics.decision("login", "allow")
     return TokenOut(access_token=issued.token, expires_in=issued.expires_in)
 
 

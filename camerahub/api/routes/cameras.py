@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from camerahub.inventory import camera_detail, visible_cameras
+from camerahub.signin import issue_camera_media_token
+
 from ..access import authenticated, requires
 from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, StateDep
-from ..services import camera_detail, issue_camera_media_token, visible_cameras
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
@@ -31,4 +33,4 @@ def get_camera(camera_id: str, who: CurrentPrincipal, authz: AuthorizerDep,
 def media_token(camera_id: str, who: CurrentPrincipal, state: StateDep,
                 session: SessionDep) -> dict:
     """A 10-minute token for this camera's media URLs (?access_token=), for <video> and HLS."""
-    return issue_camera_media_token(session, state, who, camera_id)
+    return issue_camera_media_token(session, state.settings.secret_key, who, camera_id)

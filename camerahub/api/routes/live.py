@@ -3,41 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from camerahub.live import LiveHub, LiveSources, LiveUnavailable
+from camerahub.live import LiveUnavailable
 
 from ..access import requires
 from ..deps import FootageAccess
+from ..deps import LiveHubDep as HubDep
 
 router = APIRouter(prefix="/cameras", tags=["live"])
-_lock = threading.Lock()
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def live_hub(request: Request) -> LiveHub:
-    """The app's LiveHub, created on first use (tests may put their own on app.state.live)."""
-    state = request.app.state
-    with _lock:
-        if getattr(state, "live", None) is None:
-            ours = state.camerahub
-            sources = LiveSources(ours.settings.config, ours.sessions)
-            state.live = LiveHub(sources, forget=sources.forget)
-    return state.live
-
-
-def close_live_hub(app: FastAPI) -> None:
-    """Stop every upstream session (app shutdown)."""
-    hub = getattr(app.state, "live", None)
-    if hub is not None:
-        hub.close()
-
-
-HubDep = Annotated[LiveHub, Depends(live_hub)]
 
 
 def _unavailable(exc: LiveUnavailable) -> JSONResponse:

@@ -1,28 +1,38 @@
-"""Past footage: recordings listing, clip.mp4, HLS playlists and their segments."""
+"""Past footage: recordings listing, clip.mp4, HLS playlists and their segments.
+
+HTTP only: what footage exists and how it is read is camerahub.recordings (FootageReader).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
-from typing import Annotated
+from typing import NoReturn
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
 from camerahub.authz.errors import InvalidRequest, NotVisible
 from camerahub.db import models as m
-from camerahub.recordings import FootageError, clip_chunks, plan_clip, timeline, verified_segment
+from camerahub.recordings import FootageError
 
 from ..access import requires
-from ..deps import FootageAccess, SessionDep
-from ..footage import FootageServices, footage_services, hls_playlist, raise_footage_error
+from ..deps import FootageAccess, FootageDep, FootageGrant, SessionDep
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/cameras", tags=["recordings"])
-MAX_LISTING = timedelta(days=2)
-ServicesDep = Annotated[FootageServices, Depends(footage_services)]
+STATUS = {"invalid": 400, "not_found": 404, "corrupt": 502, "unavailable": 503}
+
+
+def raise_footage_error(exc: FootageError) -> NoReturn:
+    """Map a FootageError onto the API's status codes."""
+    if exc.kind == "not_found":
+        raise NotVisible(str(exc)) from None
+    if exc.kind == "invalid":
+        raise InvalidRequest(str(exc)) from None
+    raise HTTPException(STATUS.get(exc.kind, 500), str(exc)) from None
 
 
 def _iso(moment) -> str | None:
@@ -31,12 +41,11 @@ def _iso(moment) -> str | None:
 
 @router.get("/{camera_id}/recordings")
 @requires("playback", camera="camera_id", footage="range")
-def recordings(camera_id: str, access: FootageAccess, session: SessionDep) -> Response:
+def recordings(camera_id: str, access: FootageAccess, session: SessionDep,
+               footage: FootageDep) -> Response:
     """Segments and gaps of the range, from the index alone (no bucket listing)."""
-    if access.footage_end - access.footage_start > MAX_LISTING:
-        raise InvalidRequest(f"a listing may span at most {MAX_LISTING}")
     try:
-        line = timeline(session, camera_id, access.footage_start, access.footage_end)
+        line = footage.listing(session, camera_id, access.footage_start, access.footage_end)
     except FootageError as exc:
         raise_footage_error(exc)
     body = {
@@ -53,15 +62,14 @@ def recordings(camera_id: str, access: FootageAccess, session: SessionDep) -> Re
 @router.get("/{camera_id}/clip.mp4")
 @requires("playback", camera="camera_id", footage="range")
 def clip(camera_id: str, access: FootageAccess, session: SessionDep,
-         services: ServicesDep) -> StreamingResponse:
+         footage: FootageDep) -> StreamingResponse:
     """One fragmented MP4 of the range, streamed as segments are fetched (stream copy)."""
     try:
-        plan = plan_clip(session, camera_id, access.footage_start, access.footage_end)
+        chunks = footage.clip(session, camera_id, access.footage_start, access.footage_end)
     except FootageError as exc:
         raise_footage_error(exc)
     name = f"{camera_id}_{access.footage_start:%Y%m%dT%H%M%SZ}.mp4"
-    return StreamingResponse(_guarded(clip_chunks(services.store, plan), camera_id),
-                             media_type="video/mp4",
+    return StreamingResponse(_guarded(chunks, camera_id), media_type="video/mp4",
                              headers={"Content-Disposition": f'inline; filename="{name}"',
                                       "Cache-Control": "no-store"})
 
@@ -78,20 +86,27 @@ def _guarded(chunks: Iterator[bytes], camera_id: str) -> Iterator[bytes]:
         log.warning("clip of %s cut short: %s", camera_id, exc)
 
 
+def _segment_url(request: Request, access: FootageGrant, seg: m.Segment) -> str:
+    """A playlist entry: the segment route, authorized for exactly the segment's range."""
+    query = {"start": seg.start.isoformat(), "end": seg.end.isoformat()}
+    if access.reason:
+        query["reason"] = access.reason
+    token = request.query_params.get("access_token")
+    if token:
+        query["access_token"] = token
+    return f"segments/{seg.id}.ts?{urlencode(query)}"
+
+
 @router.get("/{camera_id}/playback.m3u8")
 @requires("playback", camera="camera_id", footage="range")
 def playback(camera_id: str, access: FootageAccess, session: SessionDep,
-             request: Request, services: ServicesDep) -> Response:
+             request: Request, footage: FootageDep) -> Response:
     """An HLS VOD playlist of the range; segment URLs are authorized, audited proxy URLs."""
-    if access.footage_end - access.footage_start > MAX_LISTING:
-        raise InvalidRequest(f"a playlist may span at most {MAX_LISTING}")
     try:
-        line = timeline(session, camera_id, access.footage_start, access.footage_end)
+        body = footage.playlist(session, camera_id, access.footage_start, access.footage_end,
+                                lambda seg: _segment_url(request, access, seg))
     except FootageError as exc:
         raise_footage_error(exc)
-    if not line.segments:
-        raise_footage_error(FootageError("not_found", "no footage in that range"))
-    body = hls_playlist(line.segments, request, access)
     return Response(body, media_type="application/vnd.apple.mpegurl",
                     headers={"Cache-Control": "no-store"})
 
@@ -99,18 +114,15 @@ def playback(camera_id: str, access: FootageAccess, session: SessionDep,
 @router.get("/{camera_id}/segments/{segment_id}.ts")
 @requires("playback", camera="camera_id", footage="range")
 def segment(camera_id: str, segment_id: int, access: FootageAccess, session: SessionDep,
-            services: ServicesDep) -> Response:
+            footage: FootageDep) -> Response:
     """One stored segment (an HLS media segment), verified against its SHA-256.
 
     The URL carries the segment's own start and end, so the global dependency decides
     and audits exactly that footage range (a grant for another range does not cover it).
     """
-    seg = session.get(m.Segment, segment_id)
-    if seg is None or seg.camera_id != camera_id:
-        raise NotVisible("segment not found")
-    services.check_range(access, seg)
     try:
-        data = verified_segment(services.store, seg).getvalue()
+        data = footage.segment(session, camera_id, segment_id, access.footage_start,
+                               access.footage_end)
     except FootageError as exc:
         raise_footage_error(exc)
     return Response(data, media_type="video/mp2t", headers={"Cache-Control": "no-store"})

@@ -9,9 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from camerahub.config import Config
 from camerahub.discovery import DiscoveryService
+from camerahub.retention import RetentionSweeper
 from camerahub.storage import SegmentStore
-
-from .retention import RetentionSweeper
 
 log = logging.getLogger(__name__)
 
