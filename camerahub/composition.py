@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from camerahub.authz.passwords import HashParams, Passwords
 from camerahub.authz.store import PolicyStore
+from camerahub.cameras import CameraAccess
 from camerahub.config import Config, Runtime
 from camerahub.config.services import S3Storage
 from camerahub.db.engine import open_database
@@ -49,6 +50,7 @@ class Services:
     incidents: IncidentService
     live: LiveHub
     footage: FootageReader
+    cameras: CameraAccess
     jobs: BackgroundJobs | None = None
 
     def start(self) -> None:
@@ -61,6 +63,7 @@ class Services:
         if self.jobs is not None:
             self.jobs.stop()
         self.live.close()
+        self.cameras.close()
         self.engine.dispose()
 
 
@@ -85,10 +88,10 @@ def open_store(config: Config, runtime: Runtime) -> SegmentStore:
     return make_store(store_spec(config, runtime))
 
 
-def build_live_hub(config: Config, sessions: sessionmaker[Session],
-                   options: LiveOptions) -> LiveHub:
+def build_live_hub(config: Config, sessions: sessionmaker[Session], options: LiveOptions,
+                   cameras: CameraAccess | None = None) -> LiveHub:
     """The live hub over the cameras' live profiles (no camera is opened until watched)."""
-    sources = LiveSources(config, sessions)
+    sources = LiveSources(config, sessions, access=cameras)
     return LiveHub(sources, options, forget=sources.forget)
 
 
@@ -103,13 +106,14 @@ def build_services(config: Config, runtime: Runtime, tuning: Tuning | None = Non
     engine, sessions = open_database(runtime.database_url)
     store = open_store(config, runtime)
     jobs = BackgroundJobs(config, sessions, store) if background else None
+    cameras = CameraAccess(config)
     return Services(
         config=config, runtime=runtime, engine=engine, sessions=sessions, store=store,
         policy=PolicyStore(sessions, config.access, tuning.policy_check_interval_s),
         passwords=Passwords(tuning.password_hashing),
         incidents=IncidentService(config, sessions, Notifier(config.incidents), store),
-        live=build_live_hub(config, sessions, tuning.live),
-        footage=FootageReader(store), jobs=jobs)
+        live=build_live_hub(config, sessions, tuning.live, cameras),
+        footage=FootageReader(store), cameras=cameras, jobs=jobs)
 
 
 def build_recorder(services: Services, camera_ids: list[str] | None = None,
@@ -117,4 +121,5 @@ def build_recorder(services: Services, camera_ids: list[str] | None = None,
     """A Recorder of the given cameras (default: every recorded one) into the services' store."""
     cfg = services.config
     return Recorder(cfg, services.runtime, services.sessions, services.store,
-                    OnvifStreamResolver(cfg), camera_ids=camera_ids, options=options)
+                    OnvifStreamResolver(cfg, access=services.cameras), camera_ids=camera_ids,
+                    options=options)

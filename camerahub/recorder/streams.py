@@ -11,8 +11,9 @@ from camerahub.onvif import OnvifClient
 class OnvifStreamResolver:
     """The recorded profile's RTSP URL (login included) of an inventory camera."""
 
-    def __init__(self, cfg: Config, client: OnvifClient | None = None):
-        self.access = CameraAccess(cfg, client)
+    def __init__(self, cfg: Config, client: OnvifClient | None = None, *,
+                 access: CameraAccess | None = None):
+        self.access = access or CameraAccess(cfg, client)
 
     def __call__(self, cam: m.Camera) -> str:
         """The URL to open; raises CameraAccessError kinds."""
