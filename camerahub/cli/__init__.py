@@ -9,8 +9,6 @@ import os
 import sys
 
 from camerahub import __version__, redact
-from camerahub.config import ConfigError, SecretMissing
-from camerahub.db.engine import DatabaseError
 
 from .common import EXIT_INVALID, EXIT_RUNTIME, CliError
 
@@ -42,20 +40,32 @@ def main(argv: list[str] | None = None) -> int:
     redact.install()  # before any verb logs: no secret reaches stderr or a log collector
     try:
         return int(args.func(args) or 0)
-    except ConfigError as exc:
+    except CliError as exc:
+        print(f"camerahub: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        code = _known_failure(exc)
+        if code is None:
+            raise
+        return code
+
+
+def _known_failure(exc: Exception) -> int | None:
+    """Report a configuration, secret or database failure in one line; None if unknown."""
+    # Imported here: these modules are only loaded once a verb has run into one of them.
+    from camerahub.config import ConfigError, SecretMissing
+    from camerahub.db.engine import DatabaseError
+
+    if isinstance(exc, ConfigError):
         count = len(exc.issues)
         print(f"camerahub: invalid configuration ({count} problem{'s' * (count != 1)})",
               file=sys.stderr)
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         return EXIT_INVALID
-    except CliError as exc:
-        print(f"camerahub: {exc}", file=sys.stderr)
-        return exc.code
-    except (DatabaseError, SecretMissing) as exc:
+    if isinstance(exc, DatabaseError | SecretMissing):
         print(f"camerahub: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
-    except KeyboardInterrupt:
-        return 130
-
-
+    return None

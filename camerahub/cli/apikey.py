@@ -4,13 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from sqlalchemy import select
-
-from camerahub import audit
-from camerahub.authz import accounts
-from camerahub.authz.errors import InvalidRequest, UnknownAccount
-from camerahub.db import models as m
-
 from .common import EXIT_INVALID, CliError, Context, add_config_arg, print_json, table
 
 
@@ -39,6 +32,10 @@ def _sources(ctx: Context) -> set[str] | None:
 
 def run_create(args: argparse.Namespace) -> int:
     """Store the key's hash and print the key on stdout, once."""
+    from camerahub import audit
+    from camerahub.authz import accounts
+    from camerahub.authz.errors import InvalidRequest, UnknownAccount
+
     ctx = Context(args.config, config_required=False)
     if not args.name or len(args.name) > 63:
         raise CliError("--name must be 1 to 63 characters", EXIT_INVALID)
@@ -56,6 +53,10 @@ def run_create(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """Name, scope, prefix, created, last used, revoked."""
+    from sqlalchemy import select
+
+    from camerahub.db import models as m
+
     ctx = Context(args.config, config_required=False)
     with ctx.sessions() as session:
         rows = [{"name": k.name, "scope": k.scope, "prefix": k.prefix,
@@ -72,6 +73,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     """Revoke a key; it is refused from the next request on."""
+    from camerahub import audit
+    from camerahub.authz import accounts
+    from camerahub.authz.errors import UnknownAccount
+
     ctx = Context(args.config, config_required=False)
     with ctx.sessions() as session:
         try:

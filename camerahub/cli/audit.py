@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-from camerahub import audit
+from typing import TYPE_CHECKING
 
 from .common import EXIT_INVALID, EXIT_RUNTIME, CliError, Context, add_config_arg, print_json
+
+if TYPE_CHECKING:
+    from camerahub import audit
 
 ANCHOR_NAME = "audit-anchor.json"
 
@@ -31,6 +33,8 @@ def _anchor_path(args: argparse.Namespace, ctx: Context) -> Path:
 
 
 def _read_anchor(path: Path) -> audit.Anchor | None:
+    from camerahub import audit
+
     try:
         return audit.read_anchor(path)
     except (ValueError, OSError) as exc:
@@ -39,6 +43,8 @@ def _read_anchor(path: Path) -> audit.Anchor | None:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Walk the chain, compare with the anchor, report the first bad entry."""
+    from camerahub import audit
+
     ctx = Context(args.config, config_required=False)
     path = _anchor_path(args, ctx)
     anchor = _read_anchor(path)

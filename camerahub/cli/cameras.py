@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from camerahub.inventory import inventory_rows
-
 from .common import Context, add_config_arg, print_json, table
 
 COLUMNS = ("id", "name", "site", "room", "division", "department", "address", "state")
@@ -22,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the cameras as a table or JSON."""
+    from camerahub.inventory import inventory_rows
+
     ctx = Context(args.config, config_required=False)
     with ctx.sessions() as session:
         rows = inventory_rows(session)

@@ -9,16 +9,20 @@ import unicodedata
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from camerahub.config.runtime import config_path
 
-from camerahub.composition import Services, build_services, open_store
-from camerahub.config import Config, load_config, resolve_runtime
-from camerahub.config.runtime import Runtime, config_path
-from camerahub.db.engine import open_database
-from camerahub.storage import SegmentStore
+# Verbs import what they use inside the functions that use it: `camerahub --help` and every
+# verb's --help must not pay for pydantic models, SQLAlchemy, zeep, boto3 or PyAV.
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from camerahub.composition import Services
+    from camerahub.config import Config
+    from camerahub.config.runtime import Runtime
+    from camerahub.storage import SegmentStore
 
 EXIT_OK, EXIT_RUNTIME, EXIT_INVALID = 0, 1, 2
 
@@ -46,16 +50,22 @@ class Context:
 
     @cached_property
     def config(self) -> Config | None:
+        from camerahub.config import load_config
+
         if not self.path.exists() and not self.required:
             return None
         return load_config(self.path)
 
     @cached_property
     def runtime(self) -> Runtime:
+        from camerahub.config import resolve_runtime
+
         return resolve_runtime(self.config, self.path)
 
     @cached_property
     def database(self) -> tuple[Engine, sessionmaker[Session]]:
+        from camerahub.db.engine import open_database
+
         return open_database(self.runtime.database_url)
 
     @property
@@ -64,10 +74,14 @@ class Context:
 
     def store(self) -> SegmentStore:
         """The configured segment store (for verbs that need nothing else built)."""
+        from camerahub.composition import open_store
+
         return open_store(self.config, self.runtime)
 
     def services(self, background: bool = False) -> Services:
         """Every shared service, from the composition root; the caller closes them."""
+        from camerahub.composition import build_services
+
         return build_services(self.config, self.runtime, background=background)
 
 

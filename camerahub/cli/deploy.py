@@ -5,20 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from camerahub.config import Config, load_config
-from camerahub.db.engine import inventory_write
-from camerahub.deploy import Change, Plan, apply_plan, plan_changes
-from camerahub.deploy.devices import (
-    DEFAULT_TIMEOUT_S,
-    DEFAULT_WORKERS,
-    DeviceOutcome,
-    DeviceRollout,
-    DeviceRun,
-    DeviceSelectionError,
-    record_verified,
-)
-from camerahub.deploy.inventory import config_changed
+from camerahub.deploy.limits import DEFAULT_TIMEOUT_S, DEFAULT_WORKERS
 
 from .common import (
     EXIT_INVALID,
@@ -30,6 +19,11 @@ from .common import (
     print_json,
     read_text,
 )
+
+if TYPE_CHECKING:
+    from camerahub.config import Config
+    from camerahub.deploy import Change, Plan
+    from camerahub.deploy.devices import DeviceOutcome, DeviceRun
 
 SYMBOL = {"add": "+", "change": "~", "remove": "-", "keep": "!"}
 
@@ -45,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.add_argument("--devices", action=argparse.BooleanOptionalAction, default=None,
                        help="also read (plan) or push (apply) the cameras' device settings "
-                            "over ONVIF; off unless given")
+                            "over ONVIF; on when the file has a devices: section or a "
+                            "camera's device: block, --no-devices skips it")
         p.add_argument("--only", metavar="CAMERA,...", default="",
                        help="limit the device part to these camera ids")
         p.add_argument("--device-workers", type=int, default=DEFAULT_WORKERS, metavar="N",
@@ -63,6 +58,10 @@ def _context(args: argparse.Namespace) -> Context:
 
 def run_plan(args: argparse.Namespace) -> int:
     """Print the plan; changes nothing."""
+    from camerahub.config import load_config
+    from camerahub.deploy import plan_changes
+    from camerahub.deploy.inventory import config_changed
+
     cfg = load_config(args.file)
     ctx = _context(args)
     with ctx.sessions() as session:
@@ -75,6 +74,12 @@ def run_plan(args: argparse.Namespace) -> int:
 
 def run_apply(args: argparse.Namespace) -> int:
     """Apply in one transaction holding the inventory lock; all or nothing."""
+    from camerahub.config import load_config
+    from camerahub.db.engine import inventory_write
+    from camerahub.deploy import apply_plan, plan_changes
+    from camerahub.deploy.devices import record_verified
+    from camerahub.deploy.inventory import config_changed
+
     cfg = load_config(args.file)
     text = read_text(args.file)
     ctx = _context(args)
@@ -99,6 +104,8 @@ def _devices(args: argparse.Namespace, cfg: Config, apply: bool) -> DeviceRun | 
 
     --no-devices skips it (an inventory-only deploy never touches a camera).
     """
+    from camerahub.deploy.devices import DeviceRollout, DeviceSelectionError
+
     wanted = cfg.manages_devices() if args.devices is None else args.devices
     if not wanted:
         return None

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-import yaml
-
-from camerahub.discovery import DeviceResult, DiscoveryRun, DiscoveryService, plan_ad_hoc
-from camerahub.onvif import ProbeError, TargetError, interface_address, split_targets
+from typing import TYPE_CHECKING
 
 from .common import EXIT_INVALID, EXIT_RUNTIME, CliError, Context, add_config_arg, print_json
 from .common import table as text_table
+
+if TYPE_CHECKING:
+    from camerahub.discovery import DeviceResult, DiscoveryRun, DiscoveryService
 
 COLUMNS = ("address", "camera", "site", "status", "model", "serial", "profiles", "clock",
            "findings")
@@ -39,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Discover, store state and events, print the outcome."""
+    from camerahub.discovery import DiscoveryService, plan_ad_hoc
+    from camerahub.onvif import ProbeError, TargetError, interface_address, split_targets
+
     if not 0.1 <= args.timeout <= 60 or not 0.5 <= args.device_timeout <= 120:
         raise CliError("--timeout must be 0.1-60 s and --device-timeout 0.5-120 s", EXIT_INVALID)
     ad_hoc = bool(args.targets or args.interface)
@@ -66,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _discover(service: DiscoveryService, plan, progress) -> DiscoveryRun:
     """Run the plan, or every site's own settings; probe set-up errors become CLI errors."""
+    from camerahub.onvif import ProbeError, TargetError
+
     try:
         return service.run(plan, progress) if plan is not None else service.run_once(
             on_progress=progress)
@@ -122,6 +126,8 @@ def _row(r: DeviceResult) -> list:
 
 def register_snippet(results: list[DeviceResult]) -> str:
     """`cameras:` entries for unconfigured devices, with placeholders ops must fill in."""
+    import yaml
+
     entries = []
     for r in results:
         if r.camera_id is not None or not any(f.kind == "new" for f in r.findings):

@@ -6,18 +6,12 @@ import argparse
 import getpass
 import os
 from pathlib import Path
-
-from camerahub.config import SecretRef
-from camerahub.export import (
-    BundleError,
-    build_bundle,
-    generate_key,
-    load_private_key,
-    load_public_key,
-    verify_bundle,
-)
+from typing import TYPE_CHECKING
 
 from .common import EXIT_INVALID, EXIT_RUNTIME, CliError, Context, add_config_arg, print_json
+
+if TYPE_CHECKING:
+    from camerahub.config import SecretRef
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _signing_ref(ctx: Context) -> SecretRef:
+    from camerahub.config import SecretRef
+
     exp = ctx.config.export
     if not (exp.signing_key_env or exp.signing_key_file):
         raise CliError("export.signing_key_env or signing_key_file is not configured",
@@ -59,6 +55,8 @@ def _signing_pem(ref: SecretRef) -> str:
 
 def run_export(args: argparse.Namespace) -> int:
     """Build the bundle for --incident."""
+    from camerahub.export import BundleError, build_bundle
+
     if args.incident is None:
         raise CliError("give --incident ID (or use: export verify BUNDLE)", EXIT_INVALID)
     ctx = Context(args.config)
@@ -76,6 +74,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _load_key(pem: str):
+    from camerahub.export import BundleError, load_private_key
+
     try:
         return load_private_key(pem)
     except BundleError as exc:
@@ -84,6 +84,8 @@ def _load_key(pem: str):
 
 def run_verify(args: argparse.Namespace) -> int:
     """Verify a bundle; exit 1 on any change."""
+    from camerahub.export import verify_bundle
+
     trusted = _trusted_key(args)
     report = verify_bundle(args.bundle, trusted)
     if args.json:
@@ -99,6 +101,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def _trusted_key(args: argparse.Namespace):
+    from camerahub.export import BundleError, load_public_key
+
     if args.public_key:
         try:
             return load_public_key(args.public_key.read_bytes())
@@ -116,6 +120,8 @@ def _trusted_key(args: argparse.Namespace):
 
 def run_keygen(args: argparse.Namespace) -> int:
     """Write a new signing key, readable by the owner only."""
+    from camerahub.export import generate_key
+
     if args.out.exists():
         raise CliError(f"{args.out} exists; refusing to overwrite a signing key", EXIT_INVALID)
     fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -6,18 +6,12 @@ import argparse
 import signal
 import sys
 import threading
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-
-from camerahub.composition import build_recorder
-from camerahub.db import models as m
-from camerahub.recorder import in_shard, parse_shard
-from camerahub.recordings import rebuild_index
-from camerahub.retention import RetentionSweeper
-from camerahub.storage import StorageError
+from typing import TYPE_CHECKING
 
 from .common import EXIT_INVALID, CliError, Context, add_config_arg, print_json
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _selected(sessions: sessionmaker[Session], args: argparse.Namespace) -> list[str]:
+    from sqlalchemy import select
+
+    from camerahub.db import models as m
+    from camerahub.recorder import in_shard, parse_shard
+
     try:
         shard, count = parse_shard(args.shard)
     except ValueError as exc:
@@ -60,6 +59,8 @@ def _selected(sessions: sessionmaker[Session], args: argparse.Namespace) -> list
 
 def run_record(args: argparse.Namespace) -> int:
     """Record the selected cameras until SIGTERM/SIGINT or --duration."""
+    from camerahub.composition import build_recorder
+
     services = Context(args.config).services()
     try:
         cameras = _selected(services.sessions, args)
@@ -79,6 +80,9 @@ def run_record(args: argparse.Namespace) -> int:
 
 def run_rebuild(args: argparse.Namespace) -> int:
     """List the store and index every well-formed key the index lacks."""
+    from camerahub.recordings import rebuild_index
+    from camerahub.storage import StorageError
+
     ctx = Context(args.config)
     try:
         counts = rebuild_index(ctx.sessions, ctx.store())
@@ -93,6 +97,8 @@ def run_rebuild(args: argparse.Namespace) -> int:
 
 def run_sweep(args: argparse.Namespace) -> int:
     """One retention pass."""
+    from camerahub.retention import RetentionSweeper
+
     ctx = Context(args.config)
     report = RetentionSweeper(ctx.sessions, ctx.store()).sweep()
     print(f"deleted {report.deleted}, held by object lock {report.locked}, "

@@ -6,8 +6,6 @@ import argparse
 import gc
 import logging
 
-from camerahub.authz.errors import WeakSecret
-
 from .common import EXIT_INVALID, CliError, Context, add_config_arg
 
 log = logging.getLogger(__name__)
@@ -41,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from camerahub.api import Settings, create_app
+    from camerahub.authz.errors import WeakSecret
 
     ctx = Context(args.config)
     cfg = ctx.config

@@ -6,11 +6,6 @@ import argparse
 import getpass
 import sys
 
-from camerahub import audit
-from camerahub.authz import accounts
-from camerahub.authz.errors import PasswordPolicyError, UnknownAccount
-from camerahub.authz.passwords import Passwords
-
 from .common import EXIT_INVALID, CliError, Context, add_config_arg
 
 
@@ -46,6 +41,11 @@ def read_password(from_stdin: bool) -> str:
 
 def run_set_password(args: argparse.Namespace) -> int:
     """Check the policy, store the hash, end existing sessions, audit."""
+    from camerahub import audit
+    from camerahub.authz import accounts
+    from camerahub.authz.errors import PasswordPolicyError, UnknownAccount
+    from camerahub.authz.passwords import Passwords
+
     ctx = Context(args.config)
     password = read_password(args.password_stdin)
     with ctx.sessions() as session:
@@ -61,6 +61,9 @@ def run_set_password(args: argparse.Namespace) -> int:
 
 
 def _change(args: argparse.Namespace, action: str, change) -> None:
+    from camerahub import audit
+    from camerahub.authz.errors import UnknownAccount
+
     ctx = Context(args.config, config_required=False)
     with ctx.sessions() as session:
         try:
@@ -74,6 +77,8 @@ def _change(args: argparse.Namespace, action: str, change) -> None:
 
 def run_revoke(args: argparse.Namespace) -> int:
     """Bump the user's token_version: every token issued so far stops working."""
+    from camerahub.authz import accounts
+
     _change(args, "user.revoke", accounts.revoke_sessions)
     print(f"sessions of {args.user} revoked")
     return 0
@@ -81,6 +86,8 @@ def run_revoke(args: argparse.Namespace) -> int:
 
 def run_unlock(args: argparse.Namespace) -> int:
     """Clear failed sign-ins and any lockout."""
+    from camerahub.authz import accounts
+
     def unlock(session, user_id):
         user = accounts.require_user(session, user_id)
         user.failed_logins, user.locked_until = 0, None

@@ -1,16 +1,15 @@
 """Configuration: strict models of the deployment YAML and its loader."""
 
-from .cameras import Camera, Credential, Terminal
-from .loader import ConfigError, ConfigIssue, load_config, parse_config
-from .model import Config
-from .org import Department, Division, Org, Room
-from .runtime import Runtime, resolve_runtime
-from .secrets import SecretMissing, SecretRef
-from .sites import Site
-from .users import User
+from __future__ import annotations
 
-__all__ = [
-    "Camera", "Config", "ConfigError", "ConfigIssue", "Credential", "Department", "Division",
-    "Org", "Room", "Runtime", "SecretMissing", "SecretRef", "Site", "Terminal", "User",
-    "load_config", "parse_config", "resolve_runtime",
-]
+from camerahub.lazy import lazy_exports
+
+_EXPORTS = {
+    "Camera": ".cameras", "Credential": ".cameras", "Terminal": ".cameras",
+    "ConfigError": ".loader", "ConfigIssue": ".loader", "load_config": ".loader",
+    "parse_config": ".loader", "Config": ".model", "Department": ".org", "Division": ".org",
+    "Org": ".org", "Room": ".org", "Runtime": ".runtime", "resolve_runtime": ".runtime",
+    "SecretMissing": ".secrets", "SecretRef": ".secrets", "Site": ".sites", "User": ".users",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .model import Config
+if TYPE_CHECKING:
+    from .model import Config
 
 DEFAULT_CONFIG = "camerahub.yaml"
 

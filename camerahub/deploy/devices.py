@@ -22,6 +22,7 @@ from camerahub.config import Camera, Config
 from camerahub.config.devices import DesiredDevice, DesiredEncoder
 from camerahub.db import models as m
 from camerahub.db.types import utcnow
+from camerahub.deploy.limits import DEFAULT_TIMEOUT_S, DEFAULT_WORKERS
 from camerahub.onvif import (
     DeviceSettings,
     EncoderChange,
@@ -33,8 +34,6 @@ from camerahub.onvif import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WORKERS = 16
-DEFAULT_TIMEOUT_S = 20.0  # per camera: read, change and read back
 # Encoder fields whose change makes the camera restart the stream (new SPS, new SDP).
 RESTARTING = ("resolution", "fps", "gop", "h264_profile")
 
