@@ -1,4 +1,4 @@
-"""What the footage routes share: the segment store, HLS playlists, error mapping."""
+"""What the footage routes share: the segment store and HLS playlists."""
 
 from __future__ import annotations
 
@@ -7,23 +7,20 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import NoReturn
 from urllib.parse import urlencode
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
-from camerahub.authz.errors import InvalidRequest, NotVisible
+from camerahub.authz.errors import InvalidRequest
 from camerahub.config.runtime import Runtime
 from camerahub.db import models as m
 from camerahub.recorder import make_store
-from camerahub.recordings import FootageError
 from camerahub.storage import SegmentStore
 
 from .deps import FootageGrant
 
 # Consecutive segments closer than this are one continuous session (no discontinuity).
 CONTIGUOUS = timedelta(milliseconds=2)
-STATUS = {"invalid": 400, "not_found": 404, "corrupt": 502, "unavailable": 503}
 _lock = threading.Lock()
 
 
@@ -49,15 +46,6 @@ def footage_services(request: Request) -> FootageServices:
             runtime = Runtime(Path("camerahub.yaml"), settings.data_dir, settings.database_url)
             state.footage = FootageServices(make_store(settings.config, runtime))
     return state.footage
-
-
-def raise_footage_error(exc: FootageError) -> NoReturn:
-    """Map a FootageError onto the API's status codes."""
-    if exc.kind == "not_found":
-        raise NotVisible(str(exc)) from None
-    if exc.kind == "invalid":
-        raise InvalidRequest(str(exc)) from None
-    raise HTTPException(STATUS.get(exc.kind, 500), str(exc)) from None
 
 
 def _segment_url(request: Request, seg: m.Segment, access: FootageGrant) -> str:

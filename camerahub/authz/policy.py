@@ -12,6 +12,7 @@ POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 ROOT = "all"
 FOOTAGE_ACTIONS = ("live", "playback", "export", "snapshot")
 VIEW_ACTIONS = ("live", "playback", "snapshot")  # any of these makes a camera visible
+VIEW = "view"  # see a camera's metadata: allowed when any view action is
 SYSTEM_ACTIONS = ("hold", "incident", "deploy", "health", "audit")
 ACTIONS = FOOTAGE_ACTIONS + SYSTEM_ACTIONS
 SCOPED_ROLES = ("department-head", "division-manager")

@@ -20,6 +20,7 @@ from camerahub.config import Config
 from camerahub.db import models as m
 from camerahub.db import segments as index
 from camerahub.db.types import utcnow
+from camerahub.errors import KindedError
 
 from .notify import Notifier
 from .schemas import AlertIn, ManualIncidentIn, TransitionIn, as_utc
@@ -29,12 +30,8 @@ OPEN_STATES = ("open", "reviewing")
 NEXT_STATE = {"open": {"reviewing", "closed"}, "reviewing": {"closed"}, "closed": set()}
 
 
-class IncidentError(Exception):
-    """A request about incidents that cannot be carried out; `kind` maps to an HTTP status."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind  # not_found | conflict | invalid | forbidden
+class IncidentError(KindedError):
+    """A request about incidents that cannot be carried out: not_found, conflict or invalid."""
 
 
 @dataclass

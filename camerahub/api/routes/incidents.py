@@ -9,8 +9,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.background import BackgroundTask
 
 from camerahub.authz.accounts import Principal
-from camerahub.authz.errors import InvalidRequest, NotVisible, PermissionDenied
-from camerahub.incidents import AlertIn, IncidentError, ManualIncidentIn, TransitionIn
+from camerahub.authz.errors import PermissionDenied
+from camerahub.incidents import AlertIn, ManualIncidentIn, TransitionIn
 
 from ..access import authenticated, requires
 from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, client_of
@@ -18,13 +18,6 @@ from ..incidents import IncidentApi, incident_api
 
 router = APIRouter(tags=["incidents"])
 ApiDep = Annotated[IncidentApi, Depends(incident_api)]
-ERRORS = {"not_found": NotVisible, "invalid": InvalidRequest, "forbidden": PermissionDenied}
-
-
-def _raise(exc: IncidentError):
-    if exc.kind == "conflict":
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-    raise ERRORS.get(exc.kind, InvalidRequest)(str(exc)) from None
 
 
 @router.post("/alerts", status_code=202)
@@ -62,10 +55,7 @@ def open_incident(req: ManualIncidentIn, who: CurrentPrincipal, authz: Authorize
                   session: SessionDep, api: ApiDep, request: Request) -> dict:
     """Open an incident by hand with a written reason (holds and grants follow)."""
     api.check_may_open(session, authz, who, req.room_id)
-    try:
-        incident = api.service.open_manual(who.id, req, client_of(request))
-    except IncidentError as exc:
-        return _raise(exc)
+    incident = api.service.open_manual(who.id, req, client_of(request))
     session.rollback()  # end this request's read snapshot: the incident was written elsewhere
     return api.detail(session, authz, who, incident.id)
 
@@ -76,10 +66,7 @@ def move_incident(incident_id: int, req: TransitionIn, who: CurrentPrincipal,
                   authz: AuthorizerDep, session: SessionDep, api: ApiDep) -> dict:
     """open -> reviewing -> closed (with an outcome)."""
     api.detail(session, authz, who, incident_id)  # 404 unless the caller takes part
-    try:
-        api.service.transition(incident_id, who.id, req)
-    except IncidentError as exc:
-        return _raise(exc)
+    api.service.transition(incident_id, who.id, req)
     session.rollback()  # end this request's read snapshot: the change was written elsewhere
     return api.detail(session, authz, who, incident_id)
 
@@ -88,10 +75,7 @@ def move_incident(incident_id: int, req: TransitionIn, who: CurrentPrincipal,
 @requires("hold")
 def release_holds(incident_id: int, who: CurrentPrincipal, api: ApiDep) -> dict:
     """Release every hold of an incident (crisis-management only)."""
-    try:
-        released = api.service.release_holds(incident_id, who.id)
-    except IncidentError as exc:
-        return _raise(exc)
+    released = api.service.release_holds(incident_id, who.id)
     return {"incident_id": incident_id, "released": released}
 
 

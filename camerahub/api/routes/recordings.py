@@ -17,7 +17,7 @@ from camerahub.recordings import FootageError, clip_chunks, plan_clip, timeline,
 
 from ..access import requires
 from ..deps import FootageAccess, SessionDep
-from ..footage import FootageServices, footage_services, hls_playlist, raise_footage_error
+from ..footage import FootageServices, footage_services, hls_playlist
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/cameras", tags=["recordings"])
@@ -35,10 +35,7 @@ def recordings(camera_id: str, access: FootageAccess, session: SessionDep) -> Re
     """Segments and gaps of the range, from the index alone (no bucket listing)."""
     if access.footage_end - access.footage_start > MAX_LISTING:
         raise InvalidRequest(f"a listing may span at most {MAX_LISTING}")
-    try:
-        line = timeline(session, camera_id, access.footage_start, access.footage_end)
-    except FootageError as exc:
-        raise_footage_error(exc)
+    line = timeline(session, camera_id, access.footage_start, access.footage_end)
     body = {
         "camera_id": camera_id, "start": _iso(line.start), "end": _iso(line.end),
         "segments": [{"id": s.id, "start": _iso(s.start), "end": _iso(s.end),
@@ -55,10 +52,7 @@ def recordings(camera_id: str, access: FootageAccess, session: SessionDep) -> Re
 def clip(camera_id: str, access: FootageAccess, session: SessionDep,
          services: ServicesDep) -> StreamingResponse:
     """One fragmented MP4 of the range, streamed as segments are fetched (stream copy)."""
-    try:
-        plan = plan_clip(session, camera_id, access.footage_start, access.footage_end)
-    except FootageError as exc:
-        raise_footage_error(exc)
+    plan = plan_clip(session, camera_id, access.footage_start, access.footage_end)
     name = f"{camera_id}_{access.footage_start:%Y%m%dT%H%M%SZ}.mp4"
     return StreamingResponse(_guarded(clip_chunks(services.store, plan), camera_id),
                              media_type="video/mp4",
@@ -85,12 +79,9 @@ def playback(camera_id: str, access: FootageAccess, session: SessionDep,
     """An HLS VOD playlist of the range; segment URLs are authorized, audited proxy URLs."""
     if access.footage_end - access.footage_start > MAX_LISTING:
         raise InvalidRequest(f"a playlist may span at most {MAX_LISTING}")
-    try:
-        line = timeline(session, camera_id, access.footage_start, access.footage_end)
-    except FootageError as exc:
-        raise_footage_error(exc)
+    line = timeline(session, camera_id, access.footage_start, access.footage_end)
     if not line.segments:
-        raise_footage_error(FootageError("not_found", "no footage in that range"))
+        raise FootageError("not_found", "no footage in that range")
     body = hls_playlist(line.segments, request, access)
     return Response(body, media_type="application/vnd.apple.mpegurl",
                     headers={"Cache-Control": "no-store"})
@@ -109,8 +100,5 @@ def segment(camera_id: str, segment_id: int, access: FootageAccess, session: Ses
     if seg is None or seg.camera_id != camera_id:
         raise NotVisible("segment not found")
     services.check_range(access, seg)
-    try:
-        data = verified_segment(services.store, seg).getvalue()
-    except FootageError as exc:
-        raise_footage_error(exc)
+    data = verified_segment(services.store, seg).getvalue()
     return Response(data, media_type="video/mp2t", headers={"Cache-Control": "no-store"})
