@@ -16,6 +16,7 @@ from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.errors import InvalidRequest, NotVisible, PermissionDenied
 from camerahub.authz.policy import ROOT
 from camerahub.config import Config, SecretMissing, SecretRef
+from camerahub.config.users import SCOPED_ROLES
 from camerahub.db import models as m
 from camerahub.export import BundleError, build_bundle, load_private_key
 from camerahub.incidents import IncidentService, Notifier
@@ -117,7 +118,7 @@ class IncidentApi:
             raise PermissionDenied("incidents are opened by people")
         if self.oversees(authz, who):
             return
-        if who.role not in ("department-head", "division-manager"):
+        if who.role not in SCOPED_ROLES:
             raise PermissionDenied("incident is not permitted")
         if not in_area(session, who, room_id):
             raise NotVisible(f"unknown room {room_id!r}")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from camerahub import audit
 from camerahub.config import Config
+from camerahub.config.users import Role
 from camerahub.db import models as m
 from camerahub.db import segments as index
 from camerahub.db.types import utcnow
@@ -28,6 +29,8 @@ from .schemas import AlertIn, ManualIncidentIn, TransitionIn, as_utc
 log = logging.getLogger(__name__)
 OPEN_STATES = ("open", "reviewing")
 NEXT_STATE = {"open": {"reviewing", "closed"}, "reviewing": {"closed"}, "closed": set()}
+# Who an incident's footage may be granted to (others never see footage).
+GRANTEE_ROLES = (Role.DIVISION_MANAGER, Role.DEPARTMENT_HEAD, Role.CRISIS_MANAGEMENT)
 
 
 class IncidentError(KindedError):
@@ -201,8 +204,7 @@ class IncidentService:
     def _check_grantees(self, s: Session, users: Iterable[str]) -> None:
         for uid in users:
             user = s.get(m.User, uid)
-            if user is None or not user.active or user.role not in (
-                    "division-manager", "department-head", "crisis-management"):
+            if user is None or not user.active or user.role not in GRANTEE_ROLES:
                 raise IncidentError("invalid", f"cannot grant footage to {uid!r}")
 
     def transition(self, incident_id: int, user_id: str, req: TransitionIn) -> m.Incident:
@@ -289,9 +291,10 @@ def room_managers(s: Session, room_id: str | None) -> list[str]:
     division = s.get(m.Area, room.parent_id) if room and room.parent_id else None
     if division is None:
         return []
-    conds = [(m.User.role == "division-manager") & (m.User.scope == division.id)]
+    conds = [(m.User.role == Role.DIVISION_MANAGER.value) & (m.User.scope == division.id)]
     if division.parent_id:
-        conds.append((m.User.role == "department-head") & (m.User.scope == division.parent_id))
+        conds.append((m.User.role == Role.DEPARTMENT_HEAD.value)
+                     & (m.User.scope == division.parent_id))
     return list(s.scalars(select(m.User.id).where(m.User.active.is_(True), or_(*conds))
                           .order_by(m.User.id)))
 
