@@ -16,6 +16,7 @@ from camerahub.config.runtime import Runtime
 from camerahub.db import models as m
 from camerahub.recorder import make_store
 from camerahub.storage import SegmentStore
+from camerahub.times import wire_time
 
 from .deps import FootageGrant
 
@@ -49,7 +50,7 @@ def footage_services(request: Request) -> FootageServices:
 
 
 def _segment_url(request: Request, seg: m.Segment, access: FootageGrant) -> str:
-    query = {"start": seg.start.isoformat(), "end": seg.end.isoformat()}
+    query = {"start": wire_time(seg.start), "end": wire_time(seg.end)}
     if access.reason:
         query["reason"] = access.reason
     token = request.query_params.get("access_token")
@@ -68,7 +69,7 @@ def hls_playlist(segments: list[m.Segment], request: Request,
     for seg in segments:
         if previous is not None and seg.start - previous.end > CONTIGUOUS:
             lines.append("#EXT-X-DISCONTINUITY")
-        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{seg.start.isoformat(timespec='milliseconds')}")
+        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{wire_time(seg.start, 'milliseconds')}")
         lines.append(f"#EXTINF:{seg.duration_ms / 1000:.3f},")
         lines.append(_segment_url(request, seg, access))
         previous = seg

@@ -31,6 +31,7 @@ from camerahub.incidents import (
     visible_incidents,
 )
 from camerahub.incidents.evidence import remove_bundle
+from camerahub.times import wire_time
 
 from ..access import authenticated, requires
 from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, client_of
@@ -58,17 +59,13 @@ ServiceDep = Annotated[IncidentService, Depends(incident_service)]
 # --- response shapes -----------------------------------------------------------------------
 
 
-def _iso(value):
-    return value.isoformat() if value else None
-
-
 def incident_summary(i: m.Incident) -> dict[str, Any]:
     """An incident as listed."""
     return {"id": i.id, "kind": i.kind, "state": i.state, "room": i.room_id,
-            "employee": i.employee_id, "window_start": _iso(i.window_start),
-            "window_end": _iso(i.window_end), "reason": i.reason, "outcome": i.outcome,
-            "opened_by": i.opened_by, "created_at": _iso(i.created_at),
-            "closed_at": _iso(i.closed_at)}
+            "employee": i.employee_id, "window_start": wire_time(i.window_start),
+            "window_end": wire_time(i.window_end), "reason": i.reason, "outcome": i.outcome,
+            "opened_by": i.opened_by, "created_at": wire_time(i.created_at),
+            "closed_at": wire_time(i.closed_at)}
 
 
 def incident_detail(i: m.Incident, parts: IncidentParts) -> dict[str, Any]:
@@ -78,13 +75,16 @@ def incident_detail(i: m.Incident, parts: IncidentParts) -> dict[str, Any]:
         "alerts": [{"source": a.source_id, "alert_id": a.alert_id, "rule": a.rule,
                     "employee": a.employee_id, "terminal": a.terminal_id,
                     "severity": a.severity, "text": a.text,
-                    "window_start": _iso(a.window_start), "window_end": _iso(a.window_end),
-                    "received_at": _iso(a.received_at)} for a in parts.alerts],
-        "holds": [{"camera": h.camera_id, "start": _iso(h.start), "end": _iso(h.end),
-                   "released_at": _iso(h.released_at)} for h in parts.holds],
+                    "window_start": wire_time(a.window_start),
+                    "window_end": wire_time(a.window_end),
+                    "received_at": wire_time(a.received_at)} for a in parts.alerts],
+        "holds": [{"camera": h.camera_id, "start": wire_time(h.start), "end": wire_time(h.end),
+                   "released_at": wire_time(h.released_at)} for h in parts.holds],
         "grants": [{"user": g.user_id, "camera": g.camera_id,
-                    "footage_start": _iso(g.footage_start), "footage_end": _iso(g.footage_end),
-                    "expires_at": _iso(g.expires_at), "revoked_at": _iso(g.revoked_at)}
+                    "footage_start": wire_time(g.footage_start),
+                    "footage_end": wire_time(g.footage_end),
+                    "expires_at": wire_time(g.expires_at),
+                    "revoked_at": wire_time(g.revoked_at)}
                    for g in parts.grants],
     }
 

@@ -14,6 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from camerahub.authz.errors import InvalidRequest, NotVisible
 from camerahub.db import models as m
 from camerahub.recordings import FootageError, clip_chunks, plan_clip, timeline, verified_segment
+from camerahub.times import wire_time
 
 from ..access import requires
 from ..deps import FootageAccess, SessionDep
@@ -25,10 +26,6 @@ MAX_LISTING = timedelta(days=2)
 ServicesDep = Annotated[FootageServices, Depends(footage_services)]
 
 
-def _iso(moment) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
 @router.get("/{camera_id}/recordings")
 @requires("playback", camera="camera_id", footage="range")
 def recordings(camera_id: str, access: FootageAccess, session: SessionDep) -> Response:
@@ -37,11 +34,12 @@ def recordings(camera_id: str, access: FootageAccess, session: SessionDep) -> Re
         raise InvalidRequest(f"a listing may span at most {MAX_LISTING}")
     line = timeline(session, camera_id, access.footage_start, access.footage_end)
     body = {
-        "camera_id": camera_id, "start": _iso(line.start), "end": _iso(line.end),
-        "segments": [{"id": s.id, "start": _iso(s.start), "end": _iso(s.end),
+        "camera_id": camera_id, "start": wire_time(line.start), "end": wire_time(line.end),
+        "segments": [{"id": s.id, "start": wire_time(s.start), "end": wire_time(s.end),
                       "duration_ms": s.duration_ms, "bytes": s.bytes, "sha256": s.sha256,
                       "held": s.held} for s in line.segments],
-        "gaps": [{**g, "start": _iso(g["start"]), "end": _iso(g["end"])} for g in line.gaps],
+        "gaps": [{**g, "start": wire_time(g["start"]), "end": wire_time(g["end"])}
+                 for g in line.gaps],
     }
     # Built by hand and dumped once: FastAPI's generic encoder costs more than the query.
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
