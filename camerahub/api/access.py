@@ -23,7 +23,6 @@ from camerahub.authz.policy import FOOTAGE_ACTIONS
 F = TypeVar("F", bound=Callable)
 FootageMode = Literal["none", "range", "optional", "now"]
 ATTRIBUTE = "__camerahub_access__"
-VIEW = "view"  # see a camera's metadata: allowed when any footage action is
 
 
 @dataclass(frozen=True)

@@ -20,28 +20,22 @@ from camerahub.authz.decision import (
     MAX_REASON,
     Decision,
     FootageRequest,
-    camera_visible,
     decide,
+    decide_camera,
     system_allowed,
 )
-from camerahub.authz.errors import (
-    InvalidRequest,
-    NotAuthenticated,
-    NotVisible,
-    PermissionDenied,
-    ReasonRequired,
-)
+from camerahub.authz.errors import InvalidRequest, NotAuthenticated, PermissionDenied
 from camerahub.authz.tokens import verify_token
 from camerahub.db.types import utcnow
 from camerahub.live import LiveHub
 from camerahub.recordings import FootageReader
 
 from .access import AccessRule, rule_of
+from .errors import status_of
 from .state import AppState
 
 log = logging.getLogger(__name__)
 REASON_HEADER = "X-Camerahub-Reason"
-REFUSALS = {400: ReasonRequired, 403: PermissionDenied, 404: NotVisible}
 
 
 def app_state(request: Request) -> AppState:
@@ -177,7 +171,7 @@ def _audit_decision(session: Session, request: Request, who: Principal, req: Foo
         camera_id=req.camera_id[:63] or None, footage_start=req.footage_start,
         footage_end=req.footage_end, reason=req.reason, incident_id=decision.incident_id,
         client=client_of(request),
-        detail={"basis": decision.basis, "status": decision.status,
+        detail={"basis": decision.basis, "status": status_of(decision.kind),
                 "path": request.url.path[:300],
                 "grant": decision.grant.id if decision.grant else None})
 
@@ -187,18 +181,15 @@ def _camera_rule(session: Session, state: AppState, authz: Authorizer, request: 
     req = footage_request(rule, request)
     if rule.footage_action:
         decision = decide(authz, session, who, req, state.reason_min)
-    elif not camera_visible(authz, session, who, req.camera_id):
-        decision = Decision(False, 404, "not-visible", "camera not found")
-    elif rule.action == "view" or authz.allowed(who.id, req.camera_id, rule.action or ""):
-        decision = Decision(True, 200, "policy")
     else:
-        decision = Decision(False, 403, "not-permitted", f"{rule.action} is not permitted")
+        decision = decide_camera(authz, session, who, req.camera_id, rule.action or "")
     if rule.audit:
         _audit_decision(session, request, who, req, decision)
         session.commit()
     state.metrics.decision(req.action, "allow" if decision.allowed else decision.basis)
-    if not decision.allowed:
-        raise REFUSALS[decision.status](decision.message)
+    refusal = decision.refusal()
+    if refusal is not None:
+        raise refusal
     request.state.footage = FootageGrant(who, req.action, req.camera_id, req.footage_start,
                                          req.footage_end, req.reason, decision.incident_id,
                                          decision.basis)

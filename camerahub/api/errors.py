@@ -1,4 +1,7 @@
-"""Errors as JSON {"detail": ...}: our access exceptions, oversize bodies, anything unexpected."""
+"""Errors as JSON {"detail": ...}: one table from our error kinds to HTTP, oversize bodies,
+anything unexpected. Routes raise domain errors (camerahub.errors); only this module knows
+their status codes.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +11,40 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from camerahub.authz.errors import (
-    AccessError,
-    InvalidRequest,
-    NotAuthenticated,
-    NotVisible,
-    PermissionDenied,
-    ReasonRequired,
-)
+from camerahub.errors import CamerahubError, ErrorKind
 
 log = logging.getLogger(__name__)
-STATUS = {NotAuthenticated: 401, PermissionDenied: 403, NotVisible: 404, ReasonRequired: 400,
-          InvalidRequest: 400}
+NO_STORE = {"Cache-Control": "no-store"}
+# The one mapping from a domain error's kind to the response: status and extra headers.
+RESPONSES: dict[ErrorKind, tuple[int, dict[str, str]]] = {
+    ErrorKind.INVALID: (400, {}),
+    ErrorKind.UNAUTHENTICATED: (401, {"WWW-Authenticate": "Bearer"}),
+    ErrorKind.FORBIDDEN: (403, {}),
+    ErrorKind.NOT_FOUND: (404, {}),
+    ErrorKind.CONFLICT: (409, {}),
+    ErrorKind.TOO_LARGE: (413, {}),
+    ErrorKind.CORRUPT: (502, {}),
+    ErrorKind.UNAVAILABLE: (503, NO_STORE),  # a passing failure: no cache may keep it
+    ErrorKind.INTERNAL: (500, {}),
+}
 
 
-def _access_error(_request: Request, exc: Exception) -> JSONResponse:
-    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 403)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+def status_of(kind: ErrorKind | None) -> int:
+    """The HTTP status of an outcome of that kind (None: success, 200)."""
+    return 200 if kind is None else RESPONSES[kind][0]
+
+
+def error_response(kind: ErrorKind, message: str) -> JSONResponse:
+    """The response for a failure of that kind: {"detail": message} and the table's headers."""
+    status, headers = RESPONSES[kind]
+    return JSONResponse({"detail": message}, status_code=status, headers=headers or None)
+
+
+def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    kind = getattr(exc, "kind", ErrorKind.INTERNAL)
+    if kind == ErrorKind.INTERNAL:
+        return _unexpected(request, exc)  # its message may hold internals: log, do not send
+    return error_response(kind, str(exc))
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -35,12 +54,12 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     """Register the handlers on app."""
-    app.add_exception_handler(AccessError, _access_error)
+    app.add_exception_handler(CamerahubError, _domain_error)
     app.add_exception_handler(Exception, _unexpected)
 
 
 def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"detail": f"request body larger than {limit} bytes"}, status_code=413)
+    return error_response(ErrorKind.TOO_LARGE, f"request body larger than {limit} bytes")
 
 
 class BodyLimitMiddleware:

@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from camerahub.db import models as m
+from camerahub.times import wire_time
 
 CSV_COLUMNS = ("seq", "at_utc", "at_local", "actor", "role", "action", "decision", "camera_id",
                "footage_start_utc", "footage_end_utc", "footage_start_local",
@@ -64,9 +65,12 @@ def iter_entries(session: Session, flt: AuditFilter, batch: int = 2000
 
 
 def _iso(value: datetime | None, tz: ZoneInfo | None = None) -> str:
+    """To the second: UTC as on the rest of the wire (Z), a local time with its offset."""
     if value is None:
         return ""
-    return (value.astimezone(tz) if tz else value).isoformat(timespec="seconds")
+    if tz is None:
+        return wire_time(value, "seconds") or ""
+    return value.astimezone(tz).isoformat(timespec="seconds")
 
 
 def entry_dict(e: m.AuditEntry, tz: ZoneInfo) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from .accounts import Principal
 from .authorizer import Authorizer
-from .decision import Decision, FootageRequest, decide, system_allowed
+from .decision import Decision, FootageRequest, decide, decide_camera, system_allowed
 from .errors import (
     AccessError,
     InvalidRequest,
@@ -21,5 +21,5 @@ __all__ = [
     "ACTIONS", "FOOTAGE_ACTIONS", "SYSTEM_ACTIONS", "VIEW_ACTIONS", "AccessError", "Authorizer",
     "Decision", "FootageRequest", "InvalidRequest", "NotAuthenticated", "NotVisible",
     "PasswordPolicyError", "PermissionDenied", "Principal", "ReasonRequired", "UnknownAccount",
-    "WeakSecret", "create_grant", "decide", "revoke_grant", "system_allowed",
+    "WeakSecret", "create_grant", "decide", "decide_camera", "revoke_grant", "system_allowed",
 ]

@@ -8,14 +8,20 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from camerahub.db import models as m
+from camerahub.errors import ErrorKind
 
 from .accounts import Principal
 from .apikeys import scope_allows
 from .authorizer import Authorizer
+from .errors import AccessError, NotVisible, PermissionDenied, ReasonRequired
 from .grants import covering_grant, granted_cameras
-from .policy import ROOT, SCOPED_ROLES
+from .policy import ROOT, SCOPED_ROLES, VIEW
 
 MAX_REASON = 2000
+# What each refusal is, as the exception a caller raises for it.
+REFUSALS: dict[str, type[AccessError]] = {"not-visible": NotVisible,
+                                          "not-permitted": PermissionDenied,
+                                          "reason-required": ReasonRequired}
 
 
 @dataclass(frozen=True)
@@ -31,11 +37,10 @@ class FootageRequest:
 
 @dataclass(frozen=True)
 class Decision:
-    """The outcome, with what the audit trail needs; status is the HTTP code on refusal."""
+    """The outcome, with what the audit trail needs; a refusal's basis says which one."""
 
     allowed: bool
-    status: int  # 200 allowed, 400 reason missing, 403 action refused, 404 not visible
-    basis: str  # policy | grant | not-visible | not-permitted | reason-required
+    basis: str  # policy | grant, or a refusal: not-visible | not-permitted | reason-required
     message: str = ""
     grant: m.Grant | None = None
 
@@ -44,8 +49,18 @@ class Decision:
         """The incident whose grant allowed this, if any."""
         return self.grant.incident_id if self.grant else None
 
+    @property
+    def kind(self) -> ErrorKind | None:
+        """What kind of refusal this is (not_found, forbidden, invalid); None when allowed."""
+        return None if self.allowed else REFUSALS[self.basis].kind
 
-NOT_VISIBLE = Decision(False, 404, "not-visible", "camera not found")
+    def refusal(self) -> AccessError | None:
+        """The exception to raise for this decision, or None when it allows."""
+        return None if self.allowed else REFUSALS[self.basis](self.message)
+
+
+NOT_VISIBLE = Decision(False, "not-visible", "camera not found")
+BY_POLICY = Decision(True, "policy")
 
 
 def camera_visible(authz: Authorizer, session: Session, who: Principal, camera_id: str) -> bool:
@@ -67,14 +82,24 @@ def decide(authz: Authorizer, session: Session, who: Principal, req: FootageRequ
         return NOT_VISIBLE
     by_policy = authz.allowed(who.id, req.camera_id, req.action)
     if by_policy and (who.role not in SCOPED_ROLES or reason_stated(req.reason, reason_min)):
-        return Decision(True, 200, "policy")
+        return BY_POLICY
     grant = covering_grant(session, who.id, req.action, req.camera_id, req.footage_start,
                            req.footage_end, now)
     if grant is not None:
-        return Decision(True, 200, "grant", grant=grant)
+        return Decision(True, "grant", grant=grant)
     if by_policy:
-        return Decision(False, 400, "reason-required", _reason_message(reason_min))
-    return Decision(False, 403, "not-permitted", f"{req.action} is not permitted on this camera")
+        return Decision(False, "reason-required", _reason_message(reason_min))
+    return Decision(False, "not-permitted", f"{req.action} is not permitted on this camera")
+
+
+def decide_camera(authz: Authorizer, session: Session, who: Principal, camera_id: str,
+                  action: str) -> Decision:
+    """A non-footage action on a camera: VIEW needs visibility only, others the policy."""
+    if not camera_visible(authz, session, who, camera_id):
+        return NOT_VISIBLE
+    if action == VIEW or authz.allowed(who.id, camera_id, action):
+        return BY_POLICY
+    return Decision(False, "not-permitted", f"{action} is not permitted")
 
 
 def _reason_message(reason_min: int) -> str:

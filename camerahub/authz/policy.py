@@ -8,14 +8,16 @@ from pathlib import Path
 
 import casbin
 
+from camerahub.config.users import SCOPED_ROLES
+
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 ROOT = "all"
 FOOTAGE_ACTIONS = ("live", "playback", "export", "snapshot")
 VIEW_ACTIONS = ("live", "playback", "snapshot")  # any of these makes a camera visible
+VIEW = "view"  # see a camera's metadata: allowed when any view action is
 SYSTEM_ACTIONS = ("hold", "incident", "deploy", "health", "audit")
 ACTIONS = FOOTAGE_ACTIONS + SYSTEM_ACTIONS
-SCOPED_ROLES = ("department-head", "division-manager")
-LIVE_ROLE = "live-viewer"
+LIVE_ROLE = "live-viewer"  # a policy-only role: live view for managers, held in their area
 
 
 @dataclass(frozen=True)

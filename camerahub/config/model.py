@@ -26,7 +26,7 @@ from .services import (
     System,
 )
 from .sites import Site
-from .users import SCOPED_ROLES, User
+from .users import SCOPED_ROLES, Role, User
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -247,11 +247,11 @@ def _check_org_people(cfg: Config) -> Iterator[Problem]:
     users = {u.id: u for u in cfg.users}
     for d, dept in enumerate(cfg.org.departments):
         if dept.head is not None:
-            yield from _check_person(users, dept.head, "department-head", dept.id,
+            yield from _check_person(users, dept.head, Role.DEPARTMENT_HEAD, dept.id,
                                      ("org", "departments", d, "head"))
         for v, div in enumerate(dept.divisions):
             for m, manager in enumerate(div.managers):
-                yield from _check_person(users, manager, "division-manager", div.id,
+                yield from _check_person(users, manager, Role.DIVISION_MANAGER, div.id,
                                          ("org", "departments", d, "divisions", v, "managers", m))
 
 

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from .base import DisplayName, Id, Strict
 
-Role = Literal["crisis-management", "department-head", "division-manager", "ops", "auditor"]
-SCOPED_ROLES = {"department-head": "department", "division-manager": "division"}
+
+class Role(StrEnum):
+    """The roles a user can hold: the one definition every module refers to.
+
+    policies/base.csv spells the same names for casbin; tests/authz check they agree.
+    """
+
+    CRISIS_MANAGEMENT = "crisis-management"  # 危機管理: every camera, incidents, holds
+    DEPARTMENT_HEAD = "department-head"  # 部長: footage of their department
+    DIVISION_MANAGER = "division-manager"  # 統括管理者: footage of their division
+    OPS = "ops"  # 情報システム担当: deployment and health, no footage
+    AUDITOR = "auditor"  # 情報安全対策委員会: the access records, no footage
+
+
+# Roles held in a part of the org tree, and the kind of area their scope names.
+SCOPED_ROLES = {Role.DEPARTMENT_HEAD: "department", Role.DIVISION_MANAGER: "division"}
 
 
 class User(Strict):
     """A person who signs in; managers are scoped to a department or division."""
+
+    # role stays a plain string after validation: it is stored, compared and dumped as one.
+    model_config = ConfigDict(use_enum_values=True)
 
     id: Id
     name: DisplayName

@@ -11,30 +11,30 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from camerahub import audit
+from camerahub.authz.grants import create_grant
 from camerahub.config import Config
+from camerahub.config.users import Role
 from camerahub.db import models as m
 from camerahub.db import segments as index
 from camerahub.db.types import utcnow
+from camerahub.errors import ErrorKind
 
+from .errors import IncidentError
+from .evidence import bundle_to_temp
 from .notify import Notifier
 from .schemas import AlertIn, ManualIncidentIn, TransitionIn, as_utc
 
 log = logging.getLogger(__name__)
 OPEN_STATES = ("open", "reviewing")
 NEXT_STATE = {"open": {"reviewing", "closed"}, "reviewing": {"closed"}, "closed": set()}
-
-
-class IncidentError(Exception):
-    """A request about incidents that cannot be carried out; `kind` maps to an HTTP status."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind  # not_found | conflict | invalid | forbidden
+# Who an incident's footage may be granted to (others never see footage).
+GRANTEE_ROLES = (Role.DIVISION_MANAGER, Role.DEPARTMENT_HEAD, Role.CRISIS_MANAGEMENT)
 
 
 @dataclass
@@ -172,16 +172,15 @@ class IncidentService:
 
     def _grant(self, s: Session, incident: m.Incident, users: Sequence[str],
                cameras: Sequence[str], start: datetime, end: datetime, actor: str) -> None:
-        expires = self.now() + timedelta(hours=self.cfg.incidents.grant_hours)
+        """Each user may play the held footage until grant_hours from now (audited)."""
+        if not cameras:
+            return  # a room without cameras has no footage to grant
+        now = self.now()
+        expires = now + timedelta(hours=self.cfg.incidents.grant_hours)
         for user in users:
-            for cam in cameras:
-                s.add(m.Grant(incident_id=incident.id, user_id=user, camera_id=cam,
-                              action="playback", footage_start=start, footage_end=end,
-                              expires_at=expires, created_by=actor))
-            audit.append(s, actor=actor, action="grant.create", decision="info",
-                         incident_id=incident.id, footage_start=start, footage_end=end,
-                         detail={"user": user, "cameras": list(cameras),
-                                 "expires_at": expires.isoformat()})
+            create_grant(s, user_id=user, camera_ids=cameras, footage_start=start,
+                         footage_end=end, expires_at=expires, created_by=actor,
+                         incident_id=incident.id, now=now)
 
     def open_manual(self, user_id: str, req: ManualIncidentIn,
                     client: str | None = None) -> m.Incident:
@@ -190,7 +189,7 @@ class IncidentService:
         with self.sessions.begin() as s:
             room = s.get(m.Area, req.room_id)
             if room is None or room.kind != "room":
-                raise IncidentError("not_found", f"unknown room {req.room_id!r}")
+                raise IncidentError(ErrorKind.NOT_FOUND, f"unknown room {req.room_id!r}")
             self._check_grantees(s, req.grant_to)
             start, end = as_utc(req.window.start), as_utc(req.window.end)
             incident, _ = self._open_or_join(s, "manual", room.id, None, start, end, user_id,
@@ -204,18 +203,18 @@ class IncidentService:
     def _check_grantees(self, s: Session, users: Iterable[str]) -> None:
         for uid in users:
             user = s.get(m.User, uid)
-            if user is None or not user.active or user.role not in (
-                    "division-manager", "department-head", "crisis-management"):
-                raise IncidentError("invalid", f"cannot grant footage to {uid!r}")
+            if user is None or not user.active or user.role not in GRANTEE_ROLES:
+                raise IncidentError(ErrorKind.INVALID, f"cannot grant footage to {uid!r}")
 
     def transition(self, incident_id: int, user_id: str, req: TransitionIn) -> m.Incident:
         """Move an incident forward; closing needs an outcome and ends its grants."""
         with self.sessions.begin() as s:
             incident = self._get(s, incident_id)
             if req.state not in NEXT_STATE[incident.state]:
-                raise IncidentError("conflict", f"cannot go from {incident.state} to {req.state}")
+                raise IncidentError(ErrorKind.CONFLICT,
+                                    f"cannot go from {incident.state} to {req.state}")
             if req.state == "closed" and not req.outcome:
-                raise IncidentError("invalid", "closing an incident needs an outcome")
+                raise IncidentError(ErrorKind.INVALID, "closing an incident needs an outcome")
             incident.state, incident.outcome = req.state, req.outcome or incident.outcome
             if req.state == "closed":
                 incident.closed_at = self.now()
@@ -241,10 +240,14 @@ class IncidentService:
         self._after_commit(outcome)
         return len(holds)
 
+    def export(self, incident_id: int, actor: str) -> Path:
+        """The incident's signed evidence bundle in a temporary file (see evidence.py)."""
+        return bundle_to_temp(self.sessions, self.store, self.cfg.export, incident_id, actor)
+
     def _get(self, s: Session, incident_id: int) -> m.Incident:
         incident = s.get(m.Incident, incident_id)
         if incident is None:
-            raise IncidentError("not_found", f"no incident {incident_id}")
+            raise IncidentError(ErrorKind.NOT_FOUND, f"no incident {incident_id}")
         return incident
 
     # --- after commit ------------------------------------------------------------------------
@@ -292,9 +295,10 @@ def room_managers(s: Session, room_id: str | None) -> list[str]:
     division = s.get(m.Area, room.parent_id) if room and room.parent_id else None
     if division is None:
         return []
-    conds = [(m.User.role == "division-manager") & (m.User.scope == division.id)]
+    conds = [(m.User.role == Role.DIVISION_MANAGER.value) & (m.User.scope == division.id)]
     if division.parent_id:
-        conds.append((m.User.role == "department-head") & (m.User.scope == division.parent_id))
+        conds.append((m.User.role == Role.DEPARTMENT_HEAD.value)
+                     & (m.User.scope == division.parent_id))
     return list(s.scalars(select(m.User.id).where(m.User.active.is_(True), or_(*conds))
                           .order_by(m.User.id)))
 

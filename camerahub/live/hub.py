@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from camerahub.video.errors import VideoError
-from camerahub.video.source import InputOptions
+from camerahub.video.snapshot import SNAPSHOT_INPUT
 
 from . import snapshot
 from .channel import Channel, LiveOptions
@@ -18,7 +18,6 @@ from .upstream import unavailable
 from .viewer import Viewer
 
 log = logging.getLogger(__name__)
-SNAPSHOT_INPUT = InputOptions(open_timeout_s=5, read_timeout_s=5)
 
 
 class LiveHub:
@@ -109,9 +108,8 @@ class LiveHub:
         init, latest = (channel.init, channel.latest) if channel else (None, None)
         try:
             if init is not None and latest is not None:
-                return snapshot.jpeg(snapshot.from_fragment(init, latest), quality)
-            url = self.url_of(camera_id)
-            return snapshot.jpeg(snapshot.from_camera(url, SNAPSHOT_INPUT), quality)
+                return snapshot.from_fragment(init, latest, quality)
+            return snapshot.from_camera(self.url_of(camera_id), SNAPSHOT_INPUT, quality)
         except VideoError as exc:
             log.warning("live: snapshot of %s failed: %s", camera_id, exc)
             if self.forget is not None:

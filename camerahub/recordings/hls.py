@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from camerahub.db import models as m
+from camerahub.times import wire_time
 
 from .service import JOIN_TOLERANCE
 
@@ -19,7 +20,7 @@ def playlist(segments: Sequence[m.Segment], url_of: Callable[[m.Segment], str]) 
     for seg in segments:
         if previous is not None and seg.start - previous.end > JOIN_TOLERANCE:
             lines.append("#EXT-X-DISCONTINUITY")
-        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{seg.start.isoformat(timespec='milliseconds')}")
+        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{wire_time(seg.start, 'milliseconds')}")
         lines.append(f"#EXTINF:{seg.duration_ms / 1000:.3f},")
         lines.append(url_of(seg))
         previous = seg

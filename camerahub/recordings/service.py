@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from camerahub.db import models as m
 from camerahub.db import segments as index
+from camerahub.errors import KindedError
 from camerahub.storage import SegmentStore, StorageError
 from camerahub.video import iter_mp4
 
@@ -20,12 +21,8 @@ MAX_CLIP = timedelta(hours=2)
 JOIN_TOLERANCE = timedelta(milliseconds=2)
 
 
-class FootageError(Exception):
-    """A footage request that cannot be served; `kind` maps to an HTTP status."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind  # invalid | not_found | corrupt | unavailable
+class FootageError(KindedError):
+    """A footage request that cannot be served: invalid, not_found, corrupt or unavailable."""
 
 
 @dataclass

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import heapq
 import logging
-import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from camerahub.retry import Backoff
 from camerahub.storage.base import SegmentStore
 from camerahub.storage.errors import (
     ChecksumMismatch,
@@ -36,19 +35,8 @@ UploadedCallback = Callable[[SpoolItem, str, str], None]
 RetryCallback = Callable[[SpoolItem, StorageError, float], None]
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Capped exponential backoff with full jitter around the nominal delay."""
-
-    initial_s: float = 1.0
-    max_s: float = 60.0
-    factor: float = 2.0
-    jitter: float = 0.25
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number `attempt` (1-based)."""
-        nominal = min(self.initial_s * self.factor ** (attempt - 1), self.max_s)
-        return nominal * (1 + random.uniform(-self.jitter, self.jitter))
+# The uploader's name for the shared schedule: 1 s doubling to 60 s, ±25 % jitter.
+RetryPolicy = Backoff
 
 
 class Uploader:

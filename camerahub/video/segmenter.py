@@ -34,7 +34,6 @@ capped exponential backoff that reports every gap to a callback.
 from __future__ import annotations
 
 import logging
-import random
 import re
 import threading
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from typing import Generic, TypeVar
 
 import av
 
+from camerahub import retry
 from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError, VideoError
 from camerahub.video.sink import SegmentFile, SegmentSink
 from camerahub.video.source import InputOptions, open_input, redact, translate_read_error
@@ -305,20 +305,10 @@ def _video_stream(container: av.container.InputContainer, url: str) -> av.VideoS
 
 
 @dataclass(frozen=True)
-class Backoff:
-    """Capped exponential backoff with jitter, seconds."""
+class Backoff(retry.Backoff):
+    """Reconnect delays: the shared capped exponential backoff, with ±20 % jitter."""
 
-    initial_s: float = 1.0
-    max_s: float = 60.0
-    factor: float = 2.0
     jitter: float = 0.2
-
-    def delays(self):
-        """Yield successive delays."""
-        delay = self.initial_s
-        while True:
-            yield delay * (1 + random.uniform(-self.jitter, self.jitter))
-            delay = min(delay * self.factor, self.max_s)
 
 
 def run_camera(

@@ -44,8 +44,8 @@ def test_filters_and_paging(looked):
         ("hq-1f-koseki-01", "allow"), ("hq-2f-kazei-a-01", "deny")]
     item = body["items"][0]
     assert item["reason"] == "アラート確認" and item["role"] == "division-manager"
-    assert item["at"].endswith("+00:00") and item["at_local"].endswith("+09:00")
-    assert item["footage_start"] == "2026-11-20T01:00:00+00:00"
+    assert item["at"].endswith("Z") and item["at_local"].endswith("+09:00")
+    assert item["footage_start"] == "2026-11-20T01:00:00Z"
     cam = looked.client.get("/api/v1/audit", headers=auth,
                             params={"camera": "hq-2f-kazei-a-01"}).json()
     assert {i["actor"] for i in cam["items"]} == {"tokatsu-koseki", "kiki-sato"}
@@ -77,7 +77,7 @@ def test_csv_export(looked, path, extra):
     assert text.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     assert len(rows) == 2
-    assert rows[0]["at_utc"].endswith("+00:00") and rows[0]["at_local"].endswith("+09:00")
+    assert rows[0]["at_utc"].endswith("Z") and rows[0]["at_local"].endswith("+09:00")
     assert rows[0]["footage_start_local"] == "2026-11-20T10:00:00+09:00"
     assert rows[0]["reason"] == "アラート確認" and rows[1]["decision"] == "deny"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from camerahub.authz.policy import VIEW
 from camerahub.inventory import camera_detail, visible_cameras
 from camerahub.signin import issue_camera_media_token
 
@@ -21,7 +22,7 @@ def list_cameras(who: CurrentPrincipal, authz: AuthorizerDep, session: SessionDe
 
 
 @router.get("/{camera_id}")
-@requires("view", camera="camera_id")
+@requires(VIEW, camera="camera_id")
 def get_camera(camera_id: str, who: CurrentPrincipal, authz: AuthorizerDep,
                session: SessionDep) -> dict:
     """One camera; 404 alike for unknown cameras and cameras the caller may not see."""
@@ -29,7 +30,7 @@ def get_camera(camera_id: str, who: CurrentPrincipal, authz: AuthorizerDep,
 
 
 @router.post("/{camera_id}/media-token")
-@requires("view", camera="camera_id")
+@requires(VIEW, camera="camera_id")
 def media_token(camera_id: str, who: CurrentPrincipal, state: StateDep,
                 session: SessionDep) -> dict:
     """A 10-minute token for this camera's media URLs (?access_token=), for <video> and HLS."""

@@ -1,40 +1,101 @@
-"""Log alerts in (API key), incidents for the people responsible, holds and evidence export."""
+"""Log alerts in (API key), incidents for the people responsible, holds and evidence export.
+
+Who may see or open an incident is decided in camerahub.authz.incidents; reading and
+changing incidents is camerahub.incidents; this module speaks HTTP and shapes the JSON.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from camerahub.authz.accounts import Principal
-from camerahub.authz.errors import InvalidRequest, NotVisible, PermissionDenied
-from camerahub.incidents import AlertIn, IncidentError, ManualIncidentIn, TransitionIn
+from camerahub.authz.authorizer import Authorizer
+from camerahub.authz.errors import PermissionDenied
+from camerahub.authz.incidents import check_may_open
+from camerahub.db import models as m
+from camerahub.incidents import (
+    AlertIn,
+    IncidentParts,
+    IncidentService,
+    ManualIncidentIn,
+    TransitionIn,
+    incident_for,
+    incident_parts,
+    visible_incidents,
+)
+from camerahub.incidents.evidence import remove_bundle
+from camerahub.times import wire_time
 
 from ..access import authenticated, requires
-from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, client_of
-from ..incidents import IncidentApi, incident_api
+from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, app_state, client_of
 
 router = APIRouter(tags=["incidents"])
-ApiDep = Annotated[IncidentApi, Depends(incident_api)]
-ERRORS = {"not_found": NotVisible, "invalid": InvalidRequest, "forbidden": PermissionDenied}
 
 
-def _raise(exc: IncidentError):
-    if exc.kind == "conflict":
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-    raise ERRORS.get(exc.kind, InvalidRequest)(str(exc)) from None
+def incident_service(request: Request) -> IncidentService:
+    """The IncidentService the composition root built for this app."""
+    return app_state(request).incidents
+
+
+ServiceDep = Annotated[IncidentService, Depends(incident_service)]
+
+
+# --- response shapes -----------------------------------------------------------------------
+
+
+def incident_summary(i: m.Incident) -> dict[str, Any]:
+    """An incident as listed."""
+    return {"id": i.id, "kind": i.kind, "state": i.state, "room": i.room_id,
+            "employee": i.employee_id, "window_start": wire_time(i.window_start),
+            "window_end": wire_time(i.window_end), "reason": i.reason, "outcome": i.outcome,
+            "opened_by": i.opened_by, "created_at": wire_time(i.created_at),
+            "closed_at": wire_time(i.closed_at)}
+
+
+def incident_detail(i: m.Incident, parts: IncidentParts) -> dict[str, Any]:
+    """An incident with its alerts, holds and the grants the caller may see."""
+    return {
+        **incident_summary(i),
+        "alerts": [{"source": a.source_id, "alert_id": a.alert_id, "rule": a.rule,
+                    "employee": a.employee_id, "terminal": a.terminal_id,
+                    "severity": a.severity, "text": a.text,
+                    "window_start": wire_time(a.window_start),
+                    "window_end": wire_time(a.window_end),
+                    "received_at": wire_time(a.received_at)} for a in parts.alerts],
+        "holds": [{"camera": h.camera_id, "start": wire_time(h.start), "end": wire_time(h.end),
+                   "released_at": wire_time(h.released_at)} for h in parts.holds],
+        "grants": [{"user": g.user_id, "camera": g.camera_id,
+                    "footage_start": wire_time(g.footage_start),
+                    "footage_end": wire_time(g.footage_end),
+                    "expires_at": wire_time(g.expires_at),
+                    "revoked_at": wire_time(g.revoked_at)}
+                   for g in parts.grants],
+    }
+
+
+def _detail(session: Session, authz: Authorizer, who: Principal,
+            incident_id: int) -> dict[str, Any]:
+    """One incident as the caller may see it; NotVisible (404) if they take no part."""
+    incident = incident_for(session, authz, who, incident_id)
+    return incident_detail(incident, incident_parts(session, authz, who, incident))
+
+
+# --- routes --------------------------------------------------------------------------------
 
 
 @router.post("/alerts", status_code=202)
 @requires("alerts")
-def post_alert(alert: AlertIn, who: CurrentPrincipal, api: ApiDep, request: Request):
+def post_alert(alert: AlertIn, who: CurrentPrincipal, service: ServiceDep, request: Request):
     """A log alert from an alert source's API key; duplicates are idempotent."""
     source = who.alert_source
     if source is None:
         raise PermissionDenied("only an alert source's API key may post alerts")
-    result = api.service.ingest_alert(source, alert, client_of(request))
+    result = service.ingest_alert(source, alert, client_of(request))
     body = {"alert": alert.alert_id, "incident_id": result.incident_id,
             "duplicate": result.duplicate, "joined": result.joined, "flags": result.flags}
     return JSONResponse(body, status_code=200 if result.duplicate else 202)
@@ -43,65 +104,54 @@ def post_alert(alert: AlertIn, who: CurrentPrincipal, api: ApiDep, request: Requ
 @router.get("/incidents")
 @authenticated
 def list_incidents(who: CurrentPrincipal, authz: AuthorizerDep, session: SessionDep,
-                   api: ApiDep, state: str | None = None) -> list[dict]:
+                   state: str | None = None) -> list[dict]:
     """Incidents the caller takes part in (crisis-management: all)."""
-    return api.visible(session, authz, who, state)
+    return [incident_summary(i) for i in visible_incidents(session, authz, who, state)]
 
 
 @router.get("/incidents/{incident_id}")
 @authenticated
 def get_incident(incident_id: int, who: CurrentPrincipal, authz: AuthorizerDep,
-                 session: SessionDep, api: ApiDep) -> dict:
+                 session: SessionDep) -> dict:
     """One incident with its alerts, holds and grants; 404 if the caller takes no part."""
-    return api.detail(session, authz, who, incident_id)
+    return _detail(session, authz, who, incident_id)
 
 
 @router.post("/incidents", status_code=201)
 @authenticated
 def open_incident(req: ManualIncidentIn, who: CurrentPrincipal, authz: AuthorizerDep,
-                  session: SessionDep, api: ApiDep, request: Request) -> dict:
+                  session: SessionDep, service: ServiceDep, request: Request) -> dict:
     """Open an incident by hand with a written reason (holds and grants follow)."""
-    api.check_may_open(session, authz, who, req.room_id)
-    try:
-        incident = api.service.open_manual(who.id, req, client_of(request))
-    except IncidentError as exc:
-        return _raise(exc)
+    check_may_open(session, authz, who, req.room_id)
+    incident = service.open_manual(who.id, req, client_of(request))
     session.rollback()  # end this request's read snapshot: the incident was written elsewhere
-    return api.detail(session, authz, who, incident.id)
+    return _detail(session, authz, who, incident.id)
 
 
 @router.post("/incidents/{incident_id}/state")
 @authenticated
 def move_incident(incident_id: int, req: TransitionIn, who: CurrentPrincipal,
-                  authz: AuthorizerDep, session: SessionDep, api: ApiDep) -> dict:
+                  authz: AuthorizerDep, session: SessionDep, service: ServiceDep) -> dict:
     """open -> reviewing -> closed (with an outcome)."""
-    api.detail(session, authz, who, incident_id)  # 404 unless the caller takes part
-    try:
-        api.service.transition(incident_id, who.id, req)
-    except IncidentError as exc:
-        return _raise(exc)
+    incident_for(session, authz, who, incident_id)  # 404 unless the caller takes part
+    service.transition(incident_id, who.id, req)
     session.rollback()  # end this request's read snapshot: the change was written elsewhere
-    return api.detail(session, authz, who, incident_id)
+    return _detail(session, authz, who, incident_id)
 
 
 @router.post("/incidents/{incident_id}/release")
 @requires("hold")
-def release_holds(incident_id: int, who: CurrentPrincipal, api: ApiDep) -> dict:
+def release_holds(incident_id: int, who: CurrentPrincipal, service: ServiceDep) -> dict:
     """Release every hold of an incident (crisis-management only)."""
-    try:
-        released = api.service.release_holds(incident_id, who.id)
-    except IncidentError as exc:
-        return _raise(exc)
+    released = service.release_holds(incident_id, who.id)
     return {"incident_id": incident_id, "released": released}
 
 
 @router.post("/incidents/{incident_id}/export")
 @requires("export")
-def export_incident(incident_id: int, who: CurrentPrincipal, api: ApiDep) -> FileResponse:
+def export_incident(incident_id: int, who: CurrentPrincipal,
+                    service: ServiceDep) -> FileResponse:
     """A signed evidence bundle of the incident's held footage (crisis-management)."""
-    path = api.export(incident_id, who)
+    path = service.export(incident_id, who.id)
     return FileResponse(path, media_type="application/zip", filename=path.name,
-                        background=BackgroundTask(path.unlink, missing_ok=True))
-
-
-__all__ = ["Principal", "router"]
+                        background=BackgroundTask(remove_bundle, path))

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-
-from camerahub.live import LiveUnavailable
+from fastapi.responses import Response, StreamingResponse
 
 from ..access import requires
 from ..deps import FootageAccess
@@ -17,20 +15,17 @@ router = APIRouter(prefix="/cameras", tags=["live"])
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _unavailable(exc: LiveUnavailable) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=503, headers=NO_STORE)
 
 
 @router.get("/{camera_id}/live.mp4", response_model=None)
 @requires("live", camera="camera_id")
-async def live(camera_id: str, access: FootageAccess, hub: HubDep
-               ) -> StreamingResponse | JSONResponse:
-    """The camera live as fragmented MP4 (init segment, then one fragment per GOP)."""
+async def live(camera_id: str, access: FootageAccess, hub: HubDep) -> StreamingResponse:
+    """The camera live as fragmented MP4 (init segment, then one fragment per GOP).
+
+    A camera that cannot be read raises LiveUnavailable: a 503 before any byte is sent.
+    """
     viewer = hub.subscribe(access.camera_id, asyncio.get_running_loop())
-    try:
-        init = await hub.first(viewer)
-    except LiveUnavailable as exc:
-        return _unavailable(exc)
+    init = await hub.first(viewer)
     return StreamingResponse(hub.stream(viewer, init), media_type="video/mp4",
                              headers=NO_STORE)
 
@@ -39,8 +34,5 @@ async def live(camera_id: str, access: FootageAccess, hub: HubDep
 @requires("snapshot", camera="camera_id")
 def snapshot(camera_id: str, access: FootageAccess, hub: HubDep) -> Response:
     """One JPEG: the hub's latest keyframe when the camera is watched, else a short session."""
-    try:
-        data = hub.snapshot(access.camera_id)
-    except LiveUnavailable as exc:
-        return _unavailable(exc)
+    data = hub.snapshot(access.camera_id)
     return Response(data, media_type="image/jpeg", headers=NO_STORE)

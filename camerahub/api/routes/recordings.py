@@ -8,52 +8,33 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from typing import NoReturn
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from camerahub.authz.errors import InvalidRequest, NotVisible
 from camerahub.db import models as m
 from camerahub.recordings import FootageError
+from camerahub.times import wire_time
 
 from ..access import requires
 from ..deps import FootageAccess, FootageDep, FootageGrant, SessionDep
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/cameras", tags=["recordings"])
-STATUS = {"invalid": 400, "not_found": 404, "corrupt": 502, "unavailable": 503}
-
-
-def raise_footage_error(exc: FootageError) -> NoReturn:
-    """Map a FootageError onto the API's status codes."""
-    if exc.kind == "not_found":
-        raise NotVisible(str(exc)) from None
-    if exc.kind == "invalid":
-        raise InvalidRequest(str(exc)) from None
-    raise HTTPException(STATUS.get(exc.kind, 500), str(exc)) from None
-
-
-def _iso(moment) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
 @router.get("/{camera_id}/recordings")
 @requires("playback", camera="camera_id", footage="range")
 def recordings(camera_id: str, access: FootageAccess, session: SessionDep,
                footage: FootageDep) -> Response:
     """Segments and gaps of the range, from the index alone (no bucket listing)."""
-    try:
-        line = footage.listing(session, camera_id, access.footage_start, access.footage_end)
-    except FootageError as exc:
-        raise_footage_error(exc)
+    line = footage.listing(session, camera_id, access.footage_start, access.footage_end)
     body = {
-        "camera_id": camera_id, "start": _iso(line.start), "end": _iso(line.end),
-        "segments": [{"id": s.id, "start": _iso(s.start), "end": _iso(s.end),
+        "camera_id": camera_id, "start": wire_time(line.start), "end": wire_time(line.end),
+        "segments": [{"id": s.id, "start": wire_time(s.start), "end": wire_time(s.end),
                       "duration_ms": s.duration_ms, "bytes": s.bytes, "sha256": s.sha256,
                       "held": s.held} for s in line.segments],
-        "gaps": [{**g, "start": _iso(g["start"]), "end": _iso(g["end"])} for g in line.gaps],
+        "gaps": [{**g, "start": wire_time(g["start"]), "end": wire_time(g["end"])}
+                 for g in line.gaps],
     }
     # Built by hand and dumped once: FastAPI's generic encoder costs more than the query.
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
@@ -64,10 +45,7 @@ def recordings(camera_id: str, access: FootageAccess, session: SessionDep,
 def clip(camera_id: str, access: FootageAccess, session: SessionDep,
          footage: FootageDep) -> StreamingResponse:
     """One fragmented MP4 of the range, streamed as segments are fetched (stream copy)."""
-    try:
-        chunks = footage.clip(session, camera_id, access.footage_start, access.footage_end)
-    except FootageError as exc:
-        raise_footage_error(exc)
+    chunks = footage.clip(session, camera_id, access.footage_start, access.footage_end)
     name = f"{camera_id}_{access.footage_start:%Y%m%dT%H%M%SZ}.mp4"
     return StreamingResponse(_guarded(chunks, camera_id), media_type="video/mp4",
                              headers={"Content-Disposition": f'inline; filename="{name}"',
@@ -88,7 +66,7 @@ def _guarded(chunks: Iterator[bytes], camera_id: str) -> Iterator[bytes]:
 
 def _segment_url(request: Request, access: FootageGrant, seg: m.Segment) -> str:
     """A playlist entry: the segment route, authorized for exactly the segment's range."""
-    query = {"start": seg.start.isoformat(), "end": seg.end.isoformat()}
+    query = {"start": wire_time(seg.start), "end": wire_time(seg.end)}
     if access.reason:
         query["reason"] = access.reason
     token = request.query_params.get("access_token")
@@ -102,11 +80,8 @@ def _segment_url(request: Request, access: FootageGrant, seg: m.Segment) -> str:
 def playback(camera_id: str, access: FootageAccess, session: SessionDep,
              request: Request, footage: FootageDep) -> Response:
     """An HLS VOD playlist of the range; segment URLs are authorized, audited proxy URLs."""
-    try:
-        body = footage.playlist(session, camera_id, access.footage_start, access.footage_end,
-                                lambda seg: _segment_url(request, access, seg))
-    except FootageError as exc:
-        raise_footage_error(exc)
+    body = footage.playlist(session, camera_id, access.footage_start, access.footage_end,
+                            lambda seg: _segment_url(request, access, seg))
     return Response(body, media_type="application/vnd.apple.mpegurl",
                     headers={"Cache-Control": "no-store"})
 
@@ -120,9 +95,6 @@ def segment(camera_id: str, segment_id: int, access: FootageAccess, session: Ses
     The URL carries the segment's own start and end, so the global dependency decides
     and audits exactly that footage range (a grant for another range does not cover it).
     """
-    try:
-        data = footage.segment(session, camera_id, segment_id, access.footage_start,
-                               access.footage_end)
-    except FootageError as exc:
-        raise_footage_error(exc)
+    data = footage.segment(session, camera_id, segment_id, access.footage_start,
+                           access.footage_end)
     return Response(data, media_type="video/mp2t", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,83 @@
+"""Who takes part in which incident, and who may open one by hand.
+
+A person takes part in an incident when they oversee all incidents (crisis-management, the
+`incident` permission on "all"), opened it, hold a grant from it, or manage the department
+or division its room belongs to. API keys take part in none: their id is a key name, which
+must never be mistaken for a user's.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy.orm import Session
+
+from camerahub.config.users import SCOPED_ROLES
+from camerahub.db import models as m
+
+from .accounts import Principal
+from .authorizer import Authorizer
+from .errors import NotVisible, PermissionDenied
+from .policy import ROOT
+
+
+def oversees(authz: Authorizer, who: Principal) -> bool:
+    """Does the caller see and handle every incident (crisis-management)?"""
+    return who.kind == "user" and authz.allowed(who.id, ROOT, "incident")
+
+
+def in_area(session: Session, who: Principal, room_id: str) -> bool:
+    """Is the room inside the caller's department or division?"""
+    if who.kind != "user" or not who.scope:
+        return False
+    room = session.get(m.Area, room_id)
+    if room is None or room.kind != "room":
+        return False
+    division = session.get(m.Area, room.parent_id) if room.parent_id else None
+    return who.scope in {room.parent_id, division.parent_id if division else None}
+
+
+def area_rooms(session: Session, who: Principal) -> list[str]:
+    """Every room inside the caller's department or division."""
+    rooms = session.scalars(select(m.Area.id).where(m.Area.kind == "room"))
+    return [room for room in rooms if in_area(session, who, room)]
+
+
+def takes_part(session: Session, authz: Authorizer, who: Principal,
+               incident: m.Incident) -> bool:
+    """May the caller see this incident? (The SQL twin is visible_incidents_filter.)"""
+    if who.kind != "user":
+        return False
+    if oversees(authz, who) or incident.opened_by == who.id:
+        return True
+    granted = session.scalar(select(m.Grant.id).where(
+        m.Grant.incident_id == incident.id, m.Grant.user_id == who.id).limit(1))
+    return granted is not None or in_area(session, who, incident.room_id or "")
+
+
+def visible_incidents_filter(session: Session, authz: Authorizer,
+                             who: Principal) -> ColumnElement[bool] | None:
+    """A WHERE condition on Incident for the incidents the caller takes part in; None: all."""
+    if who.kind != "user":
+        return false()
+    if oversees(authz, who):
+        return None
+    granted = select(m.Grant.incident_id).where(m.Grant.user_id == who.id)
+    return or_(m.Incident.opened_by == who.id, m.Incident.id.in_(granted),
+               m.Incident.room_id.in_(area_rooms(session, who)))
+
+
+def sees_every_grant(authz: Authorizer, who: Principal) -> bool:
+    """Does the caller see every grant of an incident (else only their own)?"""
+    return oversees(authz, who)
+
+
+def check_may_open(session: Session, authz: Authorizer, who: Principal, room_id: str) -> None:
+    """Crisis-management anywhere; a department head or manager in their own area."""
+    if who.kind != "user":
+        raise PermissionDenied("incidents are opened by people")
+    if oversees(authz, who):
+        return
+    if who.role not in SCOPED_ROLES:
+        raise PermissionDenied("incident is not permitted")
+    if not in_area(session, who, room_id):
+        raise NotVisible(f"unknown room {room_id!r}")
