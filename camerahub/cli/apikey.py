@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from .common import EXIT_INVALID, CliError, Context, add_config_arg, print_json, table
+from .common import (
+    EXIT_INVALID,
+    CliError,
+    Context,
+    add_config_arg,
+    audited_change,
+    print_json,
+    table,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -73,18 +81,11 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     """Revoke a key; it is refused from the next request on."""
-    from camerahub import audit
     from camerahub.authz import accounts
     from camerahub.authz.errors import UnknownAccount
 
     ctx = Context(args.config, config_required=False)
-    with ctx.sessions() as session:
-        try:
-            accounts.revoke_api_key(session, args.name)
-        except UnknownAccount as exc:
-            raise CliError(str(exc), EXIT_INVALID) from None
-        audit.append(session, actor="cli", action="apikey.revoke", decision="info",
-                     detail={"name": args.name})
-        session.commit()
+    audited_change(ctx, "apikey.revoke", {"name": args.name},
+                   lambda session: accounts.revoke_api_key(session, args.name), (UnknownAccount,))
     print(f"API key {args.name} revoked")
     return 0

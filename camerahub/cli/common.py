@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +83,20 @@ class Context:
         from camerahub.composition import build_services
 
         return build_services(self.config, self.runtime, background=background)
+
+
+def audited_change(ctx: Context, action: str, detail: dict, change: Callable[[Any], object],
+                   refused: tuple[type[Exception], ...]) -> None:
+    """Run change(session), refusing `refused` errors with exit 2, and audit it as the CLI."""
+    from camerahub import audit
+
+    with ctx.sessions() as session:
+        try:
+            change(session)
+        except refused as exc:
+            raise CliError(str(exc), EXIT_INVALID) from None
+        audit.append(session, actor="cli", action=action, decision="info", detail=detail)
+        session.commit()
 
 
 def print_json(data: Any) -> None:

@@ -6,7 +6,7 @@ import argparse
 import getpass
 import sys
 
-from .common import EXIT_INVALID, CliError, Context, add_config_arg
+from .common import EXIT_INVALID, CliError, Context, add_config_arg, audited_change
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,38 +41,26 @@ def read_password(from_stdin: bool) -> str:
 
 def run_set_password(args: argparse.Namespace) -> int:
     """Check the policy, store the hash, end existing sessions, audit."""
-    from camerahub import audit
     from camerahub.authz import accounts
     from camerahub.authz.errors import PasswordPolicyError, UnknownAccount
     from camerahub.authz.passwords import Passwords
 
     ctx = Context(args.config)
     password = read_password(args.password_stdin)
-    with ctx.sessions() as session:
-        try:
-            accounts.set_password(session, Passwords(), ctx.config.auth, args.user, password)
-        except (PasswordPolicyError, UnknownAccount) as exc:
-            raise CliError(str(exc), EXIT_INVALID) from None
-        audit.append(session, actor="cli", action="user.set-password", decision="info",
-                     detail={"user": args.user})
-        session.commit()
+    audited_change(ctx, "user.set-password", {"user": args.user},
+                   lambda session: accounts.set_password(session, Passwords(), ctx.config.auth,
+                                                         args.user, password),
+                   (PasswordPolicyError, UnknownAccount))
     print(f"password set for {args.user}; existing sessions ended")
     return 0
 
 
 def _change(args: argparse.Namespace, action: str, change) -> None:
-    from camerahub import audit
     from camerahub.authz.errors import UnknownAccount
 
     ctx = Context(args.config, config_required=False)
-    with ctx.sessions() as session:
-        try:
-            change(session, args.user)
-        except UnknownAccount as exc:
-            raise CliError(str(exc), EXIT_INVALID) from None
-        audit.append(session, actor="cli", action=action, decision="info",
-                     detail={"user": args.user})
-        session.commit()
+    audited_change(ctx, action, {"user": args.user},
+                   lambda session: change(session, args.user), (UnknownAccount,))
 
 
 def run_revoke(args: argparse.Namespace) -> int:

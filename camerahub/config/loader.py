@@ -226,21 +226,20 @@ def _validation_issues(exc: ValidationError, name: str,
     return issues
 
 
+def _refuse(name: str, lines: dict[PathT, int], paths: list[PathT], message: str) -> None:
+    """ConfigError naming every path found, with its line, if there is any."""
+    if paths:
+        raise ConfigError([ConfigIssue(name, format_path(p), _line_for(lines, p), message)
+                           for p in paths])
+
+
 def parse_config(text: str, name: str = "<config>") -> Config:
     """Validate YAML text into a Config or raise ConfigError listing every issue."""
     data, lines = _parse(text, name)
-    secrets = _inline_secrets(data)
-    if secrets:
-        raise ConfigError([
-            ConfigIssue(name, format_path(p), _line_for(lines, p),
-                        "inline secrets are not allowed; use password_env or password_file")
-            for p in secrets])
-    controls = _control_characters(data)
-    if controls:
-        raise ConfigError([
-            ConfigIssue(name, format_path(p), _line_for(lines, p),
-                        "control characters (such as NUL or ESC) are not allowed")
-            for p in controls])
+    _refuse(name, lines, _inline_secrets(data),
+            "inline secrets are not allowed; use password_env or password_file")
+    _refuse(name, lines, _control_characters(data),
+            "control characters (such as NUL or ESC) are not allowed")
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
