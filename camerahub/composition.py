@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from camerahub.authz.passwords import HashParams, Passwords
 from camerahub.authz.store import PolicyStore
 from camerahub.cameras import CameraAccess
+from camerahub.cameras.events import refusal_events
 from camerahub.config import Config, Runtime
 from camerahub.config.services import S3Storage
 from camerahub.db.engine import open_database
@@ -106,7 +107,7 @@ def build_services(config: Config, runtime: Runtime, tuning: Tuning | None = Non
     engine, sessions = open_database(runtime.database_url)
     store = open_store(config, runtime)
     jobs = BackgroundJobs(config, sessions, store) if background else None
-    cameras = CameraAccess(config)
+    cameras = CameraAccess(config, on_refusal=refusal_events(sessions))
     return Services(
         config=config, runtime=runtime, engine=engine, sessions=sessions, store=store,
         policy=PolicyStore(sessions, config.access, tuning.policy_check_interval_s),

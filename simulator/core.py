@@ -297,7 +297,8 @@ class SimulatorCore:
     async def clear_faults(self, target: str) -> CameraState:
         """Back to a healthy camera."""
         return await self.set_faults(target, {"offline": False, "drop_after": None,
-                                              "reject_auth": False, "skew": 0, "stall": False})
+                                              "reject_auth": False, "skew": 0, "stall": False,
+                                              "stream_uri": None, "snapshot_uri": None})
 
     # -- control endpoint ----------------------------------------------------------------
 

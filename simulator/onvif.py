@@ -263,12 +263,20 @@ class OnvifService:
     def _GetStreamUri(self, req: etree._Element) -> str:
         spec = self._profile(req)
         uri = f"rtsp://{self.camera.address}:{self.ports.rtsp}/{spec.token}"
-        return self._media_uri("GetStreamUri", uri)
+        return self._media_uri("GetStreamUri", self._faulty(self.camera.faults.stream_uri, uri))
 
     def _GetSnapshotUri(self, req: etree._Element) -> str:
         spec = self._profile(req)
+        uri = f"{self._http_base}/onvif/snapshot?profile={spec.token}"
         return self._media_uri("GetSnapshotUri",
-                               f"{self._http_base}/onvif/snapshot?profile={spec.token}")
+                               self._faulty(self.camera.faults.snapshot_uri, uri))
+
+    def _faulty(self, template: str | None, own: str) -> str:
+        """The URI a hostile-URI fault answers instead of the camera's own."""
+        if template is None:
+            return own
+        return template.replace("{address}", self.camera.address).replace(
+            "{port}", str(self.ports.rtsp))
 
     def _GetVideoSources(self, _req: etree._Element) -> str:
         w, h = self._source_size()

@@ -28,6 +28,10 @@ class Faults:
     reject_auth: bool = False
     skew: float = 0.0  # seconds added to the camera's clock
     stall: bool = False
+    # A hostile or misconfigured camera: GetStreamUri/GetSnapshotUri answer this text instead
+    # of the camera's own URI ("{address}" and "{port}" are filled in).
+    stream_uri: str | None = None
+    snapshot_uri: str | None = None
 
     def as_dict(self) -> dict:
         """JSON view."""
@@ -173,7 +177,9 @@ def _scope_safe(text: str) -> str:
 FAULT_ALIASES = {"offline": "offline", "drop": "drop_after", "drop_after": "drop_after",
                  "drop-after": "drop_after", "reject-auth": "reject_auth",
                  "reject_auth": "reject_auth", "skew": "skew", "stall": "stall",
-                 "replaced": "replaced", "replace": "replaced"}
+                 "replaced": "replaced", "replace": "replaced", "stream_uri": "stream_uri",
+                 "stream-uri": "stream_uri", "snapshot_uri": "snapshot_uri",
+                 "snapshot-uri": "snapshot_uri"}
 
 
 def parse_fault_spec(spec: str) -> tuple[str, dict]:
@@ -204,6 +210,8 @@ def normalise_faults(changes: dict) -> dict:
 
 def _fault_value(key: str, value: object) -> object:
     """One typed fault value."""
+    if key in ("stream_uri", "snapshot_uri"):
+        return None if value in (None, False, "") else str(value)[:4096]
     if key in ("offline", "reject_auth", "stall", "replaced"):
         if isinstance(value, str):
             return value.lower() in ("1", "true", "yes", "on")

@@ -6,11 +6,12 @@ from .access import (
     CredentialUnavailable,
     StreamUnavailable,
     UnknownCamera,
+    UntrustedStreamUri,
     device_service_url,
     insert_login,
 )
 
 __all__ = [
     "CameraAccess", "CameraAccessError", "CredentialUnavailable", "StreamUnavailable",
-    "UnknownCamera", "device_service_url", "insert_login",
+    "UnknownCamera", "UntrustedStreamUri", "device_service_url", "insert_login",
 ]

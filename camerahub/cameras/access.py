@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from camerahub.config import Camera, Config, Credential, SecretMissing
+from camerahub.errors import CamerahubError, ErrorKind
 from camerahub.onvif import Login, OnvifClient, OnvifError
 
+from .uris import STREAM_SCHEMES, UriRefused, checked_uri
+
 log = logging.getLogger(__name__)
+# Told of every camera-supplied URI refused: (camera id, the reason); writes the event.
+RefusalHook = Callable[[str, str], None]
 
 
-class CameraAccessError(Exception):
+class CameraAccessError(CamerahubError):
     """A camera cannot be reached as configured; `camera_id` says which (None: no camera)."""
+
+    kind = ErrorKind.UNAVAILABLE
 
     def __init__(self, camera_id: str | None, message: str):
         super().__init__(message)
@@ -22,6 +30,8 @@ class CameraAccessError(Exception):
 
 class UnknownCamera(CameraAccessError):
     """The configuration has no camera with this id."""
+
+    kind = ErrorKind.NOT_FOUND
 
 
 class CredentialUnavailable(CameraAccessError, SecretMissing):
@@ -35,6 +45,10 @@ class CredentialUnavailable(CameraAccessError, SecretMissing):
 
 class StreamUnavailable(CameraAccessError):
     """The camera did not tell us a stream URI for the profile."""
+
+
+class UntrustedStreamUri(StreamUnavailable):
+    """The camera named a stream URI we must not open (another host, another scheme)."""
 
 
 def device_service_url(address: str, port: int) -> str:
@@ -58,8 +72,10 @@ class CameraAccess:
     `forget` drops both for a camera after a failed session.
     """
 
-    def __init__(self, cfg: Config, client: OnvifClient | None = None):
+    def __init__(self, cfg: Config, client: OnvifClient | None = None,
+                 on_refusal: RefusalHook | None = None):
         self.cfg = cfg
+        self.on_refusal = on_refusal
         self._own_client = client is None
         self.client = client or OnvifClient()
         self._logins: dict[str, Login] = {}
@@ -152,8 +168,20 @@ class CameraAccess:
         return self._camera_supplied(camera_id, uri)
 
     def _camera_supplied(self, camera_id: str, uri: str) -> str:
-        """The one door for a URI the camera gave us: checks on it belong here."""
-        return uri
+        """The one door for a URI the camera gave us: used only if it names the camera.
+
+        No connection is made to a refused URI, so the camera's login never leaves for a
+        host the configuration does not name for it.
+        """
+        cam = self._camera(camera_id)
+        try:
+            return checked_uri(uri, STREAM_SCHEMES, (cam.address, *cam.stream_hosts))
+        except UriRefused as exc:
+            reason = f"stream URI refused: {exc}"
+            log.warning("camera %s: %s", camera_id, reason)
+            if self.on_refusal is not None:
+                self.on_refusal(camera_id, reason)
+            raise UntrustedStreamUri(camera_id, f"{camera_id}: {reason}") from None
 
     def _camera(self, camera_id: str) -> Camera:
         """The configured camera; UnknownCamera if the file has none with this id."""

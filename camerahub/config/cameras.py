@@ -84,6 +84,11 @@ class Camera(Strict):
     serial: str | None = Field(default=None, max_length=128, description="Expected serial")
     recording: Recording = Field(default_factory=Recording)
     device: DeviceSettings | None = Field(default=None, description="Desired device settings")
+    stream_hosts: list[Host] = Field(
+        default_factory=list, max_length=8,
+        description="Other hosts the camera's stream URIs may name (a camera behind NAT "
+                    "reports its inside address); credentials are sent only to these and "
+                    "to `address`")
 
 
 class CameraDefaults(Strict):

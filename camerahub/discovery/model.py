@@ -19,6 +19,7 @@ SEVERITY = {
     "not_onvif": "medium",
     "partial": "low",
     "drift": "medium",  # device settings changed by hand, away from the deployment file
+    "untrusted_uri": "high",  # a stream/snapshot URI on another host or scheme: not used
 }
 CLOCK_SKEW_LIMIT_S = 2.0
 

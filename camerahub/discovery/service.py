@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from camerahub.cameras import CameraAccess, CameraAccessError, CredentialUnavailable
+from camerahub.cameras.uris import uri_problems
 from camerahub.config import Camera, Config
 from camerahub.db.types import utcnow
 from camerahub.deploy.devices import DeviceRollout, FieldChange, rolled_out
@@ -85,6 +86,7 @@ class DiscoveryService:
                 known = load_known(session)
             scan = Scan(plan, known, self.client, self.login_for, on_progress, self._stop)
             results = reconcile(scan.run(), known, plan)
+            self._check_uris(results)
             if self.check_drift and self.config is not None:  # ad hoc runs have no file
                 self._drift(results)
             events = self._store(results) if store else 0
@@ -109,6 +111,21 @@ class DiscoveryService:
             if first:
                 log.warning("%s; trying without a login", exc)
             return None
+
+    def _check_uris(self, results: list[DeviceResult]) -> None:
+        """An `untrusted_uri` finding for each stream or snapshot URI we would refuse."""
+        for result in results:
+            report = result.sighting.report if result.sighting else None
+            if report is None:
+                continue
+            cam = self.config.camera(result.camera_id) if self.config and result.camera_id \
+                else None
+            hosts = (result.address, *(cam.stream_hosts if cam else ()))
+            problems = uri_problems(report, hosts)
+            if problems:
+                result.findings.append(Finding(
+                    "untrusted_uri", "the camera names URIs camerahub will not open: "
+                    + "; ".join(problems), {"problems": problems}))
 
     def _drift(self, results: list[DeviceResult]) -> None:
         """Add a `drift` finding to online cameras whose settings differ from the file.

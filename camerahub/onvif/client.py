@@ -93,7 +93,7 @@ NOT_SOAP_ERRORS = (zeep.exceptions.TransportError, zeep.exceptions.XMLSyntaxErro
                    zeep.exceptions.XMLParseError, zeep.exceptions.DTDForbidden,
                    zeep.exceptions.EntitiesForbidden, zeep.exceptions.ExternalReferenceForbidden,
                    requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                   ResponseTooLarge)
+                   requests.exceptions.TooManyRedirects, ResponseTooLarge)
 # The device understood the request but not this operation or its answer does not fit the
 # schema: record the capability as absent and carry on with the rest (a partial result).
 UNSUPPORTED_ERRORS = (zeep.exceptions.Fault, zeep.exceptions.ValidationError,
@@ -153,6 +153,9 @@ class OnvifClient:
         """One HTTP session for all devices: keep-alive per device, no proxies from env."""
         session = requests.Session()
         session.trust_env = False  # an http_proxy variable must never reroute camera traffic
+        # A redirect is the device sending our SOAP (WS-Security token included, on 307/308)
+        # to a host of its choosing: never followed; the answer counts as "not ONVIF".
+        session.max_redirects = 0
         adapter = _CappedAdapter(pool_connections=256, pool_maxsize=max(4, max_workers),
                                  max_retries=0)
         session.mount("http://", adapter)
