@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
-from camerahub import __version__
+from camerahub import __version__, redact
 from camerahub.authz.tokens import check_secret
 from camerahub.composition import Services
 
@@ -33,24 +32,6 @@ def _count_requests(app: FastAPI) -> None:
         return response
 
 
-class _RedactTokens(logging.Filter):
-    """Keep media tokens (?access_token=) out of access logs."""
-
-    PATTERN = re.compile(r"(access_token=)[^&\s\"]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(self.PATTERN.sub(r"\1[redacted]", a) if isinstance(a, str)
-                                else a for a in record.args)
-        return True
-
-
-def _redact_access_log() -> None:
-    logger = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, _RedactTokens) for f in logger.filters):
-        logger.addFilter(_RedactTokens())
-
-
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Nothing to start eagerly; on shutdown stop the live hub (open live responses end)."""
@@ -71,7 +52,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
                   docs_url=None, redoc_url=None, dependencies=[Depends(authorize)],
                   lifespan=_lifespan)
     app.state.camerahub = AppState(settings=settings, services=services)
-    _redact_access_log()
+    redact.install()  # uvicorn's access log carries ?access_token= media tokens
     errors.install(app)
     _count_requests(app)
     app.add_middleware(errors.BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
