@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from camerahub.audit.anchors import AnchorLog, AnchorSink
 from camerahub.authz.passwords import HashParams, Passwords
 from camerahub.authz.store import PolicyStore
 from camerahub.cameras import CameraAccess
@@ -20,7 +21,7 @@ from camerahub.config import Config, Runtime
 from camerahub.config.services import S3Storage
 from camerahub.db.engine import open_database
 from camerahub.incidents import IncidentService, Notifier
-from camerahub.jobs import BackgroundJobs
+from camerahub.jobs import AuditAnchoring, BackgroundJobs, StoreAnchors
 from camerahub.live import LiveHub, LiveOptions, LiveSources
 from camerahub.recorder import Recorder, RecorderOptions
 from camerahub.recorder.streams import OnvifStreamResolver
@@ -89,6 +90,16 @@ def open_store(config: Config, runtime: Runtime) -> SegmentStore:
     return make_store(store_spec(config, runtime))
 
 
+def anchor_sinks(config: Config, runtime: Runtime, store: SegmentStore | None
+                 ) -> list[AnchorSink]:
+    """Where the audit chain's head is anchored: the local log, and the store if asked."""
+    path = config.audit.anchor_file
+    sinks: list[AnchorSink] = [AnchorLog(path if path.is_absolute() else runtime.data_dir / path)]
+    if store is not None and config.audit.anchor_to_store:
+        sinks.append(StoreAnchors(store))
+    return sinks
+
+
 def build_live_hub(config: Config, sessions: sessionmaker[Session], options: LiveOptions,
                    cameras: CameraAccess | None = None) -> LiveHub:
     """The live hub over the cameras' live profiles (no camera is opened until watched)."""
@@ -106,7 +117,9 @@ def build_services(config: Config, runtime: Runtime, tuning: Tuning | None = Non
     tuning = tuning or Tuning()
     engine, sessions = open_database(runtime.database_url)
     store = open_store(config, runtime)
-    jobs = BackgroundJobs(config, sessions, store) if background else None
+    jobs = BackgroundJobs(config, sessions, store, AuditAnchoring(
+        sessions, anchor_sinks(config, runtime, store), config.audit.anchor_interval_s)
+    ) if background else None
     cameras = CameraAccess(config, on_refusal=refusal_events(sessions))
     return Services(
         config=config, runtime=runtime, engine=engine, sessions=sessions, store=store,

@@ -1,16 +1,15 @@
-"""The audit trail: append-only and hash-chained."""
+"""The audit trail: append-only and hash-chained, its head anchored outside the database."""
 
-from .log import (
+from .anchors import (
     Anchor,
-    VerifyResult,
-    append,
+    AnchorLog,
+    AnchorSink,
     check_anchor,
-    entry_hash,
     head_anchor,
-    read_anchor,
-    verify,
-    write_anchor,
+    newest,
+    verify_since,
 )
+from .log import VerifyResult, append, entry_hash, verify
 from .records import (
     record_access,
     record_hold_change,
@@ -19,7 +18,7 @@ from .records import (
 )
 
 __all__ = [
-    "Anchor", "VerifyResult", "append", "check_anchor", "entry_hash", "head_anchor",
-    "read_anchor", "record_access", "record_hold_change", "record_login",
-    "record_rejected_credentials", "verify", "write_anchor",
+    "Anchor", "AnchorLog", "AnchorSink", "VerifyResult", "append", "check_anchor",
+    "entry_hash", "head_anchor", "newest", "record_access", "record_hold_change",
+    "record_login", "record_rejected_credentials", "verify", "verify_since",
 ]

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
@@ -93,14 +91,15 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
     stmt = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
     for row in session.scalars(stmt):
         count += 1
-        problem = _check(row, expected_seq, prev)
+        problem = check_row(row, expected_seq, prev)
         if problem:
             return VerifyResult(False, count, row.seq, problem, prev)
         prev, expected_seq = row.hash, row.seq + 1
     return VerifyResult(True, count, head=prev)
 
 
-def _check(row: AuditEntry, expected_seq: int, prev: str) -> str | None:
+def check_row(row: AuditEntry, expected_seq: int, prev: str) -> str | None:
+    """Why this row breaks the chain at expected_seq after prev, or None if it holds."""
     if row.seq != expected_seq:
         return f"sequence jumps from {expected_seq - 1} to {row.seq} (entries deleted or inserted)"
     if row.prev_hash != prev:
@@ -108,72 +107,3 @@ def _check(row: AuditEntry, expected_seq: int, prev: str) -> str | None:
     if entry_hash(_row_fields(row), row.prev_hash) != row.hash:
         return "content does not match its hash (entry edited)"
     return None
-
-
-# --- anchors: the head of the chain kept outside the table, against tail truncation ---------
-#
-# A hash chain alone cannot tell "the last N entries were deleted" from "nothing happened
-# since". `camerahub audit verify --anchor FILE` therefore compares the chain with a head
-# (seq, hash) saved earlier outside the database; `--update-anchor` saves the new head after a
-# clean check. Keep that file off the database host (or copy the printed head into the
-# committee's review minutes): an anchor in the same database would be truncated with it.
-
-
-@dataclass(frozen=True)
-class Anchor:
-    """A chain head recorded at some time: entry seq had this hash."""
-
-    seq: int
-    hash: str
-    at: str = ""
-
-    def to_json(self) -> str:
-        """The anchor as one JSON object."""
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Anchor:
-        """Parse an anchor file; ValueError if it is not one."""
-        data = json.loads(text)
-        if not isinstance(data, dict) or not isinstance(data.get("seq"), int) \
-                or not isinstance(data.get("hash"), str):
-            raise ValueError("not an audit anchor (needs integer seq and string hash)")
-        return cls(seq=data["seq"], hash=data["hash"], at=str(data.get("at", "")))
-
-
-def read_anchor(path: Path) -> Anchor | None:
-    """The anchor saved at path, or None when there is none yet."""
-    try:
-        return Anchor.from_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-
-
-def write_anchor(path: Path, anchor: Anchor) -> None:
-    """Replace the anchor file atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(anchor.to_json() + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def head_anchor(result: VerifyResult) -> Anchor:
-    """The anchor of a verified chain's head."""
-    return Anchor(seq=result.entries, hash=result.head, at=utcnow().isoformat())
-
-
-def check_anchor(session: Session, result: VerifyResult, anchor: Anchor) -> VerifyResult:
-    """Fold an anchor comparison into an intact chain's result (truncation, rewrite)."""
-    if not result.ok or anchor.seq == 0:
-        return result
-    if anchor.seq > result.entries:
-        return VerifyResult(False, result.entries, result.entries + 1,
-                            f"chain ends at entry {result.entries} but the anchor recorded "
-                            f"entry {anchor.seq}: entries {result.entries + 1}..{anchor.seq} "
-                            "were removed (tail truncated)", result.head)
-    stored = session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == anchor.seq))
-    if stored != anchor.hash:
-        return VerifyResult(False, result.entries, anchor.seq,
-                            "hash differs from the anchor (chain rewritten up to here)",
-                            result.head)
-    return result

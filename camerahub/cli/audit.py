@@ -1,17 +1,23 @@
-"""`camerahub audit verify [--anchor FILE] [--update-anchor]`: check the hash chain."""
+"""`camerahub audit verify [--anchor FILE] [--update-anchor]`: check the hash chain.
+
+By default the chain is checked against the newest anchor of every place anchors are kept
+(the data directory's anchor log, an older single-anchor file, and the segment store), so a
+deleted tail or a rewritten chain is found without naming a file.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .common import EXIT_INVALID, EXIT_RUNTIME, CliError, Context, add_config_arg, print_json
 
 if TYPE_CHECKING:
-    from camerahub import audit
+    from camerahub.audit import Anchor, AnchorSink
 
-ANCHOR_NAME = "audit-anchor.json"
+LEGACY_ANCHOR = "audit-anchor.json"  # what --update-anchor wrote before the anchor log
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,34 +26,50 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs = parser.add_subparsers(dest="verb", required=True)
     p = verbs.add_parser("verify", help="check every entry and the chain; exit 1 if broken")
     p.add_argument("--anchor", type=Path, metavar="FILE",
-                   help=f"head saved outside the database (default DATA_DIR/{ANCHOR_NAME})")
+                   help="check against this anchor file only (default: the newest anchor of "
+                        "the data directory's anchor log and the segment store)")
     p.add_argument("--update-anchor", action="store_true",
-                   help="after a clean check, save the new head to the anchor file")
+                   help="after a clean check, append the new head to the anchor log(s)")
     p.add_argument("--json", action="store_true")
     add_config_arg(p)
     p.set_defaults(func=run_verify)
 
 
-def _anchor_path(args: argparse.Namespace, ctx: Context) -> Path:
-    return args.anchor or ctx.runtime.data_dir / ANCHOR_NAME
+def _sinks(args: argparse.Namespace, ctx: Context) -> list[AnchorSink]:
+    """The explicit file, or every configured place anchors are kept."""
+    from camerahub.audit import AnchorLog
+
+    if args.anchor:
+        return [AnchorLog(args.anchor)]
+    legacy = AnchorLog(ctx.runtime.data_dir / LEGACY_ANCHOR)
+    if ctx.config is None:
+        return [AnchorLog(ctx.runtime.data_dir / "audit-anchors.jsonl"), legacy]
+    from camerahub.composition import anchor_sinks
+
+    return [*anchor_sinks(ctx.config, ctx.runtime, ctx.store()), legacy]
 
 
-def _read_anchor(path: Path) -> audit.Anchor | None:
-    from camerahub import audit
+def _newest(sinks: list[AnchorSink]) -> Anchor | None:
+    """The newest anchor of all sinks; an unreadable one is invalid input (exit 2)."""
+    from camerahub.audit import newest
+    from camerahub.storage import StorageError
 
-    try:
-        return audit.read_anchor(path)
-    except (ValueError, OSError) as exc:
-        raise CliError(f"anchor {path}: {exc}", EXIT_INVALID) from None
+    found = []
+    for sink in sinks:
+        try:
+            found.append(sink.latest())
+        except (ValueError, OSError, StorageError) as exc:
+            raise CliError(f"anchor {sink.name}: {exc}", EXIT_INVALID) from None
+    return newest(found)
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    """Walk the chain, compare with the anchor, report the first bad entry."""
+    """Walk the chain, compare with the newest anchor, report the first bad entry."""
     from camerahub import audit
 
     ctx = Context(args.config, config_required=False)
-    path = _anchor_path(args, ctx)
-    anchor = _read_anchor(path)
+    sinks = _sinks(args, ctx)
+    anchor = _newest(sinks)
     with ctx.sessions() as session:
         result = audit.verify(session)
         if anchor is not None:
@@ -60,7 +82,13 @@ def run_verify(args: argparse.Namespace) -> int:
         raise CliError(f"audit chain broken at entry {result.first_bad}: {result.problem}",
                        EXIT_RUNTIME)
     if args.update_anchor:
-        audit.write_anchor(path, audit.head_anchor(result))
+        head = audit.head_anchor(result)
+        for sink in sinks[:-1] if not args.anchor else sinks:  # never the legacy file
+            sink.save(head)
+    if anchor is None:
+        print("camerahub: warning: no anchor found, so a deleted tail or a rewritten chain "
+              "cannot be detected; `camerahub serve` writes one every few minutes",
+              file=sys.stderr)
     if not args.json:
         note = f"; anchor at entry {anchor.seq} matches" if anchor else "; no anchor"
         print(f"audit chain intact: {result.entries} entries, head {result.head}{note}")

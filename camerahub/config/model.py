@@ -17,6 +17,7 @@ from .services import (
     Access,
     AlertSource,
     Api,
+    Audit,
     Auth,
     Export,
     Incidents,
@@ -48,6 +49,7 @@ class Config(Strict):
     storage: Storage = Field(default_factory=Storage)
     recorder: Recorder = Field(default_factory=Recorder)
     retention: Retention = Field(default_factory=Retention)
+    audit: Audit = Field(default_factory=Audit)
     access: Access = Field(default_factory=Access)
     auth: Auth = Field(default_factory=Auth)
     incidents: Incidents = Field(default_factory=Incidents)

@@ -67,6 +67,21 @@ class Retention(Strict):
     sweep_interval_s: int = Field(default=3600, ge=60)
 
 
+class Audit(Strict):
+    """Where the audit chain's head is anchored outside the database, and how often."""
+
+    anchor_interval_s: int = Field(
+        default=300, ge=10, le=86400,
+        description="Seconds between anchors of the chain head (and one at shutdown)")
+    anchor_file: Path = Field(
+        default=Path("audit-anchors.jsonl"),
+        description="Append-only anchor log, relative to the data directory; keep a copy "
+                    "off the database host")
+    anchor_to_store: bool = Field(
+        default=True, description="Also write each anchor to the segment store (under "
+                                  "legal hold where the bucket has Object Lock)")
+
+
 class Access(Strict):
     """Access rules beyond the roles (report 4 (2) イ)."""
 

@@ -50,7 +50,8 @@ def chain(db_url, tmp_path, monkeypatch, capsys):
 def test_intact_chain_verifies(chain):
     _, verify, _, _ = chain
     code, out, err = verify()
-    assert code == 0 and f"intact: {N} entries" in out and err == ""
+    assert code == 0 and f"intact: {N} entries" in out
+    assert "no anchor found" in err  # said, so nobody mistakes "intact" for "anchored"
 
 
 def test_edited_entry_is_named(chain):
@@ -125,7 +126,7 @@ def test_tail_truncation_needs_the_anchor(chain):
 def test_default_anchor_in_the_data_dir(chain):
     sql, verify, tmp_path, _ = chain
     assert verify("--update-anchor")[0] == 0
-    assert (tmp_path / "data" / "audit-anchor.json").exists()
+    assert (tmp_path / "data" / "audit-anchors.jsonl").exists()
     sql("DELETE FROM audit_entries WHERE seq = :k", k=N)
     assert "truncated" in verify()[2]
 
