@@ -131,6 +131,19 @@ class Api(Strict):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate chain; with tls_key_file, serve HTTPS")
+    tls_key_file: Path | None = Field(
+        default=None, description="PEM private key (keep it readable by camerahub only)")
+    allow_plain_http: bool = Field(
+        default=False, description="Serve plain HTTP on a non-loopback address (only behind "
+                                   "a TLS-terminating proxy on the same host)")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Api:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("give both tls_cert_file and tls_key_file, or neither")
+        return self
 
 
 class AlertSource(Strict):
