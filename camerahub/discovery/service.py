@@ -150,11 +150,14 @@ class DiscoveryService:
                 result.findings.append(_drift_finding(changes))
 
     def _store(self, results: list[DeviceResult]) -> int:
-        """Write state and events in one transaction; returns the number of events."""
-        with self.sessions() as session:
-            events = save_results(session, results, utcnow())
-            session.commit()
-            return len(events)
+        """Write state and events in one transaction; returns the number of events.
+
+        The transaction reads the states it updates: it takes SQLite's write lock up front
+        (Sessions.begin), since a deferred read-then-write fails at once with "database is
+        locked" when the recorder or the API wrote in between.
+        """
+        with self.sessions.begin() as session:
+            return len(save_results(session, results, utcnow()))
 
     # -- periodic ---------------------------------------------------------------------------
 
