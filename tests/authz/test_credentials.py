@@ -12,7 +12,7 @@ from camerahub.authz.errors import NotAuthenticated, PasswordPolicyError, WeakSe
 from camerahub.authz.passwords import FAST_TEST_PARAMS, HashParams, Passwords, check_password
 from camerahub.authz.tokens import check_secret, issue_token, verify_token
 from camerahub.config import load_config
-from tests.authz.authz_support import NAKANO
+from tests.support.deployment import NAKANO
 
 GOOD_SECRET = "k3Y-" + "a1B2c3D4e5F6g7H8i9J0kLmNoPqRsTuV"
 

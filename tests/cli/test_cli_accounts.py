@@ -12,7 +12,7 @@ from sqlalchemy import select
 from camerahub.cli import main
 from camerahub.db import models as m
 from camerahub.db.engine import open_database
-from tests.authz.authz_support import NAKANO, deploy_example
+from tests.support.deployment import NAKANO, deploy_example
 
 
 @pytest.fixture

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 
-from tests.authz.authz_support import NAKANO, PASSWORD, SECRET, deploy_example, set_all_passwords
+from tests.support.deployment import NAKANO, PASSWORD, SECRET, deploy_example, set_all_passwords
+from tests.support.net import free_port
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+def _wait(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -35,7 +29,7 @@ def test_serve_binds_loopback_and_answers(tmp_path):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     cfg = deploy_example(url)
     set_all_passwords(url, cfg)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CAMERAHUB_DATABASE_URL": url, "CAMERAHUB_SECRET_KEY": SECRET,
            "CAMERAHUB_DATA_DIR": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-c", "from camerahub.cli import main; main()",

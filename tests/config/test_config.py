@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, func, select
 from camerahub.cli import main
 from camerahub.config import ConfigError, load_config, parse_config
 from camerahub.db import models as m
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 MINIMAL = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text(encoding="utf-8"))
 

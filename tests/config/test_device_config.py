@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from camerahub.config import ConfigError, parse_config
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 
 def _config(devices: dict, camera_device: dict | None = None, second_site: bool = True):

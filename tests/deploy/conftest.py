@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from device_support import CAMERA_PASSWORD
 
 from camerahub.cli import main
+from tests.support.devices import CAMERA_PASSWORD
 
 
 @pytest.fixture

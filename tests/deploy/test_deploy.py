@@ -13,7 +13,7 @@ from camerahub.config import load_config, parse_config
 from camerahub.db import models as m
 from camerahub.db.engine import inventory_write, open_database
 from camerahub.deploy import apply_plan, plan_changes
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 NAKANO = str(EXAMPLES / "nakano.yaml")
 MINIMAL = str(EXAMPLES / "minimal.yaml")

@@ -10,28 +10,23 @@ import subprocess
 
 import av
 import pytest
-from device_support import CAMERA_PASSWORD, by_camera, devices_json, small_deployment
 from sqlalchemy import select
 
 from camerahub.config import load_config
 from camerahub.db import models as m
 from camerahub.db.engine import open_database
 from camerahub.discovery import DiscoveryService
+from tests.support.devices import CAMERA_PASSWORD, by_camera, devices_json, small_deployment
+from tests.support.simulators import simulator_fixture
 
-testing = pytest.importorskip("simulator.testing")
-
-SUBNET = 93  # 127.0.93.x (HQ) / 127.0.94.x
+SUBNET = 93  # 127.W.93.x (HQ) / 127.W.94.x
 GLOBAL = {"defaults": {"encoders": {"sub": {"gop": 20, "bitrate_kbps": 256}},
                        "ntp": ["ntp.cctv.test.invalid", "127.0.0.123"], "timezone": "JST-9",
                        "hostname": "{site}-{id}", "name": "{site} {name}"}}
 
 
-@pytest.fixture(scope="module")
-def sim():
-    """Four cameras with a non-default password (it must never be printed)."""
-    with testing.running_simulator(cameras=4, hq=4, subnet=SUBNET, username="admin",
-                                   password=CAMERA_PASSWORD) as s:
-        yield s
+# Four cameras with a non-default password (it must never be printed)
+sim = simulator_fixture(SUBNET, cameras=4, hq=4, username="admin", password=CAMERA_PASSWORD)
 
 
 @pytest.fixture

@@ -3,25 +3,18 @@ differences, apply makes every camera match (read back), a second plan finds not
 
 from __future__ import annotations
 
-import httpx
-import pytest
-from device_support import CAMERA_PASSWORD, by_camera, devices_json, nakano_for
+from tests.support.devices import CAMERA_PASSWORD, by_camera, devices_json, nakano_for
+from tests.support.simulators import simulator_process_fixture
 
-testing = pytest.importorskip("simulator.testing")
+SUBNET = 91  # 127.W.91.x HQ, 127.W.92.x facilities
 
-SUBNET = 91  # 127.0.91.x HQ, 127.0.92.x facilities
-
-
-@pytest.fixture(scope="module")
-def sim100():
-    """A camerahub-sim process with the Nakano layout (55 HQ, 45 facility cameras)."""
-    with testing.running_process("--cameras", "100", "--hq", "55", "--username", "admin",
-                                 "--password", CAMERA_PASSWORD, subnet=SUBNET) as (_p, kw):
-        yield kw
+# A camerahub-sim process with the Nakano layout (55 HQ, 45 facility cameras)
+sim100 = simulator_process_fixture(SUBNET, "--cameras", "100", "--hq", "55",
+                                   "--username", "admin", "--password", CAMERA_PASSWORD)
 
 
 def test_plan_apply_replan_on_100_cameras(sim100, cli, tmp_path):
-    path = nakano_for("127.0.91.", "127.0.92.", sim100["port"], tmp_path / "nakano.yaml")
+    path = nakano_for(sim100, tmp_path / "nakano.yaml")
     code, out, err = cli("deploy", "plan", "-f", path, "--devices", "--json")
     assert code == 0, err
     plan = devices_json(out)
@@ -47,7 +40,7 @@ def test_plan_apply_replan_on_100_cameras(sim100, cli, tmp_path):
     assert "Devices: 100 unchanged" in out and "~ device" not in out
 
     # the cameras themselves, as the simulator holds them
-    cams = httpx.get(f"http://127.0.0.1:{sim100['control_port']}/cameras", timeout=30).json()
+    cams = sim100.cameras()
     by_id = {c["id"]: c for c in cams}
     assert by_id["hq-001"]["hostname"] == "hq-1f-koseki-01"
     assert by_id["hq-001"]["name"] == "1階 戸籍執務室 カメラ1"

@@ -30,10 +30,9 @@ from camerahub.recorder.retention import RetentionSweeper
 from camerahub.recorder.streams import OnvifStreamResolver
 from camerahub.storage import RetryPolicy
 from camerahub.video.segmenter import Backoff
-from simulator.testing import running_simulator
-from tests.authz.authz_support import PASSWORD, make_app, set_all_passwords
-from tests.recorder.rec_support import wait_for
-from tests.support.s3 import MotoS3
+from tests.support.deployment import PASSWORD, make_app, set_all_passwords
+from tests.support.simulators import running_simulator
+from tests.support.wait import wait_for
 
 SUBNET = 65
 GOP_S = 1.0  # the simulator's keyframe interval
@@ -76,13 +75,13 @@ def _config(sim, moto_endpoint: str, bucket: str, data_dir) -> dict:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, moto_s3):
     """Three cameras recorded into moto S3 for a while, and the real app over the result."""
     tmp = tmp_path_factory.mktemp("e2e")
     mp = pytest.MonkeyPatch()
     mp.setenv("CAMERAHUB_CAMERA_PASSWORD", "admin")
     mp.setenv("CAMERAHUB_EXPORT_KEY", generate_key().decode())
-    moto = MotoS3().start()
+    moto = moto_s3
     with running_simulator(cameras=3, hq=3, subnet=SUBNET) as sim:
         bucket = moto.bucket(object_lock=True)
         data = _config(sim, moto.endpoint, bucket, tmp / "data")
@@ -111,7 +110,6 @@ def world(tmp_path_factory):
         app = make_app(url, cfg, data_dir=tmp / "data")
         yield {"cfg": cfg, "sessions": sessions, "store": store, "client": TestClient(app),
                "tmp": tmp, "url": url}
-    moto.stop()
     mp.undo()
 
 

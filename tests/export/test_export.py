@@ -19,15 +19,15 @@ from camerahub.deploy import apply_plan, plan_changes
 from camerahub.export import build_bundle, generate_key, load_private_key, verify_bundle
 from camerahub.incidents import AlertIn, IncidentService
 from camerahub.storage import FileStore
-from tests.conftest import EXAMPLES
-from tests.support.media import encode, segments
+from tests.support.media import segments
+from tests.support.paths import EXAMPLES
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def clip_source(tmp_path_factory):
-    return encode(tmp_path_factory.mktemp("src") / "in.ts", 16)
+def clip_source(h264):
+    return h264(16)
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from camerahub.deploy import apply_plan, plan_changes
 from camerahub.recorder import in_shard, parse_shard, shard_of
 from camerahub.recorder.retention import RetentionSweeper
 from camerahub.storage import FileStore, S3Settings, S3Store, segment_key
-from tests.conftest import EXAMPLES
-from tests.support.s3 import MotoS3
+from tests.support.paths import EXAMPLES
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
@@ -66,20 +65,17 @@ def test_sweep_deletes_expired_unheld_and_keeps_held(inventory, tmp_path):
     assert not set(expired) & set(store.iter_keys(""))
 
 
-def test_object_lock_legal_hold_blocks_deletion_even_if_the_index_forgot(inventory, tmp_path):
-    moto = MotoS3().start()
-    try:
-        bucket = moto.bucket(object_lock=True)
-        store = S3Store(S3Settings(bucket=bucket, endpoint_url=moto.endpoint, path_style=True))
-        key = _put(store, inventory, "hq-1f-koseki-02", NOW - timedelta(days=40), tmp_path)
-        store.set_legal_hold(key, True)
-        report = RetentionSweeper(inventory, store, now=lambda: NOW).sweep()
-        assert report.locked == 1 and report.deleted == 0
-        assert list(store.iter_keys("")) == [key]
-        with inventory() as s:
-            assert s.scalar(select(m.Segment.key)) == key
-    finally:
-        moto.stop()
+def test_object_lock_legal_hold_blocks_deletion_even_if_the_index_forgot(inventory, tmp_path,
+                                                                         moto_s3):
+    bucket = moto_s3.bucket(object_lock=True)
+    store = S3Store(S3Settings(bucket=bucket, endpoint_url=moto_s3.endpoint, path_style=True))
+    key = _put(store, inventory, "hq-1f-koseki-02", NOW - timedelta(days=40), tmp_path)
+    store.set_legal_hold(key, True)
+    report = RetentionSweeper(inventory, store, now=lambda: NOW).sweep()
+    assert report.locked == 1 and report.deleted == 0
+    assert list(store.iter_keys("")) == [key]
+    with inventory() as s:
+        assert s.scalar(select(m.Segment.key)) == key
 
 
 def test_shards_cover_every_camera_exactly_once():

@@ -1,14 +1,9 @@
-"""Helpers shared by the access-control tests: deploy the example, oracle of who sees what."""
+"""The example deployment applied with the real deploy code, the real app over it, and an
+oracle of who sees what (shared by the authz, api, cli, live, ui and e2e tests)."""
 
 from __future__ import annotations
 
 import secrets
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 from camerahub import audit
 from camerahub.api import Settings, create_app
@@ -17,9 +12,8 @@ from camerahub.authz.passwords import FAST_TEST_PARAMS, Passwords
 from camerahub.config import Config, load_config, parse_config
 from camerahub.db.engine import inventory_write, open_database
 from camerahub.deploy import apply_plan, plan_changes
-from tests.conftest import EXAMPLES, PG_ADMIN_URL, _pg_reachable
+from tests.support.paths import NAKANO
 
-NAKANO = EXAMPLES / "nakano.yaml"
 PASSWORD = "Kuyakusho-Pass-2026!"
 SECRET = secrets.token_urlsafe(48)
 
@@ -66,31 +60,8 @@ def make_app(url: str, cfg: Config | None = None, **overrides):
     return create_app(settings)
 
 
-@contextmanager
-def pg_schema_url() -> Iterator[str | None]:
-    """A fresh PostgreSQL schema URL (dropped afterwards), or None if unreachable."""
-    if _pg_reachable():
-        yield None
-        return
-    schema = f"t_authz_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def cameras_in_area(cfg: Config, area: str | None) -> set[str]:
     """Independent oracle from the YAML: cameras in a department or division (None: all)."""
     rooms = {room.id for dept, div, room in cfg.org.rooms()
              if area is None or area in (dept.id, div.id)}
     return {cam.id for cam in cfg.cameras if cam.room in rooms}
-
-
-def sqlite_file_url(path: Path) -> str:
-    """A SQLite URL for a file."""
-    return f"sqlite:///{path}"

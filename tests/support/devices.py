@@ -1,4 +1,4 @@
-"""Deployment files pointed at simulators on this suite's ranges (127.0.91.x-127.0.98.x)."""
+"""Deployment files with device settings, pointed at simulated cameras, and their outcomes."""
 
 from __future__ import annotations
 
@@ -7,27 +7,17 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
+from tests.support.simulators import SimProcess, nakano_on
 
-NAKANO = EXAMPLES / "nakano.yaml"
 CAMERA_PASSWORD = "Sim-Secret-91"  # noqa: S105 - the simulators' test password
 
 
-def nakano_for(hq_prefix: str, facility_prefix: str, http_port: int, path: Path) -> Path:
-    """The Nakano example moved onto a simulator's addresses and port."""
-    data = yaml.safe_load(NAKANO.read_text(encoding="utf-8"))
-    data["defaults"]["port"] = http_port
-    for site in data["sites"]:
-        site["discovery"]["targets"] = [_move(t, hq_prefix, facility_prefix)
-                                        for t in site["discovery"].get("targets", [])]
-    for cam in data["cameras"]:
-        cam["address"] = _move(cam["address"], hq_prefix, facility_prefix)
+def nakano_for(sim: SimProcess, path: Path) -> Path:
+    """The Nakano example moved onto a simulator's addresses and port, written to path."""
+    data = nakano_on(sim)
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
-
-
-def _move(text: str, hq_prefix: str, facility_prefix: str) -> str:
-    return text.replace("127.0.1.", hq_prefix).replace("127.0.2.", facility_prefix)
 
 
 def small_deployment(sim, path: Path, devices: dict, cameras: int = 4,
@@ -46,7 +36,6 @@ def small_deployment(sim, path: Path, devices: dict, cameras: int = 4,
     data["devices"] = devices
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
-
 
 
 def devices_json(out: str) -> dict:

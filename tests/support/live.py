@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +16,9 @@ import uvicorn
 
 from camerahub.live import LiveHub, LiveOptions, LiveSources
 from camerahub.live.boxes import BoxSplitter, Fragment
-from tests.authz.authz_support import NAKANO, PASSWORD, deploy_text, set_all_passwords
+from tests.support.deployment import NAKANO, PASSWORD, deploy_text, set_all_passwords
+from tests.support.net import free_port
+from tests.support.wait import wait_until
 
 # Inventory camera -> simulated camera. The koseki division's room 1 gets live cameras;
 # every other camera keeps its 127.0.1.x address, where nothing listens on the sim's port.
@@ -26,13 +26,6 @@ SIM_CAMERAS = {"hq-1f-koseki-01": "hq-001", "hq-1f-koseki-02": "hq-002",
                "hq-1f-koseki-03": "hq-003", "hq-1f-koseki-04": "hq-004"}
 UNREACHABLE = "hq-1f-jumin-01"  # 127.0.1.5: connection refused
 SUB_SIZE = (640, 360)  # the simulator's `sub` profile, the inventory's live profile
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def deployment_text(sim, cameras: dict[str, str] = SIM_CAMERAS) -> str:
@@ -60,7 +53,6 @@ def install_hub(app, cfg, **options) -> LiveHub:
     hub = LiveHub(sources, LiveOptions(**options), forget=sources.forget)
     app.state.live = hub
     return hub
-
 
 
 def rtsp_sessions(sim, sim_id: str) -> int:
@@ -98,17 +90,6 @@ def serving(app, timeout: float = 30) -> Iterator[Server]:
     finally:
         server.should_exit = True
         thread.join(30)
-
-
-def wait_until(predicate, timeout: float = 60, what: str = "condition"):
-    """Poll predicate until truthy; fail with what after timeout (generous, not a timing test)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached within {timeout} s")
 
 
 def token(base: str, user: str) -> str:

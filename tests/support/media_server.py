@@ -1,50 +1,10 @@
-"""Test media for the video tests: real H.264 made with PyAV/libx264, small local servers."""
+"""A small local HTTP server that serves a media file, asks for credentials, or stalls."""
 
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
 from pathlib import Path
-
-import av
-import cv2
-import numpy as np
-
-FPS = 15
-GOP = 15
-SECONDS = 32
-SIZE = (320, 240)
-
-
-def encode_h264(path: Path, seconds: float, fmt: str, fps: int = FPS, gop: int = GOP) -> Path:
-    """Encode numbered OpenCV-drawn frames with libx264 (B-frames on) into a file."""
-    with av.open(str(path), "w", format=fmt) as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height = SIZE
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0",
-                          "preset": "ultrafast", "bf": "2"}
-        for index in range(round(seconds * fps)):
-            frame = av.VideoFrame.from_ndarray(_drawing(index), format="bgr24")
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
-
-
-def _drawing(index: int) -> np.ndarray:
-    """A frame with its number and a moving box, so frames differ."""
-    img = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
-    cv2.rectangle(img, (index * 4 % 280, 20), (index * 4 % 280 + 40, 60), (0, 200, 255), -1)
-    cv2.putText(img, str(index), (40, 180), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
-    return img
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on the loopback address right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 class MediaServer:

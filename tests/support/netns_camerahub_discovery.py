@@ -1,4 +1,4 @@
-"""Child process of test_discovery_netns.py; runs INSIDE a private network namespace.
+"""Child of tests/discovery/test_discovery_netns.py; runs INSIDE a private network namespace.
 
 Starts 100 simulated cameras with multicast on `lo`, then discovers them by multicast only:
 the bare probe, a full scan with interrogation, and `camerahub discover --interface lo`.
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run as a script
 
 from camerahub.discovery.plan import ScanPlan, SitePlan  # noqa: E402
 from camerahub.discovery.scan import Scan  # noqa: E402

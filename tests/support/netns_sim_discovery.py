@@ -1,7 +1,7 @@
 """Run inside a private network namespace: multicast discovery against 100 cameras.
 
 Prints one JSON object: Hellos seen at start, ProbeMatches per probe, Byes seen at stop.
-Only ever executed by test_discovery_multicast.py under `unshare -n`.
+Only ever executed by tests/simulator/test_discovery_multicast.py under `unshare -n`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from sim_helpers import parse_probe_match, probe_message  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script
 
 from simulator.testing import running_process  # noqa: E402
+from tests.support.sim_clients import parse_probe_match, probe_message  # noqa: E402
 
 GROUP, PORT = "239.255.255.250", 3702
 ACTION = "http://schemas.xmlsoap.org/ws/2005/04/discovery/"

@@ -1,10 +1,6 @@
-"""Support for recorder tests: a deployment for simulated cameras, and waits."""
+"""Support for recorder tests: a deployment for two simulated cameras and a storage section."""
 
 from __future__ import annotations
-
-import time
-
-SUBNET = 61  # 127.0.61.x: this folder's own cameras
 
 
 def deployment(sim, storage: dict, tmp_path, **recorder) -> dict:
@@ -28,14 +24,3 @@ def deployment(sim, storage: dict, tmp_path, **recorder) -> dict:
                      "reconnect_max_s": 2, **recorder},
         "data_dir": str(tmp_path / "data"),
     }
-
-
-def wait_for(predicate, timeout=120.0, interval=0.25):
-    """Poll until predicate() is truthy; fail the test with a clear message on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s: {predicate.__doc__ or predicate}")

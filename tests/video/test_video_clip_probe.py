@@ -8,7 +8,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from video_media import FPS, SECONDS, SIZE
 
 from camerahub.video import (
     Segmenter,
@@ -20,6 +19,7 @@ from camerahub.video import (
     remux_to_mp4,
     snapshot_jpeg,
 )
+from tests.support.media import FPS, SECONDS, SIZE
 
 
 @pytest.fixture(scope="module")
