@@ -8,6 +8,22 @@ from __future__ import annotations
 import pytest
 
 from tests.support.databases import pg_schema, pg_unreachable
+from tests.support.scheduling import make_scheduler, slow_first
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With `--dist loadscope` (pyproject.toml), spread modules over the xdist workers as
+    tests/support/scheduling.py describes; any other --dist keeps xdist's own scheduler."""
+    if config.getvalue("dist") == "loadscope":
+        return make_scheduler(config, log)
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """In xdist workers, collect slow units first so they are handed out first."""
+    if hasattr(config, "workerinput") and config.getvalue("dist") == "loadscope":
+        slow_first(items)
 
 
 @pytest.fixture(scope="session", autouse=True)
