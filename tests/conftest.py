@@ -21,8 +21,9 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_collection_modifyitems(config, items):
-    """In xdist workers, collect slow units first so they are handed out first."""
-    if hasattr(config, "workerinput") and config.getvalue("dist") == "loadscope":
+    """In xdist workers (whose own --dist is "no"), collect slow units first so that the
+    scheduler hands them out first; a run in one process keeps the collection order."""
+    if hasattr(config, "workerinput"):
         slow_first(items)
 
 
