@@ -14,9 +14,9 @@ def api(tmp_path_factory) -> Api:
 
 
 @pytest.fixture
-def fresh_api(db_url) -> Api:
+def fresh_api(db_url, tmp_path) -> Api:
     """A deployed database and app of its own, on SQLite and on PostgreSQL."""
-    built = build_api(db_url)
+    built = build_api(db_url, tmp_path / "data")
     yield built
     built.client.close()
     built.app.state.camerahub.engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
@@ -99,10 +100,10 @@ class Api:
         return self.keys[scope]
 
 
-def build_api(url: str) -> Api:
+def build_api(url: str, data_dir: Path | None = None) -> Api:
     """Deploy the example into url, set passwords, and start the app with test routes."""
     cfg = deploy_example(url)
     set_all_passwords(url, cfg)
-    app = make_app(url, cfg)
+    app = make_app(url, cfg, **({"data_dir": data_dir} if data_dir else {}))
     add_test_routes(app)
     return Api(url=url, cfg=cfg, app=app, client=TestClient(app))

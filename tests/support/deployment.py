@@ -4,6 +4,7 @@ oracle of who sees what (shared by the authz, api, cli, live, ui and e2e tests).
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 from camerahub import audit
 from camerahub.api import Settings, create_app
@@ -53,7 +54,15 @@ def set_all_passwords(url: str, cfg: Config, password: str = PASSWORD) -> None:
 
 
 def make_app(url: str, cfg: Config | None = None, **overrides):
-    """The real app on url, with cheap argon2 and a policy check on every request."""
+    """The real app on url, with cheap argon2 and a policy check on every request.
+
+    Its files (segment store, audit anchor) go to `data_dir`, by default next to the SQLite
+    file, never into the working directory's var/ that parallel workers would share.
+    """
+    if "data_dir" not in overrides:
+        if not url.startswith("sqlite:///"):
+            raise ValueError(f"make_app needs data_dir= for {url.split(':', 1)[0]} databases")
+        overrides["data_dir"] = Path(url.removeprefix("sqlite:///")).parent / "data"
     settings = Settings(config=cfg or load_config(NAKANO), database_url=url, secret_key=SECRET,
                         password_hashing=FAST_TEST_PARAMS, policy_check_interval_s=0,
                         **overrides)
