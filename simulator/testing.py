@@ -6,11 +6,17 @@ Other suites can build their own fixtures from these, e.g.::
     def cams():
         with running_simulator(cameras=3, subnet=51) as sim:
             yield sim
+
+A suite's `subnet` N gives it 127.W.N.x (HQ) and 127.W.N+1.x (facilities). W is 0 in a plain
+run; under pytest-xdist each worker gwK gets W = K + 1, so two workers running the same
+suite never share an address (per-address WS-Discovery sockets on UDP 3702 would collide,
+and a unicast scan of a range would find the other worker's cameras).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,11 +41,30 @@ def sim_cache_dir() -> Path:
     return Path(env) if env else DEFAULT_CACHE
 
 
-def subnet_bases(subnet: int) -> tuple[str, str]:
-    """HQ cameras on 127.0.SUBNET.x, facility cameras on 127.0.SUBNET+1.x."""
+def worker_octet() -> int:
+    """Second address octet of this test process: 0, or K + 1 in pytest-xdist worker gwK."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    match = re.fullmatch(r"gw(\d+)", worker)
+    if not match:
+        return 0
+    octet = int(match.group(1)) + 1
+    if octet > 255:
+        raise ValueError(f"too many xdist workers for per-worker ranges: {worker}")
+    return octet
+
+
+def subnet_prefixes(subnet: int) -> tuple[str, str]:
+    """("127.W.SUBNET.", "127.W.SUBNET+1."): HQ and facility prefixes of a suite's range."""
     if not 3 <= subnet <= 253:
         raise ValueError("subnet must be 3..253 (127.0.1.x and 127.0.2.x are the defaults)")
-    return f"127.0.{subnet}.1", f"127.0.{subnet + 1}.1"
+    octet = worker_octet()
+    return f"127.{octet}.{subnet}.", f"127.{octet}.{subnet + 1}."
+
+
+def subnet_bases(subnet: int) -> tuple[str, str]:
+    """HQ cameras from 127.W.SUBNET.1, facility cameras from 127.W.SUBNET+1.1."""
+    hq, facility = subnet_prefixes(subnet)
+    return f"{hq}1", f"{facility}1"
 
 
 def isolated_kwargs(subnet: int) -> dict:
@@ -52,7 +77,7 @@ def isolated_kwargs(subnet: int) -> dict:
 
 @contextmanager
 def running_simulator(cameras: int = 4, subnet: int = 31, **kwargs: object) -> Iterator[Simulator]:
-    """An in-process simulator on 127.0.SUBNET.x / 127.0.SUBNET+1.x, stopped afterwards."""
+    """An in-process simulator on 127.W.SUBNET.x / 127.W.SUBNET+1.x, stopped afterwards."""
     options = {**isolated_kwargs(subnet), **kwargs}
     sim = Simulator(cameras=cameras, **options)  # type: ignore[arg-type]
     sim.start()

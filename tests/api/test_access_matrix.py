@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from camerahub.db import models as m
-from tests.api.conftest import CAMERA_ACTIONS, SYSTEM_ACTIONS, TEST_PREFIX
-from tests.authz.authz_support import cameras_in_area
+from tests.support.api import CAMERA_ACTIONS, SYSTEM_ACTIONS, TEST_PREFIX
+from tests.support.deployment import cameras_in_area
 
 START, END = "2026-11-20T01:00:00Z", "2026-11-20T01:10:00Z"
 REASON = "月次点検のため"  # a stated reason, as managers must give on standing access

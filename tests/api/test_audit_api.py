@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tests.api.conftest import TEST_PREFIX
+from tests.support.api import TEST_PREFIX
 
 RANGE = {"start": "2026-11-20T01:00:00Z", "end": "2026-11-20T01:10:00Z"}
 

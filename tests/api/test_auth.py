@@ -12,8 +12,8 @@ from sqlalchemy import select, update
 
 from camerahub.authz.tokens import issue_token
 from camerahub.db import models as m
-from tests.api.conftest import TEST_PREFIX
-from tests.authz.authz_support import PASSWORD, SECRET, deploy_text, variant
+from tests.support.api import TEST_PREFIX
+from tests.support.deployment import PASSWORD, SECRET, deploy_text, variant
 
 KOSEKI = "hq-1f-koseki-01"
 PLAYBACK = f"{TEST_PREFIX}/cameras/{KOSEKI}/playback"

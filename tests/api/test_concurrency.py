@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
@@ -14,8 +13,9 @@ import uvicorn
 
 from camerahub import audit
 from camerahub.db import models as m
-from tests.authz.authz_support import PASSWORD, deploy_example, make_app, set_all_passwords
-from tests.support.s3 import free_port
+from tests.support.deployment import PASSWORD, deploy_example, make_app, set_all_passwords
+from tests.support.net import free_port
+from tests.support.wait import wait_until
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 
@@ -31,9 +31,7 @@ def server(tmp_path_factory):
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: srv.started, 120, "uvicorn started")
     yield f"http://127.0.0.1:{port}", app.state.camerahub.sessions
     srv.should_exit = True
     thread.join(30)

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from camerahub.authz import create_grant
 from camerahub.authz.errors import InvalidRequest, UnknownAccount
 from camerahub.db import models as m
-from tests.api.conftest import TEST_PREFIX
-from tests.authz.authz_support import deploy_text, variant
+from tests.support.api import TEST_PREFIX
+from tests.support.deployment import deploy_text, variant
 
 KOSEKI, ZEIMU = "hq-1f-koseki-01", "hq-2f-kazei-a-01"
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import TEST_PREFIX
+from tests.support.api import TEST_PREFIX
 
 ODD_PATHS = ["/api/v1/cameras/%00", "/api/v1/cameras/%FF%FE", "/api/v1/cameras/" + "a" * 5000,
              "/api/v1/cameras/..%2F..%2Fetc%2Fpasswd", "/api/v1/cameras/%E2%80%AEkoseki",

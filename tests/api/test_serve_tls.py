@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from camerahub.cli import main
-from tests.authz.authz_support import NAKANO, SECRET, deploy_example
+from tests.support.deployment import NAKANO, SECRET, deploy_example
 
 
 def _self_signed(tmp_path) -> tuple[str, str]:

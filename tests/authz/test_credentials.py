@@ -13,7 +13,7 @@ from camerahub.authz.passwords import FAST_TEST_PARAMS, HashParams, Passwords, c
 from camerahub.authz.tokens import check_secret, issue_token, verify_token
 from camerahub.composition import build_services
 from camerahub.config import Runtime, load_config
-from tests.authz.authz_support import NAKANO
+from tests.support.deployment import NAKANO
 
 GOOD_SECRET = "k3Y-" + "a1B2c3D4e5F6g7H8i9J0kLmNoPqRsTuV"
 

@@ -15,7 +15,7 @@ from camerahub.authz.store import load_inventory
 from camerahub.db import models as m
 from camerahub.db.engine import open_database
 from camerahub.incidents import visible_incidents
-from tests.authz.authz_support import deploy_example
+from tests.support.deployment import deploy_example
 
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
 # An API key whose name is also a user's id: it must never pass for that user.

@@ -16,7 +16,7 @@ from camerahub.authz.policy import (
 from camerahub.authz.store import load_inventory
 from camerahub.config.users import SCOPED_ROLES, Role
 from camerahub.db.engine import open_database
-from tests.authz.authz_support import cameras_in_area, deploy_example
+from tests.support.deployment import cameras_in_area, deploy_example
 
 KOSEKI = "hq-1f-koseki-01"        # 区民部 / 戸籍住民分野, headquarters
 KOSEKI_FACILITY = "jimusho-minami-madoguchi-01"  # same division, a branch office
@@ -157,7 +157,7 @@ def test_generated_policy_variants(inv, sub, obj, act, expected):
 
 def test_policy_loads_from_each_backend_and_follows_deployments(db_url):
     from camerahub.authz.store import PolicyStore
-    from tests.authz.authz_support import deploy_text, variant
+    from tests.support.deployment import deploy_text, variant
 
     cfg = deploy_example(db_url)
     _, sessions = open_database(db_url)

@@ -10,11 +10,11 @@ import time
 
 import pytest
 import yaml
-from conftest import FACILITY_PREFIX, HQ_PREFIX
 from sqlalchemy import select
 
 from camerahub.db import models as m
 from camerahub.discovery import DiscoveryService
+from tests.support.discovery import FACILITY_PREFIX, HQ_PREFIX
 
 REQUIRED = {"address", "endpoint", "manufacturer", "model", "firmware", "serial", "mac",
             "profiles", "snapshot_uri", "clock_offset_s", "camera_id", "findings"}
@@ -61,7 +61,7 @@ def test_register_prints_unconfigured_cameras_as_yaml(deploy, sim100):
 
 
 @pytest.mark.parametrize(("args", "reason"), [
-    (["--targets", "127.0.52.9-127.0.52.1"], "ends before it starts"),
+    (["--targets", f"{FACILITY_PREFIX}9-{FACILITY_PREFIX}1"], "ends before it starts"),
     (["--targets", "127.0.0.0/8"], "limit"),
     (["--targets", "not-an-address"], "not an IPv4 address"),
     (["--targets", "239.255.255.250"], "not a unicast"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import av
 import pytest
-from conftest import FACILITY_PREFIX, HQ_PREFIX
 from sqlalchemy import select
 
 from camerahub.db import models as m
 from camerahub.discovery import DiscoveryService
+from tests.support.discovery import FACILITY_PREFIX, HQ_PREFIX
 
 
 @pytest.fixture

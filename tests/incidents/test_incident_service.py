@@ -27,7 +27,7 @@ from camerahub.incidents import (
     Notifier,
     TransitionIn,
 )
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
 

@@ -1,30 +1,28 @@
-"""Fixtures for live-view tests: simulated cameras on 127.0.81.x and the real app over them."""
+"""Fixtures for live-view tests: simulated cameras on 127.W.81.x and the real app over them."""
 
 from __future__ import annotations
 
 import pytest
 
 from camerahub.live import LiveOptions
-from simulator.testing import running_simulator
-from tests.authz.authz_support import make_app
-from tests.live.live_support import deploy_for, hub_of, serving
+from tests.support.deployment import make_app
+from tests.support.live import deploy_for, hub_of, serving
+from tests.support.simulators import simulator_fixture
 
-SUBNET = 81  # 127.0.81.x (HQ) / 127.0.82.x: this folder's own cameras
+SUBNET = 81  # 127.W.81.x (HQ) / 127.W.82.x: this folder's own cameras
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def camera_password():
-    """The example's camera credential reads CAMERAHUB_CAMERA_PASSWORD (the sim's admin)."""
+    """The example's camera credential reads CAMERAHUB_CAMERA_PASSWORD (the sim's admin);
+    module-scoped so the variable does not leak into other folders' tests on this worker."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CAMERAHUB_CAMERA_PASSWORD", "admin")
         yield "admin"
 
 
-@pytest.fixture(scope="module")
-def sim(camera_password):
-    """Four simulated HQ cameras standing in for the koseki room's cameras."""
-    with running_simulator(cameras=4, hq=4, subnet=SUBNET) as simulator:
-        yield simulator
+# Four simulated HQ cameras standing in for the koseki room's cameras
+sim = simulator_fixture(SUBNET, cameras=4, hq=4, requires=("camera_password",))
 
 
 @pytest.fixture(scope="module")

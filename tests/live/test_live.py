@@ -7,8 +7,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.authz.authz_support import make_app
-from tests.live.live_support import (
+from tests.support.deployment import make_app
+from tests.support.live import (
     SUB_SIZE,
     UNREACHABLE,
     StreamReader,
@@ -17,8 +17,8 @@ from tests.live.live_support import (
     rtsp_sessions,
     serving,
     token,
-    wait_until,
 )
+from tests.support.wait import wait_until
 
 CAM, SIM = "hq-1f-koseki-01", "hq-001"
 OTHER, OTHER_SIM = "hq-1f-koseki-03", "hq-003"

@@ -1,4 +1,4 @@
-"""The onvif-zeep adapter against camerahub-sim (in-process, 127.0.55.x) and quirky servers.
+"""The onvif-zeep adapter against camerahub-sim (in-process, 127.W.55.x) and quirky servers.
 
 Nothing inside onvif or zeep is replaced: only the device on the other end of the socket is
 simulated, and the quirks are real HTTP servers in front of it.
@@ -20,18 +20,13 @@ from camerahub.onvif import (
     NotOnvifDevice,
     OnvifClient,
 )
+from tests.support.simulators import simulator_fixture, subnet_prefixes
 
-testing = pytest.importorskip("simulator.testing")
-
-SUBNET = 55  # 127.0.55.x: this suite's private range
-QUIRK_HOST = "127.0.55.250"
+SUBNET = 55  # 127.W.55.x: this suite's private range
+QUIRK_HOST = f"{subnet_prefixes(SUBNET)[0]}250"
 ADMIN = Login("admin", "admin")
 
-
-@pytest.fixture(scope="module")
-def sim():
-    with testing.running_simulator(cameras=2, hq=2, subnet=SUBNET) as simulator:
-        yield simulator
+sim = simulator_fixture(SUBNET, cameras=2, hq=2)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The probe on real UDP sockets against fake responders on this suite's loopback range.
 
-Nothing here sends multicast: only directed probes to 127.0.53.x, where the test binds its
+Nothing here sends multicast: only directed probes to 127.W.53.x, where the test binds its
 own fake devices on port 3702.
 """
 
@@ -11,12 +11,14 @@ import socket
 import threading
 
 import pytest
-import wsd_payloads as p
 
 from camerahub.onvif import ProbeError, WsDiscoveryProbe
 from camerahub.onvif.wsdiscovery import PORT
+from tests.onvif import wsd_payloads as p
+from tests.support.simulators import subnet_prefixes
 
-FAKE_A, FAKE_B, SILENT = "127.0.53.200", "127.0.53.201", "127.0.53.202"
+RANGE = subnet_prefixes(53)[0]  # 127.W.53.: this suite's fake devices
+FAKE_A, FAKE_B, SILENT, NOISE = (f"{RANGE}{n}" for n in (200, 201, 202, 250))
 EPR_A, EPR_B = "urn:uuid:aaaaaaaa-0000-4000-8000-000000000001", "urn:uuid:bbbb-2"
 
 
@@ -70,8 +72,8 @@ def test_hostile_replies_and_garbage_do_not_disturb_the_probe():
     with WsDiscoveryProbe([FAKE_A, FAKE_B], timeout=20) as probe:
         # garbage straight at the probe's own socket from an address it never probed
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as noise:
-            noise.bind(("127.0.53.250", 0))
-            for datagram in p.GARBAGE[1:] + [p.reply(source="127.0.53.250")]:
+            noise.bind((NOISE, 0))
+            for datagram in p.GARBAGE[1:] + [p.reply(source=NOISE)]:
                 noise.sendto(datagram, probe.local_address)
         fake_a.start()
         fake_b.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import wsd_payloads as p
 
 from camerahub.onvif.wsdiscovery import (
     NS_DN,
@@ -12,6 +11,7 @@ from camerahub.onvif.wsdiscovery import (
     parse_probe_matches,
     pin_xaddr,
 )
+from tests.onvif import wsd_payloads as p
 
 
 def test_captured_reply_parses():

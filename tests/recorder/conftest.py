@@ -1,30 +1,20 @@
-"""Fixtures for recorder tests: simulated cameras, a moto S3 endpoint, a deployed inventory."""
+"""Fixtures for recorder tests: simulated cameras and a deployed inventory (S3 is the shared
+moto_s3 of tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
-from rec_support import SUBNET
 
 from camerahub.config import parse_config, resolve_runtime
 from camerahub.db.engine import inventory_write, open_database
 from camerahub.deploy import apply_plan, plan_changes
-from simulator.testing import running_simulator
-from tests.support.s3 import MotoS3
+from tests.support.simulators import simulator_fixture
 
+SUBNET = 61  # 127.W.61.x / 127.W.62.x: this folder's own cameras (67: test_background)
 
-@pytest.fixture(scope="session")
-def moto():
-    server = MotoS3().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def cams():
-    """Two simulated cameras (one HQ, one facility) on 127.0.61.1 / 127.0.62.1."""
-    with running_simulator(cameras=2, hq=1, subnet=SUBNET) as sim:
-        yield sim
+# Two simulated cameras (one HQ, one facility) on 127.W.61.1 / 127.W.62.1
+cams = simulator_fixture(SUBNET, cameras=2, hq=1)
 
 
 @pytest.fixture

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from rec_support import deployment, wait_for
-
 from camerahub.composition import open_store
 from camerahub.db import models as m
 from camerahub.jobs import BackgroundJobs
-from simulator.testing import running_simulator
+from tests.support.recorder import deployment
+from tests.support.simulators import running_simulator
+from tests.support.wait import wait_for
 
 
 def test_discovery_marks_cameras_online_then_offline(make_env, tmp_path):
-    with running_simulator(cameras=2, hq=1, subnet=67) as sim:
+    with running_simulator(cameras=2, hq=1, subnet=67) as sim:  # 127.W.67.x: not the folder's 61
         data = deployment(sim, {"backend": "file", "file": {"path": str(tmp_path / "s")}},
                           tmp_path)
         targets = [f"{c.address}" for c in sim.cameras]

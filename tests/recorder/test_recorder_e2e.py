@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import av
 import pytest
-from rec_support import deployment, wait_for
 from sqlalchemy import select
 
 from camerahub.cameras import CameraAccess, insert_login
@@ -16,6 +15,8 @@ from camerahub.composition import open_store
 from camerahub.db import models as m
 from camerahub.recorder import Recorder
 from camerahub.storage import parse_segment_key
+from tests.support.recorder import deployment
+from tests.support.wait import wait_for
 
 
 def _resolver(sim, cfg):
@@ -58,11 +59,11 @@ def _check_segment(data: bytes, seg: m.Segment, full: bool, segment_seconds=4):
 
 
 @pytest.mark.parametrize("backend", ["s3", "file"])
-def test_segments_land_under_contract_keys_with_checksums(backend, cams, moto, make_env,
+def test_segments_land_under_contract_keys_with_checksums(backend, cams, moto_s3, make_env,
                                                          tmp_path):
     if backend == "s3":
-        bucket = moto.bucket()
-        storage = {"backend": "s3", "s3": {"bucket": bucket, "endpoint_url": moto.endpoint,
+        bucket = moto_s3.bucket()
+        storage = {"backend": "s3", "s3": {"bucket": bucket, "endpoint_url": moto_s3.endpoint,
                                            "path_style": True, "region": "us-east-1"}}
     else:
         storage = {"backend": "file", "file": {"path": str(tmp_path / "store")}}

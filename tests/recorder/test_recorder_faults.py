@@ -12,7 +12,6 @@ from datetime import timedelta
 import av
 import pytest
 import yaml
-from rec_support import deployment, wait_for
 from sqlalchemy import select
 
 from camerahub.composition import open_store
@@ -21,7 +20,9 @@ from camerahub.recorder import Recorder, RecorderOptions
 from camerahub.recorder.streams import OnvifStreamResolver
 from camerahub.storage import RetryPolicy
 from camerahub.video.segmenter import Backoff
+from tests.support.recorder import deployment
 from tests.support.s3 import MotoS3
+from tests.support.wait import wait_for
 
 FAST = RecorderOptions(segment_seconds=4, read_timeout_s=4, upload_workers=2,
                        backoff=Backoff(initial_s=0.5, max_s=2), retry=RetryPolicy(max_s=2))

@@ -17,8 +17,7 @@ from camerahub.deploy import apply_plan, plan_changes
 from camerahub.recorder import in_shard, parse_shard, shard_of
 from camerahub.retention import RetentionSweeper
 from camerahub.storage import FileStore, S3Settings, S3Store, segment_key
-from tests.conftest import EXAMPLES
-from tests.support.s3 import MotoS3
+from tests.support.paths import EXAMPLES
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
@@ -66,20 +65,17 @@ def test_sweep_deletes_expired_unheld_and_keeps_held(inventory, tmp_path):
     assert not set(expired) & set(store.iter_keys(""))
 
 
-def test_object_lock_legal_hold_blocks_deletion_even_if_the_index_forgot(inventory, tmp_path):
-    moto = MotoS3().start()
-    try:
-        bucket = moto.bucket(object_lock=True)
-        store = S3Store(S3Settings(bucket=bucket, endpoint_url=moto.endpoint, path_style=True))
-        key = _put(store, inventory, "hq-1f-koseki-02", NOW - timedelta(days=40), tmp_path)
-        store.set_legal_hold(key, True)
-        report = RetentionSweeper(inventory, store, now=lambda: NOW).sweep()
-        assert report.locked == 1 and report.deleted == 0
-        assert list(store.iter_keys("")) == [key]
-        with inventory() as s:
-            assert s.scalar(select(m.Segment.key)) == key
-    finally:
-        moto.stop()
+def test_object_lock_legal_hold_blocks_deletion_even_if_the_index_forgot(inventory, tmp_path,
+                                                                         moto_s3):
+    bucket = moto_s3.bucket(object_lock=True)
+    store = S3Store(S3Settings(bucket=bucket, endpoint_url=moto_s3.endpoint, path_style=True))
+    key = _put(store, inventory, "hq-1f-koseki-02", NOW - timedelta(days=40), tmp_path)
+    store.set_legal_hold(key, True)
+    report = RetentionSweeper(inventory, store, now=lambda: NOW).sweep()
+    assert report.locked == 1 and report.deleted == 0
+    assert list(store.iter_keys("")) == [key]
+    with inventory() as s:
+        assert s.scalar(select(m.Segment.key)) == key
 
 
 def test_shards_cover_every_camera_exactly_once():
@@ -126,31 +122,3 @@ def test_index_rebuild_from_the_store_listing(inventory, tmp_path, sqlite_url, m
     assert rows[0].end - rows[0].start == timedelta(seconds=10)
     assert main(["index", "rebuild", "--config", str(cfg), "--json"]) == 0
     assert '"present": 5' in capsys.readouterr().out
-
-
-def test_index_segment_is_one_idempotent_insert_that_reports_holds(db_url):
-    _, sessions = open_database(db_url)
-    cfg = load_config(EXAMPLES / "minimal.yaml")
-    with inventory_write(sessions) as s:
-        apply_plan(s, plan_changes(s, cfg), "x", "t")
-    cam, start = "hq-1f-koseki-01", NOW - timedelta(hours=1)
-    with sessions.begin() as s:
-        s.add(m.Hold(camera_id=cam, start=start + timedelta(seconds=15),
-                     end=start + timedelta(seconds=40), created_by="kiki-sato"))
-
-    def add(offset_s: int, sha: str = "a" * 64) -> bool:
-        seg_start = start + timedelta(seconds=offset_s)
-        with sessions.begin() as s:
-            return index.index_segment(
-                s, camera_id=cam, site_id="hq", start=seg_start,
-                end=seg_start + timedelta(seconds=10), nbytes=1000, sha256=sha,
-                key=segment_key("hq", cam, seg_start, 10_000, "ts"))
-
-    assert [add(0), add(10), add(40)] == [False, True, False]
-    assert add(10, "b" * 64) is True  # a second report of the same key changes nothing
-    with sessions() as s:
-        rows = s.execute(select(m.Segment.start, m.Segment.held, m.Segment.sha256)
-                         .order_by(m.Segment.start)).all()
-    assert [(r.held, r.sha256) for r in rows] == [(False, "a" * 64), (True, "a" * 64),
-                                                  (False, "a" * 64)]
-    assert rows[1].start == start + timedelta(seconds=10)

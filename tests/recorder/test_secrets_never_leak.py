@@ -3,9 +3,9 @@
 Five cameras misbehave while the real recorder (built by the composition root) records
 them: one names a stream URI on another host, one refuses our credentials, one names its own
 host on a port where nothing listens (FFmpeg's error then repeats the URL it was given,
-login included), one drops its RTSP sessions, one is offline. Every captured log record, everything written to the
-process's stderr (FFmpeg prints there) and every row the recorder wrote is scanned for the
-password, in plain and in percent-encoded form.
+login included), one drops its RTSP sessions, one is offline. Every captured log record,
+everything written to the process's stderr (FFmpeg prints there) and every row the recorder
+wrote is scanned for the password, in plain and in percent-encoded form.
 """
 
 from __future__ import annotations

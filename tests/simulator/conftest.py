@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from simulator.testing import running_process, running_simulator
+from tests.support.sim_ranges import (
+    SUBNET_FAULTS,
+    SUBNET_HEAVY,
+    SUBNET_PROCESS,
+    SUBNET_SHARED,
+)
+from tests.support.simulators import running_process, simulator_fixture
 
-# Each fixture family owns a /24 pair so parallel runs never share an address.
-SUBNET_SHARED = 31  # 127.0.31.x HQ, 127.0.32.x facility
-SUBNET_FAULTS = 35
-SUBNET_PROCESS = 37
-SUBNET_HEAVY = 39
+# Four cameras (3 HQ, 1 facility) shared by read-only tests
+sim = simulator_fixture(SUBNET_SHARED, scope="session", cameras=4)
 
+# A fresh two-camera simulator per test, for tests that break cameras
+fault_sim = simulator_fixture(SUBNET_FAULTS, scope="function", cameras=2)
 
-@pytest.fixture(scope="session")
-def sim():
-    """Four cameras (3 HQ, 1 facility) shared by read-only tests."""
-    with running_simulator(cameras=4, subnet=SUBNET_SHARED) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def fault_sim():
-    """A fresh two-camera simulator per test, for tests that break cameras."""
-    with running_simulator(cameras=2, subnet=SUBNET_FAULTS) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def heavy_sim():
-    """One camera with a heavy small main stream: fills slow clients' queues quickly."""
-    with running_simulator(cameras=1, subnet=SUBNET_HEAVY, main_size="640x360",
-                           bitrate="4M") as simulator:
-        yield simulator
+# One camera with a heavy small main stream: fills slow clients' queues quickly
+heavy_sim = simulator_fixture(SUBNET_HEAVY, scope="function", cameras=1, main_size="640x360",
+                              bitrate="4M")
 
 
 @pytest.fixture
@@ -50,10 +36,3 @@ def launch_sim():
     yield _launch
     for ctx in reversed(started):
         ctx.__exit__(None, None, None)
-
-
-@pytest.fixture(scope="session")
-def unshare_available() -> None:
-    """Skip netns tests where a private network namespace cannot be made."""
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        pytest.skip("unshare/ip not installed: cannot create a private network namespace")

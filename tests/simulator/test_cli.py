@@ -10,6 +10,10 @@ import pytest
 from onvif import ONVIFCamera
 
 from simulator.launcher import REPO_ROOT
+from tests.support.sim_ranges import SUBNET_PROCESS
+from tests.support.simulators import subnet_prefixes
+
+PROCESS = subnet_prefixes(SUBNET_PROCESS)[0]  # launch_sim's HQ range, 127.W.37.
 
 
 def test_ready_line_faults_and_clean_stop(launch_sim):
@@ -29,11 +33,11 @@ def test_ready_line_faults_and_clean_stop(launch_sim):
 def test_config_file_and_credentials(launch_sim, tmp_path):
     config = tmp_path / "cams.yaml"
     config.write_text("cameras:\n"
-                      "  - {id: gate, address: 127.0.37.9, site: depot, name: Gate, "
+                      f"  - {{id: gate, address: {PROCESS}9, site: depot, name: Gate, "
                       "main: 640x360@12}\n"
-                      "  - {id: yard, address: 127.0.37.10, site: depot}\n")
+                      f"  - {{id: yard, address: {PROCESS}10, site: depot}}\n")
     proc, ports = launch_sim("--config", str(config), "--username", "op", "--password", "s3cret")
-    dev = ONVIFCamera("127.0.37.9", ports["port"], "op", "s3cret")
+    dev = ONVIFCamera(f"{PROCESS}9", ports["port"], "op", "s3cret")
     media = dev.create_media_service()
     main = media.GetProfile({"ProfileToken": "main"}).VideoEncoderConfiguration
     assert (main.Resolution.Width, main.RateControl.FrameRateLimit) == (640, 12)

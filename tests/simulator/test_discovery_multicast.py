@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).with_name("netns_discovery.py")
-NETNS_SETUP = ("ip link set lo up; ip link set lo multicast on; "
-               "ip route add 224.0.0.0/4 dev lo; exec \"$0\" \"$1\"")
+from tests.support.netns import netns_unavailable, run_in_netns
 
 
 @pytest.fixture(scope="module")
-def netns_run(unshare_available):
+def netns_run():
     """Hello, ProbeMatches and Bye as seen inside the namespace."""
-    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
-        pytest.skip("unshare -n is not permitted here (needs root or user namespaces)")
-    proc = subprocess.run(["unshare", "-n", "sh", "-c", NETNS_SETUP, sys.executable,
-                           str(SCRIPT)], capture_output=True, text=True, timeout=280)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    return run_in_netns("netns_sim_discovery.py")
 
 
 @pytest.mark.netns

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sim_helpers import parse_probe_match, probe_message, udp_socket
 
 from simulator.discovery import PORT
+from tests.support.sim_clients import parse_probe_match, probe_message, udp_socket
 
 
 def _ask(sock, address: str, **kw) -> str:

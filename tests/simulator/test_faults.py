@@ -9,7 +9,10 @@ import time
 import httpx
 import pytest
 from onvif import ONVIFCamera, ONVIFError
-from sim_helpers import (
+
+from simulator.discovery import PORT
+from simulator.state import FaultSpecError, parse_fault_spec
+from tests.support.sim_clients import (
     RtspClient,
     parse_probe_match,
     post_soap,
@@ -17,9 +20,8 @@ from sim_helpers import (
     soap_request,
     udp_socket,
 )
-
-from simulator.discovery import PORT
-from simulator.state import FaultSpecError, parse_fault_spec
+from tests.support.sim_ranges import SUBNET_FAULTS, SUBNET_START_FAULTS
+from tests.support.simulators import running_simulator, subnet_prefixes
 
 
 def _control(sim, method: str, path: str, **kw) -> httpx.Response:
@@ -53,7 +55,8 @@ def _date_and_time(sim, target: str) -> float:
 def test_control_endpoint_lists_and_validates(fault_sim):
     cams = _control(fault_sim, "GET", "/cameras").json()
     assert [c["id"] for c in cams] == ["hq-001", "hq-002"]
-    assert _control(fault_sim, "GET", "/cameras/127.0.35.2").json()["id"] == "hq-002"
+    second = f"{subnet_prefixes(SUBNET_FAULTS)[0]}2"
+    assert _control(fault_sim, "GET", f"/cameras/{second}").json()["id"] == "hq-002"
     assert _control(fault_sim, "GET", "/cameras/nope").status_code == 404
     assert _control(fault_sim, "POST", "/cameras/hq-001/faults", content=b"{").status_code == 400
     bad = _control(fault_sim, "POST", "/cameras/hq-001/faults", json={"explode": True})
@@ -163,9 +166,9 @@ def test_stall_keeps_the_connection_but_sends_nothing(fault_sim):
 
 
 def test_faults_given_at_start():
-    from simulator.testing import running_simulator
-    with running_simulator(cameras=2, subnet=45, control_port=None,
-                           faults=["hq-002:offline", "127.0.45.1:skew=30,reject-auth"]) as sim:
+    first = f"{subnet_prefixes(SUBNET_START_FAULTS)[0]}1"
+    with running_simulator(cameras=2, subnet=SUBNET_START_FAULTS, control_port=None,
+                           faults=["hq-002:offline", f"{first}:skew=30,reject-auth"]) as sim:
         first = sim.camera("hq-001").faults
         assert (first.skew, first.reject_auth, first.offline) == (30.0, True, False)
         with pytest.raises(httpx.ConnectError):

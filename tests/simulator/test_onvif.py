@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from onvif import ONVIFCamera, ONVIFError
-from sim_helpers import post_soap, soap_request, username_token
+
+from tests.support.sim_clients import post_soap, soap_request, username_token
+from tests.support.sim_ranges import SUBNET_SHARED
+from tests.support.simulators import subnet_bases
 
 STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
 
@@ -149,10 +152,11 @@ def test_identities_are_distinct_and_deterministic(sim):
     cams = sim.cameras
     assert len({c.endpoint_reference for c in cams}) == len(cams)
     assert len({c.serial_number for c in cams}) == len({c.mac for c in cams}) == len(cams)
-    again = default_cameras(Layout(cameras=4, hq_base="127.0.31.1", facility_base="127.0.32.1"))
+    hq_base, facility_base = subnet_bases(SUBNET_SHARED)
+    again = default_cameras(Layout(cameras=4, hq_base=hq_base, facility_base=facility_base))
     assert [c.endpoint_reference for c in again] == [c.endpoint_reference for c in cams]
     assert [c.camera_id for c in cams] == ["hq-001", "hq-002", "hq-003", "fac-001"]
-    assert cams[3].address == "127.0.32.1"
+    assert cams[3].address == facility_base
 
 
 def test_default_layout_is_55_hq_and_45_facility():

@@ -8,7 +8,8 @@ import socket
 import av
 import cv2
 import pytest
-from sim_helpers import RtspClient, nal_types
+
+from tests.support.sim_clients import RtspClient, nal_types
 
 
 def _decode_frames(url: str, count: int) -> list[av.VideoFrame]:

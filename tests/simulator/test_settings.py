@@ -7,16 +7,11 @@ import httpx
 import pytest
 from onvif import ONVIFCamera, ONVIFError
 
-from simulator.testing import running_simulator
+from tests.support.sim_ranges import SUBNET_SETTINGS
+from tests.support.simulators import simulator_fixture
 
-SUBNET_SETTINGS = 95  # 127.0.95.x: owned by this module (the device suite uses 91-94, 97-98)
-
-
-@pytest.fixture(scope="module")
-def settings_sim():
-    """Two cameras whose settings these tests change."""
-    with running_simulator(cameras=2, hq=2, subnet=SUBNET_SETTINGS) as simulator:
-        yield simulator
+# Two cameras whose settings these tests change
+settings_sim = simulator_fixture(SUBNET_SETTINGS, cameras=2, hq=2)
 
 
 @pytest.fixture(scope="module")

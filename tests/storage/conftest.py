@@ -1,36 +1,11 @@
-"""Fixtures for the storage tests: loopback-only S3 (moto), FileStore, real segments."""
+"""Fixtures for the storage tests: every store variant (moto S3 from tests/conftest.py), real
+segments."""
 
 from __future__ import annotations
 
 import pytest
 
 from camerahub.storage import FileStore, S3Store
-from tests.support.media import encode_h264
-from tests.support.s3 import MotoS3
-
-
-@pytest.fixture(scope="session", autouse=True)
-def aws_sandbox(tmp_path_factory):
-    """Dummy credentials, no metadata probing, no real profiles: nothing leaves loopback."""
-    empty = tmp_path_factory.mktemp("aws") / "none"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        mp.setenv("AWS_CONFIG_FILE", str(empty))
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-            mp.delenv(name, raising=False)
-        yield
-
-
-@pytest.fixture(scope="session")
-def moto_s3(aws_sandbox):
-    """One moto S3 server for the session (tests use their own buckets)."""
-    server = MotoS3().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["file", "s3", "s3-locked"])
@@ -44,6 +19,6 @@ def store(request, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def h264_input(tmp_path_factory):
+def h264_input(h264):
     """12 s of H.264 at 15 fps, GOP 15, MPEG-TS."""
-    return encode_h264(tmp_path_factory.mktemp("media") / "input.ts", 12)
+    return h264(12)

@@ -25,7 +25,8 @@ from camerahub.storage import (
     StorageUnavailable,
 )
 from camerahub.storage.s3store import PROBE_PREFIX, StoreCapabilities, make_client
-from tests.support.s3 import S3Gateway, free_port
+from tests.support.net import free_port
+from tests.support.s3 import S3Gateway
 
 KEY = "hq/hq-1f-koseki-01/2026/11/26/03/20261126T031500.000Z_10000.ts"
 KEY2 = "hq/hq-1f-koseki-01/2026/11/26/03/20261126T031510.000Z_10000.ts"

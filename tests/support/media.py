@@ -1,4 +1,5 @@
-"""Real H.264 for tests: encoded with PyAV from OpenCV frames, and cut by the real segmenter."""
+"""Real H.264 for tests: numbered frames drawn with OpenCV, encoded with PyAV/libx264, and cut
+into spool segments by the real segmenter. The one place tests make video files."""
 
 from __future__ import annotations
 
@@ -15,21 +16,42 @@ from camerahub.storage import SpoolItem, SpoolSink
 from camerahub.video.errors import StreamEnded
 from camerahub.video.segmenter import Segmenter, SegmenterConfig
 
+FPS = 15
+GOP = 15
+SIZE = (320, 240)
+SECONDS = 32  # the video suites' long input
 
-def encode_h264(path: Path, seconds: float, fps: int = 15, gop: int = 15,
-                size: tuple[int, int] = (320, 240), profile: str | None = None) -> Path:
-    """Numbered frames encoded with libx264 into MPEG-TS, as a camera's recording would be."""
+
+def frame_image(index: int, size: tuple[int, int] = SIZE) -> np.ndarray:
+    """Frame `index`: its number and a box that moves, so consecutive frames differ."""
     width, height = size
-    with av.open(str(path), "w", format="mpegts") as out:
+    img = np.zeros((height, width, 3), np.uint8)
+    box = width // 8
+    x = index * 4 % max(1, width - box)
+    cv2.rectangle(img, (x, height // 12), (x + box, height // 12 + box), (0, 200, 255), -1)
+    cv2.putText(img, str(index), (40, height * 3 // 4), cv2.FONT_HERSHEY_SIMPLEX, 2,
+                (255, 255, 255), 3)
+    return img
+
+
+def encode_h264(path: Path, seconds: float, fps: int = FPS, gop: int = GOP,
+                size: tuple[int, int] = SIZE, profile: str | None = None,
+                container: str = "mpegts", bframes: int = 0) -> Path:
+    """Encode numbered frames with libx264 (GOP `gop`, no scene cuts) into `container`.
+
+    The MPEG-TS default is a camera's recording; "mp4" carries avcC extradata instead of
+    in-band parameter sets. `bframes` > 0 reorders frames (dts != pts), as many cameras do.
+    """
+    width, height = size
+    with av.open(str(path), "w", format=container) as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0",
-                          "preset": "ultrafast", **({"profile": profile} if profile else {})}
-        for i in range(round(seconds * fps)):
-            img = np.zeros((height, width, 3), np.uint8)
-            cv2.putText(img, str(i), (40, height * 3 // 4), cv2.FONT_HERSHEY_SIMPLEX, 2,
-                        (255,) * 3, 3)
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")))
+                          "preset": "ultrafast", "bf": str(bframes),
+                          **({"profile": profile} if profile else {})}
+        for index in range(round(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(frame_image(index, size), format="bgr24")
+            out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
 
@@ -44,6 +66,28 @@ def segments(source: Path, spool: Path, camera: str, site: str, start: datetime,
     with contextlib.suppress(StreamEnded):  # a file source always ends this way
         seg.record(str(source), threading.Event())
     return made
+
+
+class EncodedMedia:
+    """Encodes each distinct (seconds, options) once and hands out the same read-only file.
+
+    The session fixture `h264` is one of these; tests must copy a file before changing it.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._made: dict[tuple, Path] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, seconds: float, **options) -> Path:
+        key = (seconds, *sorted(options.items()))
+        with self._lock:
+            if key not in self._made:
+                suffix = {"mpegts": "ts"}.get(options.get("container", "mpegts"),
+                                              options.get("container"))
+                path = self.directory / f"h264-{len(self._made)}.{suffix}"
+                self._made[key] = encode_h264(path, seconds, **options)
+            return self._made[key]
 
 
 encode = encode_h264  # the shorter name the incident tests use

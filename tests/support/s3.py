@@ -6,7 +6,6 @@ import base64
 import hashlib
 import http.client
 import http.server
-import socket
 import threading
 import uuid
 
@@ -14,13 +13,7 @@ from moto.server import ThreadedMotoServer
 
 from camerahub.storage import S3Settings
 from camerahub.storage.s3store import make_client
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.net import free_port
 
 
 class MotoS3:
@@ -63,7 +56,6 @@ class MotoS3:
     def bucket(self, object_lock: bool = False) -> str:
         """Alias of new_bucket (the recorder suites' name)."""
         return self.new_bucket(object_lock)
-
 
 
 class S3Gateway:

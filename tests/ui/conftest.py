@@ -12,12 +12,13 @@ import pytest
 
 from camerahub.db import segments as index
 from camerahub.storage import FileStore
-from simulator.testing import running_simulator
-from tests.authz.authz_support import make_app
-from tests.live.live_support import deploy_for, serving
-from tests.ui.ui_support import LIVE_CAMERAS, RECORDED_CAMERA, RECORDED_SECONDS, T0, cut, encode
+from tests.support.deployment import make_app
+from tests.support.live import deploy_for, serving
+from tests.support.media import segments
+from tests.support.simulators import running_simulator
+from tests.support.ui import LIVE_CAMERAS, RECORDED_CAMERA, RECORDED_SECONDS, SIZE, T0
 
-SUBNET = 83  # 127.0.83.x: this folder's own cameras
+SUBNET = 83  # 127.W.83.x: this folder's own cameras
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
@@ -42,10 +43,9 @@ def shots(tmp_path_factory) -> Path:
     return path
 
 
-def record_segments(sessions, store: FileStore, work: Path) -> None:
+def record_segments(sessions, store: FileStore, work: Path, source: Path) -> None:
     """Real H.264 segments (PyAV + the real segmenter) in the store, with index rows."""
-    source = encode(work / "source.ts", RECORDED_SECONDS)
-    for info in cut(source, work / "spool", RECORDED_CAMERA, "hq", T0):
+    for info in segments(source, work / "spool", RECORDED_CAMERA, "hq", T0):
         key = f"hq/{RECORDED_CAMERA}/{info.start_utc:%Y%m%dT%H%M%S.%f}.ts"
         store.put(key, info.path, info.sha256)
         with sessions.begin() as s:
@@ -54,7 +54,7 @@ def record_segments(sessions, store: FileStore, work: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def ui_server(tmp_path_factory):
+def ui_server(tmp_path_factory, h264):
     """The real app (live hub over simulated cameras, footage from real segments)."""
     work = tmp_path_factory.mktemp("ui")
     with pytest.MonkeyPatch.context() as mp, \
@@ -64,7 +64,8 @@ def ui_server(tmp_path_factory):
         cfg = deploy_for(sim, url, LIVE_CAMERAS)
         # The live hub keeps its default 30 s linger: a return to the grid is warm.
         app = make_app(url, cfg, data_dir=work)
-        record_segments(app.state.camerahub.sessions, FileStore(work / "segments"), work)
+        source = h264(RECORDED_SECONDS, size=SIZE, profile="baseline")
+        record_segments(app.state.camerahub.sessions, FileStore(work / "segments"), work, source)
         with serving(app) as server:
             yield server
 

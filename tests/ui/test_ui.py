@@ -7,9 +7,9 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from tests.authz.authz_support import PASSWORD, cameras_in_area
-from tests.live.live_support import token
-from tests.ui.ui_support import LIVE_CAMERAS, RECORDED_CAMERA, RECORDED_SECONDS, T0
+from tests.support.deployment import PASSWORD, cameras_in_area
+from tests.support.live import token
+from tests.support.ui import LIVE_CAMERAS, RECORDED_CAMERA, RECORDED_SECONDS, T0
 
 pytest.importorskip("selenium")
 from selenium.webdriver.common.by import By  # noqa: E402

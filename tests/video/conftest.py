@@ -5,19 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from video_media import SECONDS, MediaServer, encode_h264
+
+from tests.support.media import SECONDS
+from tests.support.media_server import MediaServer
 
 
 @pytest.fixture(scope="session")
-def h264_ts(tmp_path_factory) -> Path:
-    """32 s of H.264 at 15 fps, GOP 15, in MPEG-TS."""
-    return encode_h264(tmp_path_factory.mktemp("media") / "input.ts", SECONDS, "mpegts")
+def h264_ts(h264) -> Path:
+    """32 s of H.264 at 15 fps, GOP 15, B-frames on, in MPEG-TS."""
+    return h264(SECONDS, bframes=2)
 
 
 @pytest.fixture(scope="session")
-def h264_mp4(tmp_path_factory) -> Path:
+def h264_mp4(h264) -> Path:
     """12 s of the same in MP4 (avcC extradata instead of in-band parameter sets)."""
-    return encode_h264(tmp_path_factory.mktemp("media") / "input.mp4", 12, "mp4")
+    return h264(12, container="mp4", bframes=2)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from video_media import FPS, SECONDS, SIZE
 
 from camerahub.storage import SpoolSink
 from camerahub.video import (
@@ -21,6 +20,7 @@ from camerahub.video import (
     remux_to_mp4,
     snapshot_jpeg,
 )
+from tests.support.media import FPS, SECONDS, SIZE
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from fractions import Fraction
 
 import av
 import pytest
-from video_media import FPS, GOP, SECONDS, SIZE
 
 from camerahub.storage import SpoolItem, SpoolSink
 from camerahub.video import (
@@ -20,6 +19,7 @@ from camerahub.video import (
     VideoError,
     probe_segment,
 )
+from tests.support.media import FPS, GOP, SECONDS, SIZE
 
 GOP_MS = GOP * 1000 // FPS
 

@@ -1,21 +1,18 @@
-"""Integration: segment a live RTSP stream from camerahub-sim (skipped if it is not there).
+"""Integration: segment a live RTSP stream from camerahub-sim.
 
-The simulator runs in-process on 127.0.41.x / 127.0.42.x (this suite's private range) and
+The simulator runs in-process on 127.W.41.x / 127.W.42.x (this suite's private range) and
 free ports, so it never collides with other suites or touches anything beyond loopback.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
-from video_media import free_port
 
 from camerahub.storage import SpoolItem, SpoolSink
 from camerahub.video import (
@@ -27,25 +24,14 @@ from camerahub.video import (
     probe_segment,
     snapshot_jpeg,
 )
+from tests.support.simulators import simulator_fixture
 
-sim_app = pytest.importorskip("simulator.app", reason="camerahub-sim is not in this tree yet")
-
-HQ_BASE, FACILITY_BASE = "127.0.41.1", "127.0.42.1"
-REPO = Path(__file__).resolve().parents[2]
+SUBNET = 41  # 127.W.41.x / 127.W.42.x: this suite's private range
 LIVE = InputOptions(open_timeout_s=10, read_timeout_s=3)
 
 
-@pytest.fixture(scope="module")
-def sim():
-    """One simulated HQ camera with a small main stream (GOP 1 s at 15 fps)."""
-    cache = Path(os.environ.get("CAMERAHUB_SIM_CACHE", REPO / ".sim-cache"))
-    simulator = sim_app.Simulator(
-        cameras=1, hq=1, hq_base=HQ_BASE, facility_base=FACILITY_BASE,
-        port=free_port(HQ_BASE), rtsp_port=free_port(HQ_BASE), control_port=None,
-        cache_dir=cache, main_size="640x360",
-    )
-    with simulator:
-        yield simulator
+# One simulated HQ camera with a small main stream (GOP 1 s at 15 fps)
+sim = simulator_fixture(SUBNET, cameras=1, hq=1, control_port=None, main_size="640x360")
 
 
 def camera_id(sim) -> str:

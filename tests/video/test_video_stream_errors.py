@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from video_media import free_port
 
 from camerahub.storage import SpoolSink
 from camerahub.video import (
@@ -20,6 +19,7 @@ from camerahub.video import (
     run_camera,
 )
 from camerahub.video.source import ffmpeg_options, redact
+from tests.support.net import free_port
 
 QUICK = InputOptions(open_timeout_s=5, read_timeout_s=1.0)
 

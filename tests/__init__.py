@@ -1,0 +1,1 @@
+"""camerahub's test suite: one folder per package of camerahub/, shared helpers in support/."""

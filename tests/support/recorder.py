@@ -1,0 +1,26 @@
+"""Support for recorder tests: a deployment for two simulated cameras and a storage section."""
+
+from __future__ import annotations
+
+
+def deployment(sim, storage: dict, tmp_path, **recorder) -> dict:
+    """A config for the simulator's cameras, with the given storage section."""
+    hq, fac = sim.cameras[0], sim.cameras[1]
+    return {
+        "sites": [{"id": "hq", "name": "本庁舎", "kind": "headquarters"},
+                  {"id": "fac", "name": "施設", "kind": "facility"}],
+        "org": {"departments": [{"id": "kumin", "name": "区民部", "divisions": [
+            {"id": "koseki", "name": "戸籍住民分野", "rooms": [
+                {"id": "room-a", "name": "A", "site": "hq"},
+                {"id": "room-b", "name": "B", "site": "fac"}]}]}]},
+        "credentials": [{"id": "cam", "username": "admin",
+                         "password_env": "CAMERAHUB_CAMERA_PASSWORD"}],
+        "defaults": {"port": sim.options.http_port, "credential": "cam"},
+        "cameras": [
+            {"id": "cam-a", "name": "A", "site": "hq", "room": "room-a", "address": hq.address},
+            {"id": "cam-b", "name": "B", "site": "fac", "room": "room-b", "address": fac.address}],
+        "storage": storage,
+        "recorder": {"segment_seconds": 4, "read_timeout_s": 5, "reconnect_min_s": 0.5,
+                     "reconnect_max_s": 2, **recorder},
+        "data_dir": str(tmp_path / "data"),
+    }
