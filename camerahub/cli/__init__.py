@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="camerahub", description="camerahub: office camera recording and review")
     parser.add_argument("--version", action="version", version=f"camerahub {__version__}")
     parser.add_argument("--log-level", default=os.environ.get("CAMERAHUB_LOG_LEVEL", "WARNING"))
+    parser.add_argument("--config", dest="global_config", metavar="FILE",
+                        help="deployment file, before or after the verb (default camerahub.yaml, "
+                             "env CAMERAHUB_CONFIG)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"camerahub.cli.{name}").register(sub)
@@ -35,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run a verb, map failures to exit codes 1 (runtime) and 2 (input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "config", None) is None:  # --config given before the verb
+        args.config = args.global_config
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redact.install()  # before any verb logs: no secret reaches stderr or a log collector

@@ -44,9 +44,11 @@ def add_config_arg(parser: argparse.ArgumentParser) -> None:
 class Context:
     """Lazily loaded configuration, runtime paths and database for one command."""
 
-    def __init__(self, config: str | None, config_required: bool = True):
+    def __init__(self, config: str | None, config_required: bool = True,
+                 create_database: bool = False):
         self.path = config_path(config)
         self.required = config_required
+        self.create_database = create_database
 
     @cached_property
     def config(self) -> Config | None:
@@ -66,6 +68,7 @@ class Context:
     def database(self) -> tuple[Engine, sessionmaker[Session]]:
         from camerahub.db.engine import open_database
 
+        self._require_database()
         return open_database(self.runtime.database_url)
 
     @property
@@ -82,7 +85,34 @@ class Context:
         """Every shared service, from the composition root; the caller closes them."""
         from camerahub.composition import build_services
 
+        self._require_database()
         return build_services(self.config, self.runtime, background=background)
+
+    def _require_database(self) -> None:
+        """Only verbs that manage the inventory create a database; the others say where
+        they looked, so a typo or a missing --config never yields an empty inventory."""
+        from camerahub.db.engine import DatabaseMissing, require_database
+
+        if self.create_database:
+            return
+        try:
+            require_database(self.runtime.database_url)
+        except DatabaseMissing as exc:
+            raise CliError(f"{exc} (database from {self._database_source()}); create it with "
+                           "`camerahub deploy apply -f FILE`, or point at another with "
+                           "--config FILE or CAMERAHUB_DATABASE_URL", EXIT_INVALID) from None
+
+    def _database_source(self) -> str:
+        """Where the database URL came from, as the person must change it."""
+        import os
+
+        if os.environ.get("CAMERAHUB_DATABASE_URL"):
+            return "CAMERAHUB_DATABASE_URL"
+        if self.config is not None and self.config.database_url:
+            return f"database_url in {self.path}"
+        where = "CAMERAHUB_DATA_DIR" if os.environ.get("CAMERAHUB_DATA_DIR") else (
+            f"{self.path}" if self.config is not None else "the default var/")
+        return f"the data directory ({where})"
 
 
 def audited_change(ctx: Context, action: str, detail: dict, change: Callable[[Any], object],

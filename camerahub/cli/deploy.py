@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _context(args: argparse.Namespace) -> Context:
     # The file being deployed is also the config unless --config names another.
-    return Context(args.config or str(args.file))
+    return Context(args.config or str(args.file), create_database=True)
 
 
 def run_plan(args: argparse.Namespace) -> int:

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"invalid --targets: {exc}", EXIT_INVALID) from None
     except ProbeError as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
-    service = DiscoveryService(cfg, ctx.sessions, probe_timeout=args.timeout,
+    service = DiscoveryService(cfg, _sessions(ctx, ad_hoc), probe_timeout=args.timeout,
                                device_timeout=args.device_timeout)
     try:
         result = _discover(service, plan, _progress_bar() if sys.stderr.isatty() else None)
@@ -64,6 +64,25 @@ def run(args: argparse.Namespace) -> int:
     _check_probes(result, ad_hoc)
     _print(args, result)
     return 0
+
+
+def _sessions(ctx: Context, ad_hoc: bool):
+    """The inventory's sessions; an ad-hoc scan without an inventory lists devices only.
+
+    Discovery must not create an empty inventory database as a side effect, so a scan of
+    given targets or an interface, where no database exists yet, runs on an in-memory one
+    and says that nothing was stored.
+    """
+    from camerahub.db.engine import DatabaseMissing, open_database, require_database
+
+    try:
+        require_database(ctx.runtime.database_url)
+    except DatabaseMissing as exc:
+        if not ad_hoc:
+            return ctx.sessions  # raises the CLI's full "no database" message
+        print(f"camerahub: {exc}: listing devices only, nothing is stored", file=sys.stderr)
+        return open_database("sqlite://")[1]
+    return ctx.sessions
 
 
 def _discover(service: DiscoveryService, plan, progress) -> DiscoveryRun:

@@ -7,10 +7,11 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -20,6 +21,44 @@ INVENTORY_LOCK_ID = 0x6361_6D68
 
 class DatabaseError(Exception):
     """The database URL is unusable or the database cannot be reached."""
+
+
+class DatabaseMissing(DatabaseError):
+    """There is no camerahub database where the URL points (and none may be created)."""
+
+
+def describe_url(url: str) -> str:
+    """The URL for messages: the file of a SQLite URL, any other URL without its password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "an invalid database URL"
+    if parsed.get_backend_name() == "sqlite":
+        return str(Path(parsed.database or ":memory:").resolve()) if parsed.database else url
+    return parsed.render_as_string(hide_password=True)
+
+
+def require_database(url: str) -> None:
+    """DatabaseMissing unless url holds a camerahub schema already (nothing is created)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseError(f"invalid database URL: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:" \
+                and not Path(parsed.database).is_file():
+            raise DatabaseMissing(f"no camerahub database at {describe_url(url)}")
+        return
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            present = inspect(conn).has_table("alembic_version")
+    except OperationalError as exc:
+        raise DatabaseError(f"cannot reach database: {exc.orig}") from None
+    finally:
+        engine.dispose()
+    if not present:
+        raise DatabaseMissing(f"the database at {describe_url(url)} has no camerahub schema")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -46,10 +85,13 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # Connections to a local file are cheap; a roomy pool keeps threads that wait for the
-        # write lock from starving the one that holds it of a second connection.
-        engine = create_engine(parsed, connect_args={"timeout": 30}, pool_size=20,
-                               max_overflow=40)
+            # Connections to a local file are cheap; a roomy pool keeps threads that wait for
+            # the write lock from starving the one that holds it of a second connection.
+            engine = create_engine(parsed, connect_args={"timeout": 30}, pool_size=20,
+                                   max_overflow=40)
+        else:  # in memory: one connection shared by every thread, or each sees its own DB
+            engine = create_engine(parsed, poolclass=StaticPool,
+                                   connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
