@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo demo-reset test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,12 @@ setup: $(STAMP)
 	  && command -v ffprobe >/dev/null && fc-list 2>/dev/null | grep -qi 'noto sans cjk' \
 	  || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk ffmpeg)
 
+# The demo keeps its data in var/demo between runs; demo-reset deletes them first.
 demo: setup
 	$(BIN)/camerahub demo
+
+demo-reset: setup
+	$(BIN)/camerahub demo --fresh
 
 lint: setup
 	$(BIN)/ruff check .

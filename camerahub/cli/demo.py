@@ -18,7 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the demo verb."""
     p = sub.add_parser("demo", help="run the whole product on simulated cameras (loopback)")
     p.add_argument("--data-dir", type=Path, default=Path("var/demo"),
-                   help="where the demo keeps its data (wiped at start)")
+                   help="where the demo keeps its data (kept between runs)")
+    p.add_argument("--fresh", action="store_true",
+                   help="delete the previous run's data first (footage, incidents, audit)")
+    p.add_argument("--keep-hours", type=float, default=1.0,
+                   help="hours of unheld footage kept (default 1: the demo records about "
+                        "10-20 GB an hour)")
     p.add_argument("--file", type=Path, default=EXAMPLE, help="deployment file")
     p.add_argument("--port", type=int, default=8000, help="API and web UI port on 127.0.0.1")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
@@ -35,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: done.set())
     try:
         demo.prepare()
+        demo.cli_hint()
         demo.simulator()
         demo.deploy()
         demo.discover()
@@ -42,11 +48,12 @@ def run(args: argparse.Namespace) -> int:
         demo.record()
         demo.serve()
         demo.wait_for_footage()
+        demo.disk_use()
         demo.story(key)
         demo.audit()
-        say(f"\nOpen {demo.base}/ and sign in, e.g. kiki-sato (危機管理), tokatsu-koseki "
-            f"(統括管理者), audit-watanabe (監査); this run's password: {demo.password}")
-        say("Recording continues; press Ctrl-C to stop.")
+        demo.sign_in_hint()
+        say("Recording continues; press Ctrl-C to stop (the data stay for the next run; "
+            "`make demo-reset` starts afresh).")
         done.wait(args.duration)
     finally:
         say("== stopping")

@@ -52,22 +52,51 @@ class Demo:
         self.password = f"Demo-{secrets.token_urlsafe(9)}-7!"
 
     def prepare(self) -> None:
-        """Fresh data directory and demo secrets in the environment (never in YAML)."""
-        from camerahub.export import generate_key
+        """The data directory (kept unless --fresh) and demo secrets in the environment.
 
-        shutil.rmtree(self.data, ignore_errors=True)
-        self.data.mkdir(parents=True)
+        The previous run's footage, incidents and audit trail stay: a second `make demo`
+        continues where the first stopped. The token and export keys are kept in the data
+        directory (owner-only files), so the first run's bundles still verify.
+        """
+        if self.args.fresh and self.data.exists():
+            say(f"== --fresh: deleting the previous run's data in {self.data}")
+            shutil.rmtree(self.data)
+        reused = (self.data / "camerahub.db").exists()
+        self.data.mkdir(parents=True, exist_ok=True)
         os.environ["CAMERAHUB_DATA_DIR"] = str(self.data)
         os.environ["CAMERAHUB_DATABASE_URL"] = f"sqlite:///{self.data / 'camerahub.db'}"
         os.environ.setdefault("CAMERAHUB_CAMERA_PASSWORD", "admin")
-        os.environ.setdefault("CAMERAHUB_SECRET_KEY", secrets.token_urlsafe(48))
-        os.environ.setdefault("CAMERAHUB_EXPORT_KEY", generate_key().decode())
+        os.environ.setdefault("CAMERAHUB_SECRET_KEY", self._kept_secret("demo-token.key"))
+        os.environ.setdefault("CAMERAHUB_EXPORT_KEY", self._kept_secret("demo-export.pem"))
+        say(f"== data in {self.data} ({'the previous run continues' if reused else 'new'}); "
+            f"footage older than {self.args.keep_hours:g} h is deleted unless held")
         self.cfg = load_config(self.args.file)
         self.runtime = resolve_runtime(self.cfg, self.args.file)
         # Built once, shared by the recorder and the API; closed after everything else.
         self.services = build_services(self.cfg, self.runtime)
         self.stoppers.append(self.services.close)
         self.sessions = self.services.sessions
+
+    def _kept_secret(self, name: str) -> str:
+        """A demo secret made on the first run and read back on later ones."""
+        from camerahub.export import generate_key
+
+        path = self.data / name
+        if not path.exists():
+            value = generate_key().decode() if name.endswith(".pem") else \
+                secrets.token_urlsafe(48)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(value)
+        return path.read_text(encoding="utf-8")
+
+    def cli_hint(self) -> None:
+        """How to point the CLI at this demo from another terminal."""
+        env = (f"CAMERAHUB_CONFIG={self.args.file} CAMERAHUB_DATA_DIR={self.data} "
+               "CAMERAHUB_CAMERA_PASSWORD=admin")
+        say("== the CLI against this demo, from another terminal:")
+        say(f"   {env} .venv/bin/camerahub cameras")
+        say(f"   {env} .venv/bin/camerahub audit verify")
 
     def simulator(self) -> None:
         """camerahub-sim with the example's 100 cameras (55 HQ, 45 facilities)."""
@@ -115,7 +144,9 @@ class Demo:
         with self.sessions.begin() as s:
             for user in self.cfg.users:
                 accounts.set_password(s, hasher, self.cfg.auth, user.id, self.password)
-            _, key = accounts.create_api_key(s, "demo-log-analyzer", "alerts:log-analyzer",
+            # A key per run: the previous run's key keeps its audit history under its name.
+            _, key = accounts.create_api_key(s, f"demo-log-analyzer-{int(time.time())}",
+                                             "alerts:log-analyzer",
                                              {a.id for a in self.cfg.alert_sources})
         return key
 
@@ -124,8 +155,58 @@ class Demo:
         rec = build_recorder(self.services)
         rec.start()
         self.stoppers.append(rec.stop)
+        self._keep_disk_bounded()
         say(f"== recording {len(self.cfg.cameras)} cameras (10 s segments, stream copy) "
             f"into {self.runtime.data_dir / 'segments'}")
+
+    def _keep_disk_bounded(self) -> None:
+        """A retention sweep every 5 minutes that keeps --keep-hours of unheld footage."""
+        from camerahub.retention import RetentionSweeper
+
+        sweeper = RetentionSweeper(self.sessions, self.services.store,
+                                   max_age=timedelta(hours=self.args.keep_hours))
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(300):
+                try:
+                    sweeper.sweep()
+                except Exception as exc:  # noqa: BLE001 - the next sweep tries again
+                    say(f"   (retention sweep failed: {exc})")
+
+        threading.Thread(target=loop, name="demo-retention", daemon=True).start()
+        self.stoppers.append(stop.set)
+
+    def disk_use(self) -> None:
+        """What recording costs on this disk, measured from the segments indexed so far."""
+        from sqlalchemy import func, select
+
+        with self.sessions() as s:
+            nbytes, ms = s.execute(select(func.sum(m.Segment.bytes),
+                                          func.sum(m.Segment.duration_ms))).one()
+        if not nbytes or not ms:
+            return
+        per_hour = nbytes / (ms / 1000) * 3600 * len(self.cfg.cameras) / max(
+            1, self._recorded_cameras())
+        say(f"== disk: recording {len(self.cfg.cameras)} cameras writes about "
+            f"{per_hour / 1e9:.1f} GB an hour; the demo keeps {self.args.keep_hours:g} h "
+            f"(about {per_hour * self.args.keep_hours / 1e9:.1f} GB) plus held evidence")
+
+    def _recorded_cameras(self) -> int:
+        from sqlalchemy import distinct, func, select
+
+        with self.sessions() as s:
+            return s.scalar(select(func.count(distinct(m.Segment.camera_id)))) or 0
+
+    def sign_in_hint(self) -> None:
+        """Every demo user with their role, and this run's password."""
+        names = {"crisis-management": "危機管理", "department-head": "部長",
+                 "division-manager": "統括管理者", "ops": "情報システム", "auditor": "監査"}
+        say(f"\nOpen {self.base}/ and sign in; this run's password for every user: "
+            f"{self.password}")
+        for user in self.cfg.users:
+            scope = f", {user.scope}" if getattr(user, "scope", None) else ""
+            say(f"   {user.id:20s} {user.role} ({names.get(user.role, '')}{scope})")
 
     def serve(self) -> None:
         """The API and web UI on 127.0.0.1 in a background thread."""
@@ -180,7 +261,7 @@ class Demo:
             resp = client.post("/api/v1/alerts", json=alert, headers={"X-API-Key": key})
             incident = resp.json()["incident_id"]
             say(f"== log alert {alert['alert_id']} at {ROOM_TERMINAL}: incident {incident} "
-                f"opened; footage held, managers notified")
+                "opened; the room's footage is held and its managers have a time-boxed grant")
             self.review(client, incident, start, end)
             self.export(client, incident)
 

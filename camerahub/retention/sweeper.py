@@ -32,8 +32,10 @@ class RetentionSweeper:
     """Deletes each camera's segments older than its retention, never a held one."""
 
     def __init__(self, sessions: sessionmaker[Session], store: SegmentStore,
-                 now: Callable[[], datetime] = utcnow, batch: int = 1000):
+                 now: Callable[[], datetime] = utcnow, batch: int = 1000,
+                 max_age: timedelta | None = None):
         self.sessions, self.store, self.now, self.batch = sessions, store, now, batch
+        self.max_age = max_age  # a cap below every camera's days (the demo keeps an hour)
 
     def sweep(self) -> SweepReport:
         """One pass over every camera; safe to run concurrently with recording."""
@@ -41,7 +43,10 @@ class RetentionSweeper:
         with self.sessions() as s:
             cameras = list(s.execute(select(m.Camera.id, m.Camera.retention_days)))
         for camera_id, days in cameras:
-            self._camera(camera_id, self.now() - timedelta(days=days), report)
+            age = timedelta(days=days)
+            if self.max_age is not None:
+                age = min(age, self.max_age)
+            self._camera(camera_id, self.now() - age, report)
         if report.deleted or report.failed:
             with self.sessions.begin() as s:
                 audit.append(s, actor="system:retention", action="retention.sweep",
