@@ -159,7 +159,7 @@ def _device_report(run: DeviceRun) -> str:
     """Per-camera lines, a summary and what a device change means for recording."""
     lines = ["Devices (not atomic: each camera is changed and read back on its own; "
              "no rollback):"]
-    lines += [_device_line(o) for o in run.outcomes if o.status != "unchanged"]
+    lines += _device_lines([o for o in run.outcomes if o.status != "unchanged"])
     counts = run.summary()
     verb = {"change": "to change" if not run.applied else "left to change",
             "applied": "changed and verified"}
@@ -170,6 +170,22 @@ def _device_report(run: DeviceRun) -> str:
         lines.append("Note: an encoder change restarts that camera's stream; a recorder "
                      "reconnects and records a gap.")
     return "\n".join(lines) + "\n"
+
+
+def _device_lines(outcomes: list[DeviceOutcome]) -> list[str]:
+    """One line per camera, except that one missing secret is said once, not per camera."""
+    shared: dict[str, list[str]] = {}
+    lines = []
+    for o in outcomes:
+        if o.status == "failed" and o.error_kind == "credential":
+            shared.setdefault(o.error or "", []).append(o.camera_id)
+        else:
+            lines.append(_device_line(o))
+    for error, cameras in shared.items():
+        names = ", ".join(cameras[:3]) + (f" and {len(cameras) - 3} more" if len(cameras) > 3
+                                          else "")
+        lines.append(f"x {len(cameras)} camera(s) ({names})  failed (credential): {error}")
+    return lines
 
 
 def _device_line(o: DeviceOutcome) -> str:

@@ -174,3 +174,13 @@ def test_hand_made_change_shows_up_as_drift(healthy, cli, tmp_path, sqlite_url, 
     # a re-apply puts the camera back; the next round clears the finding
     code, out, _ = cli("deploy", "plan", "-f", path, "--devices")
     assert code == 0 and "~ device cam-2" in out and "~ device cam-1" not in out
+
+
+def test_a_missing_camera_secret_is_said_once_not_per_camera(sim, cli, tmp_path, monkeypatch):
+    path = small_deployment(sim, tmp_path / "d.yaml", GLOBAL)
+    monkeypatch.delenv("CAMERAHUB_CAMERA_PASSWORD")
+    code, out, _ = cli("deploy", "plan", "-f", path, "--devices")
+    assert code == 1
+    lines = [ln for ln in out.splitlines() if "credential" in ln]
+    assert len(lines) == 1 and "4 camera(s)" in lines[0]
+    assert "CAMERAHUB_CAMERA_PASSWORD" in lines[0]
