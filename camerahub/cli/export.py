@@ -24,14 +24,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_arg(p)
     p.set_defaults(func=run_export)
     verbs = p.add_subparsers(dest="verb")
-    v = verbs.add_parser("verify", help="check a bundle's signature and hashes")
+    v = verbs.add_parser("verify", help="check a bundle's signature and hashes "
+                                         "(exit 0 verified, 1 tampered or wrong key, 2 bad "
+                                         "input)")
     v.add_argument("bundle", type=Path)
-    v.add_argument("--public-key", type=Path, help="trusted public key PEM (else from config)")
+    v.add_argument("--key", "--public-key", dest="public_key", type=Path, metavar="PUBLIC.pem",
+                   help="the trusted public key (else the configured signing key's)")
+    v.add_argument("--accept-embedded-key", action="store_true",
+                   help="with no trusted key, accept the key the bundle carries (this shows "
+                        "the bundle is intact, not who made it)")
     v.add_argument("--json", action="store_true")
     add_config_arg(v)
     v.set_defaults(func=run_verify)
-    k = verbs.add_parser("keygen", help="write a new Ed25519 signing key (PEM)")
+    k = verbs.add_parser("keygen", help="write a new Ed25519 signing key (PEM) and its "
+                                         "public key (OUT.pub.pem); print the fingerprint")
     k.add_argument("out", type=Path)
+    k.add_argument("--public-out", type=Path, metavar="FILE",
+                   help="where the public key goes (default OUT with .pub.pem)")
     k.set_defaults(func=run_keygen)
 
 
@@ -83,21 +92,50 @@ def _load_key(pem: str):
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    """Verify a bundle; exit 1 on any change."""
+    """Verify a bundle: 0 verified with a trusted key, 1 tampered or wrong/untrusted key, 2 a
+    bundle or key that cannot be read."""
     from camerahub.export import verify_bundle
 
+    _check_readable_bundle(args.bundle)
     trusted = _trusted_key(args)
     report = verify_bundle(args.bundle, trusted)
+    untrusted_only = report.ok and not report.trusted_key and not args.accept_embedded_key
     if args.json:
-        print_json(report.__dict__)
+        print_json({**report.__dict__, "verified": report.ok and not untrusted_only})
     else:
-        state = "OK" if report.ok else "FAILED"
-        trust = "trusted key" if report.trusted_key else "key embedded in the bundle (untrusted)"
-        print(f"{state}: {report.clips} clip(s); signature checked with {trust} "
+        _print_report(report, untrusted_only)
+    return EXIT_RUNTIME if not report.ok or untrusted_only else 0
+
+
+def _check_readable_bundle(path: Path) -> None:
+    """A missing, unreadable or non-zip file is invalid input (2), not a tampered bundle."""
+    import zipfile
+
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise CliError(f"bundle {path}: {exc.strerror or exc}", EXIT_INVALID) from None
+    if not zipfile.is_zipfile(path):
+        raise CliError(f"bundle {path}: not a zip file (not a camerahub evidence bundle)",
+                       EXIT_INVALID)
+
+
+def _print_report(report, untrusted_only: bool) -> None:
+    """One verdict line, then each problem."""
+    if not report.ok:
+        print(f"FAILED: {report.clips} clip(s); key {report.key_fingerprint}")
+    elif untrusted_only:
+        print(f"NOT VERIFIED: the signature matches only the key embedded in the bundle "
+              f"({report.key_fingerprint}), which anyone could have put there. Give the "
+              "ward office's public key with --key PUBLIC.pem (compare its fingerprint out "
+              "of band), or --accept-embedded-key to check integrity only.")
+    else:
+        trust = "trusted key" if report.trusted_key else "embedded key (accepted, untrusted)"
+        print(f"OK: {report.clips} clip(s); signature checked with {trust} "
               f"{report.key_fingerprint}")
-        for problem in report.problems:
-            print(f"  - {problem}")
-    return 0 if report.ok else EXIT_RUNTIME
+    for problem in report.problems:
+        print(f"  - {problem}")
 
 
 def _trusted_key(args: argparse.Namespace):
@@ -119,13 +157,29 @@ def _trusted_key(args: argparse.Namespace):
 
 
 def run_keygen(args: argparse.Namespace) -> int:
-    """Write a new signing key, readable by the owner only."""
-    from camerahub.export import generate_key
+    """Write a new signing key (owner-only) and its public key; print the fingerprint."""
+    from camerahub.export import fingerprint, generate_key, load_private_key, public_pem
 
-    if args.out.exists():
-        raise CliError(f"{args.out} exists; refusing to overwrite a signing key", EXIT_INVALID)
-    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(generate_key())
-    print(f"wrote {args.out}")
+    public = args.public_out or args.out.with_name(args.out.name.removesuffix(".pem")
+                                                   + ".pub.pem")
+    for path in (args.out, public):
+        if path.exists():
+            raise CliError(f"{path} exists; refusing to overwrite a key", EXIT_INVALID)
+    private = generate_key()
+    key = load_private_key(private)
+    _write_new(args.out, private, 0o600)
+    _write_new(public, public_pem(key), 0o644)
+    print(f"wrote {args.out} (private: keep it secret) and {public} (public: hand it to "
+          "verifiers)")
+    print(f"fingerprint {fingerprint(key.public_key())}")
     return 0
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    """Create path (never replacing a file) with data and mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as exc:
+        raise CliError(f"{path}: {exc.strerror or exc}", EXIT_INVALID) from None
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)

@@ -4,11 +4,13 @@ from .bundle import (
     BundleError,
     VerifyReport,
     build_bundle,
+    fingerprint,
     generate_key,
     load_private_key,
     load_public_key,
+    public_pem,
     verify_bundle,
 )
 
-__all__ = ["BundleError", "VerifyReport", "build_bundle", "generate_key", "load_private_key",
-           "load_public_key", "verify_bundle"]
+__all__ = ["BundleError", "VerifyReport", "build_bundle", "fingerprint", "generate_key",
+           "load_private_key", "load_public_key", "public_pem", "verify_bundle"]

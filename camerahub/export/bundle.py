@@ -49,6 +49,13 @@ class VerifyReport:
     clips: int = 0
 
 
+def public_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
+    """The public key as PEM (SubjectPublicKeyInfo): what a verifier is handed."""
+    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return pub.public_bytes(serialization.Encoding.PEM,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def generate_key() -> bytes:
     """A new Ed25519 private key as PEM (PKCS#8, unencrypted: protect the file)."""
     return Ed25519PrivateKey.generate().private_bytes(
@@ -191,17 +198,32 @@ def _write_zip(out: Path, manifest: dict, key: Ed25519PrivateKey, clips: dict) -
         zf.writestr("manifest.sig", base64.b64encode(key.sign(body)) + b"\n")
         for name, data in clips.items():
             zf.writestr(name, data)
+        zf.writestr("SHA256SUMS", sha256sums(manifest))
         zf.writestr("README.txt", README.format(fp=manifest["key_fingerprint"]))
     tmp.replace(out)
 
 
+def sha256sums(manifest: dict) -> str:
+    """`sha256sum -c` input for the clips (the same hashes the signed manifest lists)."""
+    return "".join(f"{c['sha256']}  {c['file']}\n" for c in manifest["clips"])
+
+
 README = """camerahub evidence bundle / 証拠映像パッケージ
 
-検証: camerahub export verify <このファイル> --public-key <公開鍵.pem>
-Verify: camerahub export verify <this file> --public-key <public key.pem>
+検証: camerahub export verify <このファイル> --key <公開鍵.pem>
+Verify: camerahub export verify <this file> --key <public key.pem>
 
-manifest.json lists every clip's SHA-256 and each source segment (object key, time, SHA-256).
-manifest.sig is an Ed25519 signature over manifest.json's exact bytes.
+Without camerahub (OpenSSL 3 and coreutils), in the unzipped folder:
+  1. openssl pkey -pubin -in PUBLIC.pem -outform DER | tail -c 32 | sha256sum
+     must print the signing key fingerprint below (compare it with the one published by
+     the ward office, out of band)
+  2. base64 -d manifest.sig > manifest.sig.bin
+     openssl pkeyutl -verify -pubin -inkey PUBLIC.pem -rawin -in manifest.json \\
+         -sigfile manifest.sig.bin          -> "Signature Verified Successfully"
+  3. sha256sum -c SHA256SUMS                -> every clip "OK"
+  4. each hash in SHA256SUMS also appears in manifest.json (grep it): the signature
+     covers manifest.json, which lists every clip's SHA-256 and each source segment.
+
 Signing key fingerprint (SHA-256 of the raw public key): {fp}
 """
 
@@ -236,11 +258,20 @@ def _verify(zf: zipfile.ZipFile, trusted: Ed25519PublicKey | None) -> VerifyRepo
         report.problems.append("signature does not match manifest.json")
     for clip in manifest.get("clips", []):
         _check_clip(zf, clip, report)
-    expected = {"manifest.json", "manifest.sig", "README.txt"} | {
+    _check_sums(zf, manifest, report)
+    expected = {"manifest.json", "manifest.sig", "README.txt", "SHA256SUMS"} | {
         c["file"] for c in manifest.get("clips", [])}
     report.problems += [f"unexpected file {n}" for n in zf.namelist() if n not in expected]
     report.ok = not report.problems
     return report
+
+
+def _check_sums(zf: zipfile.ZipFile, manifest: dict, report: VerifyReport) -> None:
+    """SHA256SUMS, when present, must say exactly what the signed manifest says."""
+    if "SHA256SUMS" not in zf.namelist():
+        return
+    if _read_member(zf, "SHA256SUMS").decode("utf-8", "replace") != sha256sums(manifest):
+        report.problems.append("SHA256SUMS does not match the signed manifest")
 
 
 def _check_clip(zf: zipfile.ZipFile, clip: dict, report: VerifyReport) -> None:

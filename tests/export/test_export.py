@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -16,7 +18,15 @@ from camerahub.db import models as m
 from camerahub.db import segments as index
 from camerahub.db.engine import inventory_write, open_database
 from camerahub.deploy import apply_plan, plan_changes
-from camerahub.export import build_bundle, generate_key, load_private_key, verify_bundle
+from camerahub.export import (
+    build_bundle,
+    fingerprint,
+    generate_key,
+    load_private_key,
+    load_public_key,
+    public_pem,
+    verify_bundle,
+)
 from camerahub.incidents import AlertIn, IncidentService
 from camerahub.storage import FileStore
 from tests.support.media import segments
@@ -124,3 +134,99 @@ def test_cli_export_and_verify(incident, tmp_path, sqlite_url, monkeypatch, caps
     assert main(["export", "verify", str(out), "--config", str(cfg)]) == 1
     assert "does not match its SHA-256" in capsys.readouterr().out
     assert main(["export", "--incident", "999", "--config", str(cfg)]) == 2
+
+
+def _bundle(incident, tmp_path):
+    sessions, store, inc, key = incident
+    out = tmp_path / "bundle.zip"
+    with sessions.begin() as s:
+        manifest = build_bundle(s, store, inc, "kiki-sato", key, out)
+    public = tmp_path / "public.pem"
+    public.write_bytes(public_pem(key))
+    return out, public, manifest
+
+
+def _verify(capsys, *argv) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(["export", "verify", *map(str, argv)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_keygen_writes_both_keys_and_prints_the_fingerprint(tmp_path, capsys):
+    pem = tmp_path / "signing.pem"
+    assert main(["export", "keygen", str(pem)]) == 0
+    public = tmp_path / "signing.pub.pem"
+    out = capsys.readouterr().out
+    key = load_private_key(pem.read_bytes())
+    assert load_public_key(public.read_bytes()) is not None
+    assert f"fingerprint {fingerprint(key.public_key())}" in out
+    assert oct(public.stat().st_mode & 0o777) == "0o644"
+    assert b"PRIVATE" not in public.read_bytes()
+
+
+def test_verify_exit_codes(incident, tmp_path, capsys):
+    out, public, manifest = _bundle(incident, tmp_path)
+    code, text = _verify(capsys, out, "--key", public)
+    assert code == 0 and "OK: 1 clip(s); signature checked with trusted key" in text
+    assert manifest["key_fingerprint"] in text
+    other = tmp_path / "other.pem"
+    other.write_bytes(public_pem(load_private_key(generate_key())))
+    assert _verify(capsys, out, "--key", other)[0] == 1  # wrong key
+    assert _verify(capsys, tmp_path / "missing.zip", "--key", public)[0] == 2
+    not_zip = tmp_path / "not.zip"
+    not_zip.write_text("hello")
+    assert _verify(capsys, not_zip, "--key", public)[0] == 2
+    assert _verify(capsys, out, "--key", tmp_path / "missing.pem")[0] == 2
+
+
+def test_the_embedded_key_alone_is_never_plain_success(incident, tmp_path, capsys,
+                                                       monkeypatch):
+    out, _public, _ = _bundle(incident, tmp_path)
+    monkeypatch.setenv("CAMERAHUB_CONFIG", str(tmp_path / "absent.yaml"))
+    code, text = _verify(capsys, out)
+    assert code == 1 and "NOT VERIFIED" in text and "--key" in text
+    code, text = _verify(capsys, out, "--accept-embedded-key")
+    assert code == 0 and "embedded key (accepted, untrusted)" in text
+
+
+def test_a_third_party_verifies_with_openssl_and_sha256sum_alone(incident, tmp_path):
+    """The README.txt procedure, run with OpenSSL and coreutils only: no camerahub."""
+    import shutil
+    import subprocess
+
+    if not (shutil.which("openssl") and shutil.which("sha256sum")):
+        pytest.skip("openssl and sha256sum are needed for the offline procedure")
+    out, public, manifest = _bundle(incident, tmp_path)
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(out) as zf:
+        zf.extractall(folder)
+
+    def run(*argv: str, **kw) -> str:
+        return subprocess.run(argv, cwd=folder, capture_output=True, check=True, text=True,
+                              **kw).stdout
+
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-in", str(public), "-outform", "DER"],
+                         capture_output=True, check=True).stdout
+    assert hashlib.sha256(der[-32:]).hexdigest() == manifest["key_fingerprint"]
+    (folder / "manifest.sig.bin").write_bytes(
+        base64.b64decode((folder / "manifest.sig").read_bytes()))
+    assert "Verified Successfully" in run(
+        "openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(public), "-rawin",
+        "-in", "manifest.json", "-sigfile", "manifest.sig.bin")
+    assert ": OK" in run("sha256sum", "-c", "SHA256SUMS")
+    signed = (folder / "manifest.json").read_text(encoding="utf-8")
+    for line in (folder / "SHA256SUMS").read_text().splitlines():
+        assert line.split()[0] in signed
+    # and a changed clip is caught by the same tools
+    clip = folder / manifest["clips"][0]["file"]
+    clip.write_bytes(clip.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(subprocess.CalledProcessError):
+        run("sha256sum", "-c", "SHA256SUMS")
+
+
+def test_sha256sums_must_match_the_signed_manifest(incident, tmp_path, capsys):
+    out, public, _ = _bundle(incident, tmp_path)
+    _flip(out, "SHA256SUMS")
+    code, text = _verify(capsys, out, "--key", public)
+    assert code == 1 and "SHA256SUMS does not match" in text
