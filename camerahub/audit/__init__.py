@@ -1,5 +1,6 @@
 """The audit trail: append-only and hash-chained."""
 
+from . import actors
 from .log import (
     Anchor,
     VerifyResult,
@@ -12,14 +13,11 @@ from .log import (
     write_anchor,
 )
 from .records import (
-    record_access,
     record_hold_change,
     record_login,
-    record_rejected_credentials,
 )
 
 __all__ = [
-    "Anchor", "VerifyResult", "append", "check_anchor", "entry_hash", "head_anchor",
-    "read_anchor", "record_access", "record_hold_change", "record_login",
-    "record_rejected_credentials", "verify", "write_anchor",
+    "Anchor", "VerifyResult", "actors", "append", "check_anchor", "entry_hash", "head_anchor",
+    "read_anchor", "record_hold_change", "record_login", "verify", "write_anchor",
 ]

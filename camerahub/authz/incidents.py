@@ -2,8 +2,9 @@
 
 A person takes part in an incident when they oversee all incidents (crisis-management, the
 `incident` permission on "all"), opened it, hold a grant from it, or manage the department
-or division its room belongs to. API keys take part in none: their id is a key name, which
-must never be mistaken for a user's.
+or division its room belongs to. Only USER principals take part: an API key's id is a key
+name and a media token speaks for one camera's media only. `opened_by` holds a typed actor
+(user:<id>, alert-source:<id>), so it is compared with the caller's typed subject.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from camerahub.config.users import SCOPED_ROLES
 from camerahub.db import models as m
 
-from .accounts import Principal
+from .accounts import Principal, PrincipalKind
 from .authorizer import Authorizer
 from .errors import NotVisible, PermissionDenied
 from .policy import ROOT
@@ -22,12 +23,12 @@ from .policy import ROOT
 
 def oversees(authz: Authorizer, who: Principal) -> bool:
     """Does the caller see and handle every incident (crisis-management)?"""
-    return who.kind == "user" and authz.allowed(who.id, ROOT, "incident")
+    return who.kind == PrincipalKind.USER and authz.allowed(who.id, ROOT, "incident")
 
 
 def in_area(session: Session, who: Principal, room_id: str) -> bool:
     """Is the room inside the caller's department or division?"""
-    if who.kind != "user" or not who.scope:
+    if who.kind != PrincipalKind.USER or not who.scope:
         return False
     room = session.get(m.Area, room_id)
     if room is None or room.kind != "room":
@@ -45,9 +46,9 @@ def area_rooms(session: Session, who: Principal) -> list[str]:
 def takes_part(session: Session, authz: Authorizer, who: Principal,
                incident: m.Incident) -> bool:
     """May the caller see this incident? (The SQL twin is visible_incidents_filter.)"""
-    if who.kind != "user":
+    if who.kind != PrincipalKind.USER:
         return False
-    if oversees(authz, who) or incident.opened_by == who.id:
+    if oversees(authz, who) or incident.opened_by == who.subject:
         return True
     granted = session.scalar(select(m.Grant.id).where(
         m.Grant.incident_id == incident.id, m.Grant.user_id == who.id).limit(1))
@@ -57,12 +58,12 @@ def takes_part(session: Session, authz: Authorizer, who: Principal,
 def visible_incidents_filter(session: Session, authz: Authorizer,
                              who: Principal) -> ColumnElement[bool] | None:
     """A WHERE condition on Incident for the incidents the caller takes part in; None: all."""
-    if who.kind != "user":
+    if who.kind != PrincipalKind.USER:
         return false()
     if oversees(authz, who):
         return None
     granted = select(m.Grant.incident_id).where(m.Grant.user_id == who.id)
-    return or_(m.Incident.opened_by == who.id, m.Incident.id.in_(granted),
+    return or_(m.Incident.opened_by == who.subject, m.Incident.id.in_(granted),
                m.Incident.room_id.in_(area_rooms(session, who)))
 
 
@@ -73,7 +74,7 @@ def sees_every_grant(authz: Authorizer, who: Principal) -> bool:
 
 def check_may_open(session: Session, authz: Authorizer, who: Principal, room_id: str) -> None:
     """Crisis-management anywhere; a department head or manager in their own area."""
-    if who.kind != "user":
+    if who.kind != PrincipalKind.USER:
         raise PermissionDenied("incidents are opened by people")
     if oversees(authz, who):
         return

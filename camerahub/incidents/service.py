@@ -17,6 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from camerahub import audit
+from camerahub.audit import actors
 from camerahub.authz.grants import create_grant
 from camerahub.config import Config
 from camerahub.config.users import Role
@@ -86,7 +87,7 @@ class IncidentService:
         dup = s.scalar(select(m.Alert).where(m.Alert.source_id == source_id,
                                              m.Alert.alert_id == alert.alert_id))
         if dup is not None:
-            audit.append(s, actor=f"alert-source:{source_id}", action="alert.duplicate",
+            audit.append(s, actor=_source(source_id), action="alert.duplicate",
                          decision="info", client=client, incident_id=dup.incident_id,
                          detail={"alert_id": alert.alert_id})
             return IntakeResult(dup.id, dup.incident_id, duplicate=True, flags=list(dup.flags))
@@ -95,7 +96,7 @@ class IncidentService:
         terminal = s.get(m.Terminal, alert.terminal_id)
         if terminal is None:
             return self._unknown_terminal(s, row, source_id, client)
-        actor = f"alert-source:{source_id}"
+        actor = _source(source_id)
         incident, joined = self._open_or_join(s, "alert", terminal.room_id, alert.employee_id,
                                               row.window_start, row.window_end, actor,
                                               reason=f"{alert.rule}: {alert.text or ''}".strip())
@@ -123,7 +124,7 @@ class IncidentService:
         s.add(m.Event(kind="alert.unknown_terminal", severity="warning",
                       message=f"alert {row.alert_id} names unknown terminal {row.terminal_id}",
                       data={"alert_id": row.alert_id, "source": source_id}))
-        audit.append(s, actor=f"alert-source:{source_id}", action="alert.received",
+        audit.append(s, actor=_source(source_id), action="alert.received",
                      decision="info", client=client,
                      detail={"alert_id": row.alert_id, "flags": row.flags})
         return IntakeResult(row.id, None, flags=row.flags)
@@ -192,10 +193,11 @@ class IncidentService:
                 raise IncidentError(ErrorKind.NOT_FOUND, f"unknown room {req.room_id!r}")
             self._check_grantees(s, req.grant_to)
             start, end = as_utc(req.window.start), as_utc(req.window.end)
-            incident, _ = self._open_or_join(s, "manual", room.id, None, start, end, user_id,
+            actor = actors.user(user_id)
+            incident, _ = self._open_or_join(s, "manual", room.id, None, start, end, actor,
                                              reason=req.reason)
             recipients = sorted({user_id, *self._protect(
-                s, incident, start, end, user_id, [user_id, *req.grant_to], outcome)})
+                s, incident, start, end, actor, [user_id, *req.grant_to], outcome)})
             outcome.notify = ("incident.opened", _incident_payload(incident, None), recipients)
         self._after_commit(outcome)
         return incident
@@ -221,8 +223,8 @@ class IncidentService:
                 s.execute(update(m.Grant).where(m.Grant.incident_id == incident.id,
                                                 m.Grant.revoked_at.is_(None))
                           .values(revoked_at=self.now()))
-            audit.append(s, actor=user_id, action=f"incident.{req.state}", decision="info",
-                         incident_id=incident.id, reason=req.outcome)
+            audit.append(s, actor=actors.user(user_id), action=f"incident.{req.state}",
+                         decision="info", incident_id=incident.id, reason=req.outcome)
         return incident
 
     def release_holds(self, incident_id: int, user_id: str) -> int:
@@ -233,16 +235,17 @@ class IncidentService:
             holds = s.scalars(select(m.Hold).where(m.Hold.incident_id == incident.id,
                                                    m.Hold.released_at.is_(None))).all()
             for hold in holds:
-                outcome.freed_keys += index.release_hold(s, hold, user_id)
-            audit.append(s, actor=user_id, action="hold.release", decision="info",
+                outcome.freed_keys += index.release_hold(s, hold, actors.user(user_id))
+            audit.append(s, actor=actors.user(user_id), action="hold.release", decision="info",
                          incident_id=incident.id,
                          detail={"holds": len(holds), "segments_freed": len(outcome.freed_keys)})
         self._after_commit(outcome)
         return len(holds)
 
-    def export(self, incident_id: int, actor: str) -> Path:
+    def export(self, incident_id: int, user_id: str, client: str | None = None) -> Path:
         """The incident's signed evidence bundle in a temporary file (see evidence.py)."""
-        return bundle_to_temp(self.sessions, self.store, self.cfg.export, incident_id, actor)
+        return bundle_to_temp(self.sessions, self.store, self.cfg.export, incident_id,
+                              actors.user(user_id), client)
 
     def _get(self, s: Session, incident_id: int) -> m.Incident:
         incident = s.get(m.Incident, incident_id)
@@ -301,6 +304,11 @@ def room_managers(s: Session, room_id: str | None) -> list[str]:
                      & (m.User.scope == division.parent_id))
     return list(s.scalars(select(m.User.id).where(m.User.active.is_(True), or_(*conds))
                           .order_by(m.User.id)))
+
+
+def _source(source_id: str) -> str:
+    """The typed actor of an alert source."""
+    return actors.actor(actors.ALERT_SOURCE, source_id)
 
 
 def _alert_detail(alert: AlertIn, joined: bool) -> dict:

@@ -101,7 +101,7 @@ def test_camera_action(api, user, path, action):
     assert _audit_count(api) == before + 1, "every decision on footage is audited"
     entry = _last_audit(api)
     stored = camera.replace("\x00", "\ufffd")  # NUL is kept visible but storable
-    assert (entry.actor, entry.action, entry.camera_id) == (user, action, stored)
+    assert (entry.actor, entry.action, entry.camera_id) == (f"user:{user}", action, stored)
     assert entry.decision == ("allow" if want == 200 else "deny")
     assert entry.role == USERS[user][0] and entry.client == "testclient"
     assert entry.reason == REASON

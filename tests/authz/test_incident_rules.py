@@ -23,7 +23,7 @@ LOOKALIKE_KEY = Principal("apikey", "tokatsu-koseki", None, "alerts:log-analyzer
 # Three incidents: the koseki room (kumin/koseki) opened by an alert; a zeimu room (kumin/zeimu)
 # opened by hand by the hoken manager; a kosodate room (kodomo) granted to the koseki manager.
 INCIDENTS = {"koseki": ("hq-1f-koseki", "alert-source:log-analyzer", None),
-             "zeimu": ("hq-2f-kazei-a", "tokatsu-hoken", None),
+             "zeimu": ("hq-2f-kazei-a", "user:tokatsu-hoken", None),
              "kosodate": ("hq-3f-kosodate", "alert-source:log-analyzer", "tokatsu-koseki")}
 
 

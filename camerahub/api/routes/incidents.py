@@ -32,7 +32,14 @@ from camerahub.incidents.evidence import remove_bundle
 from camerahub.times import wire_time
 
 from ..access import authenticated, requires
-from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, app_state, client_of
+from ..deps import (
+    AuthorizerDep,
+    CurrentPrincipal,
+    SessionDep,
+    app_state,
+    client_of,
+    recorded_by_service,
+)
 
 router = APIRouter(tags=["incidents"])
 
@@ -149,9 +156,10 @@ def release_holds(incident_id: int, who: CurrentPrincipal, service: ServiceDep) 
 
 @router.post("/incidents/{incident_id}/export")
 @requires("export")
-def export_incident(incident_id: int, who: CurrentPrincipal,
-                    service: ServiceDep) -> FileResponse:
+def export_incident(incident_id: int, who: CurrentPrincipal, service: ServiceDep,
+                    request: Request) -> FileResponse:
     """A signed evidence bundle of the incident's held footage (crisis-management)."""
-    path = service.export(incident_id, who.id)
+    path = service.export(incident_id, who.id, client_of(request))
+    recorded_by_service(request)  # the bundle's own entry (with its ranges) is this request's
     return FileResponse(path, media_type="application/zip", filename=path.name,
                         background=BackgroundTask(remove_bundle, path))
