@@ -9,6 +9,8 @@ name and a media token speaks for one camera's media only. `opened_by` holds a t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session
 
@@ -72,8 +74,11 @@ def sees_every_grant(authz: Authorizer, who: Principal) -> bool:
     return oversees(authz, who)
 
 
-def check_may_open(session: Session, authz: Authorizer, who: Principal, room_id: str) -> None:
-    """Crisis-management anywhere; a department head or manager in their own area."""
+def check_may_open(session: Session, authz: Authorizer, who: Principal, room_id: str,
+                   grant_to: Iterable[str] = ()) -> None:
+    """Crisis-management anywhere; a department head or manager in their own area, granting
+    footage only to that area's own head and managers (report 4 (2) イ: 担当する部署の映像のみ).
+    """
     if who.kind != PrincipalKind.USER:
         raise PermissionDenied("incidents are opened by people")
     if oversees(authz, who):
@@ -82,3 +87,34 @@ def check_may_open(session: Session, authz: Authorizer, who: Principal, room_id:
         raise PermissionDenied("incident is not permitted")
     if not in_area(session, who, room_id):
         raise NotVisible(f"unknown room {room_id!r}")
+    for user_id in grant_to:
+        if not responsible_for(session, user_id, room_id):
+            raise PermissionDenied(f"cannot grant footage to {user_id!r}: a manager's incident "
+                                   "grants only the room's own department head and managers")
+
+
+def responsible_for(session: Session, user_id: str, room_id: str) -> bool:
+    """Is user_id an active department head or manager whose area holds the room?"""
+    user = session.get(m.User, user_id)
+    if user is None or not user.active or user.role not in SCOPED_ROLES:
+        return False
+    return in_area(session, Principal(PrincipalKind.USER, user.id, user.role, user.scope),
+                   room_id)
+
+
+def needs_approval(authz: Authorizer, who: Principal) -> bool:
+    """Does this person's incident open footage only once crisis-management approves it?
+
+    In `incident` mode managers have no standing footage access; an incident they open
+    themselves would hand them that access with no alert and no second person, so its
+    grants wait for crisis-management's approval (report 4 (2) イ and ウ).
+    """
+    return not oversees(authz, who) and authz.inventory.manager_playback == "incident"
+
+
+def check_may_approve(authz: Authorizer, who: Principal, incident: m.Incident) -> None:
+    """Crisis-management approves, and never an incident of their own (a second person)."""
+    if not oversees(authz, who):
+        raise PermissionDenied("only crisis-management approves incidents")
+    if incident.opened_by == who.subject:
+        raise PermissionDenied("an incident is approved by someone other than its opener")

@@ -18,7 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from camerahub import audit
 from camerahub.audit import actors
+from camerahub.authz.accounts import Principal
+from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.grants import create_grant
+from camerahub.authz.incidents import check_may_approve, check_may_open, needs_approval
 from camerahub.config import Config
 from camerahub.config.users import Role
 from camerahub.db import models as m
@@ -33,7 +36,11 @@ from .schemas import AlertIn, ManualIncidentIn, TransitionIn, as_utc
 
 log = logging.getLogger(__name__)
 OPEN_STATES = ("open", "reviewing")
-NEXT_STATE = {"open": {"reviewing", "closed"}, "reviewing": {"closed"}, "closed": set()}
+PENDING = "pending_approval"  # a manager's own incident in incident mode: held, not granted
+# "open" is reached from PENDING only through approve(); closing a pending incident rejects
+# (crisis-management) or withdraws (its opener) it.
+NEXT_STATE = {PENDING: {"closed"}, "open": {"reviewing", "closed"}, "reviewing": {"closed"},
+              "closed": set()}
 # Who an incident's footage may be granted to (others never see footage).
 GRANTEE_ROLES = (Role.DIVISION_MANAGER, Role.DEPARTMENT_HEAD, Role.CRISIS_MANAGEMENT)
 
@@ -133,7 +140,7 @@ class IncidentService:
 
     def _open_or_join(self, s: Session, kind: str, room_id: str, employee: str | None,
                       start: datetime, end: datetime, actor: str,
-                      reason: str | None) -> tuple[m.Incident, bool]:
+                      reason: str | None, pending: bool = False) -> tuple[m.Incident, bool]:
         found = None
         if employee:
             found = s.scalar(select(m.Incident).where(
@@ -143,21 +150,28 @@ class IncidentService:
             found.window_start = min(found.window_start, start)
             found.window_end = max(found.window_end, end)
             return found, True
-        incident = m.Incident(kind=kind, state="open", employee_id=employee, room_id=room_id,
-                              window_start=start, window_end=end, reason=reason,
-                              opened_by=actor)
+        incident = m.Incident(kind=kind, state=PENDING if pending else "open",
+                              employee_id=employee, room_id=room_id, window_start=start,
+                              window_end=end, reason=reason, opened_by=actor)
         s.add(incident)
         s.flush()
         audit.append(s, actor=actor, action="incident.open", decision="info",
                      incident_id=incident.id, reason=reason,
-                     detail={"room": room_id, "employee": employee, "kind": kind})
+                     detail={"room": room_id, "employee": employee, "kind": kind,
+                             "state": incident.state})
         return incident, False
 
-    def _protect(self, s: Session, incident: m.Incident, start: datetime, end: datetime,
-                 actor: str, extra_users: Iterable[str], outcome: _Outcome) -> list[str]:
-        """Hold the room's footage around the window and grant it to the room's managers."""
+    def _held_range(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        """The window widened by the configured margin: what is held and granted."""
         margin = timedelta(minutes=self.cfg.incidents.margin_minutes)
-        h_start, h_end = start - margin, end + margin
+        return start - margin, end + margin
+
+    def _protect(self, s: Session, incident: m.Incident, start: datetime, end: datetime,
+                 actor: str, extra_users: Iterable[str], outcome: _Outcome,
+                 grant: bool = True) -> list[str]:
+        """Hold the room's footage around the window and (unless grant is False) grant it to
+        the room's managers and extra_users; returns who was granted."""
+        h_start, h_end = self._held_range(start, end)
         cameras = room_cameras(s, incident.room_id)
         for cam in cameras:
             s.add(m.Hold(incident_id=incident.id, camera_id=cam, start=h_start, end=h_end,
@@ -167,6 +181,8 @@ class IncidentService:
         audit.append(s, actor=actor, action="hold.place", decision="info",
                      incident_id=incident.id, footage_start=h_start, footage_end=h_end,
                      detail={"cameras": cameras, "segments": len(outcome.held_keys)})
+        if not grant:
+            return []
         users = sorted(set(room_managers(s, incident.room_id)) | set(extra_users))
         self._grant(s, incident, users, cameras, h_start, h_end, actor)
         return users
@@ -183,22 +199,63 @@ class IncidentService:
                          footage_end=end, expires_at=expires, created_by=actor,
                          incident_id=incident.id, now=now)
 
-    def open_manual(self, user_id: str, req: ManualIncidentIn,
+    def open_manual(self, who: Principal, authz: Authorizer, req: ManualIncidentIn,
                     client: str | None = None) -> m.Incident:
-        """An incident opened by a person with a written reason (holds and grants as alerts)."""
+        """An incident opened by a person with a written reason (holds and grants as alerts).
+
+        Who may open it where, and grant whom, is authz.incidents' rule, checked here inside
+        the transaction. When that rule says it needs approval, the footage is held at once
+        but granted only by approve().
+        """
         outcome = _Outcome()
         with self.sessions.begin() as s:
+            check_may_open(s, authz, who, req.room_id, req.grant_to)
             room = s.get(m.Area, req.room_id)
             if room is None or room.kind != "room":
                 raise IncidentError(ErrorKind.NOT_FOUND, f"unknown room {req.room_id!r}")
             self._check_grantees(s, req.grant_to)
+            pending = needs_approval(authz, who)
             start, end = as_utc(req.window.start), as_utc(req.window.end)
-            actor = actors.user(user_id)
+            actor = who.subject
             incident, _ = self._open_or_join(s, "manual", room.id, None, start, end, actor,
-                                             reason=req.reason)
-            recipients = sorted({user_id, *self._protect(
-                s, incident, start, end, actor, [user_id, *req.grant_to], outcome)})
-            outcome.notify = ("incident.opened", _incident_payload(incident, None), recipients)
+                                             reason=req.reason, pending=pending)
+            granted = self._protect(s, incident, start, end, actor, [who.id, *req.grant_to],
+                                    outcome, grant=not pending)
+            if pending:
+                outcome.notify = ("incident.pending_approval", _incident_payload(incident, None),
+                                  sorted({who.id, *crisis_managers(s)}))
+            else:
+                outcome.notify = ("incident.opened", _incident_payload(incident, None),
+                                  sorted({who.id, *granted}))
+        self._after_commit(outcome)
+        return incident
+
+    def approve(self, incident_id: int, who: Principal, authz: Authorizer,
+                client: str | None = None) -> m.Incident:
+        """Crisis-management approves a pending incident: its grants are created now.
+
+        The grants go to the room's own department head and managers and to the opener, over
+        the held range, for grant_hours from now; the approval is audited.
+        """
+        outcome = _Outcome()
+        with self.sessions.begin() as s:
+            incident = self._get(s, incident_id)
+            check_may_approve(authz, who, incident)
+            if incident.state != PENDING:
+                raise IncidentError(ErrorKind.CONFLICT,
+                                    f"incident {incident_id} is {incident.state}, not {PENDING}")
+            opener = _opener_user(incident)
+            users = sorted(set(room_managers(s, incident.room_id))
+                           | ({opener} if opener else set()))
+            start, end = self._held_range(incident.window_start, incident.window_end)
+            self._grant(s, incident, users, room_cameras(s, incident.room_id), start, end,
+                        who.subject)
+            incident.state = "open"
+            audit.append(s, actor=who.subject, role=who.role, action="incident.approve",
+                         decision="info", incident_id=incident.id, client=client,
+                         footage_start=start, footage_end=end,
+                         detail={"opened_by": incident.opened_by, "granted": users})
+            outcome.notify = ("incident.approved", _incident_payload(incident, None), users)
         self._after_commit(outcome)
         return incident
 
@@ -290,6 +347,22 @@ def room_cameras(s: Session, room_id: str | None) -> list[str]:
     """Ids of the cameras in a room."""
     return list(s.scalars(select(m.Camera.id).where(m.Camera.room_id == room_id)
                           .order_by(m.Camera.id)))
+
+
+def crisis_managers(s: Session) -> list[str]:
+    """Active crisis-management users (they approve pending incidents)."""
+    return list(s.scalars(select(m.User.id).where(
+        m.User.active.is_(True), m.User.role == Role.CRISIS_MANAGEMENT.value)
+        .order_by(m.User.id)))
+
+
+def _opener_user(incident: m.Incident) -> str | None:
+    """The user id of a person who opened an incident (None for an alert source)."""
+    try:
+        kind, ident = actors.parse(incident.opened_by)
+    except ValueError:
+        return None
+    return ident if kind == actors.USER else None
 
 
 def room_managers(s: Session, room_id: str | None) -> list[str]:

@@ -30,8 +30,9 @@ USERS = {  # user -> (role, area it holds the role in)
 }
 CAMERA_RULE = {  # role -> camera actions it may take where it sees the camera
     "crisis-management": {"live", "playback", "export", "snapshot", "hold", "incident"},
-    "department-head": {"playback", "snapshot"},
-    "division-manager": {"playback", "snapshot"},
+    # a snapshot is the current picture, i.e. live view: managers have it only with live
+    "department-head": {"playback"},
+    "division-manager": {"playback"},
     "ops": set(),
     "auditor": set(),
 }

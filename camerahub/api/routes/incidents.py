@@ -16,7 +16,6 @@ from starlette.background import BackgroundTask
 from camerahub.authz.accounts import Principal
 from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.errors import PermissionDenied
-from camerahub.authz.incidents import check_may_open
 from camerahub.db import models as m
 from camerahub.incidents import (
     AlertIn,
@@ -128,9 +127,11 @@ def get_incident(incident_id: int, who: CurrentPrincipal, authz: AuthorizerDep,
 @authenticated
 def open_incident(req: ManualIncidentIn, who: CurrentPrincipal, authz: AuthorizerDep,
                   session: SessionDep, service: ServiceDep, request: Request) -> dict:
-    """Open an incident by hand with a written reason (holds and grants follow)."""
-    check_may_open(session, authz, who, req.room_id)
-    incident = service.open_manual(who.id, req, client_of(request))
+    """Open an incident by hand with a written reason (holds and grants follow).
+
+    In incident mode a manager's incident is pending_approval: held, granted on approval.
+    """
+    incident = service.open_manual(who, authz, req, client_of(request))
     session.rollback()  # end this request's read snapshot: the incident was written elsewhere
     return _detail(session, authz, who, incident.id)
 
@@ -142,6 +143,17 @@ def move_incident(incident_id: int, req: TransitionIn, who: CurrentPrincipal,
     """open -> reviewing -> closed (with an outcome)."""
     incident_for(session, authz, who, incident_id)  # 404 unless the caller takes part
     service.transition(incident_id, who.id, req)
+    session.rollback()  # end this request's read snapshot: the change was written elsewhere
+    return _detail(session, authz, who, incident_id)
+
+
+@router.post("/incidents/{incident_id}/approve")
+@requires("incident")
+def approve_incident(incident_id: int, who: CurrentPrincipal, authz: AuthorizerDep,
+                     session: SessionDep, service: ServiceDep, request: Request) -> dict:
+    """Crisis-management approves a manager's pending incident: its grants start now."""
+    incident_for(session, authz, who, incident_id)  # 404 alike for a missing incident
+    service.approve(incident_id, who, authz, client_of(request))
     session.rollback()  # end this request's read snapshot: the change was written elsewhere
     return _detail(session, authz, who, incident_id)
 
