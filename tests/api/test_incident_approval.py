@@ -73,3 +73,22 @@ def test_crisis_management_opens_without_approval_in_incident_mode(fresh_api):
         variant("manager_playback: standing", "manager_playback: incident")))
     resp = _open(api, "kiki-sato", grant_to=["tokatsu-zeimu"])
     assert resp.status_code == 201 and resp.json()["state"] == "open"
+
+
+def test_keys_named_like_a_manager_or_an_alert_source_take_part_in_nothing(api):
+    from camerahub.authz import accounts
+
+    opened = _open(api, "tokatsu-koseki")
+    assert opened.status_code == 201
+    incident = opened.json()["id"]
+    for name in ("tokatsu-koseki", "log-analyzer"):
+        with api.sessions.begin() as s:
+            _, key = accounts.create_api_key(s, name, "health")
+        headers = {"X-API-Key": key}
+        assert api.client.get("/api/v1/incidents", headers=headers).json() == []
+        assert api.client.get(f"/api/v1/incidents/{incident}", headers=headers).status_code == 404
+        moved = api.client.post(f"/api/v1/incidents/{incident}/state", headers=headers,
+                                json={"state": "reviewing"})
+        assert moved.status_code == 404
+    assert api.client.get(f"/api/v1/incidents/{incident}",
+                          headers=api.auth("tokatsu-koseki")).json()["state"] == "open"
