@@ -10,12 +10,19 @@ everyone (deny by default); declare one of:
     @public                       # no authentication at all (login, /healthz)
     @authenticated                # any signed-in user or key; the route filters itself
     @requires("audit")            # a system action: deploy, health, audit, alerts, ...
+
+and, beside `requires(..., camera=...)`:
+
+    @media_url                    # a URL for <video>/<img>/HLS: takes ?access_token=
+    @audited_as("media-token")    # the name its audit entries carry (default: the action)
+
+Every route on a camera and every footage action is audited, one entry per request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
 from camerahub.authz.policy import FOOTAGE_ACTIONS
@@ -23,6 +30,8 @@ from camerahub.authz.policy import FOOTAGE_ACTIONS
 F = TypeVar("F", bound=Callable)
 FootageMode = Literal["none", "range", "optional", "now"]
 ATTRIBUTE = "__camerahub_access__"
+MEDIA_ATTRIBUTE = "__camerahub_media_url__"
+AUDIT_AS_ATTRIBUTE = "__camerahub_audit_as__"
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,8 @@ class AccessRule:
     camera_param: str | None = None
     footage: FootageMode = "none"
     audit: bool = False
+    media: bool = False  # a media URL: a media token of its camera may GET it
+    audit_action: str | None = None  # the action its audit entries name, if not `action`
 
     @property
     def footage_action(self) -> bool:
@@ -69,11 +80,35 @@ def requires(action: str, *, camera: str | None = None, footage: FootageMode | N
     if footage is None:
         footage = "now" if action in ("live", "snapshot") else (
             "range" if action in FOOTAGE_ACTIONS else "none")
-    rule = AccessRule(action=action, camera_param=camera, footage=footage,
-                      audit=bool(audit) or action in FOOTAGE_ACTIONS)
+    audited = bool(audit) or camera is not None or action in FOOTAGE_ACTIONS
+    rule = AccessRule(action=action, camera_param=camera, footage=footage, audit=audited)
     return lambda fn: _mark(fn, rule)
 
 
+def media_url(fn: F) -> F:
+    """A media URL of its camera (<video>, <img>, HLS): GET with ?access_token= accepted."""
+    setattr(fn, MEDIA_ATTRIBUTE, True)
+    return fn
+
+
+def audited_as(action: str) -> Callable[[F], F]:
+    """Name this route's audit entries `action` (e.g. media-token for the token route)."""
+    def mark(fn: F) -> F:
+        setattr(fn, AUDIT_AS_ATTRIBUTE, action)
+        return fn
+
+    return mark
+
+
 def rule_of(endpoint: Callable | None) -> AccessRule:
-    """The rule an endpoint declared, or DENY_ALL."""
-    return getattr(endpoint, ATTRIBUTE, None) or DENY_ALL
+    """The rule an endpoint declared (with its media and audit marks), or DENY_ALL."""
+    rule = getattr(endpoint, ATTRIBUTE, None)
+    if rule is None:
+        return DENY_ALL
+    media = getattr(endpoint, MEDIA_ATTRIBUTE, False)
+    audit_as = getattr(endpoint, AUDIT_AS_ATTRIBUTE, None)
+    if media and rule.camera_param is None:
+        return DENY_ALL  # a media URL names its camera, or nobody may use it
+    if media or audit_as:
+        return replace(rule, media=media, audit_action=audit_as)
+    return rule

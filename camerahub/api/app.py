@@ -13,7 +13,7 @@ from camerahub import __version__, redact
 from camerahub.authz.tokens import check_secret
 from camerahub.composition import Services
 
-from . import errors
+from . import auditing, errors
 from .deps import authorize
 from .routes import ROUTERS, health
 from .settings import Settings
@@ -34,9 +34,14 @@ def _count_requests(app: FastAPI) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Nothing to start eagerly; on shutdown stop the live hub (open live responses end)."""
+    """Nothing to start eagerly; on shutdown stop the live hub (open live responses end) and
+    write the counts of anonymous requests still being aggregated."""
     yield
     await asyncio.to_thread(app.state.camerahub.live.close)
+    try:
+        await asyncio.to_thread(auditing.flush_aggregates, app.state.camerahub, True)
+    except Exception:  # noqa: BLE001 - shutting down: say so, never hide it
+        log.exception("counts of anonymous requests could not be written to the audit trail")
 
 
 def create_app(settings: Settings, services: Services) -> FastAPI:
@@ -54,6 +59,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     app.state.camerahub = AppState(settings=settings, services=services)
     redact.install()  # uvicorn's access log carries ?access_token= media tokens
     errors.install(app)
+    app.add_middleware(auditing.AuditMiddleware)  # innermost: sees each route's own status
     _count_requests(app)
     app.add_middleware(errors.BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     api = APIRouter(prefix=API_PREFIX)

@@ -12,13 +12,11 @@ from urllib.parse import unquote
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from camerahub import audit
 from camerahub.authz import accounts
-from camerahub.authz.accounts import Principal
+from camerahub.authz.accounts import Principal, PrincipalKind
 from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.decision import (
     MAX_REASON,
-    Decision,
     FootageRequest,
     decide,
     decide_camera,
@@ -31,7 +29,7 @@ from camerahub.live import LiveHub
 from camerahub.recordings import FootageReader
 
 from .access import AccessRule, rule_of
-from .errors import status_of
+from .auditing import STATE_KEY, AuditDraft
 from .state import AppState
 
 log = logging.getLogger(__name__)
@@ -81,41 +79,95 @@ class FootageGrant:
 # --- authentication ------------------------------------------------------------------------
 
 
-def _credentials(request: Request, camera: str | None) -> tuple[str, str] | None:
-    """("apikey"|"token"|"media", value) from X-API-Key, Authorization: Bearer, or (on a
-    camera route only) an ?access_token= media token; else None."""
+def _credentials(request: Request) -> tuple[str, str] | None:
+    """(transport, value): "apikey" from X-API-Key or a Bearer chk_ key, "bearer" from
+    Authorization: Bearer, "query" from ?access_token=; else None."""
     key = request.headers.get("x-api-key")
     if key:
         return "apikey", key.strip()
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        media = request.query_params.get("access_token")
-        return ("media", media.strip()) if media and camera is not None else None
-    value = value.strip()
-    return ("apikey" if value.startswith("chk_") else "token"), value
+    if scheme.lower() == "bearer" and value.strip():
+        value = value.strip()
+        return ("apikey" if value.startswith("chk_") else "bearer"), value
+    media = (request.query_params.get("access_token") or "").strip()
+    return ("query", media) if media else None
 
 
 def authenticate(session: Session, state: AppState, request: Request,
-                 camera: str | None = None) -> Principal:
-    """The caller, or NotAuthenticated (bad credentials are audited).
-
-    camera: the path's camera id on camera routes, where a media token for it is accepted.
-    """
-    creds = _credentials(request, camera)
+                 draft: AuditDraft) -> tuple[Principal, str]:
+    """The caller and how its credentials came, or NotAuthenticated (recorded in draft)."""
+    creds = _credentials(request)
     if creds is None:
+        state.metrics.decision("authenticate", "unauthenticated")
         raise NotAuthenticated("not authenticated")
-    kind, value = creds
+    transport, value = creds
     try:
-        if kind == "apikey":
-            return accounts.principal_from_key(session, value)
-        media_camera = camera if kind == "media" else None
-        claims = verify_token(state.settings.secret_key, value, media_camera)
-        return accounts.user_from_token(session, claims)
+        if transport == "apikey":
+            who = accounts.principal_from_key(session, value)
+        else:
+            claims = verify_token(state.settings.secret_key, value)
+            who = accounts.user_from_token(session, claims)
     except NotAuthenticated as exc:
-        audit.record_rejected_credentials(session, kind, str(exc), client_of(request))
-        session.commit()
+        draft.decide(False, "credentials-rejected")
+        draft.detail["credentials"] = {"transport": transport, "result": str(exc)}
+        _keep(request, draft)
         state.metrics.decision("authenticate", "unauthenticated")
         raise NotAuthenticated("not authenticated") from None
+    draft.identify(who)
+    draft.detail["credentials"] = transport
+    return who, transport
+
+
+def scope_refusal(who: Principal, transport: str, rule: AccessRule,
+                  request: Request) -> str | None:
+    """Why these credentials may not be used on this route this way, or None.
+
+    A media token is a URL credential for one camera's media: it works only in the query
+    string, only on a media URL of that very camera, only to read. Nothing else may travel
+    in the query string (it ends up in logs and browser history).
+    """
+    if who.kind != PrincipalKind.MEDIA:
+        return "only a media token may be given as ?access_token=" if transport == "query" \
+            else None
+    if transport != "query":
+        return "a media token is not a bearer token"
+    if not rule.media:
+        return "a media token opens media URLs only"
+    if request.method not in ("GET", "HEAD"):
+        return "a media token only reads"
+    if request.path_params.get(rule.camera_param or "") != who.camera:
+        return "the media token is for another camera"
+    return None
+
+
+def _keep(request: Request, draft: AuditDraft) -> None:
+    """Make sure the draft is written when the response starts (a refusal, or audited)."""
+    setattr(request.state, STATE_KEY, draft)
+
+
+def _open_draft(request: Request, rule: AccessRule) -> AuditDraft:
+    """The request's audit draft: the route's action and camera, anonymous for now."""
+    action = rule.audit_action or rule.action or "auth.credentials"
+    draft = AuditDraft(action=action, client=client_of(request), path=request.url.path,
+                       method=request.method)
+    if rule.camera_param:
+        draft.camera_id = str(request.path_params.get(rule.camera_param, ""))[:63] or None
+    incident = request.path_params.get("incident_id")
+    if isinstance(incident, str) and incident.isdigit() and len(incident) < 19:
+        draft.incident_id = int(incident)
+    if rule.audit:
+        _keep(request, draft)
+        _describe_early(draft, rule, request)
+    return draft
+
+
+def _describe_early(draft: AuditDraft, rule: AccessRule, request: Request) -> None:
+    """Range and reason as far as they parse, so anonymous attempts name them too."""
+    try:
+        draft.footage_start, draft.footage_end = _range(rule, request)
+        draft.reason = _reason(request)
+    except InvalidRequest:
+        pass  # decided, and refused with its message, after authentication
 
 
 # --- footage requests ----------------------------------------------------------------------
@@ -164,28 +216,19 @@ def footage_request(rule: AccessRule, request: Request) -> FootageRequest:
     return FootageRequest(rule.action or "", camera, start, end, _reason(request))
 
 
-def _audit_decision(session: Session, request: Request, who: Principal, req: FootageRequest,
-                    decision: Decision) -> None:
-    audit.record_access(
-        session, actor=who.subject, role=who.role, action=req.action, allowed=decision.allowed,
-        camera_id=req.camera_id[:63] or None, footage_start=req.footage_start,
-        footage_end=req.footage_end, reason=req.reason, incident_id=decision.incident_id,
-        client=client_of(request),
-        detail={"basis": decision.basis, "status": status_of(decision.kind),
-                "path": request.url.path[:300],
-                "grant": decision.grant.id if decision.grant else None})
-
-
 def _camera_rule(session: Session, state: AppState, authz: Authorizer, request: Request,
-                 rule: AccessRule, who: Principal) -> None:
+                 rule: AccessRule, who: Principal, draft: AuditDraft) -> None:
     req = footage_request(rule, request)
+    draft.footage_start, draft.footage_end, draft.reason = (req.footage_start, req.footage_end,
+                                                            req.reason)
     if rule.footage_action:
         decision = decide(authz, session, who, req, state.reason_min)
     else:
         decision = decide_camera(authz, session, who, req.camera_id, rule.action or "")
-    if rule.audit:
-        _audit_decision(session, request, who, req, decision)
-        session.commit()
+    draft.decide(decision.allowed, decision.basis)
+    draft.incident_id = decision.incident_id
+    if decision.grant is not None:
+        draft.detail["grant"] = decision.grant.id
     state.metrics.decision(req.action, "allow" if decision.allowed else decision.basis)
     refusal = decision.refusal()
     if refusal is not None:
@@ -195,40 +238,64 @@ def _camera_rule(session: Session, state: AppState, authz: Authorizer, request: 
                                          decision.basis)
 
 
-def _system_rule(session: Session, state: AppState, authz: Authorizer, request: Request,
-                 rule: AccessRule, who: Principal) -> None:
+def _system_rule(state: AppState, authz: Authorizer, request: Request, rule: AccessRule,
+                 who: Principal, draft: AuditDraft) -> None:
     allowed = rule.action is None or system_allowed(authz, who, rule.action)
-    if rule.audit or (not allowed and rule.action):
-        audit.record_access(session, actor=who.subject, role=who.role,
-                            action=rule.action or "?", allowed=allowed, camera_id=None,
-                            footage_start=None, footage_end=None, reason=None,
-                            incident_id=None, client=client_of(request),
-                            detail={"path": request.url.path[:300]})
-        session.commit()
+    draft.decide(allowed, "policy" if allowed else "not-permitted")
     state.metrics.decision(rule.action or "authenticated", "allow" if allowed else "deny")
     if not allowed:
+        _keep(request, draft)
         raise PermissionDenied(f"{rule.action} is not permitted")
 
 
+def _refuse_scope(state: AppState, request: Request, who: Principal, draft: AuditDraft,
+                  why: str) -> NotAuthenticated:
+    """Record a credential used beyond its scope (a media token elsewhere) and refuse it."""
+    draft.decide(False, "credential-scope")
+    draft.detail["refused"] = why
+    if who.camera is not None:
+        draft.detail["token_camera"] = who.camera
+    _keep(request, draft)
+    state.metrics.decision("authenticate", "credential-scope")
+    return NotAuthenticated("not authenticated")
+
+
 def authorize(request: Request) -> Principal | None:
-    """THE global dependency: authenticate, then enforce the route's declared AccessRule."""
+    """THE global dependency: authenticate, then enforce the route's declared AccessRule.
+
+    Every audited request, and every refusal, leaves an AuditDraft that AuditMiddleware
+    writes with the real outcome when the response starts.
+    """
     rule = rule_of(request.scope.get("route") and request.scope["route"].endpoint)
     if rule.public:
         return None
     state = app_state(request)
-    camera = request.path_params.get(rule.camera_param) if rule.camera_param else None
+    draft = _open_draft(request, rule)
     # The policy first: it may need a connection of its own, which must never be awaited
-    # while this request holds SQLite's write lock (the pool could be empty by then).
+    # while this request holds a database connection (the pool could be empty by then).
     authz = state.policy.current()
-    with state.sessions.immediate() as session:  # it writes audit entries after reading
-        who = authenticate(session, state, request, camera)
+    with state.sessions() as session:  # reads only; the audit entry is written later
+        who, transport = authenticate(session, state, request, draft)
+        why = scope_refusal(who, transport, rule, request)
+        if why is not None:
+            raise _refuse_scope(state, request, who, draft, why)
         if rule.camera_param:
-            _camera_rule(session, state, authz, request, rule, who)
+            _camera_rule(session, state, authz, request, rule, who, draft)
         else:
-            _system_rule(session, state, authz, request, rule, who)
-        session.commit()  # an API key's last_used_at
+            _system_rule(state, authz, request, rule, who, draft)
+    if who.kind == PrincipalKind.APIKEY:
+        with state.sessions.begin() as session:
+            accounts.note_key_used(session, who.id)
     request.state.principal = who
     return who
+
+
+def recorded_by_service(request: Request) -> None:
+    """The route's service wrote this request's audit entry itself (the evidence export's,
+    which its signed chain of custody cites); the draft is not written a second time."""
+    draft = getattr(request.state, STATE_KEY, None)
+    if draft is not None:
+        draft.recorded = True
 
 
 def current_principal(who: Annotated[Principal | None, Depends(authorize)]) -> Principal:

@@ -13,6 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from camerahub.errors import CamerahubError, ErrorKind
 
+from .auditing import note_error
+
 log = logging.getLogger(__name__)
 NO_STORE = {"Cache-Control": "no-store"}
 # The one mapping from a domain error's kind to the response: status and extra headers.
@@ -44,6 +46,7 @@ def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     kind = getattr(exc, "kind", ErrorKind.INTERNAL)
     if kind == ErrorKind.INTERNAL:
         return _unexpected(request, exc)  # its message may hold internals: log, do not send
+    note_error(request.scope, str(exc))  # the audit entry says why, as the client was told
     return error_response(kind, str(exc))
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from camerahub.audit.throttle import Throttle
 from camerahub.authz.passwords import Passwords
 from camerahub.authz.store import PolicyStore
 from camerahub.composition import Services
@@ -29,6 +30,7 @@ class AppState:
     settings: Settings
     services: Services
     metrics: Metrics = field(default_factory=Metrics)
+    throttle: Throttle = field(default_factory=Throttle)  # anonymous audit entries
 
     @property
     def config(self) -> Config:

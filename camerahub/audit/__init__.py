@@ -1,5 +1,6 @@
 """The audit trail: append-only and hash-chained, its head anchored outside the database."""
 
+from . import actors
 from .anchors import (
     Anchor,
     AnchorLog,
@@ -11,14 +12,12 @@ from .anchors import (
 )
 from .log import VerifyResult, append, entry_hash, verify
 from .records import (
-    record_access,
     record_hold_change,
     record_login,
-    record_rejected_credentials,
 )
 
 __all__ = [
-    "Anchor", "AnchorLog", "AnchorSink", "VerifyResult", "append", "check_anchor",
-    "entry_hash", "head_anchor", "newest", "record_access", "record_hold_change",
-    "record_login", "record_rejected_credentials", "verify", "verify_since",
+    "Anchor", "AnchorLog", "AnchorSink", "VerifyResult", "actors", "append", "check_anchor",
+    "entry_hash", "head_anchor", "newest", "record_hold_change", "record_login", "verify",
+    "verify_since",
 ]

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from camerahub.db.models import AuditEntry
 from camerahub.db.types import utcnow
 
+from . import actors
+
 GENESIS = "0" * 64
 # Arbitrary constant naming the audit append lock on PostgreSQL (SQLite serialises writers).
 AUDIT_LOCK_ID = 0x6175_6474
@@ -51,7 +53,11 @@ def append(session: Session, *, actor: str, action: str, decision: str = "info",
            footage_start: datetime | None = None, footage_end: datetime | None = None,
            reason: str | None = None, incident_id: int | None = None,
            client: str | None = None, detail: dict[str, Any] | None = None) -> AuditEntry:
-    """Append one entry inside the caller's transaction (commit makes it durable)."""
+    """Append one entry inside the caller's transaction (commit makes it durable).
+
+    actor must be typed (camerahub.audit.actors): user:<id>, apikey:<name>, anonymous...
+    """
+    actors.parse(actor)  # ValueError: an untyped actor could pass for someone else
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_ID})
     last = session.execute(

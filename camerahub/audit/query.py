@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session, aliased
 from camerahub.db import models as m
 from camerahub.times import wire_time
 
+from . import actors
+
 CSV_COLUMNS = ("seq", "at_utc", "at_local", "actor", "role", "action", "decision", "camera_id",
                "footage_start_utc", "footage_end_utc", "footage_start_local",
                "footage_end_local", "reason", "incident_id", "client", "detail", "hash")
@@ -38,7 +40,8 @@ class AuditFilter:
     def apply(self, stmt: Select) -> Select:
         """Add this filter's conditions to a select over AuditEntry."""
         e = m.AuditEntry
-        for column, value in ((e.actor, self.user), (e.camera_id, self.camera),
+        user = actors.as_filter(self.user) if self.user is not None else None
+        for column, value in ((e.actor, user), (e.camera_id, self.camera),
                               (e.action, self.action), (e.decision, self.decision)):
             if value is not None:
                 stmt = stmt.where(column == value)
@@ -132,14 +135,25 @@ def summary(session: Session, start: datetime, end: datetime, tz: ZoneInfo) -> d
 
 
 def _bucket() -> dict[str, Any]:
-    return {"allowed": 0, "denied": 0, "cameras": set(), "reasons": set(), "incidents": set(),
-            "first": None, "last": None}
+    return {"allowed": 0, "denied": 0, "failed": 0, "cameras": set(), "reasons": set(),
+            "incidents": set(), "first": None, "last": None}
+
+
+OUTCOME_BUCKETS = {"allow": "allowed", "deny": "denied", "fail": "failed"}
+
+
+def entry_count(e: m.AuditEntry) -> int:
+    """How many requests an entry stands for: 1, or an anonymous aggregate's count."""
+    count = (e.detail or {}).get("count") if (e.detail or {}).get("aggregate") else None
+    return count if isinstance(count, int) and count > 0 else 1
 
 
 def _count(b: dict[str, Any], e: m.AuditEntry, tz: ZoneInfo) -> None:
-    b["allowed" if e.decision == "allow" else "denied"] += 1
+    b[OUTCOME_BUCKETS.get(e.decision, "denied")] += entry_count(e)
     if e.camera_id:
         b["cameras"].add(e.camera_id)
+    for camera in (e.detail or {}).get("cameras", ()) if entry_count(e) > 1 else ():
+        b["cameras"].add(str(camera))
     if e.reason:
         b["reasons"].add(e.reason)
     if e.incident_id:
@@ -153,7 +167,7 @@ def _group(acc: dict[tuple, dict[str, Any]]) -> list[dict[str, Any]]:
     for (division, department, actor, role, action), b in sorted(acc.items(), key=_key):
         out[(division, department)].append({
             "user": actor, "role": role, "action": action, "allowed": b["allowed"],
-            "denied": b["denied"], "cameras": sorted(b["cameras"]),
+            "denied": b["denied"], "failed": b["failed"], "cameras": sorted(b["cameras"]),
             "reasons": sorted(b["reasons"]), "incidents": sorted(b["incidents"]),
             "first_local": b["first"], "last_local": b["last"]})
     return [{"division": d or "(unknown camera)", "department": dept, "accesses": rows}

@@ -2,45 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
+from . import actors
 from .log import append
 
 ACTOR_MAX = 128
+# What a typed username may be to name a user in the trail (the Id pattern of config).
+USER_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 
-def _actor(name: str) -> str:
-    """Untrusted names (a typed username) are cut to the column size and made printable."""
-    return "".join(ch if ch.isprintable() else "?" for ch in name)[:ACTOR_MAX] or "?"
+def printable(name: str, limit: int = ACTOR_MAX) -> str:
+    """Untrusted text (a typed username) cut to size and made printable."""
+    return "".join(ch if ch.isprintable() else "?" for ch in name)[:limit]
+
+
+def claimed_actor(username: str) -> str:
+    """The actor of a sign-in attempt: user:<name> when it could be a user id, else anonymous.
+
+    A typed name like "apikey:x" must not be recorded as if that key had acted.
+    """
+    return actors.user(username) if USER_ID_RE.fullmatch(username) else actors.ANONYMOUS
 
 
 def record_login(session: Session, username: str, ok: bool, why: str, client: str | None,
                  role: str | None = None, method: str = "password") -> None:
     """One sign-in attempt, successful or not; `why` says which check failed."""
-    append(session, actor=_actor(username), role=role, action="auth.login",
-           decision="allow" if ok else "deny", client=client,
-           detail={"method": method, "result": why})
-
-
-def record_rejected_credentials(session: Session, kind: str, why: str,
-                                client: str | None) -> None:
-    """A request carrying a token or key that failed verification (forged, expired...)."""
-    append(session, actor=f"?{kind}", action="auth.credentials", decision="deny", client=client,
-           detail={"kind": kind, "result": why})
-
-
-def record_access(session: Session, *, actor: str, role: str | None, action: str,
-                  allowed: bool, camera_id: str | None, footage_start: datetime | None,
-                  footage_end: datetime | None, reason: str | None, incident_id: int | None,
-                  client: str | None, detail: dict[str, Any]) -> None:
-    """One access decision on footage (or another audited action), allowed or denied."""
-    append(session, actor=actor, role=role, action=action,
-           decision="allow" if allowed else "deny", camera_id=camera_id,
-           footage_start=footage_start, footage_end=footage_end, reason=reason,
-           incident_id=incident_id, client=client, detail=detail)
+    detail = {"method": method, "result": why}
+    actor = claimed_actor(username)
+    if actor == actors.ANONYMOUS:
+        detail["username"] = printable(username)
+    append(session, actor=actor, role=role, action="auth.login",
+           decision="allow" if ok else "deny", client=client, detail=detail)
 
 
 def record_hold_change(session: Session, *, actor: str, role: str | None, op: str,

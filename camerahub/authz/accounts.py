@@ -6,10 +6,12 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from camerahub.audit import actors
 from camerahub.config.services import Auth
 from camerahub.db import models as m
 from camerahub.db.types import utcnow
@@ -24,24 +26,45 @@ ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # the Id pattern of camerahub.c
 LOGIN_FAILED = "invalid username or password"  # one message for every failure: no oracle
 
 
+class PrincipalKind(StrEnum):
+    """The kinds of caller; each compares only with its own kind."""
+
+    USER = "user"  # a person signed in with a bearer token
+    APIKEY = "apikey"  # a machine client (scope deploy, health or alerts:<source>)
+    MEDIA = "media"  # a person's media token: GET of one camera's media URLs only
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a signed-in user or a machine client with an API key."""
+    """Who is calling: a signed-in user, a machine client with an API key, or a media token.
 
-    kind: str  # "user" | "apikey"
+    `id` is a user id for USER and MEDIA, a key name for APIKEY; it means nothing without
+    `kind`. Compare principals through `person` (user ids only) or `subject` (typed), never
+    through `id` alone.
+    """
+
+    kind: str
     id: str
     role: str | None = None
     scope: str | None = None  # a user's area, or an API key's scope
+    camera: str | None = None  # the one camera a media token is for
+
+    @property
+    def person(self) -> str | None:
+        """The user id behind a user or media-token principal; None for an API key."""
+        return self.id if self.kind in (PrincipalKind.USER, PrincipalKind.MEDIA) else None
 
     @property
     def subject(self) -> str:
-        """The casbin subject and audit actor: the user id, or apikey:<name>."""
-        return self.id if self.kind == "user" else f"apikey:{self.id}"
+        """The typed audit actor: user:<id> (also through a media token) or apikey:<name>."""
+        if self.kind == PrincipalKind.APIKEY:
+            return actors.actor(actors.APIKEY, self.id)
+        return actors.user(self.id)
 
     @property
     def alert_source(self) -> str | None:
         """The alert source an `alerts:<source>` API key speaks for, else None."""
-        if self.kind != "apikey" or not (self.scope or "").startswith("alerts:"):
+        if self.kind != PrincipalKind.APIKEY or not (self.scope or "").startswith("alerts:"):
             return None
         return (self.scope or "").partition(":")[2]
 
@@ -98,11 +121,17 @@ def _record_failure(user: m.User, auth: Auth, now: datetime) -> None:
 
 
 def user_from_token(session: Session, claims: TokenClaims) -> Principal:
-    """The principal a verified token speaks for; refused if deactivated or revoked."""
-    user = session.get(m.User, claims.sub)
+    """The principal a verified token speaks for; refused if deactivated or revoked.
+
+    A media token gives a MEDIA principal bound to its camera, never a USER one.
+    """
+    user = session.get(m.User, claims.sub) if _plausible_id(claims.sub) else None
     if user is None or not user.active or user.token_version != claims.token_version:
         raise NotAuthenticated("token no longer valid")
-    return Principal("user", user.id, user.role, user.scope)
+    if claims.media_camera is not None:
+        return Principal(PrincipalKind.MEDIA, user.id, user.role, user.scope,
+                         camera=claims.media_camera)
+    return Principal(PrincipalKind.USER, user.id, user.role, user.scope)
 
 
 def require_user(session: Session, user_id: str) -> m.User:
@@ -157,11 +186,17 @@ def revoke_api_key(session: Session, name: str) -> m.ApiKey:
 
 
 def principal_from_key(session: Session, key: str) -> Principal:
-    """The principal of a valid, unrevoked API key."""
+    """The principal of a valid, unrevoked API key (reads only; see note_key_used)."""
     prefix = apikeys.parse_key(key)
     rows = session.scalars(select(m.ApiKey).where(m.ApiKey.prefix == prefix)) if prefix else ()
     for row in rows:
         if row.revoked_at is None and apikeys.key_matches(key, row.key_hash):
-            row.last_used_at = utcnow()
-            return Principal("apikey", row.name, None, row.scope)
+            return Principal(PrincipalKind.APIKEY, row.name, None, row.scope)
     raise NotAuthenticated("invalid API key")
+
+
+def note_key_used(session: Session, name: str) -> None:
+    """Stamp an API key's last_used_at (in the caller's write transaction)."""
+    row = session.scalar(select(m.ApiKey).where(m.ApiKey.name == name))
+    if row is not None:
+        row.last_used_at = utcnow()

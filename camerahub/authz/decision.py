@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from camerahub.db import models as m
 from camerahub.errors import ErrorKind
 
-from .accounts import Principal
+from .accounts import Principal, PrincipalKind
 from .apikeys import scope_allows
 from .authorizer import Authorizer
 from .errors import AccessError, NotVisible, PermissionDenied, ReasonRequired
@@ -64,10 +64,16 @@ BY_POLICY = Decision(True, "policy")
 
 
 def camera_visible(authz: Authorizer, session: Session, who: Principal, camera_id: str) -> bool:
-    """Does the camera exist and may the caller know it does (policy or a live grant)?"""
-    if camera_id not in authz.cameras or who.kind != "user":
+    """Does the camera exist and may the caller know it does (policy or a live grant)?
+
+    Only people see cameras: an API key never does, a media token only its own camera.
+    """
+    person = who.person
+    if camera_id not in authz.cameras or person is None:
         return False
-    return authz.visible(who.id, camera_id) or camera_id in granted_cameras(session, who.id)
+    if who.kind == PrincipalKind.MEDIA and camera_id != who.camera:
+        return False
+    return authz.visible(person, camera_id) or camera_id in granted_cameras(session, person)
 
 
 def reason_stated(reason: str | None, reason_min: int) -> bool:
@@ -80,10 +86,11 @@ def decide(authz: Authorizer, session: Session, who: Principal, req: FootageRequ
     """Allow by policy (managers must state a reason) or by a covering grant; else refuse."""
     if not camera_visible(authz, session, who, req.camera_id):
         return NOT_VISIBLE
-    by_policy = authz.allowed(who.id, req.camera_id, req.action)
+    person = who.person or ""  # camera_visible refused every principal without a person
+    by_policy = authz.allowed(person, req.camera_id, req.action)
     if by_policy and (who.role not in SCOPED_ROLES or reason_stated(req.reason, reason_min)):
         return BY_POLICY
-    grant = covering_grant(session, who.id, req.action, req.camera_id, req.footage_start,
+    grant = covering_grant(session, person, req.action, req.camera_id, req.footage_start,
                            req.footage_end, now)
     if grant is not None:
         return Decision(True, "grant", grant=grant)
@@ -97,7 +104,7 @@ def decide_camera(authz: Authorizer, session: Session, who: Principal, camera_id
     """A non-footage action on a camera: VIEW needs visibility only, others the policy."""
     if not camera_visible(authz, session, who, camera_id):
         return NOT_VISIBLE
-    if action == VIEW or authz.allowed(who.id, camera_id, action):
+    if action == VIEW or authz.allowed(who.person or "", camera_id, action):
         return BY_POLICY
     return Decision(False, "not-permitted", f"{action} is not permitted")
 
@@ -109,6 +116,8 @@ def _reason_message(reason_min: int) -> str:
 
 def system_allowed(authz: Authorizer, who: Principal, action: str) -> bool:
     """May the caller take a non-footage action (deploy, health, audit, alerts...)?"""
-    if who.kind == "apikey":
+    if who.kind == PrincipalKind.APIKEY:
         return scope_allows(who.scope or "", action)
+    if who.kind != PrincipalKind.USER:
+        return False  # a media token takes no action beyond its camera's media URLs
     return authz.allowed(who.id, ROOT, action)

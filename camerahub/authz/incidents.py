@@ -2,11 +2,14 @@
 
 A person takes part in an incident when they oversee all incidents (crisis-management, the
 `incident` permission on "all"), opened it, hold a grant from it, or manage the department
-or division its room belongs to. API keys take part in none: their id is a key name, which
-must never be mistaken for a user's.
+or division its room belongs to. Only USER principals take part: an API key's id is a key
+name and a media token speaks for one camera's media only. `opened_by` holds a typed actor
+(user:<id>, alert-source:<id>), so it is compared with the caller's typed subject.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session
@@ -14,7 +17,7 @@ from sqlalchemy.orm import Session
 from camerahub.config.users import SCOPED_ROLES
 from camerahub.db import models as m
 
-from .accounts import Principal
+from .accounts import Principal, PrincipalKind
 from .authorizer import Authorizer
 from .errors import NotVisible, PermissionDenied
 from .policy import ROOT
@@ -22,12 +25,12 @@ from .policy import ROOT
 
 def oversees(authz: Authorizer, who: Principal) -> bool:
     """Does the caller see and handle every incident (crisis-management)?"""
-    return who.kind == "user" and authz.allowed(who.id, ROOT, "incident")
+    return who.kind == PrincipalKind.USER and authz.allowed(who.id, ROOT, "incident")
 
 
 def in_area(session: Session, who: Principal, room_id: str) -> bool:
     """Is the room inside the caller's department or division?"""
-    if who.kind != "user" or not who.scope:
+    if who.kind != PrincipalKind.USER or not who.scope:
         return False
     room = session.get(m.Area, room_id)
     if room is None or room.kind != "room":
@@ -45,9 +48,9 @@ def area_rooms(session: Session, who: Principal) -> list[str]:
 def takes_part(session: Session, authz: Authorizer, who: Principal,
                incident: m.Incident) -> bool:
     """May the caller see this incident? (The SQL twin is visible_incidents_filter.)"""
-    if who.kind != "user":
+    if who.kind != PrincipalKind.USER:
         return False
-    if oversees(authz, who) or incident.opened_by == who.id:
+    if oversees(authz, who) or incident.opened_by == who.subject:
         return True
     granted = session.scalar(select(m.Grant.id).where(
         m.Grant.incident_id == incident.id, m.Grant.user_id == who.id).limit(1))
@@ -57,12 +60,12 @@ def takes_part(session: Session, authz: Authorizer, who: Principal,
 def visible_incidents_filter(session: Session, authz: Authorizer,
                              who: Principal) -> ColumnElement[bool] | None:
     """A WHERE condition on Incident for the incidents the caller takes part in; None: all."""
-    if who.kind != "user":
+    if who.kind != PrincipalKind.USER:
         return false()
     if oversees(authz, who):
         return None
     granted = select(m.Grant.incident_id).where(m.Grant.user_id == who.id)
-    return or_(m.Incident.opened_by == who.id, m.Incident.id.in_(granted),
+    return or_(m.Incident.opened_by == who.subject, m.Incident.id.in_(granted),
                m.Incident.room_id.in_(area_rooms(session, who)))
 
 
@@ -71,9 +74,12 @@ def sees_every_grant(authz: Authorizer, who: Principal) -> bool:
     return oversees(authz, who)
 
 
-def check_may_open(session: Session, authz: Authorizer, who: Principal, room_id: str) -> None:
-    """Crisis-management anywhere; a department head or manager in their own area."""
-    if who.kind != "user":
+def check_may_open(session: Session, authz: Authorizer, who: Principal, room_id: str,
+                   grant_to: Iterable[str] = ()) -> None:
+    """Crisis-management anywhere; a department head or manager in their own area, granting
+    footage only to that area's own head and managers (report 4 (2) イ: 担当する部署の映像のみ).
+    """
+    if who.kind != PrincipalKind.USER:
         raise PermissionDenied("incidents are opened by people")
     if oversees(authz, who):
         return
@@ -81,3 +87,34 @@ def check_may_open(session: Session, authz: Authorizer, who: Principal, room_id:
         raise PermissionDenied("incident is not permitted")
     if not in_area(session, who, room_id):
         raise NotVisible(f"unknown room {room_id!r}")
+    for user_id in grant_to:
+        if not responsible_for(session, user_id, room_id):
+            raise PermissionDenied(f"cannot grant footage to {user_id!r}: a manager's incident "
+                                   "grants only the room's own department head and managers")
+
+
+def responsible_for(session: Session, user_id: str, room_id: str) -> bool:
+    """Is user_id an active department head or manager whose area holds the room?"""
+    user = session.get(m.User, user_id)
+    if user is None or not user.active or user.role not in SCOPED_ROLES:
+        return False
+    return in_area(session, Principal(PrincipalKind.USER, user.id, user.role, user.scope),
+                   room_id)
+
+
+def needs_approval(authz: Authorizer, who: Principal) -> bool:
+    """Does this person's incident open footage only once crisis-management approves it?
+
+    In `incident` mode managers have no standing footage access; an incident they open
+    themselves would hand them that access with no alert and no second person, so its
+    grants wait for crisis-management's approval (report 4 (2) イ and ウ).
+    """
+    return not oversees(authz, who) and authz.inventory.manager_playback == "incident"
+
+
+def check_may_approve(authz: Authorizer, who: Principal, incident: m.Incident) -> None:
+    """Crisis-management approves, and never an incident of their own (a second person)."""
+    if not oversees(authz, who):
+        raise PermissionDenied("only crisis-management approves incidents")
+    if incident.opened_by == who.subject:
+        raise PermissionDenied("an incident is approved by someone other than its opener")

@@ -59,6 +59,7 @@ class TokenClaims:
     jti: str
     issued_at: datetime
     expires_at: datetime
+    media_camera: str | None = None  # set for a media token: the one camera it names
 
 
 def issue_token(secret: str, user_id: str, token_version: int, now: datetime,
@@ -77,8 +78,9 @@ def issue_media_token(secret: str, user_id: str, token_version: int, camera_id: 
     """A token for media URLs (<video src>, HLS segments) of one camera only.
 
     Browsers cannot add an Authorization header to a media element's requests, so these
-    travel in the query string; they are short-lived, name one camera, and are refused
-    as bearer tokens anywhere else. The footage decision itself is made as usual.
+    travel in the query string; they are short-lived and name one camera. The API accepts
+    them only there, only for GET of that camera's media URLs; the footage decision itself
+    is made as usual, for the user who asked for the token.
     """
     claims = {"sub": user_id, "iat": int(now.timestamp()), "exp": int((now + ttl).timestamp()),
               "jti": uuid.uuid4().hex, "tv": token_version, "iss": ISSUER, "typ": MEDIA,
@@ -86,22 +88,16 @@ def issue_media_token(secret: str, user_id: str, token_version: int, camera_id: 
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(secret: str, token: str, media_camera: str | None = None) -> TokenClaims:
-    """The claims of a valid token; NotAuthenticated for anything forged, expired or odd.
-
-    With media_camera, only a media token for exactly that camera is accepted; without
-    it, media tokens are refused.
+def verify_token(secret: str, token: str) -> TokenClaims:
+    """The claims of a valid bearer or media token; NotAuthenticated for anything forged,
+    expired or odd. Which of the two it is shows in `media_camera`; where each may be used
+    is the caller's rule (camerahub.api.deps), not this function's.
     """
     try:
         data = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
                           options={"require": REQUIRED_CLAIMS})
     except jwt.PyJWTError as exc:
         raise NotAuthenticated(f"invalid token: {type(exc).__name__}") from None
-    is_media = data.get("typ") == MEDIA
-    if media_camera is None and is_media:
-        raise NotAuthenticated("invalid token: a media token is not a bearer token")
-    if media_camera is not None and (not is_media or data.get("cam") != media_camera):
-        raise NotAuthenticated("invalid token: not a media token for this camera")
     return _claims(data)
 
 
@@ -109,6 +105,14 @@ def _claims(data: dict) -> TokenClaims:
     sub, tv, jti = data.get("sub"), data.get("tv"), data.get("jti")
     if not isinstance(sub, str) or not isinstance(tv, int) or not isinstance(jti, str):
         raise NotAuthenticated("invalid token: malformed claims")
+    camera = None
+    if data.get("typ") == MEDIA:
+        camera = data.get("cam")
+        if not isinstance(camera, str) or not camera:
+            raise NotAuthenticated("invalid token: media token without its camera")
+    elif "typ" in data or "cam" in data:
+        raise NotAuthenticated("invalid token: unknown token type")
     return TokenClaims(sub=sub, token_version=tv, jti=jti,
                        issued_at=datetime.fromtimestamp(data["iat"], UTC),
-                       expires_at=datetime.fromtimestamp(data["exp"], UTC))
+                       expires_at=datetime.fromtimestamp(data["exp"], UTC),
+                       media_camera=camera)

@@ -52,7 +52,7 @@ def run_create(args: argparse.Namespace) -> int:
             _row, key = accounts.create_api_key(session, args.name, args.scope, _sources(ctx))
         except (InvalidRequest, UnknownAccount) as exc:
             raise CliError(str(exc), EXIT_INVALID) from None
-        audit.append(session, actor="cli", action="apikey.create", decision="info",
+        audit.append(session, actor=audit.actors.CLI, action="apikey.create", decision="info",
                      detail={"name": args.name, "scope": args.scope})
         session.commit()
     print(key)

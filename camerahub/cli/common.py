@@ -125,7 +125,7 @@ def audited_change(ctx: Context, action: str, detail: dict, change: Callable[[An
             change(session)
         except refused as exc:
             raise CliError(str(exc), EXIT_INVALID) from None
-        audit.append(session, actor="cli", action=action, decision="info", detail=detail)
+        audit.append(session, actor=audit.actors.CLI, action=action, decision="info", detail=detail)
         session.commit()
 
 

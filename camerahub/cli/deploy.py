@@ -130,7 +130,7 @@ def _exit_code(devices: DeviceRun | None) -> int:
 def _audit(session, plan: Plan, sha: str, source: str) -> None:
     from camerahub import audit  # the audit module is optional for plan
 
-    audit.append(session, actor="cli", action="deploy.apply", decision="allow",
+    audit.append(session, actor=audit.actors.CLI, action="deploy.apply", decision="allow",
                  detail={"config_sha256": sha, "source": source, "summary": plan.summary()})
 
 

@@ -71,7 +71,7 @@ def run_export(args: argparse.Namespace) -> int:
     ctx = Context(args.config)
     key = _load_key(_signing_pem(_signing_ref(ctx)))
     out = args.out or Path(f"incident-{args.incident}.zip")
-    actor = args.actor or f"cli:{getpass.getuser()}"
+    actor = _actor(args.actor)
     store = ctx.store()
     try:
         with ctx.sessions.begin() as s:
@@ -80,6 +80,19 @@ def run_export(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_INVALID) from None
     print(f"wrote {out}: {len(manifest['clips'])} clip(s), key {manifest['key_fingerprint']}")
     return 0
+
+
+def _actor(given: str | None) -> str:
+    """The typed audit actor of this export: --actor as a user id, else the OS account."""
+    from camerahub.audit import actors
+
+    if not given:
+        return actors.actor(actors.SYSTEM, f"cli:{getpass.getuser()}")
+    try:
+        actors.parse(actors.as_filter(given))
+    except ValueError as exc:
+        raise CliError(f"--actor: {exc}", EXIT_INVALID) from None
+    return actors.as_filter(given)
 
 
 def _load_key(pem: str):

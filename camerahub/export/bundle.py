@@ -139,9 +139,13 @@ def _clip(store: SegmentStore, s: Session, camera_id: str, start: datetime,
 
 
 def build_bundle(s: Session, store: SegmentStore, incident_id: int, actor: str,
-                 key: Ed25519PrivateKey, out: Path, cameras: Sequence[str] | None = None
-                 ) -> dict:
-    """Write the bundle for an incident's held footage to `out`; returns the manifest."""
+                 key: Ed25519PrivateKey, out: Path, cameras: Sequence[str] | None = None,
+                 client: str | None = None) -> dict:
+    """Write the bundle for an incident's held footage to `out`; returns the manifest.
+
+    Its `export` audit entry names each camera's exported time range, and the whole span in
+    footage_start/footage_end, so a review sees what footage left without opening the zip.
+    """
     incident = s.get(m.Incident, incident_id)
     if incident is None:
         raise BundleError(f"no incident {incident_id}")
@@ -159,8 +163,14 @@ def build_bundle(s: Session, store: SegmentStore, incident_id: int, actor: str,
     if not entries:
         raise BundleError(f"incident {incident_id}: no recorded segments in its held ranges")
     exported = audit.append(s, actor=actor, action="export", decision="allow",
-                            incident_id=incident_id,
+                            incident_id=incident_id, client=client,
+                            footage_start=min(datetime.fromisoformat(e["start"])
+                                              for e in entries),
+                            footage_end=max(datetime.fromisoformat(e["end"]) for e in entries),
+                            camera_id=entries[0]["camera"] if len(entries) == 1 else None,
                             detail={"cameras": [e["camera"] for e in entries],
+                                    "ranges": [{"camera": e["camera"], "start": e["start"],
+                                                "end": e["end"]} for e in entries],
                                     "file": out.name})
     manifest = _manifest(info, entries, actor, exported, key.public_key())
     _write_zip(out, manifest, key, clips)

@@ -32,13 +32,17 @@ def signing_pem(settings: Export) -> str:
 
 
 def bundle_to_temp(sessions: sessionmaker[Session], store: SegmentStore, settings: Export,
-                   incident_id: int, actor: str) -> Path:
-    """Build the incident's signed bundle into a new temporary file; the caller removes it."""
+                   incident_id: int, actor: str, client: str | None = None) -> Path:
+    """Build the incident's signed bundle into a new temporary file; the caller removes it.
+
+    The bundle's `export` audit entry (time ranges per camera, cited by its chain of custody)
+    is written in the same transaction: no bundle without its entry.
+    """
     key = load_private_key(signing_pem(settings))
     out = Path(tempfile.mkdtemp(prefix="camerahub-export-")) / f"incident-{incident_id}.zip"
     try:
         with sessions.begin() as session:
-            build_bundle(session, store, incident_id, actor, key, out)
+            build_bundle(session, store, incident_id, actor, key, out, client=client)
     except BundleError as exc:
         remove_bundle(out)
         raise IncidentError(ErrorKind.INVALID, str(exc)) from None

@@ -17,7 +17,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from camerahub import audit
+from camerahub.audit import actors
+from camerahub.authz.accounts import Principal
+from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.grants import create_grant
+from camerahub.authz.incidents import check_may_approve, check_may_open, needs_approval
 from camerahub.config import Config
 from camerahub.config.users import Role
 from camerahub.db import models as m
@@ -32,7 +36,11 @@ from .schemas import AlertIn, ManualIncidentIn, TransitionIn, as_utc
 
 log = logging.getLogger(__name__)
 OPEN_STATES = ("open", "reviewing")
-NEXT_STATE = {"open": {"reviewing", "closed"}, "reviewing": {"closed"}, "closed": set()}
+PENDING = "pending_approval"  # a manager's own incident in incident mode: held, not granted
+# "open" is reached from PENDING only through approve(); closing a pending incident rejects
+# (crisis-management) or withdraws (its opener) it.
+NEXT_STATE = {PENDING: {"closed"}, "open": {"reviewing", "closed"}, "reviewing": {"closed"},
+              "closed": set()}
 # Who an incident's footage may be granted to (others never see footage).
 GRANTEE_ROLES = (Role.DIVISION_MANAGER, Role.DEPARTMENT_HEAD, Role.CRISIS_MANAGEMENT)
 
@@ -86,7 +94,7 @@ class IncidentService:
         dup = s.scalar(select(m.Alert).where(m.Alert.source_id == source_id,
                                              m.Alert.alert_id == alert.alert_id))
         if dup is not None:
-            audit.append(s, actor=f"alert-source:{source_id}", action="alert.duplicate",
+            audit.append(s, actor=_source(source_id), action="alert.duplicate",
                          decision="info", client=client, incident_id=dup.incident_id,
                          detail={"alert_id": alert.alert_id})
             return IntakeResult(dup.id, dup.incident_id, duplicate=True, flags=list(dup.flags))
@@ -95,7 +103,7 @@ class IncidentService:
         terminal = s.get(m.Terminal, alert.terminal_id)
         if terminal is None:
             return self._unknown_terminal(s, row, source_id, client)
-        actor = f"alert-source:{source_id}"
+        actor = _source(source_id)
         incident, joined = self._open_or_join(s, "alert", terminal.room_id, alert.employee_id,
                                               row.window_start, row.window_end, actor,
                                               reason=f"{alert.rule}: {alert.text or ''}".strip())
@@ -123,7 +131,7 @@ class IncidentService:
         s.add(m.Event(kind="alert.unknown_terminal", severity="warning",
                       message=f"alert {row.alert_id} names unknown terminal {row.terminal_id}",
                       data={"alert_id": row.alert_id, "source": source_id}))
-        audit.append(s, actor=f"alert-source:{source_id}", action="alert.received",
+        audit.append(s, actor=_source(source_id), action="alert.received",
                      decision="info", client=client,
                      detail={"alert_id": row.alert_id, "flags": row.flags})
         return IntakeResult(row.id, None, flags=row.flags)
@@ -132,7 +140,7 @@ class IncidentService:
 
     def _open_or_join(self, s: Session, kind: str, room_id: str, employee: str | None,
                       start: datetime, end: datetime, actor: str,
-                      reason: str | None) -> tuple[m.Incident, bool]:
+                      reason: str | None, pending: bool = False) -> tuple[m.Incident, bool]:
         found = None
         if employee:
             found = s.scalar(select(m.Incident).where(
@@ -142,21 +150,28 @@ class IncidentService:
             found.window_start = min(found.window_start, start)
             found.window_end = max(found.window_end, end)
             return found, True
-        incident = m.Incident(kind=kind, state="open", employee_id=employee, room_id=room_id,
-                              window_start=start, window_end=end, reason=reason,
-                              opened_by=actor)
+        incident = m.Incident(kind=kind, state=PENDING if pending else "open",
+                              employee_id=employee, room_id=room_id, window_start=start,
+                              window_end=end, reason=reason, opened_by=actor)
         s.add(incident)
         s.flush()
         audit.append(s, actor=actor, action="incident.open", decision="info",
                      incident_id=incident.id, reason=reason,
-                     detail={"room": room_id, "employee": employee, "kind": kind})
+                     detail={"room": room_id, "employee": employee, "kind": kind,
+                             "state": incident.state})
         return incident, False
 
-    def _protect(self, s: Session, incident: m.Incident, start: datetime, end: datetime,
-                 actor: str, extra_users: Iterable[str], outcome: _Outcome) -> list[str]:
-        """Hold the room's footage around the window and grant it to the room's managers."""
+    def _held_range(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        """The window widened by the configured margin: what is held and granted."""
         margin = timedelta(minutes=self.cfg.incidents.margin_minutes)
-        h_start, h_end = start - margin, end + margin
+        return start - margin, end + margin
+
+    def _protect(self, s: Session, incident: m.Incident, start: datetime, end: datetime,
+                 actor: str, extra_users: Iterable[str], outcome: _Outcome,
+                 grant: bool = True) -> list[str]:
+        """Hold the room's footage around the window and (unless grant is False) grant it to
+        the room's managers and extra_users; returns who was granted."""
+        h_start, h_end = self._held_range(start, end)
         cameras = room_cameras(s, incident.room_id)
         for cam in cameras:
             s.add(m.Hold(incident_id=incident.id, camera_id=cam, start=h_start, end=h_end,
@@ -166,6 +181,8 @@ class IncidentService:
         audit.append(s, actor=actor, action="hold.place", decision="info",
                      incident_id=incident.id, footage_start=h_start, footage_end=h_end,
                      detail={"cameras": cameras, "segments": len(outcome.held_keys)})
+        if not grant:
+            return []
         users = sorted(set(room_managers(s, incident.room_id)) | set(extra_users))
         self._grant(s, incident, users, cameras, h_start, h_end, actor)
         return users
@@ -182,21 +199,63 @@ class IncidentService:
                          footage_end=end, expires_at=expires, created_by=actor,
                          incident_id=incident.id, now=now)
 
-    def open_manual(self, user_id: str, req: ManualIncidentIn,
+    def open_manual(self, who: Principal, authz: Authorizer, req: ManualIncidentIn,
                     client: str | None = None) -> m.Incident:
-        """An incident opened by a person with a written reason (holds and grants as alerts)."""
+        """An incident opened by a person with a written reason (holds and grants as alerts).
+
+        Who may open it where, and grant whom, is authz.incidents' rule, checked here inside
+        the transaction. When that rule says it needs approval, the footage is held at once
+        but granted only by approve().
+        """
         outcome = _Outcome()
         with self.sessions.begin() as s:
+            check_may_open(s, authz, who, req.room_id, req.grant_to)
             room = s.get(m.Area, req.room_id)
             if room is None or room.kind != "room":
                 raise IncidentError(ErrorKind.NOT_FOUND, f"unknown room {req.room_id!r}")
             self._check_grantees(s, req.grant_to)
+            pending = needs_approval(authz, who)
             start, end = as_utc(req.window.start), as_utc(req.window.end)
-            incident, _ = self._open_or_join(s, "manual", room.id, None, start, end, user_id,
-                                             reason=req.reason)
-            recipients = sorted({user_id, *self._protect(
-                s, incident, start, end, user_id, [user_id, *req.grant_to], outcome)})
-            outcome.notify = ("incident.opened", _incident_payload(incident, None), recipients)
+            actor = who.subject
+            incident, _ = self._open_or_join(s, "manual", room.id, None, start, end, actor,
+                                             reason=req.reason, pending=pending)
+            granted = self._protect(s, incident, start, end, actor, [who.id, *req.grant_to],
+                                    outcome, grant=not pending)
+            if pending:
+                outcome.notify = ("incident.pending_approval", _incident_payload(incident, None),
+                                  sorted({who.id, *crisis_managers(s)}))
+            else:
+                outcome.notify = ("incident.opened", _incident_payload(incident, None),
+                                  sorted({who.id, *granted}))
+        self._after_commit(outcome)
+        return incident
+
+    def approve(self, incident_id: int, who: Principal, authz: Authorizer,
+                client: str | None = None) -> m.Incident:
+        """Crisis-management approves a pending incident: its grants are created now.
+
+        The grants go to the room's own department head and managers and to the opener, over
+        the held range, for grant_hours from now; the approval is audited.
+        """
+        outcome = _Outcome()
+        with self.sessions.begin() as s:
+            incident = self._get(s, incident_id)
+            check_may_approve(authz, who, incident)
+            if incident.state != PENDING:
+                raise IncidentError(ErrorKind.CONFLICT,
+                                    f"incident {incident_id} is {incident.state}, not {PENDING}")
+            opener = _opener_user(incident)
+            users = sorted(set(room_managers(s, incident.room_id))
+                           | ({opener} if opener else set()))
+            start, end = self._held_range(incident.window_start, incident.window_end)
+            self._grant(s, incident, users, room_cameras(s, incident.room_id), start, end,
+                        who.subject)
+            incident.state = "open"
+            audit.append(s, actor=who.subject, role=who.role, action="incident.approve",
+                         decision="info", incident_id=incident.id, client=client,
+                         footage_start=start, footage_end=end,
+                         detail={"opened_by": incident.opened_by, "granted": users})
+            outcome.notify = ("incident.approved", _incident_payload(incident, None), users)
         self._after_commit(outcome)
         return incident
 
@@ -221,8 +280,8 @@ class IncidentService:
                 s.execute(update(m.Grant).where(m.Grant.incident_id == incident.id,
                                                 m.Grant.revoked_at.is_(None))
                           .values(revoked_at=self.now()))
-            audit.append(s, actor=user_id, action=f"incident.{req.state}", decision="info",
-                         incident_id=incident.id, reason=req.outcome)
+            audit.append(s, actor=actors.user(user_id), action=f"incident.{req.state}",
+                         decision="info", incident_id=incident.id, reason=req.outcome)
         return incident
 
     def release_holds(self, incident_id: int, user_id: str) -> int:
@@ -233,16 +292,17 @@ class IncidentService:
             holds = s.scalars(select(m.Hold).where(m.Hold.incident_id == incident.id,
                                                    m.Hold.released_at.is_(None))).all()
             for hold in holds:
-                outcome.freed_keys += index.release_hold(s, hold, user_id)
-            audit.append(s, actor=user_id, action="hold.release", decision="info",
+                outcome.freed_keys += index.release_hold(s, hold, actors.user(user_id))
+            audit.append(s, actor=actors.user(user_id), action="hold.release", decision="info",
                          incident_id=incident.id,
                          detail={"holds": len(holds), "segments_freed": len(outcome.freed_keys)})
         self._after_commit(outcome)
         return len(holds)
 
-    def export(self, incident_id: int, actor: str) -> Path:
+    def export(self, incident_id: int, user_id: str, client: str | None = None) -> Path:
         """The incident's signed evidence bundle in a temporary file (see evidence.py)."""
-        return bundle_to_temp(self.sessions, self.store, self.cfg.export, incident_id, actor)
+        return bundle_to_temp(self.sessions, self.store, self.cfg.export, incident_id,
+                              actors.user(user_id), client)
 
     def _get(self, s: Session, incident_id: int) -> m.Incident:
         incident = s.get(m.Incident, incident_id)
@@ -289,6 +349,22 @@ def room_cameras(s: Session, room_id: str | None) -> list[str]:
                           .order_by(m.Camera.id)))
 
 
+def crisis_managers(s: Session) -> list[str]:
+    """Active crisis-management users (they approve pending incidents)."""
+    return list(s.scalars(select(m.User.id).where(
+        m.User.active.is_(True), m.User.role == Role.CRISIS_MANAGEMENT.value)
+        .order_by(m.User.id)))
+
+
+def _opener_user(incident: m.Incident) -> str | None:
+    """The user id of a person who opened an incident (None for an alert source)."""
+    try:
+        kind, ident = actors.parse(incident.opened_by)
+    except ValueError:
+        return None
+    return ident if kind == actors.USER else None
+
+
 def room_managers(s: Session, room_id: str | None) -> list[str]:
     """Active division managers and department heads responsible for a room."""
     room = s.get(m.Area, room_id) if room_id else None
@@ -301,6 +377,11 @@ def room_managers(s: Session, room_id: str | None) -> list[str]:
                      & (m.User.scope == division.parent_id))
     return list(s.scalars(select(m.User.id).where(m.User.active.is_(True), or_(*conds))
                           .order_by(m.User.id)))
+
+
+def _source(source_id: str) -> str:
+    """The typed actor of an alert source."""
+    return actors.actor(actors.ALERT_SOURCE, source_id)
 
 
 def _alert_detail(alert: AlertIn, joined: bool) -> dict:

@@ -48,7 +48,10 @@ def test_filters_and_paging(looked):
     assert item["footage_start"] == "2026-11-20T01:00:00Z"
     cam = looked.client.get("/api/v1/audit", headers=auth,
                             params={"camera": "hq-2f-kazei-a-01"}).json()
-    assert {i["actor"] for i in cam["items"]} == {"tokatsu-koseki", "kiki-sato"}
+    assert {i["actor"] for i in cam["items"]} == {"user:tokatsu-koseki", "user:kiki-sato"}
+    typed = looked.client.get("/api/v1/audit", headers=auth,
+                              params={"user": "user:tokatsu-koseki", "action": "playback"})
+    assert typed.json()["total"] == 2  # a bare id and the typed actor name the same person
     page = looked.client.get("/api/v1/audit", headers=auth, params={"limit": 2}).json()
     assert len(page["items"]) == 2 and page["next_offset"] == 2 and page["total"] > 2
     nxt = looked.client.get("/api/v1/audit", headers=auth,
@@ -92,11 +95,11 @@ def test_summary_per_division(looked):
     by_div = {d["division"]: d for d in body["divisions"]}
     koseki = by_div["koseki"]
     assert koseki["department"] == "kumin"
-    row = next(a for a in koseki["accesses"] if a["user"] == "tokatsu-koseki")
+    row = next(a for a in koseki["accesses"] if a["user"] == "user:tokatsu-koseki")
     assert (row["allowed"], row["denied"]) == (1, 0) and row["cameras"] == ["hq-1f-koseki-01"]
     zeimu = {(a["user"], a["action"]): a for a in by_div["zeimu"]["accesses"]}
-    assert zeimu[("tokatsu-koseki", "playback")]["denied"] == 1
-    assert zeimu[("kiki-sato", "live")]["allowed"] == 1
+    assert zeimu[("user:tokatsu-koseki", "playback")]["denied"] == 1
+    assert zeimu[("user:kiki-sato", "live")]["allowed"] == 1
 
 
 def test_summary_needs_a_period(looked):

@@ -10,6 +10,7 @@ import jwt
 import pytest
 from sqlalchemy import select, update
 
+from camerahub.audit.throttle import Throttle
 from camerahub.authz.tokens import issue_token
 from camerahub.db import models as m
 from tests.support.api import TEST_PREFIX
@@ -48,7 +49,8 @@ def test_login_issues_a_short_lived_signed_token(api):
     assert {"sub", "exp", "iat", "jti", "tv"} <= set(claims) and claims["sub"] == "kiki-sato"
     assert claims["exp"] - claims["iat"] == 15 * 60
     entry = _last_audit(api)
-    assert (entry.action, entry.decision, entry.actor) == ("auth.login", "allow", "kiki-sato")
+    assert (entry.action, entry.decision, entry.actor) == ("auth.login", "allow",
+                                                           "user:kiki-sato")
     assert _get(api, body["access_token"]).status_code == 200
 
 
@@ -102,10 +104,14 @@ def test_forged_or_expired_tokens_are_refused(api, forge):
         "hs512": lambda: jwt.encode(_claims(), SECRET, algorithm="HS512"),
         "wrong_issuer": lambda: jwt.encode(_claims(iss="other"), SECRET, algorithm="HS256"),
     }
+    api.app.state.camerahub.throttle = Throttle()  # a new minute: this one is written in full
     resp = _get(api, tokens[forge]())
     assert resp.status_code == 401 and resp.json() == {"detail": "not authenticated"}
     entry = _last_audit(api)
-    assert entry.action == "auth.credentials" and entry.decision == "deny"
+    # the footage attempt itself, anonymous, with its camera, range and why it was refused
+    assert (entry.actor, entry.action, entry.decision) == ("anonymous", "playback", "deny")
+    assert entry.camera_id == KOSEKI and entry.footage_start is not None
+    assert entry.detail["basis"] == "credentials-rejected" and entry.detail["status"] == 401
 
 
 def test_malformed_authorization_headers(api):

@@ -44,7 +44,7 @@ def _grant(api, user: str, cameras: list[str], minutes: int = 60, expires_in=tim
         return create_grant(s, user_id=user, camera_ids=cameras, footage_start=T0,
                             footage_end=T0 + timedelta(minutes=minutes),
                             expires_at=(now or datetime.now(UTC)) + expires_in,
-                            created_by="kiki-sato", incident_id=incident, now=now)
+                            created_by="user:kiki-sato", incident_id=incident, now=now)
 
 
 @pytest.mark.parametrize(("params", "headers", "status"), [
@@ -117,7 +117,7 @@ def test_expired_and_revoked_grants_stop_working_without_cleanup(fresh_api):
     rows = _grant(api, "tokatsu-zeimu", [KOSEKI])
     assert api.client.get(_url(KOSEKI), params=_range(), headers=auth).status_code == 200
     with api.sessions.begin() as s:
-        revoke_grant(s, rows[0].id, "kiki-sato")
+        revoke_grant(s, rows[0].id, "user:kiki-sato")
     assert api.client.get(_url(KOSEKI), params=_range(), headers=auth).status_code == 404
 
 
@@ -125,7 +125,7 @@ def test_grant_audit_names_the_incident(fresh_api):
     api = fresh_api
     with api.sessions.begin() as s:
         inc = m.Incident(kind="alert", employee_id="E1", room_id="hq-2f-kazei-a",
-                         window_start=T0, window_end=T0 + timedelta(minutes=5), opened_by="x")
+                         window_start=T0, window_end=T0 + timedelta(minutes=5), opened_by="user:x")
         s.add(inc)
         s.flush()
         incident_id = inc.id
@@ -148,7 +148,7 @@ def test_grant_audit_names_the_incident(fresh_api):
 def test_create_grant_validates(api, kwargs, error):
     args = {"user_id": "tokatsu-koseki", "camera_ids": [ZEIMU], "footage_start": T0,
             "footage_end": T0 + timedelta(hours=1),
-            "expires_at": datetime.now(UTC) + timedelta(hours=1), "created_by": "kiki-sato",
+            "expires_at": datetime.now(UTC) + timedelta(hours=1), "created_by": "user:kiki-sato",
             **kwargs}
     with api.sessions() as s, pytest.raises(error):
         create_grant(s, **args)

@@ -26,7 +26,7 @@ def chain(db_url, tmp_path, monkeypatch, capsys):
     _, sessions = open_database(db_url)
     with sessions.begin() as s:
         for i in range(N):
-            audit.append(s, actor=f"user-{i}", role="division-manager", action="playback",
+            audit.append(s, actor=f"user:user-{i}", role="division-manager", action="playback",
                          decision="allow" if i % 3 else "deny", camera_id=f"cam-{i}",
                          footage_start=datetime(2026, 11, 20, 1, i, tzinfo=UTC),
                          footage_end=datetime(2026, 11, 20, 2, i, tzinfo=UTC),

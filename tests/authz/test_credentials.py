@@ -125,4 +125,9 @@ def test_principal_names():
     key = Principal("apikey", "analyzer", None, "alerts:log-analyzer")
     assert key.subject == "apikey:analyzer" and key.alert_source == "log-analyzer"
     assert Principal("apikey", "h", None, "health").alert_source is None
-    assert Principal("user", "kiki-sato", "crisis-management").subject == "kiki-sato"
+    assert Principal("user", "kiki-sato", "crisis-management").subject == "user:kiki-sato"
+    # a key named like a user is never that user, in the trail or anywhere else
+    lookalike = Principal("apikey", "kiki-sato", None, "health")
+    assert lookalike.subject == "apikey:kiki-sato" and lookalike.person is None
+    media = Principal("media", "kiki-sato", "crisis-management", camera="c1")
+    assert media.subject == "user:kiki-sato" and media.person == "kiki-sato"

@@ -3,6 +3,7 @@ and who takes part in which incident (the Python rule and its SQL twin must agre
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +11,13 @@ import pytest
 from camerahub.authz.accounts import Principal
 from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.errors import NotVisible, PermissionDenied
-from camerahub.authz.incidents import check_may_open, in_area, oversees, takes_part
+from camerahub.authz.incidents import (
+    check_may_open,
+    in_area,
+    needs_approval,
+    oversees,
+    takes_part,
+)
 from camerahub.authz.store import load_inventory
 from camerahub.db import models as m
 from camerahub.db.engine import open_database
@@ -23,7 +30,7 @@ LOOKALIKE_KEY = Principal("apikey", "tokatsu-koseki", None, "alerts:log-analyzer
 # Three incidents: the koseki room (kumin/koseki) opened by an alert; a zeimu room (kumin/zeimu)
 # opened by hand by the hoken manager; a kosodate room (kodomo) granted to the koseki manager.
 INCIDENTS = {"koseki": ("hq-1f-koseki", "alert-source:log-analyzer", None),
-             "zeimu": ("hq-2f-kazei-a", "tokatsu-hoken", None),
+             "zeimu": ("hq-2f-kazei-a", "user:tokatsu-hoken", None),
              "kosodate": ("hq-3f-kosodate", "alert-source:log-analyzer", "tokatsu-koseki")}
 
 
@@ -136,3 +143,40 @@ def test_the_listing_filter_runs_on_every_backend(db_url):
         for who, expected in PARTS:
             listed = {inc.id for inc in visible_incidents(s, authz, _who(users, who))}
             assert listed == {ids[name] for name in expected}, who
+
+
+@pytest.mark.parametrize(("who", "room", "grant_to", "refusal"), [
+    ("kiki-sato", "hq-1f-koseki", ["tokatsu-zeimu"], None),  # crisis-management: anyone
+    ("tokatsu-koseki", "hq-1f-koseki", ["bucho-kumin"], None),  # the room's own head
+    ("bucho-kumin", "hq-2f-kazei-a", ["tokatsu-zeimu"], None),  # the room's own manager
+    ("tokatsu-koseki", "hq-1f-koseki", ["tokatsu-zeimu"], PermissionDenied),  # another division
+    ("bucho-kumin", "hq-2f-kazei-a", ["tokatsu-koseki"], PermissionDenied),
+    ("tokatsu-koseki", "hq-1f-koseki", ["bucho-kodomo"], PermissionDenied),  # another department
+    ("tokatsu-koseki", "hq-1f-koseki", ["kiki-sato"], PermissionDenied),  # not a manager here
+    ("tokatsu-koseki", "hq-1f-koseki", ["ops-takahashi"], PermissionDenied),
+    ("tokatsu-koseki", "hq-1f-koseki", ["no-such-user"], PermissionDenied),
+    ("tokatsu-koseki", "hq-1f-koseki", ["bucho-kumin", "tokatsu-zeimu"], PermissionDenied),
+])
+def test_a_managers_incident_grants_only_the_rooms_own_people(world, who, room, grant_to,
+                                                               refusal):
+    sessions, authz, users, _ = world
+    with sessions() as s:
+        if refusal is None:
+            check_may_open(s, authz, users[who], room, grant_to)
+        else:
+            with pytest.raises(refusal):
+                check_may_open(s, authz, users[who], room, grant_to)
+
+
+@pytest.mark.parametrize(("who", "mode", "expected"), [
+    ("tokatsu-koseki", "standing", False),
+    ("bucho-kumin", "standing", False),
+    ("kiki-sato", "standing", False),
+    ("tokatsu-koseki", "incident", True),  # no standing access: a second person decides
+    ("bucho-kumin", "incident", True),
+    ("kiki-sato", "incident", False),  # crisis-management is that second person
+])
+def test_who_needs_approval(world, who, mode, expected):
+    _, authz, users, _ = world
+    mode_authz = Authorizer(replace(authz.inventory, manager_playback=mode))
+    assert needs_approval(mode_authz, users[who]) is expected

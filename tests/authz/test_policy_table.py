@@ -36,7 +36,7 @@ ROWS = [
     ("kiki-sato", "all", "audit", False),
     ("kiki-sato", "all", "health", False),
     ("bucho-kumin", KOSEKI, "playback", True),
-    ("bucho-kumin", ZEIMU, "snapshot", True),
+    ("bucho-kumin", ZEIMU, "snapshot", False),  # a snapshot is live view: not for managers
     ("bucho-kumin", KOSEKI_FACILITY, "playback", True),
     ("bucho-kumin", KOSODATE, "playback", False),
     ("bucho-kumin", KOSEKI, "live", False),
@@ -44,7 +44,7 @@ ROWS = [
     ("bucho-kumin", KOSEKI, "hold", False),
     ("bucho-kumin", "all", "playback", False),
     ("tokatsu-koseki", KOSEKI, "playback", True),
-    ("tokatsu-koseki", KOSEKI, "snapshot", True),
+    ("tokatsu-koseki", KOSEKI, "snapshot", False),
     ("tokatsu-koseki", KOSEKI_FACILITY, "playback", True),
     ("tokatsu-koseki", "hq-1f-koseki", "playback", True),
     ("tokatsu-koseki", KOSEKI, "live", False),
@@ -138,6 +138,10 @@ def _tiny(**kw) -> Inventory:
     (_tiny(), "mgr", "cam", "live", False),
     (_tiny(), "seer", "cam", "live", True),
     (_tiny(), "seer", "cam2", "live", False),
+    (_tiny(), "mgr", "cam", "snapshot", False),  # the current picture is live view
+    (_tiny(), "seer", "cam", "snapshot", True),  # ... which live: true grants
+    (_tiny(), "seer", "cam2", "snapshot", False),
+    (_tiny(manager_live=True), "head", "cam2", "snapshot", True),
     (_tiny(), "head", "cam2", "playback", True),
     (_tiny(), "head", "cam", "live", False),
     (_tiny(manager_live=True), "mgr", "cam", "live", True),

@@ -215,12 +215,12 @@ def test_alert_to_held_reviewed_exported_footage(world):
     with sessions() as s:
         actions = [(e.actor, e.action, e.decision) for e in s.scalars(
             select(m.AuditEntry).where(m.AuditEntry.camera_id == "cam-a1"))]
-        assert ("tokatsu-koseki", "playback", "allow") in actions
+        assert ("user:tokatsu-koseki", "playback", "allow") in actions
         granted = s.scalars(select(m.AuditEntry).where(
-            m.AuditEntry.actor == "tokatsu-koseki", m.AuditEntry.incident_id == incident,
+            m.AuditEntry.actor == "user:tokatsu-koseki", m.AuditEntry.incident_id == incident,
             m.AuditEntry.action == "playback")).all()
         assert granted and all(e.decision == "allow" for e in granted)
-        assert ("tokatsu-zeimu", "playback", "deny") in actions
+        assert ("user:tokatsu-zeimu", "playback", "deny") in actions
         assert audit.verify(s).ok
 
 

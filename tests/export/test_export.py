@@ -79,7 +79,7 @@ def test_bundle_verifies_and_holds_a_playable_clip(incident, tmp_path):
     sessions, store, inc, key = incident
     out = tmp_path / "bundle.zip"
     with sessions.begin() as s:
-        manifest = build_bundle(s, store, inc, "kiki-sato", key, out)
+        manifest = build_bundle(s, store, inc, "user:kiki-sato", key, out)
     (clip,) = manifest["clips"]
     assert len(clip["segments"]) == 4 and clip["camera"] == "hq-1f-koseki-01"
     report = verify_bundle(out, key.public_key())
@@ -89,7 +89,13 @@ def test_bundle_verifies_and_holds_a_playable_clip(incident, tmp_path):
     assert frames == 16 * 15  # every frame of the 16 s held footage
     with sessions() as s:
         (entry,) = s.scalars(select(m.AuditEntry).where(m.AuditEntry.action == "export"))
-        assert entry.actor == "kiki-sato" and entry.incident_id == inc
+        assert entry.actor == "user:kiki-sato" and entry.incident_id == inc
+        # the entry names what footage left: each camera's range, and the whole span
+        assert entry.detail["ranges"] == [{"camera": "hq-1f-koseki-01", "start": clip["start"],
+                                           "end": clip["end"]}]
+        assert entry.footage_start.isoformat() == clip["start"]
+        assert entry.footage_end.isoformat() == clip["end"]
+        assert entry.camera_id == "hq-1f-koseki-01"
 
 
 @pytest.mark.parametrize("member", ["clips/hq-1f-koseki-01.mp4", "manifest.json",
@@ -98,7 +104,7 @@ def test_one_flipped_byte_fails_verification(incident, tmp_path, member):
     sessions, store, inc, key = incident
     out = tmp_path / "bundle.zip"
     with sessions.begin() as s:
-        build_bundle(s, store, inc, "kiki-sato", key, out)
+        build_bundle(s, store, inc, "user:kiki-sato", key, out)
     _flip(out, member)
     report = verify_bundle(out, key.public_key())
     assert not report.ok and report.problems
@@ -108,7 +114,7 @@ def test_another_key_is_not_trusted(incident, tmp_path):
     sessions, store, inc, key = incident
     out = tmp_path / "bundle.zip"
     with sessions.begin() as s:
-        build_bundle(s, store, inc, "kiki-sato", key, out)
+        build_bundle(s, store, inc, "user:kiki-sato", key, out)
     other = load_private_key(generate_key()).public_key()
     assert verify_bundle(out, other).problems == ["signature does not match manifest.json"]
     assert not verify_bundle(tmp_path / "missing.zip").ok

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -13,6 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from camerahub import audit
+from camerahub.authz.accounts import Principal
+from camerahub.authz.authorizer import Authorizer
+from camerahub.authz.errors import PermissionDenied
+from camerahub.authz.store import load_inventory
 from camerahub.config import load_config
 from camerahub.config.services import Incidents, Mqtt
 from camerahub.db import models as m
@@ -151,19 +156,102 @@ def test_release_frees_segments_no_other_hold_covers(deployed):
         assert max(x.end for x in held) == T0 + timedelta(minutes=50)
 
 
-def test_manual_incident_grants_opener_and_named_manager(deployed):
+def _people(sessions):
+    """Each user as a principal, and the authorizer of the deployed inventory."""
+    with sessions() as s:
+        authz = Authorizer(load_inventory(s))
+        users = {u.id: Principal("user", u.id, u.role, u.scope)
+                 for u in s.scalars(select(m.User))}
+    return users, authz
+
+
+def _manual(room="hq-1f-koseki", grant_to=()):
+    return ManualIncidentIn(room_id=room, reason="税務分野の職員が戸籍執務室の端末を使用した件",
+                            window={"start": T0, "end": T0 + timedelta(minutes=5)},
+                            grant_to=list(grant_to))
+
+
+def _grantees(sessions, incident_id) -> set[str]:
+    with sessions() as s:
+        return {g.user_id for g in s.scalars(select(m.Grant).where(
+            m.Grant.incident_id == incident_id))}
+
+
+def test_crisis_management_grants_another_divisions_manager(deployed):
+    cfg, sessions = deployed
+    _index_hour(sessions, ["hq-1f-koseki-01"])
+    svc = IncidentService(cfg, sessions)
+    users, authz = _people(sessions)
+    inc = svc.open_manual(users["kiki-sato"], authz, _manual(grant_to=["tokatsu-zeimu"]))
+    assert inc.state == "open" and inc.opened_by == "user:kiki-sato"
+    assert _grantees(sessions, inc.id) == {"kiki-sato", "tokatsu-zeimu", "tokatsu-koseki",
+                                           "bucho-kumin"}
+    with pytest.raises(IncidentError, match="unknown room"):
+        svc.open_manual(users["kiki-sato"], authz, _manual(room="nope"))
+
+
+@pytest.mark.parametrize("grant_to", [["tokatsu-zeimu"], ["kiki-sato"], ["bucho-kodomo"],
+                                      ["ghost"], ["bucho-kumin", "tokatsu-zeimu"]])
+def test_a_managers_incident_grants_only_the_rooms_own_managers(deployed, grant_to):
     cfg, sessions = deployed
     svc = IncidentService(cfg, sessions)
-    inc = svc.open_manual("tokatsu-zeimu", ManualIncidentIn(
-        room_id="hq-1f-koseki", reason="税務分野の職員が戸籍執務室の端末を使用した件",
-        window={"start": T0, "end": T0 + timedelta(minutes=5)}, grant_to=["tokatsu-zeimu"]))
+    users, authz = _people(sessions)
+    with pytest.raises(PermissionDenied, match="room's own"):
+        svc.open_manual(users["tokatsu-koseki"], authz, _manual(grant_to=grant_to))
+    with sessions() as s:  # refused before anything was written
+        assert s.scalar(select(m.Incident.id)) is None and s.scalar(select(m.Hold.id)) is None
+
+
+def test_a_managers_incident_may_name_the_rooms_own_head(deployed):
+    cfg, sessions = deployed
+    _index_hour(sessions, ["hq-1f-koseki-01"])
+    svc = IncidentService(cfg, sessions)
+    users, authz = _people(sessions)
+    inc = svc.open_manual(users["tokatsu-koseki"], authz, _manual(grant_to=["bucho-kumin"]))
+    assert inc.state == "open"  # standing mode: no approval step
+    assert _grantees(sessions, inc.id) == {"tokatsu-koseki", "bucho-kumin"}
+
+
+def test_in_incident_mode_a_managers_incident_waits_for_approval(deployed):
+    cfg, sessions = deployed
+    _index_hour(sessions, ["hq-1f-koseki-01"])
+    svc = IncidentService(cfg, sessions)
+    users, authz = _people(sessions)
+    authz = Authorizer(replace(authz.inventory, manager_playback="incident"))
+    inc = svc.open_manual(users["tokatsu-koseki"], authz, _manual())
+    assert inc.state == "pending_approval"
+    assert _grantees(sessions, inc.id) == set()  # no access without a second person
     with sessions() as s:
-        users = {g.user_id for g in s.scalars(select(m.Grant).where(
-            m.Grant.incident_id == inc.id))}
-    assert users == {"tokatsu-zeimu", "tokatsu-koseki", "bucho-kumin"}
-    with pytest.raises(IncidentError, match="unknown room"):
-        svc.open_manual("kiki-sato", ManualIncidentIn(
-            room_id="nope", reason="reason", window={"start": T0, "end": T0 + timedelta(1)}))
+        assert s.scalar(select(m.Hold.id).where(m.Hold.incident_id == inc.id)) is not None
+    for who, error in (("tokatsu-koseki", PermissionDenied), ("bucho-kumin", PermissionDenied)):
+        with pytest.raises(error):
+            svc.approve(inc.id, users[who], authz)
+    approved = svc.approve(inc.id, users["kiki-sato"], authz)
+    assert approved.state == "open"
+    assert _grantees(sessions, inc.id) == {"tokatsu-koseki", "bucho-kumin"}
+    with sessions() as s:
+        entry = s.scalars(select(m.AuditEntry).where(
+            m.AuditEntry.action == "incident.approve")).one()
+        assert entry.actor == "user:kiki-sato" and entry.incident_id == inc.id
+        assert entry.detail["opened_by"] == "user:tokatsu-koseki"
+    with pytest.raises(IncidentError, match="not pending_approval"):
+        svc.approve(inc.id, users["kiki-sato"], authz)
+
+
+def test_crisis_management_never_approves_its_own_incident(deployed):
+    cfg, sessions = deployed
+    svc = IncidentService(cfg, sessions)
+    users, authz = _people(sessions)
+    with sessions.begin() as s:
+        inc = m.Incident(kind="manual", state="pending_approval", room_id="hq-1f-koseki",
+                         window_start=T0, window_end=T0 + timedelta(minutes=5),
+                         opened_by="user:kiki-sato")
+        s.add(inc)
+        s.flush()
+        inc_id = inc.id
+    with pytest.raises(PermissionDenied, match="other than its opener"):
+        svc.approve(inc_id, users["kiki-sato"], authz)
+    assert svc.approve(inc_id, users["kiki-suzuki"], authz).state == "open"
 
 
 class _Hook(BaseHTTPRequestHandler):

@@ -162,10 +162,13 @@ def test_snapshot_from_a_short_session_and_from_the_hub(sim, base, hub, bearer):
     try:
         viewer.get(60), viewer.get(60)  # init and a fragment: the hub has a keyframe
         sessions = rtsp_sessions(sim, SIM)
-        resp = httpx.get(url, headers=bearer("tokatsu-koseki"), timeout=TIMEOUT,
-                         params={"reason": "アラート確認のため"})  # managers state a reason
+        resp = httpx.get(url, headers=bearer("kiki-suzuki"), timeout=TIMEOUT)
         assert resp.status_code == 200 and _jpeg_size(resp.content) == SUB_SIZE
         assert rtsp_sessions(sim, SIM) == sessions, "no second session for a snapshot"
+        # a snapshot is the current picture, i.e. live view: not for a manager without live
+        resp = httpx.get(url, headers=bearer("tokatsu-koseki"), timeout=TIMEOUT,
+                         params={"reason": "アラート確認のため"})
+        assert resp.status_code == 403
     finally:
         hub.unsubscribe(viewer)
 
@@ -207,7 +210,7 @@ def test_the_live_stream_is_audited(base, bearer, live_app):
     with sessions() as s:
         entry = s.scalars(select(m.AuditEntry).where(m.AuditEntry.action == "live")
                           .order_by(m.AuditEntry.seq.desc()).limit(1)).one()
-    assert (entry.actor, entry.camera_id, entry.decision) == ("tokatsu-koseki", CAM, "deny")
+    assert (entry.actor, entry.camera_id, entry.decision) == ("user:tokatsu-koseki", CAM, "deny")
 
 
 def test_app_shutdown_closes_every_upstream(sim, live_app):

@@ -32,7 +32,7 @@ def deploy_text(url: str, text_: str, source: str = "test") -> Config:
         plan = plan_changes(session, cfg)
         deployment = apply_plan(session, plan, text_, source)
         if deployment is not None:
-            audit.append(session, actor="cli", action="deploy.apply", decision="allow",
+            audit.append(session, actor=audit.actors.CLI, action="deploy.apply", decision="allow",
                          detail={"config_sha256": deployment.config_sha256})
     return cfg
 

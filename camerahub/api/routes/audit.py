@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from camerahub.audit import query
 
 from ..access import requires
+from ..auditing import flush_aggregates
 from ..deps import SessionDep, StateDep, parse_time
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -33,6 +34,7 @@ def list_entries(session: SessionDep, state: StateDep, user: Str = None, camera:
                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
                  offset: Annotated[int, Query(ge=0)] = 0):
     """Entries oldest first; ?format=csv returns the CSV export instead."""
+    flush_aggregates(state)  # anonymous counts of ended minutes are part of what is read
     flt = _filter(user, camera, action, decision, start, end)
     if format == "csv":
         return _csv(state, flt)
@@ -46,6 +48,7 @@ def list_entries(session: SessionDep, state: StateDep, user: Str = None, camera:
 @requires("audit", audit=True)
 def summary(session: SessionDep, state: StateDep, start: str, end: str) -> dict:
     """Per division: who looked at which cameras in [start, end), allowed and denied."""
+    flush_aggregates(state)
     flt = _filter(None, None, None, None, start, end)
     return query.summary(session, flt.start, flt.end, state.timezone)
 
@@ -56,6 +59,7 @@ def export_csv(state: StateDep, user: Str = None, camera: Str = None,
                action: Str = None, decision: Str = None, start: Str = None,
                end: Str = None) -> StreamingResponse:
     """The filtered entries as CSV (UTF-8 with BOM; UTC and local times)."""
+    flush_aggregates(state)
     return _csv(state, _filter(user, camera, action, decision, start, end))
 
 

@@ -8,7 +8,7 @@ from camerahub.authz.policy import VIEW
 from camerahub.inventory import camera_detail, visible_cameras
 from camerahub.signin import issue_camera_media_token
 
-from ..access import authenticated, requires
+from ..access import audited_as, authenticated, requires
 from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, StateDep
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
@@ -31,6 +31,7 @@ def get_camera(camera_id: str, who: CurrentPrincipal, authz: AuthorizerDep,
 
 @router.post("/{camera_id}/media-token")
 @requires(VIEW, camera="camera_id")
+@audited_as("media-token")
 def media_token(camera_id: str, who: CurrentPrincipal, state: StateDep,
                 session: SessionDep) -> dict:
     """A 10-minute token for this camera's media URLs (?access_token=), for <video> and HLS."""

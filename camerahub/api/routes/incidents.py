@@ -16,7 +16,6 @@ from starlette.background import BackgroundTask
 from camerahub.authz.accounts import Principal
 from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.errors import PermissionDenied
-from camerahub.authz.incidents import check_may_open
 from camerahub.db import models as m
 from camerahub.incidents import (
     AlertIn,
@@ -32,7 +31,14 @@ from camerahub.incidents.evidence import remove_bundle
 from camerahub.times import wire_time
 
 from ..access import authenticated, requires
-from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, app_state, client_of
+from ..deps import (
+    AuthorizerDep,
+    CurrentPrincipal,
+    SessionDep,
+    app_state,
+    client_of,
+    recorded_by_service,
+)
 
 router = APIRouter(tags=["incidents"])
 
@@ -121,9 +127,11 @@ def get_incident(incident_id: int, who: CurrentPrincipal, authz: AuthorizerDep,
 @authenticated
 def open_incident(req: ManualIncidentIn, who: CurrentPrincipal, authz: AuthorizerDep,
                   session: SessionDep, service: ServiceDep, request: Request) -> dict:
-    """Open an incident by hand with a written reason (holds and grants follow)."""
-    check_may_open(session, authz, who, req.room_id)
-    incident = service.open_manual(who.id, req, client_of(request))
+    """Open an incident by hand with a written reason (holds and grants follow).
+
+    In incident mode a manager's incident is pending_approval: held, granted on approval.
+    """
+    incident = service.open_manual(who, authz, req, client_of(request))
     session.rollback()  # end this request's read snapshot: the incident was written elsewhere
     return _detail(session, authz, who, incident.id)
 
@@ -139,6 +147,17 @@ def move_incident(incident_id: int, req: TransitionIn, who: CurrentPrincipal,
     return _detail(session, authz, who, incident_id)
 
 
+@router.post("/incidents/{incident_id}/approve")
+@requires("incident")
+def approve_incident(incident_id: int, who: CurrentPrincipal, authz: AuthorizerDep,
+                     session: SessionDep, service: ServiceDep, request: Request) -> dict:
+    """Crisis-management approves a manager's pending incident: its grants start now."""
+    incident_for(session, authz, who, incident_id)  # 404 alike for a missing incident
+    service.approve(incident_id, who, authz, client_of(request))
+    session.rollback()  # end this request's read snapshot: the change was written elsewhere
+    return _detail(session, authz, who, incident_id)
+
+
 @router.post("/incidents/{incident_id}/release")
 @requires("hold")
 def release_holds(incident_id: int, who: CurrentPrincipal, service: ServiceDep) -> dict:
@@ -149,9 +168,10 @@ def release_holds(incident_id: int, who: CurrentPrincipal, service: ServiceDep) 
 
 @router.post("/incidents/{incident_id}/export")
 @requires("export")
-def export_incident(incident_id: int, who: CurrentPrincipal,
-                    service: ServiceDep) -> FileResponse:
+def export_incident(incident_id: int, who: CurrentPrincipal, service: ServiceDep,
+                    request: Request) -> FileResponse:
     """A signed evidence bundle of the incident's held footage (crisis-management)."""
-    path = service.export(incident_id, who.id)
+    path = service.export(incident_id, who.id, client_of(request))
+    recorded_by_service(request)  # the bundle's own entry (with its ranges) is this request's
     return FileResponse(path, media_type="application/zip", filename=path.name,
                         background=BackgroundTask(remove_bundle, path))

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 
-from ..access import requires
+from ..access import media_url, requires
 from ..deps import FootageAccess
 from ..deps import LiveHubDep as HubDep
 
@@ -19,6 +19,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @router.get("/{camera_id}/live.mp4", response_model=None)
 @requires("live", camera="camera_id")
+@media_url
 async def live(camera_id: str, access: FootageAccess, hub: HubDep) -> StreamingResponse:
     """The camera live as fragmented MP4 (init segment, then one fragment per GOP).
 
@@ -32,6 +33,7 @@ async def live(camera_id: str, access: FootageAccess, hub: HubDep) -> StreamingR
 
 @router.get("/{camera_id}/snapshot.jpg", response_model=None)
 @requires("snapshot", camera="camera_id")
+@media_url
 def snapshot(camera_id: str, access: FootageAccess, hub: HubDep) -> Response:
     """One JPEG: the hub's latest keyframe when the camera is watched, else a short session."""
     data = hub.snapshot(access.camera_id)

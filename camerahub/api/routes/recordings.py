@@ -17,7 +17,7 @@ from camerahub.db import models as m
 from camerahub.recordings import FootageError
 from camerahub.times import wire_time
 
-from ..access import requires
+from ..access import media_url, requires
 from ..deps import FootageAccess, FootageDep, FootageGrant, SessionDep
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ def recordings(camera_id: str, access: FootageAccess, session: SessionDep,
 
 @router.get("/{camera_id}/clip.mp4")
 @requires("playback", camera="camera_id", footage="range")
+@media_url
 def clip(camera_id: str, access: FootageAccess, session: SessionDep,
          footage: FootageDep) -> StreamingResponse:
     """One fragmented MP4 of the range, streamed as segments are fetched (stream copy)."""
@@ -77,6 +78,7 @@ def _segment_url(request: Request, access: FootageGrant, seg: m.Segment) -> str:
 
 @router.get("/{camera_id}/playback.m3u8")
 @requires("playback", camera="camera_id", footage="range")
+@media_url
 def playback(camera_id: str, access: FootageAccess, session: SessionDep,
              request: Request, footage: FootageDep) -> Response:
     """An HLS VOD playlist of the range; segment URLs are authorized, audited proxy URLs."""
@@ -88,6 +90,7 @@ def playback(camera_id: str, access: FootageAccess, session: SessionDep,
 
 @router.get("/{camera_id}/segments/{segment_id}.ts")
 @requires("playback", camera="camera_id", footage="range")
+@media_url
 def segment(camera_id: str, segment_id: int, access: FootageAccess, session: SessionDep,
             footage: FootageDep) -> Response:
     """One stored segment (an HLS media segment), verified against its SHA-256.

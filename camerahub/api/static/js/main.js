@@ -49,6 +49,7 @@ export function abilities() {
     incidents: me?.role === 'crisis-management' || manager,
     openIncident: me?.role === 'crisis-management' || manager,
     holds: (me?.actions || []).includes('hold'),
+    approve: (me?.actions || []).includes('incident'),  // crisis-management approves
     export: acts.has('export'),
     audit: (me?.actions || []).includes('audit'),
     reasonNeeded: manager,

@@ -62,7 +62,7 @@ async function renderList(view, {session, params, go, notify, current}, can) {
   const items = await getJson('/incidents', {params: {state: stateFilter}});
   if (!current()) return; // the user moved on while this loaded
   const select = field(t('incidentState'), h('select', {},
-    ['', 'open', 'reviewing', 'closed'].map((s) => h('option', {value: s,
+    ['', 'pending_approval', 'open', 'reviewing', 'closed'].map((s) => h('option', {value: s,
       selected: s === stateFilter}, s ? tv('st', s) : t('allStates')))));
   select.input.addEventListener('change', () => go(`#/incidents?state=${select.input.value}`));
   replace(view, h('h1', {}, t('incidentsTitle')), h('div', {class: 'toolbar'}, select.row),
@@ -96,6 +96,16 @@ function stateForm(inc, reload, notify) {
 
 function crisisActions(inc, can, reload, notify) {
   const buttons = [];
+  if (can.approve && inc.state === 'pending_approval') {
+    buttons.push(h('button', {type: 'button', onclick: async () => {
+      try {
+        await getJson(`/incidents/${inc.id}/approve`, {method: 'POST'});
+        await reload();
+      } catch (err) {
+        notify(err.message);
+      }
+    }}, t('approveIncident')));
+  }
   if (can.holds) {
     buttons.push(h('button', {type: 'button', class: 'secondary', onclick: async () => {
       if (!window.confirm(t('confirmRelease'))) return;
