@@ -220,7 +220,7 @@ class Incident(Base):
     window_end: Mapped[datetime]
     reason: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str | None] = mapped_column(Text)
-    opened_by: Mapped[str] = mapped_column(String(63))
+    opened_by: Mapped[str] = mapped_column(String(128))  # a typed actor (audit.actors)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None]
@@ -235,10 +235,10 @@ class Hold(Base):
     camera_id: Mapped[str] = mapped_column(String(63), index=True)
     start: Mapped[datetime]
     end: Mapped[datetime]
-    created_by: Mapped[str] = mapped_column(String(63))
+    created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     released_at: Mapped[datetime | None]
-    released_by: Mapped[str | None] = mapped_column(String(63))
+    released_by: Mapped[str | None] = mapped_column(String(128))
 
 
 class Grant(Base):
@@ -253,7 +253,7 @@ class Grant(Base):
     footage_start: Mapped[datetime]
     footage_end: Mapped[datetime]
     expires_at: Mapped[datetime]
-    created_by: Mapped[str] = mapped_column(String(63))
+    created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
 
@@ -275,7 +275,7 @@ class AuditEntry(Base):
     footage_start: Mapped[datetime | None]
     footage_end: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(String(2000))
-    incident_id: Mapped[int | None]
+    incident_id: Mapped[int | None] = mapped_column(BigId)
     client: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))

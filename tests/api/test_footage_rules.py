@@ -12,7 +12,7 @@ from camerahub.authz import create_grant
 from camerahub.authz.errors import InvalidRequest, UnknownAccount
 from camerahub.db import models as m
 from tests.support.api import TEST_PREFIX
-from tests.support.deployment import deploy_text, variant
+from tests.support.deployment import deploy_text, variant, with_inventory_change
 
 KOSEKI, ZEIMU = "hq-1f-koseki-01", "hq-2f-kazei-a-01"
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
@@ -25,12 +25,6 @@ def _url(camera: str, action: str = "playback") -> str:
 def _range(start: datetime = T0, minutes: int = 10, **extra) -> dict:
     return {"start": start.isoformat(), "end": (start + timedelta(minutes=minutes)).isoformat(),
             **extra}
-
-
-def _with_inventory_change(text: str) -> str:
-    """deploy apply records a deployment (and so a policy version) only when the inventory
-    changes; an access-only edit needs a restart today, so touch a camera name as well."""
-    return text.replace("name: 1階 戸籍執務室 カメラ1", "name: 1階 戸籍執務室 カメラ1（更新）", 1)
 
 
 def _last_audit(api) -> m.AuditEntry:
@@ -159,7 +153,7 @@ def test_incident_mode_and_reload_without_restart(fresh_api):
     auth = api.auth("tokatsu-koseki")
     ok = _range(reason="定期点検")
     assert api.client.get(_url(KOSEKI), params=ok, headers=auth).status_code == 200
-    deploy_text(api.url, _with_inventory_change(
+    deploy_text(api.url, with_inventory_change(
         variant("manager_playback: standing", "manager_playback: incident")))
     assert api.client.get(_url(KOSEKI), params=ok, headers=auth).status_code == 404
     assert api.client.get("/api/v1/cameras", headers=auth).json() == []
@@ -187,7 +181,7 @@ def test_live_for_a_manager_with_live_true_after_redeploy(fresh_api):
 
 def test_manager_live_setting_gives_every_manager_live(fresh_api):
     api = fresh_api
-    deploy_text(api.url, _with_inventory_change(
+    deploy_text(api.url, with_inventory_change(
         variant("manager_live: false", "manager_live: true")))
     live = {"reason": "窓口混雑の確認"}
     for user, cam in (("bucho-kumin", ZEIMU), ("tokatsu-zeimu", ZEIMU)):

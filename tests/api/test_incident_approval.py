@@ -9,9 +9,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from camerahub.db import models as m
-from tests.api.conftest import TEST_PREFIX
-from tests.api.test_footage_rules import _with_inventory_change
-from tests.authz.authz_support import deploy_text, variant
+from tests.support.api import TEST_PREFIX
+from tests.support.deployment import deploy_text, variant, with_inventory_change
 
 KOSEKI = "hq-1f-koseki-01"
 WINDOW = {"start": "2026-11-20T01:00:00Z", "end": "2026-11-20T01:05:00Z"}
@@ -40,7 +39,7 @@ def test_a_manager_cannot_grant_another_divisions_manager(api):
 
 def test_incident_mode_needs_crisis_managements_approval(fresh_api):
     api = fresh_api
-    deploy_text(api.url, _with_inventory_change(
+    deploy_text(api.url, with_inventory_change(
         variant("manager_playback: standing", "manager_playback: incident")))
     footage = f"{TEST_PREFIX}/cameras/{KOSEKI}/playback"
     mgr = api.auth("tokatsu-koseki")
@@ -69,7 +68,7 @@ def test_incident_mode_needs_crisis_managements_approval(fresh_api):
 
 def test_crisis_management_opens_without_approval_in_incident_mode(fresh_api):
     api = fresh_api
-    deploy_text(api.url, _with_inventory_change(
+    deploy_text(api.url, with_inventory_change(
         variant("manager_playback: standing", "manager_playback: incident")))
     resp = _open(api, "kiki-sato", grant_to=["tokatsu-zeimu"])
     assert resp.status_code == 201 and resp.json()["state"] == "open"

@@ -45,7 +45,7 @@ def env(tmp_path, monkeypatch, capsys):
     def add(n: int) -> None:
         with sessions.begin() as s:
             for i in range(n):
-                audit.append(s, actor=f"user-{i}", action="playback", decision="allow",
+                audit.append(s, actor=f"user:user-{i}", action="playback", decision="allow",
                              camera_id="cam", reason="点検",
                              footage_start=datetime(2026, 11, 20, 1, tzinfo=UTC))
 

@@ -146,7 +146,7 @@ def _bundle(incident, tmp_path):
     sessions, store, inc, key = incident
     out = tmp_path / "bundle.zip"
     with sessions.begin() as s:
-        manifest = build_bundle(s, store, inc, "kiki-sato", key, out)
+        manifest = build_bundle(s, store, inc, "user:kiki-sato", key, out)
     public = tmp_path / "public.pem"
     public.write_bytes(public_pem(key))
     return out, public, manifest

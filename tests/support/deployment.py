@@ -49,6 +49,12 @@ def variant(old: str, new: str) -> str:
     return text_.replace(old, new, 1)
 
 
+def with_inventory_change(text: str) -> str:
+    """deploy apply records a deployment (and so a policy version) only when the inventory
+    changes; an access-only edit needs a restart today, so touch a camera name as well."""
+    return text.replace("name: 1階 戸籍執務室 カメラ1", "name: 1階 戸籍執務室 カメラ1（更新）", 1)
+
+
 def set_all_passwords(url: str, cfg: Config, password: str = PASSWORD) -> None:
     """Give every user the same password (cheap argon2 costs for tests)."""
     _, sessions = open_database(url)
