@@ -13,7 +13,7 @@ from camerahub import __version__, redact
 from camerahub.authz.tokens import check_secret
 from camerahub.composition import Services
 
-from . import errors
+from . import errors, openapi
 from .deps import authorize
 from .routes import ROUTERS, health
 from .settings import Settings
@@ -62,4 +62,5 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     app.include_router(api)
     app.include_router(health.root)
     mount_ui(app)
+    openapi.install(app)
     return app

@@ -6,10 +6,10 @@ changing incidents is camerahub.incidents; this module speaks HTTP and shapes th
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
@@ -18,6 +18,7 @@ from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.errors import PermissionDenied
 from camerahub.authz.incidents import check_may_open
 from camerahub.db import models as m
+from camerahub.errors import ErrorKind as K
 from camerahub.incidents import (
     AlertIn,
     IncidentParts,
@@ -31,8 +32,10 @@ from camerahub.incidents import (
 from camerahub.incidents.evidence import remove_bundle
 from camerahub.times import wire_time
 
+from .. import openapi as doc
 from ..access import authenticated, requires
 from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, app_state, client_of
+from ..params import IncidentId
 
 router = APIRouter(tags=["incidents"])
 
@@ -43,6 +46,8 @@ def incident_service(request: Request) -> IncidentService:
 
 
 ServiceDep = Annotated[IncidentService, Depends(incident_service)]
+State = Annotated[Literal["open", "reviewing", "closed"] | None, Query()]
+BODY = (K.INVALID, K.UNAUTHENTICATED, K.TOO_LARGE)  # every route that takes JSON
 
 
 # --- response shapes -----------------------------------------------------------------------
@@ -88,7 +93,9 @@ def _detail(session: Session, authz: Authorizer, who: Principal,
 # --- routes --------------------------------------------------------------------------------
 
 
-@router.post("/alerts", status_code=202)
+@router.post("/alerts", status_code=202,
+             responses=doc.responses(*BODY, K.FORBIDDEN,
+                                     ok={200: {"description": "A duplicate alert"}}))
 @requires("alerts")
 def post_alert(alert: AlertIn, who: CurrentPrincipal, service: ServiceDep, request: Request):
     """A log alert from an alert source's API key; duplicates are idempotent."""
@@ -101,23 +108,25 @@ def post_alert(alert: AlertIn, who: CurrentPrincipal, service: ServiceDep, reque
     return JSONResponse(body, status_code=200 if result.duplicate else 202)
 
 
-@router.get("/incidents")
+@router.get("/incidents", responses=doc.responses(K.UNAUTHENTICATED))
 @authenticated
 def list_incidents(who: CurrentPrincipal, authz: AuthorizerDep, session: SessionDep,
-                   state: str | None = None) -> list[dict]:
+                   state: State = None) -> list[dict]:
     """Incidents the caller takes part in (crisis-management: all)."""
     return [incident_summary(i) for i in visible_incidents(session, authz, who, state)]
 
 
-@router.get("/incidents/{incident_id}")
+@router.get("/incidents/{incident_id}",
+            responses=doc.responses(K.UNAUTHENTICATED, K.NOT_FOUND))
 @authenticated
-def get_incident(incident_id: int, who: CurrentPrincipal, authz: AuthorizerDep,
+def get_incident(incident_id: IncidentId, who: CurrentPrincipal, authz: AuthorizerDep,
                  session: SessionDep) -> dict:
     """One incident with its alerts, holds and grants; 404 if the caller takes no part."""
     return _detail(session, authz, who, incident_id)
 
 
-@router.post("/incidents", status_code=201)
+@router.post("/incidents", status_code=201,
+             responses=doc.responses(*BODY, K.FORBIDDEN, K.NOT_FOUND))
 @authenticated
 def open_incident(req: ManualIncidentIn, who: CurrentPrincipal, authz: AuthorizerDep,
                   session: SessionDep, service: ServiceDep, request: Request) -> dict:
@@ -128,9 +137,10 @@ def open_incident(req: ManualIncidentIn, who: CurrentPrincipal, authz: Authorize
     return _detail(session, authz, who, incident.id)
 
 
-@router.post("/incidents/{incident_id}/state")
+@router.post("/incidents/{incident_id}/state",
+             responses=doc.responses(*BODY, K.NOT_FOUND, K.CONFLICT))
 @authenticated
-def move_incident(incident_id: int, req: TransitionIn, who: CurrentPrincipal,
+def move_incident(incident_id: IncidentId, req: TransitionIn, who: CurrentPrincipal,
                   authz: AuthorizerDep, session: SessionDep, service: ServiceDep) -> dict:
     """open -> reviewing -> closed (with an outcome)."""
     incident_for(session, authz, who, incident_id)  # 404 unless the caller takes part
@@ -139,17 +149,20 @@ def move_incident(incident_id: int, req: TransitionIn, who: CurrentPrincipal,
     return _detail(session, authz, who, incident_id)
 
 
-@router.post("/incidents/{incident_id}/release")
+@router.post("/incidents/{incident_id}/release",
+             responses=doc.responses(K.UNAUTHENTICATED, K.FORBIDDEN, K.NOT_FOUND))
 @requires("hold")
-def release_holds(incident_id: int, who: CurrentPrincipal, service: ServiceDep) -> dict:
+def release_holds(incident_id: IncidentId, who: CurrentPrincipal, service: ServiceDep) -> dict:
     """Release every hold of an incident (crisis-management only)."""
     released = service.release_holds(incident_id, who.id)
     return {"incident_id": incident_id, "released": released}
 
 
-@router.post("/incidents/{incident_id}/export")
+@router.post("/incidents/{incident_id}/export", response_class=Response,
+             responses=doc.responses(K.INVALID, K.UNAUTHENTICATED, K.FORBIDDEN, K.NOT_FOUND,
+                                     ok=doc.ZIP))
 @requires("export")
-def export_incident(incident_id: int, who: CurrentPrincipal,
+def export_incident(incident_id: IncidentId, who: CurrentPrincipal,
                     service: ServiceDep) -> FileResponse:
     """A signed evidence bundle of the incident's held footage (crisis-management)."""
     path = service.export(incident_id, who.id)
