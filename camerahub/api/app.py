@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI
 
 from camerahub import __version__, redact
 from camerahub.authz.tokens import check_secret
@@ -15,6 +15,7 @@ from camerahub.composition import Services
 
 from . import errors, openapi
 from .deps import authorize
+from .metrics import CountRequests
 from .routes import ROUTERS, health
 from .settings import Settings
 from .state import AppState
@@ -22,14 +23,6 @@ from .webui import mount_ui
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
-
-
-def _count_requests(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def count(request: Request, call_next: Callable[[Request], Awaitable[Response]]):
-        response = await call_next(request)
-        request.app.state.camerahub.metrics.request(request.method, response.status_code)
-        return response
 
 
 @asynccontextmanager
@@ -54,7 +47,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     app.state.camerahub = AppState(settings=settings, services=services)
     redact.install()  # uvicorn's access log carries ?access_token= media tokens
     errors.install(app)
-    _count_requests(app)
+    app.add_middleware(CountRequests)
     app.add_middleware(errors.BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     api = APIRouter(prefix=API_PREFIX)
     for router in ROUTERS:
