@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI
 
 from camerahub import __version__, redact
 from camerahub.authz.tokens import check_secret
 from camerahub.composition import Services
 
-from . import auditing, errors
+from . import auditing, errors, openapi
 from .deps import authorize
+from .metrics import CountRequests
 from .routes import ROUTERS, health
 from .settings import Settings
 from .state import AppState
@@ -22,14 +23,6 @@ from .webui import mount_ui
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
-
-
-def _count_requests(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def count(request: Request, call_next: Callable[[Request], Awaitable[Response]]):
-        response = await call_next(request)
-        request.app.state.camerahub.metrics.request(request.method, response.status_code)
-        return response
 
 
 @asynccontextmanager
@@ -60,7 +53,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     redact.install()  # uvicorn's access log carries ?access_token= media tokens
     errors.install(app)
     app.add_middleware(auditing.AuditMiddleware)  # innermost: sees each route's own status
-    _count_requests(app)
+    app.add_middleware(CountRequests)
     app.add_middleware(errors.BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     api = APIRouter(prefix=API_PREFIX)
     for router in ROUTERS:
@@ -68,4 +61,5 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     app.include_router(api)
     app.include_router(health.root)
     mount_ui(app)
+    openapi.install(app)
     return app

@@ -30,10 +30,10 @@ from camerahub.recordings import FootageReader
 
 from .access import AccessRule, rule_of
 from .auditing import STATE_KEY, AuditDraft
+from .params import REASON_HEADER, parse_time
 from .state import AppState
 
 log = logging.getLogger(__name__)
-REASON_HEADER = "X-Camerahub-Reason"
 
 
 def app_state(request: Request) -> AppState:
@@ -171,19 +171,6 @@ def _describe_early(draft: AuditDraft, rule: AccessRule, request: Request) -> No
 
 
 # --- footage requests ----------------------------------------------------------------------
-
-
-def parse_time(name: str, value: str | None) -> datetime | None:
-    """An aware datetime from an ISO 8601 query value; InvalidRequest otherwise."""
-    if value is None or value == "":
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidRequest(f"{name} is not an ISO 8601 time") from None
-    if parsed.tzinfo is None:
-        raise InvalidRequest(f"{name} needs a time zone (e.g. Z or +09:00)")
-    return parsed
 
 
 def _range(rule: AccessRule, request: Request) -> tuple[datetime | None, datetime | None]:

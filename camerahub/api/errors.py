@@ -1,19 +1,24 @@
-"""Errors as JSON {"detail": ...}: one table from our error kinds to HTTP, oversize bodies,
-anything unexpected. Routes raise domain errors (camerahub.errors); only this module knows
-their status codes.
+"""Errors as JSON {"detail": ...}: one table from our error kinds to HTTP, oversize bodies
+and JSON text no database can store, an honest Allow on 405, anything unexpected. Routes
+raise domain errors (camerahub.errors); only this module knows their status codes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from camerahub.errors import CamerahubError, ErrorKind
 
 from .auditing import note_error
+from .routing import each_route
 
 log = logging.getLogger(__name__)
 NO_STORE = {"Cache-Control": "no-store"}
@@ -55,9 +60,27 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in each_route(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own errors (404 no route, 405) as usual, with a complete Allow on 405."""
+    if exc.status_code == 405:
+        exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+    return await http_exception_handler(request, exc)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on app."""
     app.add_exception_handler(CamerahubError, _domain_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -65,8 +88,30 @@ def _too_large(limit: int) -> JSONResponse:
     return error_response(ErrorKind.TOO_LARGE, f"request body larger than {limit} bytes")
 
 
+def _unstorable_text(messages: list[Message], scope: Scope) -> bool:
+    """Does a JSON body hold a lone UTF-16 surrogate escape (\\ud800)?
+
+    JSON allows it and Python decodes it, but it is text no UTF-8 database or response can
+    hold: left in, it fails deep inside a service instead of at the edge.
+    """
+    ctype = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
+    if ctype and not (ctype == b"application/json" or ctype.endswith(b"+json")):
+        return False  # FastAPI parses JSON for these types and for none given
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+    if b"\\u" not in body:
+        return False  # no escapes at all: the common case costs one scan
+    try:
+        json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False  # malformed JSON: FastAPI answers 422 with its own detail
+    return False
+
+
 class BodyLimitMiddleware:
-    """Refuse bodies over max_bytes (by Content-Length, or by reading at most that much).
+    """Refuse bodies over max_bytes (by Content-Length, or by reading at most that much), and
+    JSON bodies whose text cannot be stored (400).
 
     Bodies here are small forms and JSON, so reading them up front and replaying them costs
     little and gives one clean 413 however the client sends the body.
@@ -87,6 +132,11 @@ class BodyLimitMiddleware:
         messages = await self._read(receive)
         if messages is None:
             await _too_large(self.max_bytes)(scope, receive, send)
+            return
+        if _unstorable_text(messages, scope):
+            refusal = error_response(ErrorKind.INVALID, "the JSON body holds an unpaired UTF-16 "
+                                     "surrogate (\\ud800-\\udfff); send the text as UTF-8")
+            await refusal(scope, receive, send)
             return
         await self.app(scope, _replay(messages, receive), send)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 
 class Metrics:
     """Counters of requests and access decisions; rendered on GET /metrics."""
@@ -37,3 +39,29 @@ class Metrics:
                   "# TYPE camerahub_policy_reloads_total counter",
                   f"camerahub_policy_reloads_total {policy_reloads}"]
         return "\n".join(lines) + "\n"
+
+
+class CountRequests:
+    """ASGI middleware: count each response by method and status as its head goes out.
+
+    Plain ASGI on purpose: Starlette's BaseHTTPMiddleware (@app.middleware) ends a streamed
+    body cleanly when the stream raises, so a CSV export that failed half way reached the
+    client as a complete 200. Passing messages straight through keeps the failure an
+    aborted transfer.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                scope["app"].state.camerahub.metrics.request(scope["method"],
+                                                             message["status"])
+            await send(message)
+
+        await self.app(scope, receive, counting_send)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,11 @@ GENESIS = "0" * 64
 AUDIT_LOCK_ID = 0x6175_6474
 CHAINED_FIELDS = ("seq", "at", "actor", "role", "action", "decision", "camera_id",
                   "footage_start", "footage_end", "reason", "incident_id", "client", "detail")
+# Lone UTF-16 surrogates (from JSON escapes) fit a Python str but no UTF-8 column.
+SURROGATES = re.compile("[\ud800-\udfff]")
+# Column sizes PostgreSQL enforces (SQLite does not): a longer value would fail the append.
+LIMITS = {c.name: c.type.length for c in AuditEntry.__table__.columns
+          if getattr(c.type, "length", None)}
 
 
 def _canon(value: Any) -> Any:
@@ -30,13 +36,22 @@ def _canon(value: Any) -> Any:
 
 
 def _clean(value: Any) -> Any:
-    """NUL cannot be stored in PostgreSQL text; entries may quote hostile input."""
+    """Entries may quote hostile input: NUL (no PostgreSQL text holds it) and lone surrogates
+    (no UTF-8 does) become U+FFFD."""
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return SURROGATES.sub("\ufffd", value.replace("\x00", "\ufffd"))
     if isinstance(value, dict):
         return {_clean(k): _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
+    return value
+
+
+def _fit(name: str, value: Any) -> Any:
+    """value cut to its column's size, ending in an ellipsis that shows the cut."""
+    limit = LIMITS.get(name)
+    if isinstance(value, str) and limit is not None and len(value) > limit:
+        return value[:limit - 1] + "\u2026"
     return value
 
 
@@ -68,7 +83,7 @@ def append(session: Session, *, actor: str, action: str, decision: str = "info",
               "decision": decision, "camera_id": camera_id, "footage_start": footage_start,
               "footage_end": footage_end, "reason": reason, "incident_id": incident_id,
               "client": client, "detail": detail or {}}
-    fields = {k: _clean(v) for k, v in fields.items()}
+    fields = {k: _fit(k, _clean(v)) for k, v in fields.items()}
     # Microsecond precision is what every backend stores, so hash what will be read back.
     entry = AuditEntry(**fields, prev_hash=prev, hash=entry_hash(fields, prev))
     session.add(entry)

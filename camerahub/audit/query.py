@@ -1,10 +1,18 @@
-"""Reading the audit trail: filtered pages, CSV for the committee, per-division summary."""
+"""Reading the audit trail: filtered pages, CSV for the committee, per-division summary.
+
+Entries quote hostile input and may hold any time a writer gave, so rendering never fails:
+times a zone cannot show are given in UTC, text that cannot be encoded is replaced. If
+reading fails mid-export anyway, the CSV ends with a line saying it is incomplete and the
+stream is aborted, so a cut-short export never passes for a whole one.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,11 +27,14 @@ from camerahub.db import models as m
 from camerahub.times import wire_time
 
 from . import actors
+from .log import SURROGATES
 
+log = logging.getLogger(__name__)
 CSV_COLUMNS = ("seq", "at_utc", "at_local", "actor", "role", "action", "decision", "camera_id",
                "footage_start_utc", "footage_end_utc", "footage_start_local",
                "footage_end_local", "reason", "incident_id", "client", "detail", "hash")
 FOOTAGE_ACTIONS = ("live", "playback", "export", "snapshot")
+INCOMPLETE = "# EXPORT INCOMPLETE: reading the audit trail failed after entry {seq}; do not use"
 
 
 @dataclass(frozen=True)
@@ -68,48 +79,86 @@ def iter_entries(session: Session, flt: AuditFilter, batch: int = 2000
 
 
 def _iso(value: datetime | None, tz: ZoneInfo | None = None) -> str:
-    """To the second: UTC as on the rest of the wire (Z), a local time with its offset."""
+    """To the second: UTC as on the rest of the wire (Z), a local time with its offset.
+
+    A moment the zone cannot show (9999-12-31 in Tokyo is past year 9999) is given in UTC:
+    the same instant, still unambiguous, instead of an error that would cut the export.
+    """
     if value is None:
         return ""
-    if tz is None:
-        return wire_time(value, "seconds") or ""
-    return value.astimezone(tz).isoformat(timespec="seconds")
+    if tz is not None:
+        try:
+            return value.astimezone(tz).isoformat(timespec="seconds")
+        except (OverflowError, ValueError):
+            log.debug("audit time %r not representable in %s; shown in UTC", value, tz)
+    return wire_time(value, "seconds") or ""
+
+
+def safe(value: Any) -> Any:
+    """value with every string UTF-8-encodable and every float finite-or-text (JSON-safe)."""
+    if isinstance(value, str):
+        return SURROGATES.sub("\ufffd", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {safe(str(k)): safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe(v) for v in value]
+    return value
 
 
 def entry_dict(e: m.AuditEntry, tz: ZoneInfo) -> dict[str, Any]:
     """An entry as JSON-ready data, times in UTC and in the local zone."""
-    return {"seq": e.seq, "at": _iso(e.at), "at_local": _iso(e.at, tz), "actor": e.actor,
-            "role": e.role, "action": e.action, "decision": e.decision,
-            "camera_id": e.camera_id, "footage_start": _iso(e.footage_start) or None,
-            "footage_end": _iso(e.footage_end) or None, "reason": e.reason,
-            "incident_id": e.incident_id, "client": e.client, "detail": e.detail,
-            "hash": e.hash}
+    return safe({"seq": e.seq, "at": _iso(e.at), "at_local": _iso(e.at, tz), "actor": e.actor,
+                 "role": e.role, "action": e.action, "decision": e.decision,
+                 "camera_id": e.camera_id, "footage_start": _iso(e.footage_start) or None,
+                 "footage_end": _iso(e.footage_end) or None, "reason": e.reason,
+                 "incident_id": e.incident_id, "client": e.client, "detail": e.detail,
+                 "hash": e.hash})
 
 
 def _csv_row(e: m.AuditEntry, tz: ZoneInfo) -> list[Any]:
-    return [e.seq, _iso(e.at), _iso(e.at, tz), e.actor, e.role or "", e.action, e.decision,
-            e.camera_id or "", _iso(e.footage_start), _iso(e.footage_end),
-            _iso(e.footage_start, tz), _iso(e.footage_end, tz), e.reason or "",
-            e.incident_id or "", e.client or "", _json(e.detail), e.hash]
+    return safe([e.seq, _iso(e.at), _iso(e.at, tz), e.actor, e.role or "", e.action,
+                 e.decision, e.camera_id or "", _iso(e.footage_start), _iso(e.footage_end),
+                 _iso(e.footage_start, tz), _iso(e.footage_end, tz), e.reason or "",
+                 "" if e.incident_id is None else e.incident_id, e.client or "",
+                 _json(e.detail), e.hash])
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return json.dumps(safe(value), ensure_ascii=False, sort_keys=True)
 
 
 def csv_chunks(session: Session, flt: AuditFilter, tz: ZoneInfo) -> Iterator[str]:
-    """CSV text in chunks; starts with a BOM so spreadsheet software reads Japanese right."""
+    """CSV text in chunks; starts with a BOM so spreadsheet software reads Japanese right.
+
+    If reading fails part way, the last chunk says the export is incomplete and the error
+    is raised again, so the server aborts the response instead of ending it cleanly.
+    """
     buf = io.StringIO()
     writer = csv.writer(buf)
     buf.write("\ufeff")
     writer.writerow(CSV_COLUMNS)
-    for i, entry in enumerate(iter_entries(session, flt), 1):
-        writer.writerow(_csv_row(entry, tz))
-        if i % 500 == 0:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    yield buf.getvalue()
+    seq = 0
+    try:
+        for i, entry in enumerate(iter_entries(session, flt), 1):
+            writer.writerow(_csv_row(entry, tz))
+            seq = entry.seq
+            if i % 500 == 0:
+                yield _take(buf)
+    except Exception:
+        log.exception("audit CSV export failed after entry %s", seq)
+        yield _take(buf) + INCOMPLETE.format(seq=seq) + "\r\n"
+        raise
+    yield _take(buf)
+
+
+def _take(buf: io.StringIO) -> str:
+    """Everything written to buf so far; buf is emptied."""
+    text = buf.getvalue()
+    buf.seek(0)
+    buf.truncate()
+    return text
 
 
 def _camera_divisions(session: Session) -> dict[str, tuple[str | None, str | None]]:
@@ -129,9 +178,9 @@ def summary(session: Session, start: datetime, end: datetime, tz: ZoneInfo) -> d
     for e in session.scalars(stmt.order_by(m.AuditEntry.seq)):
         division, department = owners.get(e.camera_id or "", (None, None))
         _count(acc[(division, department, e.actor, e.role, e.action)], e, tz)
-    return {"start": _iso(start), "end": _iso(end), "start_local": _iso(start, tz),
-            "end_local": _iso(end, tz), "timezone": str(tz),
-            "divisions": _group(acc)}
+    return safe({"start": _iso(start), "end": _iso(end), "start_local": _iso(start, tz),
+                 "end_local": _iso(end, tz), "timezone": str(tz),
+                 "divisions": _group(acc)})
 
 
 def _bucket() -> dict[str, Any]:

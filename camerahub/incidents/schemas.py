@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from camerahub.times import out_of_range
+
 MAX_WINDOW = timedelta(days=7)
 
 
@@ -22,6 +24,10 @@ class Window(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:
+        for name, moment in (("start", self.start), ("end", self.end)):
+            problem = out_of_range(moment)  # year 9999 would overflow the hold margins
+            if problem:
+                raise ValueError(f"window {name} {problem}")
         if self.end <= self.start:
             raise ValueError("end must be after start")
         if self.end - self.start > MAX_WINDOW:

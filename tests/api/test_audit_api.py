@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from camerahub.times import wire_time
 from tests.support.api import TEST_PREFIX
 
 RANGE = {"start": "2026-11-20T01:00:00Z", "end": "2026-11-20T01:10:00Z"}
@@ -57,9 +59,12 @@ def test_filters_and_paging(looked):
     nxt = looked.client.get("/api/v1/audit", headers=auth,
                             params={"limit": 2, "offset": 2}).json()
     assert nxt["items"][0]["seq"] == page["items"][1]["seq"] + 1
-    future = looked.client.get("/api/v1/audit", headers=auth,
-                               params={"start": "2099-01-01T00:00:00Z"}).json()
+    soon = wire_time(datetime.now(UTC) + timedelta(hours=12))
+    future = looked.client.get("/api/v1/audit", headers=auth, params={"start": soon}).json()
     assert future["total"] == 0
+    beyond = looked.client.get("/api/v1/audit", headers=auth,
+                               params={"start": "2099-01-01T00:00:00Z"})
+    assert beyond.status_code == 400 and beyond.json()["detail"].startswith("start must be")
 
 
 def test_reading_the_audit_is_itself_audited(looked):
@@ -88,7 +93,7 @@ def test_csv_export(looked, path, extra):
 def test_summary_per_division(looked):
     resp = looked.client.get("/api/v1/audit/summary", headers=looked.auth("audit-watanabe"),
                              params={"start": "2000-01-01T00:00:00Z",
-                                     "end": "2099-01-01T00:00:00+09:00"})
+                                     "end": wire_time(datetime.now(UTC) + timedelta(hours=1))})
     assert resp.status_code == 200
     body = resp.json()
     assert body["timezone"] == "Asia/Tokyo" and body["end_local"].endswith("+09:00")

@@ -2,37 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from camerahub.audit import query
+from camerahub.errors import ErrorKind as K
 
+from .. import openapi as doc
 from ..access import requires
 from ..auditing import flush_aggregates
-from ..deps import SessionDep, StateDep, parse_time
+from ..deps import SessionDep, StateDep
+from ..params import End, Offset, RequiredEnd, RequiredStart, Start, Text
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 csv_router = APIRouter(tags=["audit"])
 MAX_PAGE = 1000
+ERRORS = (K.INVALID, K.UNAUTHENTICATED, K.FORBIDDEN)
+Decision = Annotated[Literal["allow", "deny", "fail", "info"] | None, Query()]
+Format = Annotated[Literal["json", "csv"] | None, Query()]
 
 
 def _filter(user, camera, action, decision, start, end) -> query.AuditFilter:
     return query.AuditFilter(user=user, camera=camera, action=action, decision=decision,
-                             start=parse_time("start", start), end=parse_time("end", end))
+                             start=start, end=end)
 
 
-Str = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]
-
-
-@router.get("")
+@router.get("", responses=doc.responses(*ERRORS, ok=doc.AUDIT_PAGE_OR_CSV))
 @requires("audit", audit=True)
-def list_entries(session: SessionDep, state: StateDep, user: Str = None, camera: Str = None,
-                 action: Str = None, decision: Str = None, start: Str = None, end: Str = None,
-                 format: Str = None,  # noqa: A002 - the public query parameter name
+def list_entries(session: SessionDep, state: StateDep, start: Start, end: End,
+                 user: Text = None, camera: Text = None, action: Text = None,
+                 decision: Decision = None,
+                 format: Format = None,  # noqa: A002 - the public query parameter name
                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-                 offset: Annotated[int, Query(ge=0)] = 0):
+                 offset: Offset = 0):
     """Entries oldest first; ?format=csv returns the CSV export instead."""
     flush_aggregates(state)  # anonymous counts of ended minutes are part of what is read
     flt = _filter(user, camera, action, decision, start, end)
@@ -44,20 +48,21 @@ def list_entries(session: SessionDep, state: StateDep, user: Str = None, camera:
             "items": [query.entry_dict(r, state.timezone) for r in rows]}
 
 
-@router.get("/summary")
+@router.get("/summary", responses=doc.responses(*ERRORS))
 @requires("audit", audit=True)
-def summary(session: SessionDep, state: StateDep, start: str, end: str) -> dict:
+def summary(session: SessionDep, state: StateDep, start: RequiredStart,
+            end: RequiredEnd) -> dict:
     """Per division: who looked at which cameras in [start, end), allowed and denied."""
     flush_aggregates(state)
-    flt = _filter(None, None, None, None, start, end)
-    return query.summary(session, flt.start, flt.end, state.timezone)
+    return query.summary(session, start, end, state.timezone)
 
 
-@csv_router.get("/audit.csv")
+@csv_router.get("/audit.csv", response_class=Response,
+                responses=doc.responses(*ERRORS, ok=doc.CSV))
 @requires("audit", audit=True)
-def export_csv(state: StateDep, user: Str = None, camera: Str = None,
-               action: Str = None, decision: Str = None, start: Str = None,
-               end: Str = None) -> StreamingResponse:
+def export_csv(state: StateDep, start: Start, end: End, user: Text = None,
+               camera: Text = None, action: Text = None,
+               decision: Decision = None) -> StreamingResponse:
     """The filtered entries as CSV (UTF-8 with BOM; UTC and local times)."""
     flush_aggregates(state)
     return _csv(state, _filter(user, camera, action, decision, start, end))

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel
 
 from camerahub.authz import accounts
 from camerahub.authz.errors import NotAuthenticated
+from camerahub.errors import ErrorKind as K
 from camerahub.signin import sign_in
 
+from .. import openapi as doc
 from ..access import authenticated, public
 from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, StateDep, client_of
+from ..params import PASSWORD_MAX_LENGTH, USERNAME_MAX_LENGTH
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+# The OAuth2 password form, bounded: FastAPI's own form takes any length (a megabyte password
+# costs a megabyte of argon2) and documents empty and null values it then refuses.
+Username = Annotated[str, Form(min_length=1, max_length=USERNAME_MAX_LENGTH)]
+Password = Annotated[str, Form(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+GrantType = Annotated[str, Form(pattern="^password$")]
 
 
 class TokenOut(BaseModel):
@@ -36,14 +43,15 @@ class MeOut(BaseModel):
     actions: list[str]
 
 
-@router.post("/token", response_model=TokenOut)
+@router.post("/token", response_model=TokenOut,
+             responses=doc.responses(K.UNAUTHENTICATED, K.TOO_LARGE))
 @public
-def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request,
-          session: SessionDep, state: StateDep) -> TokenOut:
+def token(username: Username, password: Password, request: Request, session: SessionDep,
+          state: StateDep, grant_type: GrantType = "password") -> TokenOut:
     """Exchange username and password for a short-lived bearer token."""
     try:
         issued = sign_in(session, state.passwords, state.config.auth, state.settings.secret_key,
-                         form.username, form.password, client_of(request))
+                         username, password, client_of(request))
     except NotAuthenticated:
         state.metrics.decision("login", "deny")
         raise
@@ -51,7 +59,7 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
     return TokenOut(access_token=issued.token, expires_in=issued.expires_in)
 
 
-@router.get("/me", response_model=MeOut)
+@router.get("/me", response_model=MeOut, responses=doc.responses(K.UNAUTHENTICATED))
 @authenticated
 def me(who: CurrentPrincipal, authz: AuthorizerDep) -> MeOut:
     """Who the credentials belong to."""
@@ -59,7 +67,7 @@ def me(who: CurrentPrincipal, authz: AuthorizerDep) -> MeOut:
     return MeOut(kind=who.kind, id=who.id, role=who.role, scope=who.scope, actions=acts)
 
 
-@router.post("/revoke", status_code=204)
+@router.post("/revoke", status_code=204, responses=doc.responses(K.UNAUTHENTICATED))
 @authenticated
 def revoke(who: CurrentPrincipal, session: SessionDep) -> None:
     """End every session of the calling user (sign out everywhere)."""

@@ -5,23 +5,25 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from camerahub.authz.policy import VIEW
+from camerahub.errors import ErrorKind as K
 from camerahub.inventory import camera_detail, visible_cameras
 from camerahub.signin import issue_camera_media_token
 
+from .. import openapi as doc
 from ..access import audited_as, authenticated, requires
 from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, StateDep
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
 
-@router.get("")
+@router.get("", responses=doc.responses(K.UNAUTHENTICATED))
 @authenticated
 def list_cameras(who: CurrentPrincipal, authz: AuthorizerDep, session: SessionDep) -> list[dict]:
     """Cameras the caller may view (live, playback or snapshot), with the actions allowed."""
     return visible_cameras(session, authz, who)
 
 
-@router.get("/{camera_id}")
+@router.get("/{camera_id}", responses=doc.responses(K.UNAUTHENTICATED, K.NOT_FOUND))
 @requires(VIEW, camera="camera_id")
 def get_camera(camera_id: str, who: CurrentPrincipal, authz: AuthorizerDep,
                session: SessionDep) -> dict:
@@ -29,7 +31,8 @@ def get_camera(camera_id: str, who: CurrentPrincipal, authz: AuthorizerDep,
     return camera_detail(session, authz, who, camera_id)
 
 
-@router.post("/{camera_id}/media-token")
+@router.post("/{camera_id}/media-token",
+             responses=doc.responses(K.UNAUTHENTICATED, K.NOT_FOUND))
 @requires(VIEW, camera="camera_id")
 @audited_as("media-token")
 def media_token(camera_id: str, who: CurrentPrincipal, state: StateDep,

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from camerahub.errors import ErrorKind as K
+
+from .. import openapi as doc
 from ..access import public, requires
 from ..deps import StateDep
 
 root = APIRouter(tags=["health"])
 
 
-@root.get("/healthz")
+@root.get("/healthz", responses={503: {"description": "The database is unreachable",
+                                       "content": {"application/json": {}}}})
 @public
 def healthz(state: StateDep) -> JSONResponse:
     """Liveness and database reachability, for load balancers; reveals nothing else."""
@@ -25,7 +29,8 @@ def healthz(state: StateDep) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@root.get("/metrics", response_class=PlainTextResponse)
+@root.get("/metrics", response_class=Response,
+          responses=doc.responses(K.UNAUTHENTICATED, K.FORBIDDEN, ok=doc.METRICS))
 @requires("health")
 def metrics(state: StateDep) -> PlainTextResponse:
     """Prometheus text; scrape it with an API key of scope `health`."""

@@ -6,10 +6,10 @@ changing incidents is camerahub.incidents; this module speaks HTTP and shapes th
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
@@ -17,6 +17,7 @@ from camerahub.authz.accounts import Principal
 from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.errors import PermissionDenied
 from camerahub.db import models as m
+from camerahub.errors import ErrorKind as K
 from camerahub.incidents import (
     AlertIn,
     IncidentParts,
@@ -30,6 +31,7 @@ from camerahub.incidents import (
 from camerahub.incidents.evidence import remove_bundle
 from camerahub.times import wire_time
 
+from .. import openapi as doc
 from ..access import authenticated, requires
 from ..deps import (
     AuthorizerDep,
@@ -39,6 +41,7 @@ from ..deps import (
     client_of,
     recorded_by_service,
 )
+from ..params import IncidentId
 
 router = APIRouter(tags=["incidents"])
 
@@ -49,6 +52,8 @@ def incident_service(request: Request) -> IncidentService:
 
 
 ServiceDep = Annotated[IncidentService, Depends(incident_service)]
+State = Annotated[Literal["open", "reviewing", "closed"] | None, Query()]
+BODY = (K.INVALID, K.UNAUTHENTICATED, K.TOO_LARGE)  # every route that takes JSON
 
 
 # --- response shapes -----------------------------------------------------------------------
@@ -94,7 +99,9 @@ def _detail(session: Session, authz: Authorizer, who: Principal,
 # --- routes --------------------------------------------------------------------------------
 
 
-@router.post("/alerts", status_code=202)
+@router.post("/alerts", status_code=202,
+             responses=doc.responses(*BODY, K.FORBIDDEN,
+                                     ok={200: {"description": "A duplicate alert"}}))
 @requires("alerts")
 def post_alert(alert: AlertIn, who: CurrentPrincipal, service: ServiceDep, request: Request):
     """A log alert from an alert source's API key; duplicates are idempotent."""
@@ -107,23 +114,25 @@ def post_alert(alert: AlertIn, who: CurrentPrincipal, service: ServiceDep, reque
     return JSONResponse(body, status_code=200 if result.duplicate else 202)
 
 
-@router.get("/incidents")
+@router.get("/incidents", responses=doc.responses(K.UNAUTHENTICATED))
 @authenticated
 def list_incidents(who: CurrentPrincipal, authz: AuthorizerDep, session: SessionDep,
-                   state: str | None = None) -> list[dict]:
+                   state: State = None) -> list[dict]:
     """Incidents the caller takes part in (crisis-management: all)."""
     return [incident_summary(i) for i in visible_incidents(session, authz, who, state)]
 
 
-@router.get("/incidents/{incident_id}")
+@router.get("/incidents/{incident_id}",
+            responses=doc.responses(K.UNAUTHENTICATED, K.NOT_FOUND))
 @authenticated
-def get_incident(incident_id: int, who: CurrentPrincipal, authz: AuthorizerDep,
+def get_incident(incident_id: IncidentId, who: CurrentPrincipal, authz: AuthorizerDep,
                  session: SessionDep) -> dict:
     """One incident with its alerts, holds and grants; 404 if the caller takes no part."""
     return _detail(session, authz, who, incident_id)
 
 
-@router.post("/incidents", status_code=201)
+@router.post("/incidents", status_code=201,
+             responses=doc.responses(*BODY, K.FORBIDDEN, K.NOT_FOUND))
 @authenticated
 def open_incident(req: ManualIncidentIn, who: CurrentPrincipal, authz: AuthorizerDep,
                   session: SessionDep, service: ServiceDep, request: Request) -> dict:
@@ -136,9 +145,10 @@ def open_incident(req: ManualIncidentIn, who: CurrentPrincipal, authz: Authorize
     return _detail(session, authz, who, incident.id)
 
 
-@router.post("/incidents/{incident_id}/state")
+@router.post("/incidents/{incident_id}/state",
+             responses=doc.responses(*BODY, K.NOT_FOUND, K.CONFLICT))
 @authenticated
-def move_incident(incident_id: int, req: TransitionIn, who: CurrentPrincipal,
+def move_incident(incident_id: IncidentId, req: TransitionIn, who: CurrentPrincipal,
                   authz: AuthorizerDep, session: SessionDep, service: ServiceDep) -> dict:
     """open -> reviewing -> closed (with an outcome)."""
     incident_for(session, authz, who, incident_id)  # 404 unless the caller takes part
@@ -147,9 +157,10 @@ def move_incident(incident_id: int, req: TransitionIn, who: CurrentPrincipal,
     return _detail(session, authz, who, incident_id)
 
 
-@router.post("/incidents/{incident_id}/approve")
+@router.post("/incidents/{incident_id}/approve",
+             responses=doc.responses(K.UNAUTHENTICATED, K.FORBIDDEN, K.NOT_FOUND, K.CONFLICT))
 @requires("incident")
-def approve_incident(incident_id: int, who: CurrentPrincipal, authz: AuthorizerDep,
+def approve_incident(incident_id: IncidentId, who: CurrentPrincipal, authz: AuthorizerDep,
                      session: SessionDep, service: ServiceDep, request: Request) -> dict:
     """Crisis-management approves a manager's pending incident: its grants start now."""
     incident_for(session, authz, who, incident_id)  # 404 alike for a missing incident
@@ -158,17 +169,20 @@ def approve_incident(incident_id: int, who: CurrentPrincipal, authz: AuthorizerD
     return _detail(session, authz, who, incident_id)
 
 
-@router.post("/incidents/{incident_id}/release")
+@router.post("/incidents/{incident_id}/release",
+             responses=doc.responses(K.UNAUTHENTICATED, K.FORBIDDEN, K.NOT_FOUND))
 @requires("hold")
-def release_holds(incident_id: int, who: CurrentPrincipal, service: ServiceDep) -> dict:
+def release_holds(incident_id: IncidentId, who: CurrentPrincipal, service: ServiceDep) -> dict:
     """Release every hold of an incident (crisis-management only)."""
     released = service.release_holds(incident_id, who.id)
     return {"incident_id": incident_id, "released": released}
 
 
-@router.post("/incidents/{incident_id}/export")
+@router.post("/incidents/{incident_id}/export", response_class=Response,
+             responses=doc.responses(K.INVALID, K.UNAUTHENTICATED, K.FORBIDDEN, K.NOT_FOUND,
+                                     ok=doc.ZIP))
 @requires("export")
-def export_incident(incident_id: int, who: CurrentPrincipal, service: ServiceDep,
+def export_incident(incident_id: IncidentId, who: CurrentPrincipal, service: ServiceDep,
                     request: Request) -> FileResponse:
     """A signed evidence bundle of the incident's held footage (crisis-management)."""
     path = service.export(incident_id, who.id, client_of(request))

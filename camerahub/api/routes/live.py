@@ -7,17 +7,21 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 
+from camerahub.errors import ErrorKind as K
+
+from .. import openapi as doc
 from ..access import media_url, requires
 from ..deps import FootageAccess
 from ..deps import LiveHubDep as HubDep
+from ..params import FOOTAGE_NOW
 
 router = APIRouter(prefix="/cameras", tags=["live"])
 NO_STORE = {"Cache-Control": "no-store"}
+ERRORS = (K.INVALID, K.UNAUTHENTICATED, K.FORBIDDEN, K.NOT_FOUND, K.UNAVAILABLE)
 
 
-
-
-@router.get("/{camera_id}/live.mp4", response_model=None)
+@router.get("/{camera_id}/live.mp4", response_class=Response, dependencies=FOOTAGE_NOW,
+            responses=doc.responses(*ERRORS, ok=doc.LIVE_MP4))
 @requires("live", camera="camera_id")
 @media_url
 async def live(camera_id: str, access: FootageAccess, hub: HubDep) -> StreamingResponse:
@@ -31,7 +35,8 @@ async def live(camera_id: str, access: FootageAccess, hub: HubDep) -> StreamingR
                              headers=NO_STORE)
 
 
-@router.get("/{camera_id}/snapshot.jpg", response_model=None)
+@router.get("/{camera_id}/snapshot.jpg", response_class=Response, dependencies=FOOTAGE_NOW,
+            responses=doc.responses(*ERRORS, ok=doc.JPEG))
 @requires("snapshot", camera="camera_id")
 @media_url
 def snapshot(camera_id: str, access: FootageAccess, hub: HubDep) -> Response:

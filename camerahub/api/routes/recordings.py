@@ -14,15 +14,23 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from camerahub.db import models as m
+from camerahub.errors import ErrorKind as K
 from camerahub.recordings import FootageError
 from camerahub.times import wire_time
 
+from .. import openapi as doc
 from ..access import media_url, requires
 from ..deps import FootageAccess, FootageDep, FootageGrant, SessionDep
+from ..params import FOOTAGE_RANGE, SegmentId
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/cameras", tags=["recordings"])
-@router.get("/{camera_id}/recordings")
+FOOTAGE = (K.INVALID, K.UNAUTHENTICATED, K.FORBIDDEN, K.NOT_FOUND)
+READS = (*FOOTAGE, K.CORRUPT, K.UNAVAILABLE)  # routes that read segments from the store
+
+
+@router.get("/{camera_id}/recordings", dependencies=FOOTAGE_RANGE,
+            responses=doc.responses(*FOOTAGE))
 @requires("playback", camera="camera_id", footage="range")
 def recordings(camera_id: str, access: FootageAccess, session: SessionDep,
                footage: FootageDep) -> Response:
@@ -40,7 +48,8 @@ def recordings(camera_id: str, access: FootageAccess, session: SessionDep,
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
 
-@router.get("/{camera_id}/clip.mp4")
+@router.get("/{camera_id}/clip.mp4", response_class=Response, dependencies=FOOTAGE_RANGE,
+            responses=doc.responses(*READS, ok=doc.CLIP_MP4))
 @requires("playback", camera="camera_id", footage="range")
 @media_url
 def clip(camera_id: str, access: FootageAccess, session: SessionDep,
@@ -76,7 +85,8 @@ def _segment_url(request: Request, access: FootageGrant, seg: m.Segment) -> str:
     return f"segments/{seg.id}.ts?{urlencode(query)}"
 
 
-@router.get("/{camera_id}/playback.m3u8")
+@router.get("/{camera_id}/playback.m3u8", response_class=Response, dependencies=FOOTAGE_RANGE,
+            responses=doc.responses(*FOOTAGE, ok=doc.HLS))
 @requires("playback", camera="camera_id", footage="range")
 @media_url
 def playback(camera_id: str, access: FootageAccess, session: SessionDep,
@@ -88,10 +98,11 @@ def playback(camera_id: str, access: FootageAccess, session: SessionDep,
                     headers={"Cache-Control": "no-store"})
 
 
-@router.get("/{camera_id}/segments/{segment_id}.ts")
+@router.get("/{camera_id}/segments/{segment_id}.ts", response_class=Response,
+            dependencies=FOOTAGE_RANGE, responses=doc.responses(*READS, ok=doc.TS))
 @requires("playback", camera="camera_id", footage="range")
 @media_url
-def segment(camera_id: str, segment_id: int, access: FootageAccess, session: SessionDep,
+def segment(camera_id: str, segment_id: SegmentId, access: FootageAccess, session: SessionDep,
             footage: FootageDep) -> Response:
     """One stored segment (an HLS media segment), verified against its SHA-256.
 
