@@ -216,7 +216,8 @@ HEADER = """\
 #   storage:
 #     backend: s3
 #     s3: {bucket: nakano-cctv, endpoint_url: "https://s3.example.internal",
-#          region: ap-northeast-1, path_style: true, object_lock: auto}
+#          region: ap-northeast-1, path_style: true}
+# (create the bucket with Object Lock: camerahub detects it and sets legal holds)
 # devices: settings pushed to the cameras by `camerahub deploy plan|apply --devices`
 # (camera `device:` > `devices.sites` > `devices.defaults`; unset fields are left alone).
 # Regenerate with: python deploy/tools/make_nakano.py > deploy/examples/nakano.yaml
