@@ -32,13 +32,8 @@ COPY policies ./policies
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/camerahub \
  && /opt/camerahub/bin/pip install /wheels/camerahub-*.whl
-# The wheel does not carry policies/ (it is outside the package), and camerahub looks for
-# it two levels above camerahub/authz/, which in an installed wheel is site-packages/.
-# Put it there until the package ships its policy files itself.
-RUN policy_dir="$(/opt/camerahub/bin/python -I -c \
-        'from camerahub.authz.policy import POLICY_DIR; print(POLICY_DIR)')" \
- && if [ ! -f "$policy_dir/model.conf" ]; then cp -r policies "$policy_dir"; fi \
- && /opt/camerahub/bin/python -I -c \
+# The wheel ships policies/ beside camerahub; fail the build if the policy does not load.
+RUN /opt/camerahub/bin/python -I -c \
         'from camerahub.authz.policy import new_enforcer; new_enforcer()'
 
 
