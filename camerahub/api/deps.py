@@ -306,7 +306,17 @@ def current_authorizer(request: Request) -> Authorizer:
     return app_state(request).policy.current()
 
 
+def get_write_session(request: Request) -> Iterator[Session]:
+    """A session for a route that reads and then writes (sign-in: the user, then the failure
+    count and the audit entry): on SQLite each transaction takes the write lock up front, so
+    it waits its turn instead of failing with "database is locked" when the recorder wrote
+    in between."""
+    with app_state(request).sessions.immediate() as session:
+        yield session
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
+WriteSessionDep = Annotated[Session, Depends(get_write_session)]
 StateDep = Annotated[AppState, Depends(app_state)]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 FootageAccess = Annotated[FootageGrant, Depends(footage_access)]

@@ -14,7 +14,7 @@ from camerahub.signin import sign_in
 
 from .. import openapi as doc
 from ..access import authenticated, public
-from ..deps import AuthorizerDep, CurrentPrincipal, SessionDep, StateDep, client_of
+from ..deps import AuthorizerDep, CurrentPrincipal, StateDep, WriteSessionDep, client_of
 from ..params import PASSWORD_MAX_LENGTH, USERNAME_MAX_LENGTH
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -46,7 +46,7 @@ class MeOut(BaseModel):
 @router.post("/token", response_model=TokenOut,
              responses=doc.responses(K.UNAUTHENTICATED, K.TOO_LARGE))
 @public
-def token(username: Username, password: Password, request: Request, session: SessionDep,
+def token(username: Username, password: Password, request: Request, session: WriteSessionDep,
           state: StateDep, grant_type: GrantType = "password") -> TokenOut:
     """Exchange username and password for a short-lived bearer token."""
     try:
@@ -69,7 +69,7 @@ def me(who: CurrentPrincipal, authz: AuthorizerDep) -> MeOut:
 
 @router.post("/revoke", status_code=204, responses=doc.responses(K.UNAUTHENTICATED))
 @authenticated
-def revoke(who: CurrentPrincipal, session: SessionDep) -> None:
+def revoke(who: CurrentPrincipal, session: WriteSessionDep) -> None:
     """End every session of the calling user (sign out everywhere)."""
     if who.kind == "user":
         accounts.revoke_sessions(session, who.id)
