@@ -36,22 +36,22 @@ NON_BMP = "𠮷野家 😀 \U0001f3ef \U0010fffd"
 def _plant(api, dialect: str) -> list[int]:
     """Entries at the edges of what a writer can hand to audit.append; their seqs."""
     planted = [
-        dict(actor="kiki-sato", role="crisis-management", action="playback", decision="allow",
+        dict(actor="user:kiki-sato", role="crisis-management", action="playback", decision="allow",
              camera_id=KOSEKI, footage_start=YEAR_1, footage_end=YEAR_9999),
-        dict(actor="kiki-sato", action="playback", decision="deny", camera_id=KOSEKI,
+        dict(actor="user:kiki-sato", action="playback", decision="deny", camera_id=KOSEKI,
              footage_start=datetime(9999, 12, 31, 15, 0, tzinfo=UTC), footage_end=YEAR_9999,
              reason=NON_BMP),
-        dict(actor="ctl\x07\x00actor", action="live", decision="allow", camera_id=KOSEKI,
+        dict(actor="user:ctl\x07\x00actor", action="live", decision="allow", camera_id=KOSEKI,
              reason=NASTY, client="\x00" * 100, incident_id=2**31 - 1),
-        dict(actor="x" * 1000, action="a" * 100, decision="d" * 50, reason="r" * 10_000,
+        dict(actor="user:" + "x" * 1000, action="a" * 100, decision="d" * 50, reason="r" * 10_000,
              detail={"blob": "x" * 200_000, "many": {str(i): i for i in range(5000)},
                      "deep": _nested(40), "emoji": NON_BMP, "ctl": NASTY}),
-        dict(actor="\ud800lone", action="snapshot", decision="allow", camera_id=KOSEKI,
+        dict(actor="user:\ud800lone", action="snapshot", decision="allow", camera_id=KOSEKI,
              reason="high \ud83d low \ude00 alone", detail={"\udc00key": "\ud800value"}),
-        dict(actor="", action="", decision="", reason="", detail={}),
+        dict(actor="anonymous", action="", decision="", reason="", detail={}),
     ]
     if dialect == "sqlite":  # PostgreSQL's json type refuses NaN, so it can only live here
-        planted.append(dict(actor="nan", action="x", detail={"nan": float("nan"),
+        planted.append(dict(actor="user:nan", action="x", detail={"nan": float("nan"),
                                                             "inf": float("-inf")}))
     seqs = []
     with api.sessions.begin() as session:
@@ -100,18 +100,18 @@ def test_csv_has_every_row_whatever_the_entries_hold(planted):
     assert second["footage_start_local"] == "9999-12-31T15:00:00Z"
     assert second["reason"] == NON_BMP
     assert by_seq[seqs[2]]["reason"] == NASTY  # control characters survive, quoted
-    assert by_seq[seqs[2]]["actor"] == "ctl\x07\ufffdactor"
+    assert by_seq[seqs[2]]["actor"] == "user:ctl\x07\ufffdactor"
     assert by_seq[seqs[2]]["incident_id"] == str(2**31 - 1)
     assert len(by_seq[seqs[3]]["reason"]) == 2000 and by_seq[seqs[3]]["reason"].endswith("…")
-    assert by_seq[seqs[4]]["actor"] == "\ufffdlone"
+    assert by_seq[seqs[4]]["actor"] == "user:\ufffdlone"
 
 
 def test_year_9999_footage_bounds_do_not_cut_the_csv(api):
     """The finding alone: one entry with year-9999 bounds, then more entries after it."""
     with api.sessions.begin() as session:
-        audit.append(session, actor="kiki-sato", action="playback", camera_id=KOSEKI,
+        audit.append(session, actor="user:kiki-sato", action="playback", camera_id=KOSEKI,
                      footage_start=datetime(9999, 12, 31, tzinfo=UTC), footage_end=YEAR_9999)
-        after = [audit.append(session, actor=f"later-{i}", action="playback").seq
+        after = [audit.append(session, actor=f"user:later-{i}", action="playback").seq
                  for i in range(600)]
     text = api.client.get("/api/v1/audit.csv", headers=api.auth("audit-watanabe")).text
     seqs = {int(row["seq"]) for row in _csv_rows(text)}
@@ -178,7 +178,7 @@ def _break_at(monkeypatch, seq: int) -> None:
 def _many_entries(api, n: int) -> list[int]:
     """n more entries; their seqs."""
     with api.sessions.begin() as session:
-        return [audit.append(session, actor=f"user-{i}", action="playback",
+        return [audit.append(session, actor=f"user:user-{i}", action="playback",
                              camera_id=KOSEKI).seq for i in range(n)]
 
 

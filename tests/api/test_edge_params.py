@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from camerahub.db import models as m
 from camerahub.times import wire_time
-from tests.api.conftest import TEST_PREFIX
+from tests.support.api import TEST_PREFIX
 
 KOSEKI = "hq-1f-koseki-01"
 RANGE = {"start": "2026-11-20T01:00:00Z", "end": "2026-11-20T01:10:00Z"}

@@ -31,6 +31,7 @@ EXPECTED = {  # (method, path): statuses the route can return besides 422
     ("post", "/api/v1/incidents/{incident_id}/state"): {"200", "400", "401", "404", "409",
                                                          "413"},
     ("post", "/api/v1/incidents/{incident_id}/release"): {"200", "401", "403", "404"},
+    ("post", "/api/v1/incidents/{incident_id}/approve"): {"200", "401", "403", "404", "409"},
     ("post", "/api/v1/incidents/{incident_id}/export"): {"200", "400", "401", "403", "404"},
     ("get", "/api/v1/audit"): {"200", "400", "401", "403"},
     ("get", "/api/v1/audit/summary"): {"200", "400", "401", "403"},
@@ -135,7 +136,7 @@ def test_parameters_the_global_dependency_reads_are_declared(spec):
 
 def test_enums_are_enums(spec):
     audit = _params(spec["paths"]["/api/v1/audit"]["get"])
-    assert audit["decision"]["schema"]["anyOf"][0]["enum"] == ["allow", "deny", "info"]
+    assert audit["decision"]["schema"]["anyOf"][0]["enum"] == ["allow", "deny", "fail", "info"]
     assert audit["format"]["schema"]["anyOf"][0]["enum"] == ["json", "csv"]
     state = _params(spec["paths"]["/api/v1/incidents"]["get"])["state"]
     assert state["schema"]["anyOf"][0]["enum"] == ["open", "reviewing", "closed"]

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis.engine import Status, events, from_schema
 
-from tests.authz.authz_support import NAKANO, PASSWORD, deploy_text, make_app, set_all_passwords
+from tests.support.deployment import NAKANO, PASSWORD, deploy_text, make_app, set_all_passwords
 
 MAX_EXAMPLES = 5
 SUBNET = "127.0.141."  # this file's loopback subnet: no simulator, nothing listening
