@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -38,15 +38,22 @@ def describe_url(url: str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def require_database(url: str) -> None:
-    """DatabaseMissing unless url holds a camerahub schema already (nothing is created)."""
+def _parse(url: str) -> tuple[URL, str | None]:
+    """The parsed URL and, for a SQLite file, its path (None for memory or another backend)."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise DatabaseError(f"invalid database URL: {exc}") from None
+    is_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "",
+                                                                                ":memory:")
+    return parsed, parsed.database if is_file else None
+
+
+def require_database(url: str) -> None:
+    """DatabaseMissing unless url holds a camerahub schema already (nothing is created)."""
+    parsed, sqlite_file = _parse(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:" \
-                and not Path(parsed.database).is_file():
+        if sqlite_file is not None and not Path(sqlite_file).is_file():
             raise DatabaseMissing(f"no camerahub database at {describe_url(url)}")
         return
     engine = make_engine(url)
@@ -78,13 +85,10 @@ def _sqlite_begin(conn) -> None:
 
 def make_engine(url: str) -> Engine:
     """An engine for url; SQLite gets WAL, foreign keys and explicit transactions."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise DatabaseError(f"invalid database URL: {exc}") from None
+    parsed, sqlite_file = _parse(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if sqlite_file is not None:
+            Path(sqlite_file).parent.mkdir(parents=True, exist_ok=True)
             # Connections to a local file are cheap; a roomy pool keeps threads that wait for
             # the write lock from starving the one that holds it of a second connection.
             engine = create_engine(parsed, connect_args={"timeout": 30}, pool_size=20,
