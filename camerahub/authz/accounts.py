@@ -87,13 +87,40 @@ def _lockout_state(user: m.User, now: datetime) -> str | None:
     return None
 
 
-def login(session: Session, passwords: Passwords, auth: Auth, username: str, password: str,
-          now: datetime | None = None) -> LoginResult:
-    """Check a password; count failures and lock after auth.lockout_failures of them."""
-    now = now or utcnow()
+def verify_sign_in(session: Session, passwords: Passwords, username: str, password: str
+                   ) -> PasswordCheck:
+    """The argon2 verification alone, for a read-only transaction before login() writes.
+
+    Hashing takes tens of milliseconds by design; done outside the write transaction it no
+    longer holds SQLite's single write lock while the recorder and the audit wait for it.
+    """
     user = session.get(m.User, username) if _plausible_id(username) else None
     # Always run one argon2 verification so that timing does not reveal which check failed.
-    matched = passwords.verify(user.password_hash if user else None, password)
+    hashed = user.password_hash if user else None
+    return PasswordCheck(hashed, passwords.verify(hashed, password))
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    """Whether a password matched, and the hash it was checked against."""
+
+    password_hash: str | None
+    matched: bool
+
+
+def login(session: Session, passwords: Passwords, auth: Auth, username: str, password: str,
+          now: datetime | None = None, checked: PasswordCheck | None = None) -> LoginResult:
+    """Check a password; count failures and lock after auth.lockout_failures of them.
+
+    `checked` is a verify_sign_in() result from before this (write) transaction; it counts
+    only if the user's hash is still the one it was checked against.
+    """
+    now = now or utcnow()
+    user = session.get(m.User, username) if _plausible_id(username) else None
+    if checked is not None and user is not None and checked.password_hash == user.password_hash:
+        matched = checked.matched
+    else:
+        matched = passwords.verify(user.password_hash if user else None, password)
     if user is None:
         return LoginResult(None, "unknown user")
     blocked = _lockout_state(user, now)

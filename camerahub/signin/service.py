@@ -14,6 +14,7 @@ from camerahub.authz.errors import NotAuthenticated
 from camerahub.authz.passwords import Passwords
 from camerahub.authz.tokens import issue_media_token, issue_token
 from camerahub.config.services import Auth
+from camerahub.db.engine import Sessions
 from camerahub.db.types import utcnow
 
 # Long enough to start a <video> or an HLS session; the page asks again for the next one.
@@ -33,17 +34,22 @@ def token_ttl(auth: Auth) -> timedelta:
     return timedelta(minutes=auth.token_ttl_minutes)
 
 
-def sign_in(session: Session, passwords: Passwords, auth: Auth, secret_key: str,
+def sign_in(sessions: Sessions, passwords: Passwords, auth: Auth, secret_key: str,
             username: str, password: str, client: str | None) -> IssuedToken:
     """Check the password (with lockout), audit the attempt, and issue a token.
 
-    NotAuthenticated, with one message for every cause, when the sign-in fails.
+    The password is verified in a read-only transaction; only the failure count and the
+    audit entry are written, in a transaction that takes the write lock up front (SQLite)
+    and holds it for milliseconds, not for the hashing. NotAuthenticated, with one message
+    for every cause, when the sign-in fails.
     """
-    result = accounts.login(session, passwords, auth, username, password)
-    user = result.user
-    audit.record_login(session, username, user is not None, result.why, client,
-                       role=user.role if user else None)
-    session.commit()
+    with sessions() as session:
+        checked = accounts.verify_sign_in(session, passwords, username, password)
+    with sessions.begin() as session:
+        result = accounts.login(session, passwords, auth, username, password, checked=checked)
+        user = result.user
+        audit.record_login(session, username, user is not None, result.why, client,
+                           role=user.role if user else None)
     if user is None:
         raise NotAuthenticated(accounts.LOGIN_FAILED)
     ttl = token_ttl(auth)

@@ -46,12 +46,12 @@ class MeOut(BaseModel):
 @router.post("/token", response_model=TokenOut,
              responses=doc.responses(K.UNAUTHENTICATED, K.TOO_LARGE))
 @public
-def token(username: Username, password: Password, request: Request, session: WriteSessionDep,
-          state: StateDep, grant_type: GrantType = "password") -> TokenOut:
+def token(username: Username, password: Password, request: Request, state: StateDep,
+          grant_type: GrantType = "password") -> TokenOut:
     """Exchange username and password for a short-lived bearer token."""
     try:
-        issued = sign_in(session, state.passwords, state.config.auth, state.settings.secret_key,
-                         username, password, client_of(request))
+        issued = sign_in(state.sessions, state.passwords, state.config.auth,
+                         state.settings.secret_key, username, password, client_of(request))
     except NotAuthenticated:
         state.metrics.decision("login", "deny")
         raise
