@@ -32,7 +32,7 @@ MODES = {
     "hollow": "the operation's response element without children (no profiles, no URI...)",
     "stripped": "the real answer with every leaf element removed",
     "wrong_types": "the real answer with every leaf's text replaced by 'n/a'",
-    "huge_numbers": "the real answer with every number replaced by 5000 nines",
+    "huge_numbers": "the real answer with every number replaced by 40 nines",
     "long_text": "the real answer with every leaf's text 10 000 characters long",
     "wrong_answer": "a well-formed answer to a different operation",
     "oversized": "a 10 MB answer",
@@ -40,20 +40,23 @@ MODES = {
 }
 OVERSIZED_BYTES = 10 << 20
 ENDLESS_MAX_S = 60.0  # an endless answer ends here, so a client without a deadline fails late
-_HUGE = "9" * 5000  # past Python's 4300-digit int() limit, and float() of it is inf
-_WRONG_ANSWER = (b'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="' + SOAP_ENV.encode()
-                 + b'" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:tt="http://www'
-                 b'.onvif.org/ver10/schema"><s:Body><tds:GetHostnameResponse>'
-                 b"<tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP><tt:Name>other"
-                 b"</tt:Name></tds:HostnameInformation></tds:GetHostnameResponse></s:Body>"
-                 b"</s:Envelope>")
+_HUGE = "9" * 40  # parses as a number, fits no field: not a 32-bit int, a year, a frame rate
+_ENVELOPE = (b'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="' + SOAP_ENV.encode()
+             + b'" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:tt="http://www'
+             b'.onvif.org/ver10/schema"><s:Body>%s</s:Body></s:Envelope>')
+_HOSTNAME = (b"<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false"
+             b"</tt:FromDHCP><tt:Name>other</tt:Name></tds:HostnameInformation>"
+             b"</tds:GetHostnameResponse>")
+_NTP = (b"<tds:GetNTPResponse><tds:NTPInformation><tt:FromDHCP>true</tt:FromDHCP>"
+        b"</tds:NTPInformation></tds:GetNTPResponse>")
 
 
 class HostileOnvif:
     """Relays SOAP to `upstream` (a device service URL) and corrupts one operation's answer.
 
     `requests` counts requests per operation and `corrupted` the answers spoiled, so a test
-    can wait until a client has met the corruption (twice: it retried).
+    can wait until a client has met the corruption (twice: it retried); `corrupt` starts
+    that count again.
     """
 
     def __init__(self, upstream: str, host: str | None = None) -> None:
@@ -87,6 +90,7 @@ class HostileOnvif:
             raise ValueError(f"unknown mode {mode!r}; one of {sorted(MODES)}")
         with self._lock:
             self.operation, self.mode = operation, mode
+            self.corrupted.clear()
 
     def heal(self) -> None:
         """Relay every answer unchanged again."""
@@ -142,7 +146,7 @@ class HostileOnvif:
             else:
                 status, ctype, answer = self._relay(req, body)
                 if mode is not None:
-                    status, ctype, answer = 200, SOAP_TYPE, _spoil(answer, mode)
+                    status, ctype, answer = 200, SOAP_TYPE, _spoil(answer, mode, operation)
                 _answer(req, status, ctype, answer)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client hung up on a bad answer: what a careful client does
@@ -205,8 +209,8 @@ def _answer(req: BaseHTTPRequestHandler, status: int, ctype: str, body: bytes) -
     req.wfile.write(body)
 
 
-def _spoil(answer: bytes, mode: str) -> bytes:
-    """The corrupted form of a real answer."""
+def _spoil(answer: bytes, mode: str, operation: str) -> bytes:
+    """The corrupted form of a real answer to `operation`."""
     if mode == "empty":
         return b""
     if mode == "not_xml":
@@ -214,7 +218,7 @@ def _spoil(answer: bytes, mode: str) -> bytes:
     if mode == "truncated":
         return answer[:len(answer) // 2]
     if mode == "wrong_answer":
-        return _WRONG_ANSWER
+        return _ENVELOPE % (_NTP if operation == "GetHostname" else _HOSTNAME)
     root = etree.fromstring(answer)
     body = root.find(f"{{{SOAP_ENV}}}Body")
     response = body[0]
