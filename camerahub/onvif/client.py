@@ -215,6 +215,24 @@ MALFORMED_ERRORS = (BadAnswer, LookupError, AttributeError, TypeError, ValueErro
 AUTH_STATUS = (401, 403)
 
 
+class _QuietConversionErrors(logging.Filter):
+    """zeep logs each value it cannot convert (a device answering text where a number is
+    due) at ERROR, with a traceback and the whole value, then carries on with None, which
+    we read as "not said". A device must not fill our logs so: one short DEBUG line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Downgrade the record in place (handlers then skip it below DEBUG)."""
+        if record.exc_info and record.levelno >= logging.ERROR:
+            reason = _brief(record.exc_info[1]) if record.exc_info[1] else "?"
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.msg, record.args = "zeep could not convert a value: %s", (reason[:120],)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("zeep.xsd.types.simple").addFilter(_QuietConversionErrors())
+
+
 def default_wsdl_dir() -> Path:
     """onvif-zeep's WSDL folder (site-packages/wsdl), found without importing onvif.
 
