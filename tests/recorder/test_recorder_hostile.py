@@ -140,6 +140,10 @@ class Flaky:
                             self.access.require_login(cam.id))
 
 
+def _never(_call: int) -> None:
+    pass
+
+
 def _index_error(call: int) -> None:
     if call <= 3:
         [][0]  # noqa: B018 - the shape of the finding: a bare IndexError from below
@@ -183,6 +187,47 @@ def test_a_failure_to_record_a_failure_does_not_end_the_loop(cams, make_env, tmp
     finally:
         rec.stop()
     assert resolver.calls["cam-a"] >= 4 and rec.restarts == {}
+
+
+class BreakingSink:
+    """The spool's sink, raising an exception nobody foresaw when its second segment begins:
+    something failing inside a session, after PLAY, once the camera already recorded."""
+
+    def __init__(self, sink) -> None:
+        self.sink, self.begun = sink, 0
+
+    def begin(self, camera_id, site, start_utc, ext):
+        self.begun += 1
+        if camera_id == "cam-a" and self.begun == 2:
+            raise ValueError("no such segment writer")
+        return self.sink.begin(camera_id, site, start_utc, ext)
+
+    def commit(self, file, **measured):
+        return self.sink.commit(file, **measured)
+
+    def abandon(self, file) -> None:
+        self.sink.abandon(file)
+
+
+def test_an_exception_inside_a_session_is_a_gap_from_the_last_footage(cams, make_env,
+                                                                      tmp_path):
+    cfg, runtime, sessions = _env(make_env, cams, tmp_path)
+    rec = Recorder(cfg, runtime, sessions, open_store(cfg, runtime),
+                   Flaky(cams, cfg, _never), options=FAST)
+    spool_sink = rec.spool.sink
+    rec.spool.sink = lambda: BreakingSink(spool_sink())  # each camera's segmenter has its own
+    rec.start()
+    try:
+        wait_for(lambda: _count(sessions, m.Segment, camera_id="cam-a") >= 2, timeout=180)
+    finally:
+        rec.stop()
+    [gap] = _gaps(sessions, "cam-a")
+    with sessions() as s:
+        first = s.scalars(select(m.Segment).where(m.Segment.camera_id == "cam-a")
+                          .order_by(m.Segment.start)).first()
+    assert (gap.cause, gap.start) == ("internal", first.end)  # exactly where footage stops
+    assert gap.detail == "ValueError: no such segment writer" and gap.end is not None
+    assert [e.kind for e in _events(sessions, "cam-a", 0)] == ["recorder.internal"]
 
 
 class Crash(BaseException):
