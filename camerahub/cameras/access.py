@@ -162,7 +162,9 @@ class CameraAccess:
         uris = {p.token: p.stream_uri for p in report.profiles if p.stream_uri}
         uri = uris.get(profile) or next(iter(uris.values()), None)
         if not uri:
-            raise StreamUnavailable(camera_id, f"{camera_id}: camera reports no stream URI")
+            why = "; ".join(report.malformed) or ", ".join(report.missing)
+            raise StreamUnavailable(camera_id, f"{camera_id}: camera reports no stream URI"
+                                    + (f" ({why})" if why else ""))
         if profile not in uris:
             log.warning("camera %s has no profile %r; using %s", camera_id, profile, uri)
         return self._camera_supplied(camera_id, uri)

@@ -17,6 +17,7 @@ SEVERITY = {
     "unauthorized": "medium",
     "unreachable": "medium",
     "not_onvif": "medium",
+    "malformed": "medium",  # answers that could not be used (empty, truncated, wrong values)
     "partial": "low",
     "drift": "medium",  # device settings changed by hand, away from the deployment file
     "untrusted_uri": "high",  # a stream/snapshot URI on another host or scheme: not used

@@ -88,12 +88,15 @@ def _status(s: Sighting) -> str:
     return {"unauthorized": "unauthorized", "unreachable": "offline"}.get(s.error.kind, "error")
 
 
+# Interrogation errors that are findings of their own kind (any other kind: "unreachable").
+_ERROR_FINDINGS = ("unauthorized", "unreachable", "not_onvif", "malformed")
+
+
 def _device_findings(s: Sighting) -> list[Finding]:
     """Findings from the interrogation itself: credentials, reachability, clock, gaps."""
     out: list[Finding] = []
     if s.error is not None:
-        kind = s.error.kind if s.error.kind in ("unauthorized", "unreachable", "not_onvif") \
-            else "unreachable"
+        kind = s.error.kind if s.error.kind in _ERROR_FINDINGS else "unreachable"
         out.append(Finding(kind, s.error.reason, {"address": s.address}))
     rep = s.report
     if rep is None:
@@ -101,9 +104,14 @@ def _device_findings(s: Sighting) -> list[Finding]:
     if rep.clock_offset_s is not None and abs(rep.clock_offset_s) > CLOCK_SKEW_LIMIT_S:
         out.append(Finding("clock_skew", f"clock is {rep.clock_offset_s:+.1f} s off",
                            {"offset_s": rep.clock_offset_s}))
-    if rep.missing:
-        out.append(Finding("partial", "unsupported: " + ", ".join(rep.missing),
-                           {"unsupported": list(rep.missing)}))
+    if rep.malformed:
+        out.append(Finding("malformed", "unusable answers: " + "; ".join(rep.malformed),
+                           {"answers": list(rep.malformed)}))
+    garbled = {entry.partition(": ")[0] for entry in rep.malformed}
+    unsupported = [name for name in rep.missing if name not in garbled]
+    if unsupported:
+        out.append(Finding("partial", "unsupported: " + ", ".join(unsupported),
+                           {"unsupported": unsupported}))
     return out
 
 

@@ -5,6 +5,7 @@ from .errors import (
     DeviceNotAuthorized,
     DeviceRejected,
     DeviceUnreachable,
+    MalformedAnswer,
     NotOnvifDevice,
     OnvifError,
     ProbeError,
@@ -28,8 +29,8 @@ from .wsdiscovery import WsDiscoveryProbe, interface_address
 __all__ = [
     "MAX_TARGETS", "DeviceInfo", "DeviceNotAuthorized", "DeviceRejected", "DeviceReport",
     "DeviceSettings", "DeviceUnreachable", "EncoderChange", "EncoderOptions", "EncoderSettings",
-    "Login", "SettingsChange", "MediaProfile", "NotOnvifDevice", "OnvifClient", "OnvifError",
-    "ProbeError",
+    "Login", "MalformedAnswer", "SettingsChange", "MediaProfile", "NotOnvifDevice", "OnvifClient",
+    "OnvifError", "ProbeError",
     "ProbeMatch", "TargetError", "WsDiscoveryProbe", "interface_address", "parse_targets",
     "split_targets",
 ]

@@ -10,6 +10,8 @@ via `create_service`.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib.util
 import logging
 import threading
@@ -19,18 +21,28 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 import urllib3
 import zeep.exceptions
+from lxml import etree
 from requests.adapters import HTTPAdapter
 from zeep import Client, Settings, Transport
 from zeep.wsdl import Document
 from zeep.wsse.username import UsernameToken
 
-from .errors import DeviceNotAuthorized, DeviceRejected, DeviceUnreachable, NotOnvifDevice
+from . import answers
+from .answers import NAME_SCOPE, BadAnswer
+from .errors import (
+    DeviceNotAuthorized,
+    DeviceRejected,
+    DeviceUnreachable,
+    MalformedAnswer,
+    NotOnvifDevice,
+    OnvifError,
+)
 from .models import (
     DeviceInfo,
     DeviceReport,
@@ -52,36 +64,132 @@ SERVICES = {  # name: (WSDL file of onvif-zeep, binding)
     "media": ("media.wsdl", f"{{{NS_MEDIA}}}MediaBinding"),
 }
 
-NAME_SCOPE = "onvif://www.onvif.org/name/"
 MAX_RESPONSE_BYTES = 4 << 20  # the largest ONVIF answer we read (GetProfiles is ~10 kB)
+_READ_CHUNK = 64 << 10
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class ResponseTooLarge(requests.RequestException):
     """A device sent more than MAX_RESPONSE_BYTES: not something we parse."""
 
 
+class UndecodableBody(requests.RequestException):
+    """A body whose Content-Encoding does not decode (gzip that is not gzip)."""
+
+
 class _CappedAdapter(HTTPAdapter):
-    """Reads at most MAX_RESPONSE_BYTES of a body, so a hostile device cannot fill memory."""
+    """Reads at most MAX_RESPONSE_BYTES of a body, and only until the call's timeout has
+    passed in total: a hostile device can neither fill memory nor trickle an answer forever
+    (the socket's read timeout alone restarts with every byte that arrives)."""
 
     def send(self, request, **kwargs):
-        """Stream the body and stop past the cap; keep-alive is kept for normal answers."""
+        """Stream the body and stop past the cap or the deadline; keep-alive is kept for
+        normal answers."""
         kwargs["stream"] = True
+        deadline = time.monotonic() + _read_budget(kwargs.get("timeout"))
         response = super().send(request, **kwargs)
         try:
-            body = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+            body = _read_body(response.raw, deadline)
+        except requests.RequestException:  # ours: too large or too slow (before OSError,
+            response.close()               # which RequestException derives from)
+            raise
         except urllib3.exceptions.ReadTimeoutError as exc:  # raw reads bypass requests'
             response.close()                                # own translation
             raise requests.ReadTimeout(str(exc)) from None
+        except urllib3.exceptions.DecodeError as exc:
+            response.close()
+            raise UndecodableBody(f"undecodable body: {exc}") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             response.close()
             raise requests.ConnectionError(str(exc)) from None
-        if len(body) > MAX_RESPONSE_BYTES:
-            response.close()
-            raise ResponseTooLarge(f"answer larger than {MAX_RESPONSE_BYTES} bytes")
         response._content = body
         response._content_consumed = True
         response.raw.release_conn()
         return response
+
+
+def _read_budget(timeout: Any) -> float:
+    """Seconds a whole body may take: the call's read timeout (zeep passes one number)."""
+    if isinstance(timeout, tuple):
+        timeout = timeout[-1]
+    return float(timeout) if isinstance(timeout, int | float) and timeout > 0 else 60.0
+
+
+def _read_body(raw: urllib3.HTTPResponse, deadline: float) -> bytes:
+    """The body as it arrives (read1: whatever is there), up to the cap and the deadline."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if time.monotonic() > deadline:
+            raise requests.ReadTimeout("answer still arriving at the deadline: timed out")
+        chunk = raw.read1(_READ_CHUNK, decode_content=True)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise ResponseTooLarge(f"answer larger than {MAX_RESPONSE_BYTES} bytes")
+        chunks.append(chunk)
+
+
+_parsers = threading.local()  # an lxml parser must not be shared between threads
+
+
+def _document_parser() -> etree.XMLParser:
+    """This thread's strict parser: no recovery, entities, DTDs or network.
+
+    zeep parses answers in lxml's recover mode when strict=False (which cameras' schema
+    deviations need): a truncated answer would be half-read as if complete, or parsed to
+    nothing at all. Every answer is first parsed as a whole document by this parser.
+    """
+    parser = getattr(_parsers, "strict", None)
+    if parser is None:
+        parser = _parsers.strict = etree.XMLParser(
+            resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
+            recover=False)
+    return parser
+
+
+class _WholeAnswerTransport(Transport):
+    """zeep's transport, refusing answers that are not one well-formed XML document, and
+    SOAP answers that answer nothing or another operation (zeep, lenient, reads those as
+    if they were the answer asked for)."""
+
+    def post_xml(self, address, envelope, headers):
+        """Send as zeep does; a malformed document is a TransportError (status kept, so an
+        HTTP 401 page still means "not authorized"), a wrong answer a BadAnswer."""
+        response = super().post_xml(address, envelope, headers)
+        if not response.content:
+            return response
+        try:
+            root = etree.fromstring(response.content, _document_parser())  # noqa: S320
+        except etree.XMLSyntaxError as exc:
+            raise zeep.exceptions.TransportError(
+                f"malformed XML ({exc})", status_code=response.status_code) from None
+        if response.status_code == 200:
+            _check_answered(envelope, root)
+        return response
+
+
+def _check_answered(request: etree._Element, answer: etree._Element) -> None:
+    """BadAnswer unless the answer's Body holds `<Operation>Response` (or a Fault)."""
+    if etree.QName(answer).localname != "Envelope":
+        return  # not SOAP at all: zeep says so in its own terms
+    body = next((el for el in answer if _local(el) == "Body"), None)
+    found = next((el for el in body if isinstance(el.tag, str)), None) \
+        if body is not None else None
+    if found is None:
+        raise BadAnswer("empty SOAP Body")
+    asked = next((el for el in request.iter() if _local(el) == "Body"), None)
+    operation = next((_local(el) for el in asked if isinstance(el.tag, str)), None) \
+        if asked is not None else None
+    if operation and _local(found) not in (f"{operation}Response", "Fault"):
+        raise BadAnswer(f"answered {_local(found)[:64]} instead")
+
+
+def _local(element: etree._Element) -> str:
+    """The local name of an element ('' for comments and processing instructions)."""
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
 
 
 # Nothing usable came back at the TCP/HTTP level: the device is off, unplugged or too slow.
@@ -93,13 +201,36 @@ NOT_SOAP_ERRORS = (zeep.exceptions.TransportError, zeep.exceptions.XMLSyntaxErro
                    zeep.exceptions.XMLParseError, zeep.exceptions.DTDForbidden,
                    zeep.exceptions.EntitiesForbidden, zeep.exceptions.ExternalReferenceForbidden,
                    requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                   requests.exceptions.TooManyRedirects, ResponseTooLarge)
+                   requests.exceptions.TooManyRedirects, ResponseTooLarge, UndecodableBody)
 # The device understood the request but not this operation or its answer does not fit the
 # schema: record the capability as absent and carry on with the rest (a partial result).
 UNSUPPORTED_ERRORS = (zeep.exceptions.Fault, zeep.exceptions.ValidationError,
                       zeep.exceptions.LookupError, zeep.exceptions.UnexpectedElementError)
+# SOAP came back, but not what the operation promises: an empty Body (zeep's IndexError), an
+# element of the wrong shape, a value of the wrong type or size. Our readers (answers.py)
+# raise BadAnswer; the rest is what zeep itself raises on such input.
+MALFORMED_ERRORS = (BadAnswer, LookupError, AttributeError, TypeError, ValueError,
+                    ArithmeticError, RecursionError, zeep.exceptions.Error, etree.Error)
 # HTTP status codes that mean "who are you?" even without a SOAP fault (HTTP digest cameras).
 AUTH_STATUS = (401, 403)
+
+
+class _QuietConversionErrors(logging.Filter):
+    """zeep logs each value it cannot convert (a device answering text where a number is
+    due) at ERROR, with a traceback and the whole value, then carries on with None, which
+    we read as "not said". A device must not fill our logs so: one short DEBUG line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Downgrade the record in place (handlers then skip it below DEBUG)."""
+        if record.exc_info and record.levelno >= logging.ERROR:
+            reason = _brief(record.exc_info[1]) if record.exc_info[1] else "?"
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.msg, record.args = "zeep could not convert a value: %s", (reason[:120],)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("zeep.xsd.types.simple").addFilter(_QuietConversionErrors())
 
 
 def default_wsdl_dir() -> Path:
@@ -111,6 +242,25 @@ def default_wsdl_dir() -> Path:
     if spec is None or spec.origin is None:
         raise RuntimeError("onvif-zeep is not installed")
     return Path(spec.origin).resolve().parent.parent / "wsdl"
+
+
+def _typed(method: Callable[P, R]) -> Callable[P, R]:
+    """Let only our OnvifError kinds out of a public call. Whatever else escapes is an answer
+    nobody foresaw (or a bug of ours): logged with its traceback, raised as MalformedAnswer."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except OnvifError:
+            raise
+        except Exception as exc:
+            xaddr = str(kwargs.get("xaddr", args[1] if len(args) > 1 else "?"))
+            log.warning("%s: %s failed unexpectedly", xaddr, method.__name__, exc_info=True)
+            address = urlsplit(xaddr).hostname or xaddr
+            raise MalformedAnswer(address, _unforeseen(exc)) from None
+
+    return call
 
 
 class _ClockedToken(UsernameToken):
@@ -205,28 +355,34 @@ class OnvifClient:
 
     # -- interrogation -----------------------------------------------------------------
 
+    @_typed
     def interrogate(self, xaddr: str, login: Login | None) -> DeviceReport:
         """Everything we want to know about one device, within `timeout` seconds overall."""
         started = time.monotonic()
         url = urlsplit(xaddr)
         address, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
-        dev = _Device(address, started + self.timeout,
-                      Transport(session=self._session, timeout=self.timeout,
-                                operation_timeout=self.timeout))
+        dev = _Device(address, started + self.timeout, self._transport())
         token = _ClockedToken(login) if login else None
         device = self._service("devicemgmt", xaddr, token, dev.transport)
         camera_utc, offset = self._clock(dev, device)
         if token is not None and offset is not None:
             token.offset_s = offset
         info = self._device_info(dev, device, login)
-        mac = self._mac(dev, device)
+        mac = self._run(dev, "GetNetworkInterfaces", device.GetNetworkInterfaces,
+                        read=answers.mac)
         media = self._service("media", self._media_xaddr(dev, device, xaddr), token,
                               dev.transport)
         profiles, snapshot = self._media(dev, media)
         return DeviceReport(
             address=address, port=port, xaddr=xaddr, info=info, mac=mac, profiles=profiles,
             snapshot_uri=snapshot, clock_offset_s=offset, camera_utc=camera_utc,
-            missing=tuple(dev.missing), seconds=round(time.monotonic() - started, 3))
+            missing=tuple(dev.missing), seconds=round(time.monotonic() - started, 3),
+            malformed=tuple(dev.malformed))
+
+    def _transport(self) -> Transport:
+        """A per-device zeep transport over the shared, capped HTTP session."""
+        return _WholeAnswerTransport(session=self._session, timeout=self.timeout,
+                                     operation_timeout=self.timeout)
 
     def _service(self, name: str, xaddr: str, token: _ClockedToken | None,
                  transport: Transport) -> Any:
@@ -236,18 +392,22 @@ class OnvifClient:
         return client.create_service(SERVICES[name][1], xaddr)
 
     def _run(self, dev: _Device, name: str, operation: Callable[..., Any],
-             first: bool = False, strict: bool = False, **kwargs: Any) -> Any:
-        """Call an operation under the device's deadline; sort failures by kind.
+             read: Callable[[Any], Any] | None = None, first: bool = False,
+             strict: bool = False, **kwargs: Any) -> Any:
+        """Call an operation under the device's deadline and read its answer with `read`;
+        sort failures by kind.
 
-        Returns None (and notes the operation as missing) when the device lacks it, unless
-        `strict` (a Set* call): then any refusal raises DeviceRejected.
+        Returns None (and notes the operation as missing) when the device lacks it or
+        answers something unusable, unless `strict` (a Set* call and what it reads back):
+        then a refusal raises DeviceRejected and an unusable answer MalformedAnswer.
         """
         remaining = dev.deadline - time.monotonic()
         if remaining <= 0:
             raise DeviceUnreachable(dev.address, f"timed out before {name}")
         dev.transport.operation_timeout = remaining
         try:
-            return operation(**kwargs)
+            reply = operation(**kwargs)
+            return read(reply) if read is not None else reply
         except UNREACHABLE_ERRORS as exc:
             raise DeviceUnreachable(dev.address, f"{name}: {_brief(exc)}") from None
         except zeep.exceptions.Fault as exc:
@@ -257,7 +417,7 @@ class OnvifClient:
                 raise NotOnvifDevice(dev.address, f"{name}: not a SOAP reply") from None
             if strict:
                 raise DeviceRejected(dev.address, f"{name}: {_fault_text(exc)}") from None
-            return dev.absent(name, exc)
+            return dev.absent(name, _brief(exc))
         except NOT_SOAP_ERRORS as exc:
             if getattr(exc, "status_code", None) in AUTH_STATUS:
                 raise DeviceNotAuthorized(dev.address, f"{name}: HTTP {exc.status_code}") from None
@@ -265,51 +425,43 @@ class OnvifClient:
                 raise NotOnvifDevice(dev.address, f"{name}: {_brief(exc)}") from None
             if strict:
                 raise DeviceRejected(dev.address, f"{name}: {_brief(exc)}") from None
-            return dev.absent(name, exc)
+            return dev.absent(name, _brief(exc), malformed=True)
         except UNSUPPORTED_ERRORS as exc:
             if strict:
                 raise DeviceRejected(dev.address, f"{name}: {_brief(exc)}") from None
-            return dev.absent(name, exc)
+            return dev.absent(name, _brief(exc))
+        except MALFORMED_ERRORS as exc:
+            reason = _brief(exc) if isinstance(exc, BadAnswer) else _unforeseen(exc)
+            if strict:
+                raise MalformedAnswer(dev.address, f"{name}: {reason}") from None
+            return dev.absent(name, reason, malformed=True)
 
     def _clock(self, dev: _Device, device: Any) -> tuple[datetime | None, float | None]:
         """Camera UTC and its offset from our clock (GetSystemDateAndTime needs no login)."""
         sent = time.time()
-        reply = self._run(dev, "GetSystemDateAndTime", device.GetSystemDateAndTime, first=True)
+        clock = self._run(dev, "GetSystemDateAndTime", device.GetSystemDateAndTime,
+                          read=answers.clock, first=True)
         received = time.time()
-        dev.clock = reply
-        utc = self._camera_utc(reply)
-        if utc is None:
+        dev.clock = clock
+        if clock is None or clock.utc is None:
             return None, None
         # The camera reports whole seconds: its true time lies in [t, t+1), so centre it;
         # our side of the comparison is the midpoint of the round trip.
-        offset = utc.timestamp() + 0.5 - (sent + received) / 2
-        return utc, round(offset, 3)
+        offset = clock.utc.timestamp() + 0.5 - (sent + received) / 2
+        return clock.utc, round(offset, 3)
 
     def _device_info(self, dev: _Device, device: Any, login: Login | None) -> DeviceInfo:
         """GetDeviceInformation: the first call that needs a login."""
         if login is None:
             raise DeviceNotAuthorized(dev.address, "no credential configured for this device")
-        reply = self._run(dev, "GetDeviceInformation", device.GetDeviceInformation)
-        if reply is None:
-            return DeviceInfo()
-        return DeviceInfo(manufacturer=_str(reply.Manufacturer), model=_str(reply.Model),
-                          firmware=_str(reply.FirmwareVersion), serial=_str(reply.SerialNumber),
-                          hardware_id=_str(reply.HardwareId))
-
-    def _mac(self, dev: _Device, device: Any) -> str | None:
-        """MAC of the first enabled interface that reports one."""
-        reply = self._run(dev, "GetNetworkInterfaces", device.GetNetworkInterfaces)
-        for iface in reply or []:
-            info = getattr(iface, "Info", None)
-            if getattr(iface, "Enabled", True) and info is not None and info.HwAddress:
-                return str(info.HwAddress).lower()
-        return None
+        info = self._run(dev, "GetDeviceInformation", device.GetDeviceInformation,
+                         read=answers.device_info)
+        return info or DeviceInfo()
 
     def _media_xaddr(self, dev: _Device, device: Any, xaddr: str) -> str:
         """The media service URL, kept on the device's own host and scheme."""
-        reply = self._run(dev, "GetCapabilities", device.GetCapabilities, Category="Media")
-        media = getattr(reply, "Media", None) if reply is not None else None
-        found = _str(getattr(media, "XAddr", None))
+        found = self._run(dev, "GetCapabilities", device.GetCapabilities,
+                          read=answers.media_url, Category="Media")
         if not found:
             return xaddr  # many devices serve every service on the device URL
         theirs, ours = urlsplit(found), urlsplit(xaddr)
@@ -318,20 +470,18 @@ class OnvifClient:
 
     def _media(self, dev: _Device, media: Any) -> tuple[tuple[MediaProfile, ...], str | None]:
         """Profiles with encoder settings and stream URIs, and the first profile's snapshot."""
-        reply = self._run(dev, "GetProfiles", media.GetProfiles)
+        found = self._run(dev, "GetProfiles", media.GetProfiles, read=answers.profiles) or []
         profiles = []
-        for raw in reply or []:
-            token = _str(getattr(raw, "token", None))
-            if token:
-                uri = self._run(dev, "GetStreamUri", media.GetStreamUri, ProfileToken=token,
-                                StreamSetup={"Stream": "RTP-Unicast",
-                                             "Transport": {"Protocol": "RTSP"}})
-                profiles.append(self._profile(raw, token, _str(getattr(uri, "Uri", None))))
+        for profile in found:
+            uri = self._run(dev, "GetStreamUri", media.GetStreamUri, read=answers.media_uri,
+                            ProfileToken=profile.token,
+                            StreamSetup={"Stream": "RTP-Unicast",
+                                         "Transport": {"Protocol": "RTSP"}})
+            profiles.append(dataclasses.replace(profile, stream_uri=uri))
         snapshot = None
         if profiles:
-            reply = self._run(dev, "GetSnapshotUri", media.GetSnapshotUri,
-                              ProfileToken=profiles[0].token)
-            snapshot = _str(getattr(reply, "Uri", None))
+            snapshot = self._run(dev, "GetSnapshotUri", media.GetSnapshotUri,
+                                 read=answers.media_uri, ProfileToken=profiles[0].token)
         return tuple(profiles), snapshot
 
     @staticmethod
@@ -340,57 +490,35 @@ class OnvifClient:
         subcodes = [getattr(s, "localname", str(s)) for s in (fault.subcodes or [])]
         if any(code.rpartition(":")[2] == "NotAuthorized" for code in subcodes):
             return True
-        return "not authorized" in (fault.message or "").lower()
-
-    @staticmethod
-    def _camera_utc(reply: Any) -> datetime | None:
-        """The camera's UTC time from a GetSystemDateAndTime reply, or None."""
-        utc = getattr(reply, "UTCDateTime", None) if reply is not None else None
-        if utc is None or utc.Date is None or utc.Time is None:
-            return None
-        try:
-            return datetime(utc.Date.Year, utc.Date.Month, utc.Date.Day, utc.Time.Hour,
-                            utc.Time.Minute, utc.Time.Second, tzinfo=UTC)
-        except (TypeError, ValueError):
-            return None
-
-    @staticmethod
-    def _profile(raw: Any, token: str, stream_uri: str | None) -> MediaProfile:
-        """Our MediaProfile from a zeep Profile."""
-        enc = getattr(raw, "VideoEncoderConfiguration", None)
-        res = getattr(enc, "Resolution", None)
-        rate = getattr(enc, "RateControl", None)
-        return MediaProfile(
-            token=token, name=_str(getattr(raw, "Name", None)),
-            width=_int(getattr(res, "Width", None)), height=_int(getattr(res, "Height", None)),
-            fps=_num(getattr(rate, "FrameRateLimit", None)),
-            codec=_str(getattr(enc, "Encoding", None)), stream_uri=stream_uri)
-
+        return "not authorized" in str(fault.message or "").lower()
 
     # -- device settings (encoder, NTP, time zone, hostname) --------------------------------
 
+    @_typed
     def read_settings(self, xaddr: str, login: Login | None, options: bool = True,
                       deadline: float | None = None) -> DeviceSettings:
         """The managed settings of one device; `options` adds each encoder's allowed values."""
         dev, device, media = self._open(xaddr, login, deadline)
-        encoders = self._encoders(dev, media)
+        encoders = self._run(dev, "GetProfiles", media.GetProfiles, read=answers.encoders) \
+            or ()
         opts = tuple((e.profile, self._encoder_options(dev, media, e)) for e in encoders) \
             if options else ()
-        ntp = self._run(dev, "GetNTP", device.GetNTP)
-        host = self._run(dev, "GetHostname", device.GetHostname)
-        scopes = self._run(dev, "GetScopes", device.GetScopes)
+        ntp_servers, ntp_from_dhcp = self._run(dev, "GetNTP", device.GetNTP,
+                                               read=answers.ntp) or (None, None)
+        host = self._run(dev, "GetHostname", device.GetHostname, read=answers.hostname)
+        scopes = self._run(dev, "GetScopes", device.GetScopes, read=answers.scopes) or []
         clock = dev.clock
         return DeviceSettings(
             address=dev.address, encoders=encoders, options=opts,
-            ntp_servers=_ntp_hosts(ntp), ntp_from_dhcp=_bool(getattr(ntp, "FromDHCP", None)),
-            time_mode=_str(getattr(clock, "DateTimeType", None)),
-            timezone=_str(getattr(getattr(clock, "TimeZone", None), "TZ", None)),
-            hostname=_str(getattr(host, "Name", None)), name=_scope_name(scopes),
-            missing=tuple(dev.missing))
+            ntp_servers=ntp_servers, ntp_from_dhcp=ntp_from_dhcp,
+            time_mode=clock.mode if clock else None, timezone=clock.timezone if clock else None,
+            hostname=host, name=answers.scope_name(scopes), missing=tuple(dev.missing))
 
+    @_typed
     def write_settings(self, xaddr: str, login: Login | None, change: SettingsChange,
                        deadline: float | None = None) -> None:
-        """Push a change; raises DeviceRejected naming the call and the device's fault."""
+        """Push a change; raises DeviceRejected naming the call and the device's fault, or
+        MalformedAnswer when what the device answered cannot be used."""
         dev, device, media = self._open(xaddr, login, deadline)
         for enc in change.encoders:
             self._set_encoder(dev, media, enc)
@@ -408,9 +536,10 @@ class OnvifClient:
 
     def _set_name(self, dev: _Device, device: Any, name: str) -> None:
         """Replace the name scope, keeping the device's other configurable scopes."""
-        scopes = self._run(dev, "GetScopes", device.GetScopes, strict=True) or []
-        keep = [str(s.ScopeItem) for s in scopes if str(s.ScopeDef) == "Configurable"
-                and not str(s.ScopeItem).startswith(NAME_SCOPE)]
+        scopes = self._run(dev, "GetScopes", device.GetScopes, read=answers.scopes,
+                           strict=True)
+        keep = [item for kind, item in scopes
+                if kind == "Configurable" and not item.startswith(NAME_SCOPE)]
         self._run(dev, "SetScopes", device.SetScopes, strict=True,
                   Scopes=[NAME_SCOPE + quote(name, safe="")] + keep)
 
@@ -421,9 +550,7 @@ class OnvifClient:
             raise DeviceNotAuthorized(urlsplit(xaddr).hostname or xaddr,
                                       "no credential configured for this device")
         dev = _Device(urlsplit(xaddr).hostname or "",
-                      deadline or time.monotonic() + self.timeout,
-                      Transport(session=self._session, timeout=self.timeout,
-                                operation_timeout=self.timeout))
+                      deadline or time.monotonic() + self.timeout, self._transport())
         token = _ClockedToken(login)
         device = self._service("devicemgmt", xaddr, token, dev.transport)
         _utc, offset = self._clock(dev, device)
@@ -432,60 +559,26 @@ class OnvifClient:
                               dev.transport)
         return dev, device, media
 
-    def _encoders(self, dev: _Device, media: Any) -> tuple[EncoderSettings, ...]:
-        """Each profile's video encoder configuration, from GetProfiles."""
-        out = []
-        for raw in self._run(dev, "GetProfiles", media.GetProfiles) or []:
-            enc = getattr(raw, "VideoEncoderConfiguration", None)
-            profile = _str(getattr(raw, "token", None))
-            if enc is None or not profile:
-                continue
-            res, rate = getattr(enc, "Resolution", None), getattr(enc, "RateControl", None)
-            h264 = getattr(enc, "H264", None)
-            out.append(EncoderSettings(
-                profile=profile, config_token=_str(getattr(enc, "token", None)) or "",
-                encoding=_str(getattr(enc, "Encoding", None)),
-                width=_int(getattr(res, "Width", None)), height=_int(getattr(res, "Height", None)),
-                fps=_int(getattr(rate, "FrameRateLimit", None)),
-                bitrate_kbps=_int(getattr(rate, "BitrateLimit", None)),
-                gop=_int(getattr(h264, "GovLength", None)),
-                h264_profile=_str(getattr(h264, "H264Profile", None))))
-        return tuple(out)
-
     def _encoder_options(self, dev: _Device, media: Any, enc: EncoderSettings) -> EncoderOptions:
         """H.264 options of one encoder (empty when the device does not say)."""
-        reply = self._run(dev, "GetVideoEncoderConfigurationOptions",
+        found = self._run(dev, "GetVideoEncoderConfigurationOptions",
                           media.GetVideoEncoderConfigurationOptions,
+                          read=answers.encoder_options,
                           ConfigurationToken=enc.config_token, ProfileToken=enc.profile)
-        h264 = getattr(reply, "H264", None)
-        if h264 is None:
-            return EncoderOptions()
-        ext = getattr(getattr(reply, "Extension", None), "H264", None)
-        sizes = tuple((int(r.Width), int(r.Height))
-                      for r in getattr(h264, "ResolutionsAvailable", None) or [])
-        return EncoderOptions(
-            resolutions=sizes, fps_range=_range(getattr(h264, "FrameRateRange", None)),
-            gop_range=_range(getattr(h264, "GovLengthRange", None)),
-            bitrate_range=_range(getattr(ext, "BitrateRange", None))
-            or _raw_bitrate_range(getattr(reply, "Extension", None)),
-            h264_profiles=tuple(str(p) for p in getattr(h264, "H264ProfilesSupported", None)
-                                or []))
+        return found or EncoderOptions()
 
     def _set_encoder(self, dev: _Device, media: Any, change: EncoderChange) -> None:
         """Read the configuration, change the asked fields, write it back persistently."""
         conf = self._run(dev, "GetVideoEncoderConfiguration",
-                         media.GetVideoEncoderConfiguration, strict=True,
-                         ConfigurationToken=change.config_token)
-        if conf is None or conf.Resolution is None or conf.RateControl is None:
-            raise DeviceRejected(dev.address, f"{change.profile}: encoder configuration "
-                                 "lacks resolution or rate control")
+                         media.GetVideoEncoderConfiguration, read=answers.encoder_configuration,
+                         strict=True, ConfigurationToken=change.config_token)
         if change.width is not None:
             conf.Resolution.Width, conf.Resolution.Height = change.width, change.height
         if change.fps is not None:
             conf.RateControl.FrameRateLimit = change.fps
         if change.bitrate_kbps is not None:
             conf.RateControl.BitrateLimit = change.bitrate_kbps
-        if (change.gop is not None or change.h264_profile) and conf.H264 is None:
+        if (change.gop is not None or change.h264_profile) and getattr(conf, "H264", None) is None:
             raise DeviceRejected(dev.address, f"{change.profile}: no H.264 settings to change")
         if change.gop is not None:
             conf.H264.GovLength = change.gop
@@ -497,76 +590,25 @@ class OnvifClient:
 
 @dataclass
 class _Device:
-    """Per-interrogation bookkeeping: deadline, HTTP transport, operations found missing."""
+    """Per-call bookkeeping: deadline, HTTP transport, operations found missing or unusable."""
 
     address: str
     deadline: float
     transport: Transport
     missing: list[str] = field(default_factory=list)
-    clock: Any = None  # the GetSystemDateAndTime reply (time mode and zone live there)
+    malformed: list[str] = field(default_factory=list)  # "GetProfiles: no profile"
+    clock: answers.Clock | None = None  # what GetSystemDateAndTime said (mode and zone too)
 
-    def absent(self, name: str, exc: Exception) -> None:
-        """Record an unsupported operation; the interrogation goes on without it."""
-        log.debug("%s: %s unsupported: %s", self.address, name, _brief(exc))
+    def absent(self, name: str, reason: str, malformed: bool = False) -> None:
+        """Record an operation as unavailable; the call goes on without it. `malformed`:
+        the device answered, but nothing usable (not the same as "not supported")."""
+        log.debug("%s: %s %s: %s", self.address, name,
+                  "answered garbage" if malformed else "unsupported", reason)
         if name not in self.missing:
             self.missing.append(name)
+            if malformed:
+                self.malformed.append(f"{name}: {reason}")
         return None
-
-
-def _str(value: Any) -> str | None:
-    """Stripped text of a scalar, or None when empty."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if value is not None else None
-
-
-def _bool(value: Any) -> bool | None:
-    return bool(value) if value is not None else None
-
-
-def _range(value: Any) -> tuple[int, int] | None:
-    """(Min, Max) of a tt:IntRange, or None."""
-    if value is None or value.Min is None or value.Max is None:
-        return None
-    return int(value.Min), int(value.Max)
-
-
-def _scope_name(scopes: Any) -> str | None:
-    """The device name from its name scope (percent-decoded), or None."""
-    for scope in scopes or []:
-        item = str(getattr(scope, "ScopeItem", "") or "")
-        if item.startswith(NAME_SCOPE):
-            return unquote(item.removeprefix(NAME_SCOPE)) or None
-    return None
-
-
-def _raw_bitrate_range(extension: Any) -> tuple[int, int] | None:
-    """BitrateRange from Extension/H264 left as raw XML: the schema's leading xs:any
-    (##other) makes zeep swallow tt:H264 unparsed."""
-    for element in getattr(extension, "_value_1", None) or []:
-        if getattr(element, "tag", "").endswith("}H264"):
-            low = element.findtext("{*}BitrateRange/{*}Min")
-            high = element.findtext("{*}BitrateRange/{*}Max")
-            if low and high and low.strip().isdigit() and high.strip().isdigit():
-                return int(low), int(high)
-    return None
-
-
-def _ntp_hosts(reply: Any) -> tuple[str, ...] | None:
-    """Manually set NTP servers of a GetNTP reply (names or addresses), or None."""
-    if reply is None:
-        return None
-    hosts = []
-    for host in getattr(reply, "NTPManual", None) or []:
-        value = _str(host.DNSname) or _str(host.IPv4Address) or _str(host.IPv6Address)
-        if value:
-            hosts.append(value)
-    return tuple(hosts)
 
 
 def _network_host(host: str) -> dict[str, str]:
@@ -585,16 +627,12 @@ def _fault_text(fault: zeep.exceptions.Fault) -> str:
     return f"{codes}: {fault.message}" if codes else str(fault.message)
 
 
-def _num(value: Any) -> float | None:
-    return float(value) if value is not None else None
-
-
 # urllib3 buries the cause in a long "Max retries exceeded ... Caused by ..." message.
 _CAUSES = (("Connection refused", "connection refused"), ("timed out", "timed out"),
            ("No route to host", "no route to host"), ("Connection reset", "connection reset"))
 
 
-def _brief(exc: Exception) -> str:
+def _brief(exc: BaseException) -> str:
     """A one-line description of an exception for logs and findings."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if isinstance(exc, requests.ConnectionError | requests.Timeout):
@@ -602,3 +640,8 @@ def _brief(exc: Exception) -> str:
             if needle in text:
                 return short
     return text[:200]
+
+
+def _unforeseen(exc: BaseException) -> str:
+    """The reason given for an answer that broke zeep or our reading of it."""
+    return f"unreadable answer ({type(exc).__name__}: {_brief(exc)})"

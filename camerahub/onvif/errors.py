@@ -44,3 +44,10 @@ class DeviceRejected(OnvifError):
     """The device refused a setting (SOAP fault such as ter:ConfigModify): fix the input."""
 
     kind = "rejected"
+
+
+class MalformedAnswer(OnvifError):
+    """The device answered, but not with what the operation promises (empty, truncated,
+    wrong element, values of the wrong type): it will not heal by asking again at once."""
+
+    kind = "malformed"

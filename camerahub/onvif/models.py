@@ -52,7 +52,8 @@ class MediaProfile:
 
 @dataclass(frozen=True)
 class DeviceReport:
-    """Everything one interrogation learned; `missing` names calls the device lacks."""
+    """Everything one interrogation learned; `missing` names calls the device lacks, and
+    `malformed` says which of them answered something unusable ("GetProfiles: no profile")."""
 
     address: str
     port: int
@@ -65,6 +66,7 @@ class DeviceReport:
     camera_utc: datetime | None = None
     missing: tuple[str, ...] = ()
     seconds: float = 0.0
+    malformed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

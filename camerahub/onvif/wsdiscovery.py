@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from lxml import etree
 
@@ -160,8 +160,11 @@ def _types(el: etree._Element | None) -> tuple[str, ...]:
 
 
 def pin_xaddr(xaddrs: Iterable[str], source: str) -> str:
-    """The device URL on the replying host: we never follow an XAddr to another host."""
-    candidates = [urlsplit(x) for x in xaddrs if x.lower().startswith(("http://", "https://"))]
+    """The device URL on the replying host: we never follow an XAddr to another host, nor
+    keep one whose port is not a port (its readers would fail on it)."""
+    candidates = [url for url in (urlsplit(x) for x in xaddrs
+                                  if x.lower().startswith(("http://", "https://")))
+                  if _port_ok(url)]
     for url in candidates:
         if url.hostname == source:
             return urlunsplit(url)
@@ -170,6 +173,15 @@ def pin_xaddr(xaddrs: Iterable[str], source: str) -> str:
         netloc = source if url.port is None else f"{source}:{url.port}"
         return urlunsplit((url.scheme, netloc, url.path or "/onvif/device_service", "", ""))
     return f"http://{source}/onvif/device_service"
+
+
+def _port_ok(url: SplitResult) -> bool:
+    """Whether the URL's port, if any, is a number in range (urlsplit raises otherwise)."""
+    try:
+        url.port  # noqa: B018 - the property is the check
+    except ValueError:
+        return False
+    return True
 
 
 class WsDiscoveryProbe:

@@ -5,27 +5,36 @@ index row. Gaps are written as they happen: a session that ends opens a gap at t
 its last segment; the next segment's start closes it. On start, leftovers of a previous
 run are verified (finalized or quarantined) and queued again, and every camera gets a
 `recorder_down` gap from the end of its last known segment.
+
+Nothing but stop() ends a camera's loop: whatever fails (the camera's ONVIF answers, the
+stream, the database, a bug) becomes a gap with a cause, an event and a camera state, and
+the camera is tried again after a backoff. A supervisor thread restarts a camera thread
+that died anyway (a BaseException, a bug in the failure handling itself) and counts it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from camerahub.cameras import CameraAccessError
+from camerahub.cameras import CameraAccessError, CredentialUnavailable, StreamUnavailable
 from camerahub.config import Config
 from camerahub.config.runtime import Runtime
 from camerahub.db import models as m
 from camerahub.db import segments as index
 from camerahub.db.types import utcnow
+from camerahub.onvif import OnvifError
 from camerahub.storage import RetryPolicy, SegmentStore, Spool, SpoolAlarm, SpoolItem, Uploader
 from camerahub.storage.errors import StorageError
+from camerahub.times import wire_time
 from camerahub.video import probe_segment
 from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError, StreamStalled
 from camerahub.video.segmenter import Backoff, Segmenter, SegmenterConfig, run_camera
@@ -38,6 +47,8 @@ log = logging.getLogger(__name__)
 StreamResolver = Callable[[m.Camera], str]
 # How long to wait before trying a camera again after it refused our credentials.
 AUTH_RETRY_S = 300.0
+# How often the supervisor looks at the camera threads when no thread told it it ended.
+SUPERVISE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class RecorderOptions:
     backoff: Backoff = Backoff()
     retry: RetryPolicy = RetryPolicy()
     auth_retry_s: float = AUTH_RETRY_S
+    supervise_s: float = SUPERVISE_S
 
     @classmethod
     def from_config(cls, cfg: Config) -> RecorderOptions:
@@ -73,6 +85,23 @@ def gap_cause(exc: StreamError) -> str:
     return "stream_error"
 
 
+def failure_cause(exc: BaseException) -> str:
+    """The recorded cause of a gap that starts with any failure of a camera's loop: the
+    stream's own causes, what the camera's ONVIF answers amount to, else `internal`."""
+    if isinstance(exc, StreamError):
+        return gap_cause(exc)
+    if not isinstance(exc, CameraAccessError):
+        return "internal"  # a bug, the database, the spool: nothing the camera did
+    device = exc.__cause__ if isinstance(exc.__cause__, OnvifError) else None
+    if isinstance(exc, CredentialUnavailable) or (device and device.kind == "unauthorized"):
+        return "unauthorized"
+    if device is not None and device.kind != "unreachable":
+        return "camera_bad_answer"  # not ONVIF, malformed answers, a refused setting
+    if device is None and isinstance(exc, StreamUnavailable):
+        return "camera_bad_answer"  # no stream URI, or one we must not open
+    return "camera_offline"
+
+
 class Recorder:
     """Records a set of cameras until stopped."""
 
@@ -89,7 +118,11 @@ class Recorder:
                                  self.options.retry, on_retry=self._on_retry)
         self.camera_ids = camera_ids
         self.stop_event = threading.Event()
-        self.threads: list[threading.Thread] = []
+        # How often the supervisor restarted each camera's thread (a dead thread is a bug).
+        self.restarts: Counter[str] = Counter()
+        self._workers: dict[str, _Worker] = {}
+        self._wake = threading.Event()  # a camera thread ended: the supervisor looks at once
+        self._supervisor: threading.Thread | None = None
         # Cameras with an open gap or a recording state other than "recording": only their
         # next segment needs a database write; every other segment costs none.
         self._unsettled: set[str] = set()
@@ -110,16 +143,25 @@ class Recorder:
         for thread in self.uploader._threads:
             name_native(thread, f"upload-{thread.name.rsplit('-', 1)[-1]}")
         for cam in cameras:
-            thread = threading.Thread(target=self._run_camera, args=(cam,),
-                                      name=f"rec-{cam.id}", daemon=True)
-            thread.start()
-            name_native(thread)
-            self.threads.append(thread)
+            self._start_worker(cam)
+        self._supervisor = threading.Thread(target=self._supervise, name="rec-supervisor",
+                                            daemon=True)
+        self._supervisor.start()
+        name_native(self._supervisor)
         log.info("recording %d cameras", len(cameras))
+
+    @property
+    def threads(self) -> list[threading.Thread]:
+        """The cameras' current recording threads."""
+        with self._lock:
+            return [w.thread for w in self._workers.values()]
 
     def stop(self, timeout: float = 30.0) -> None:
         """Close every session (finishing the segment in progress) and stop uploading."""
         self.stop_event.set()
+        self._wake.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout)  # first, so that it restarts nothing from now on
         for thread in self.threads:
             thread.join(timeout)
         self.uploader.notify()
@@ -137,35 +179,147 @@ class Recorder:
 
     # --- one camera ------------------------------------------------------------------------
 
+    def _start_worker(self, cam: m.Camera, deaths_in_a_row: int = 0) -> None:
+        """Start (or restart) the recording thread of one camera."""
+        worker = _Worker(cam, deaths_in_a_row=deaths_in_a_row)
+        worker.thread = threading.Thread(target=self._worker, args=(worker,),
+                                         name=f"rec-{cam.id}", daemon=True)
+        worker.thread.start()
+        name_native(worker.thread)
+        with self._lock:
+            self._workers[cam.id] = worker
+
+    def _worker(self, worker: _Worker) -> None:
+        """A camera thread: the loop; how it ended is kept for the supervisor, woken at once."""
+        try:
+            self._run_camera(worker.cam)
+        except BaseException as exc:
+            worker.death = exc
+            raise  # threading's excepthook prints the traceback
+        finally:
+            self._wake.set()
+
     def _run_camera(self, cam: m.Camera) -> None:
-        config = SegmenterConfig(segment_seconds=self.options.segment_seconds,
-                                 input=InputOptions(read_timeout_s=self.options.read_timeout_s))
-        segmenter = Segmenter(cam.id, cam.site_id, self.spool.sink(),
-                              lambda info: self._on_segment(cam, info), config)
-        delays = self.options.backoff.delays()
+        """Record one camera until stop; any failure is recorded and retried, never final."""
+        segmenter: Segmenter | None = None
+        retry = _Retry(self.options.backoff)
         while not self.stop_event.is_set():
             try:
-                url = self.resolve_stream(cam)
-            except CameraAccessError as exc:
-                self._on_stream_event(cam, StreamOpenError("unreachable", str(exc)))
-                self.stop_event.wait(next(delays))
-                continue
-            self._session(cam, segmenter, url)
-            getattr(self.resolve_stream, "forget", lambda _id: None)(cam.id)
+                if retry.attempts:
+                    self._forget(cam)  # ask the camera again after a failed session
+                retry.attempts += 1
+                segmenter = segmenter or self._segmenter(cam)
+                self._session(cam, segmenter, self.resolve_stream(cam))
+            except StreamOpenError as exc:  # credentials refused over RTSP: already a gap
+                log.error("camera %s: %s; retrying in %.0f s", cam.id, redact(str(exc)),
+                          self.options.auth_retry_s)
+                self.stop_event.wait(self.options.auth_retry_s)
+            except Exception as exc:  # noqa: BLE001 - one camera must never stop for good
+                last_end = segmenter.last_end_utc if segmenter is not None else None
+                cause = self._on_failure(cam, exc, last_end)
+                self.stop_event.wait(self.options.auth_retry_s if cause == "unauthorized"
+                                     else retry.delay(last_end))
+
+    def _segmenter(self, cam: m.Camera) -> Segmenter:
+        """The camera's segmenter into the spool, announcing each segment."""
+        config = SegmenterConfig(segment_seconds=self.options.segment_seconds,
+                                 input=InputOptions(read_timeout_s=self.options.read_timeout_s))
+        return Segmenter(cam.id, cam.site_id, self.spool.sink(),
+                         lambda info: self._on_segment(cam, info), config)
 
     def _session(self, cam: m.Camera, segmenter: Segmenter, url: str) -> None:
-        """Record with reconnects until stop, or until the camera refuses our credentials."""
+        """Record with reconnects until stop; raises when the camera refuses our credentials
+        (a gap already says so) or anything else ends the session."""
+        run_camera(segmenter, url, self.stop_event,
+                   lambda exc: self._on_stream_event(cam, exc), self.options.backoff)
+
+    def _forget(self, cam: m.Camera) -> None:
+        """Have the resolver ask the camera for its stream again."""
+        getattr(self.resolve_stream, "forget", lambda _id: None)(cam.id)
+
+    def _on_failure(self, cam: m.Camera, exc: Exception, last_end: datetime | None) -> str:
+        """Log, then record a failure of the camera's loop as gap, event and state; returns
+        the cause. Failing to record it (the database is down) is logged, not raised."""
+        cause = failure_cause(exc)
+        detail = redact(str(exc) or type(exc).__name__)
+        if cause == "internal":  # a bug or a broken dependency: keep the traceback
+            detail = f"{type(exc).__name__}: {detail}"
+            log.error("camera %s: %s; retrying", cam.id, detail, exc_info=exc)
+        else:
+            log.warning("camera %s: %s: %s; retrying", cam.id, cause, detail)
         try:
-            run_camera(segmenter, url, self.stop_event,
-                       lambda exc: self._on_stream_event(cam, exc), self.options.backoff)
-        except StreamOpenError as exc:  # credentials refused: retry rarely, not in a loop
-            log.error("camera %s: %s; retrying in %.0f s", cam.id, redact(str(exc)),
-                      self.options.auth_retry_s)
-            self.stop_event.wait(self.options.auth_retry_s)
-        except Exception as exc:  # noqa: BLE001 - one camera must never stop the others
-            log.exception("camera %s: recorder thread failed", cam.id)
-            self._set_state(cam.id, "error", {"error": str(exc)[:500]})
-            self.stop_event.wait(self.options.backoff.max_s)
+            self._record_failure(cam.id, cause, detail, last_end or utcnow())
+        except Exception:  # noqa: BLE001 - the loop goes on; the next failure tries again
+            log.exception("camera %s: could not record the failure", cam.id)
+        return cause
+
+    def _record_failure(self, camera_id: str, cause: str, detail: str, start: datetime,
+                        extra: dict | None = None) -> None:
+        """A gap from `start` (unless one is open), the state saying why, and an event."""
+        with self._lock:
+            self._unsettled.add(camera_id)
+        with self.sessions.begin() as s:
+            if not index.gaps_open(s, camera_id):
+                index.open_gap(s, camera_id, start, cause, detail[:500])
+            state = _state(s, camera_id)
+            state.recording = cause
+            state.details = {**(state.details or {}), **(extra or {}), "last_error": {
+                "cause": cause, "detail": detail[:500], "at": wire_time(utcnow())}}
+            s.add(m.Event(kind=f"recorder.{cause}",
+                          severity="high" if cause == "internal" else "warning",
+                          message=f"{camera_id}: {detail}"[:1000], camera_id=camera_id,
+                          data={"camera": camera_id, "cause": cause, **(extra or {})}))
+
+    # --- supervision -----------------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        """Restart camera threads that died, after a backoff, until stop."""
+        while not self.stop_event.is_set():
+            self._wake.clear()
+            try:
+                wait = self._check_workers()
+            except Exception:  # noqa: BLE001 - the supervisor is the last line: never exits
+                log.exception("recorder supervisor failed; looking again")
+                wait = self.options.supervise_s
+            self._wake.wait(wait)
+
+    def _check_workers(self) -> float:
+        """Note dead camera threads and restart those due; returns how long to sleep."""
+        now = time.monotonic()
+        wait = self.options.supervise_s
+        with self._lock:
+            workers = list(self._workers.values())
+        for worker in workers:
+            if worker.thread.is_alive() or self.stop_event.is_set():
+                continue
+            if worker.restart_at is None:
+                worker.restart_at = now + self._on_worker_died(worker, now)
+            if worker.restart_at <= now:
+                self.restarts[worker.cam.id] += 1
+                log.warning("camera %s: restarting its recording thread (restart %d)",
+                            worker.cam.id, self.restarts[worker.cam.id])
+                self._start_worker(worker.cam, worker.deaths_in_a_row)
+            else:
+                wait = min(wait, worker.restart_at - now)
+        return wait
+
+    def _on_worker_died(self, worker: _Worker, now: float) -> float:
+        """Record a dead camera thread; returns the seconds to wait before restarting it."""
+        quick = now - worker.started < self.options.backoff.max_s
+        # Threads that die at once are restarted ever more slowly, not in a tight loop.
+        worker.deaths_in_a_row = worker.deaths_in_a_row + 1 if quick else 1
+        delay = self.options.backoff.delay(worker.deaths_in_a_row)
+        death = worker.death
+        why = f"{type(death).__name__}: {redact(str(death))}" if death else "ended"
+        log.error("camera %s: recording thread died (%s); restart in %.1f s", worker.cam.id,
+                  why, delay)
+        try:
+            self._record_failure(worker.cam.id, "internal", f"recording thread died ({why})",
+                                 utcnow(), {"recorder_restarts": self.restarts[worker.cam.id]
+                                            + 1})
+        except Exception:  # noqa: BLE001 - restarting matters more than the record of it
+            log.exception("camera %s: could not record the thread's death", worker.cam.id)
+        return delay
 
     def _on_segment(self, cam: m.Camera, info: SpoolItem) -> None:
         with self._lock:
@@ -245,6 +399,34 @@ class Recorder:
         with self.sessions.begin() as s:
             s.add(m.Event(kind=kind, severity=severity, message=message, data=data,
                           camera_id=camera_id))
+
+
+@dataclass
+class _Worker:
+    """One camera's recording thread, as the supervisor sees it."""
+
+    cam: m.Camera
+    thread: threading.Thread = field(init=False)
+    started: float = field(default_factory=time.monotonic)
+    deaths_in_a_row: int = 0  # of its predecessors, each soon after its start
+    death: BaseException | None = None  # what ended the thread, if an exception did
+    restart_at: float | None = None  # set once the supervisor found the thread dead
+
+
+class _Retry:
+    """The backoff between a camera's attempts; starts over once the camera recorded."""
+
+    def __init__(self, backoff: Backoff) -> None:
+        self.backoff = backoff
+        self.attempts = 0
+        self._delays: Iterator[float] = backoff.delays()
+        self._recorded_until: datetime | None = None
+
+    def delay(self, last_end: datetime | None) -> float:
+        """Seconds to wait now; footage since the last failure resets the backoff."""
+        if last_end != self._recorded_until:
+            self._recorded_until, self._delays = last_end, self.backoff.delays()
+        return next(self._delays)
 
 
 def _state(s: Session, camera_id: str) -> m.CameraState:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from camerahub.discovery import KnownCamera, ScanPlan, Sighting, reconcile
-from camerahub.onvif import DeviceInfo, DeviceNotAuthorized, DeviceReport, DeviceUnreachable
+from camerahub.onvif import (
+    DeviceInfo,
+    DeviceNotAuthorized,
+    DeviceReport,
+    DeviceUnreachable,
+    MalformedAnswer,
+)
 
 PLAN = ScanPlan((), scope_sites=frozenset({"hq"}))
 CAM1 = KnownCamera("cam-1", "hq", "127.0.9.1", 80, endpoint="urn:e1", serial="S1")
@@ -15,11 +21,12 @@ OTHER = KnownCamera("far-1", "facility", "127.0.8.1", 80)  # not in this run's s
 KNOWN = [CAM1, CAM2, CAM3, OTHER]
 
 
-def seen(address, endpoint=None, serial=None, offset=0.1, missing=(), error=None):
+def seen(address, endpoint=None, serial=None, offset=0.1, missing=(), error=None,
+         malformed=()):
     """A device that answered the probe, with a report unless an error is given."""
     report = None if error else DeviceReport(
         address, 80, f"http://{address}/onvif/device_service", DeviceInfo(serial=serial),
-        clock_offset_s=offset, missing=tuple(missing))
+        clock_offset_s=offset, missing=tuple(missing), malformed=tuple(malformed))
     return Sighting(address, 80, f"http://{address}/onvif/device_service", "hq", endpoint,
                     probed=True, report=report, error=error)
 
@@ -72,6 +79,16 @@ def test_healthy_inventory_has_no_findings():
      ("cam-1", "online", [])),
     ([seen("127.0.9.1", "urn:e1", "S1", missing=["GetSnapshotUri"]), *HEALTHY[1:]], "cam-1",
      ("cam-1", "online", ["partial"])),
+    # answered garbage to one call, does not support another: two findings, each named once
+    ([seen("127.0.9.1", "urn:e1", "S1", missing=["GetProfiles", "GetSnapshotUri"],
+           malformed=["GetProfiles: empty SOAP Body"]), *HEALTHY[1:]], "cam-1",
+     ("cam-1", "online", ["malformed", "partial"])),
+    ([seen("127.0.9.1", "urn:e1", "S1", missing=["GetProfiles"],
+           malformed=["GetProfiles: no profile"]), *HEALTHY[1:]], "cam-1",
+     ("cam-1", "online", ["malformed"])),
+    # nothing usable at all: an error, reported as what it is (never "unreachable")
+    ([seen("127.0.9.1", "urn:e1", error=MalformedAnswer("127.0.9.1", "unreadable answer")),
+      *HEALTHY[1:]], "cam-1", ("cam-1", "error", ["malformed"])),
     # answered the probe but not HTTP
     ([seen("127.0.9.1", "urn:e1", error=DeviceUnreachable("127.0.9.1", "reset")),
       *HEALTHY[1:]], "cam-1", ("cam-1", "offline", ["unreachable"])),

@@ -53,6 +53,11 @@ def test_matches_that_are_not_cameras_are_dropped(payload):
     (["http://192.0.2.1:8080/onvif/device_service"], "127.0.1.9",
      "http://127.0.1.9:8080/onvif/device_service"),
     (["ftp://127.0.1.1/x"], "127.0.1.1", "http://127.0.1.1/onvif/device_service"),
+    # a port that is no port is no XAddr (its readers would raise ValueError)
+    (["http://127.0.1.1:99999/onvif/device_service"], "127.0.1.1",
+     "http://127.0.1.1/onvif/device_service"),
+    (["http://192.0.2.1:http/onvif/device_service", "http://192.0.2.1:8081/onvif/d"],
+     "127.0.1.9", "http://127.0.1.9:8081/onvif/d"),
     ([], "127.0.1.1", "http://127.0.1.1/onvif/device_service"),
 ])
 def test_xaddr_is_pinned_to_the_replying_host(xaddrs, source, expected):
