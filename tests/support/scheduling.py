@@ -28,6 +28,8 @@ SHARED_UNITS = {
 # first; everything else follows in collection order. Update when a module grows slow.
 SLOW_FIRST = (
     "tests/reliability/test_many_services.py",  # ~150 s: 120 s of load, by design
+    "tests/api/test_schemathesis.py",  # ~100 s: every operation, signed in and out
+    "tests/recorder/test_recorder_hostile.py",  # ~55 s: hostile ONVIF answers, one by one
     "tests/recorder/test_recorder_faults.py",  # ~120 s: S3 outage, SIGKILL, stall, drop
     "tests/discovery (sim100)",  # ~80 s: 100-camera process, scans
     "tests/ui/test_ui.py",  # ~65 s: Chromium, live grid over simulated cameras
