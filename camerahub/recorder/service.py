@@ -26,7 +26,7 @@ from camerahub.db import segments as index
 from camerahub.db.types import utcnow
 from camerahub.storage import RetryPolicy, SegmentStore, Spool, SpoolAlarm, SpoolItem, Uploader
 from camerahub.storage.errors import StorageError
-from camerahub.video import probe_segment
+from camerahub.video import salvage_segment
 from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError, StreamStalled
 from camerahub.video.segmenter import Backoff, Segmenter, SegmenterConfig, run_camera
 from camerahub.video.source import InputOptions, redact
@@ -99,7 +99,7 @@ class Recorder:
 
     def start(self) -> None:
         """Recover the spool, start the uploader and one thread per camera."""
-        report = self.spool.recover(probe_segment)
+        report = self.spool.recover(salvage_segment)
         if report.quarantined:
             self._event("spool.quarantined", "warning",
                         f"{len(report.quarantined)} unplayable segment(s) quarantined",

@@ -9,7 +9,7 @@ from camerahub.video.errors import (
     StreamStalled,
     VideoError,
 )
-from camerahub.video.probe import SegmentCheck, probe_segment
+from camerahub.video.probe import SegmentCheck, probe_segment, salvage_segment
 from camerahub.video.segmenter import (
     Backoff,
     Segmenter,
@@ -24,5 +24,5 @@ __all__ = [
     "Backoff", "InputOptions", "SegmentCheck", "SegmentFile", "SegmentSink", "SegmentUnreadable",
     "Segmenter", "SegmenterConfig", "StreamEnded", "StreamError", "StreamOpenError",
     "StreamStalled", "VideoError", "iter_mp4", "probe_segment", "remux_to_mp4", "run_camera",
-    "snapshot_jpeg",
+    "salvage_segment", "snapshot_jpeg",
 ]

@@ -1,8 +1,8 @@
 """Where the segmenter puts segments: an interface met by shape, implemented outside video/.
 
 camerahub.video imports nothing of ours, so the spool's writer (camerahub.storage.SpoolSink)
-is handed in by whoever wires the two, the way `probe_segment` is handed to the spool's
-recovery. The segmenter owns the stream: where to cut, the timing, the muxer and its write
+is handed in by whoever wires the two, the way `salvage_segment` is handed to the
+spool's recovery. The segmenter owns the stream: where to cut, the timing, the muxer and its write
 blocks. The sink owns everything on disk: names, sidecars, checksums, fsyncs and the
 commit, and gives back its own record of each finished segment.
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +45,17 @@ def segments(source: Path, spool: Path, camera: str, site: str, start: datetime,
     with contextlib.suppress(StreamEnded):  # a file source always ends this way
         seg.record(str(source), threading.Event())
     return made
+
+
+def ffmpeg_errors(path: Path) -> str:
+    """What an independent decoder, the ffmpeg command, reports decoding a whole file to its
+    last frame: "" when it is clean (`ffmpeg -v error -i X -f null -`)."""
+    done = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "null",
+                           "-"], capture_output=True, text=True, timeout=300)
+    errors = done.stderr.strip()
+    if done.returncode and not errors:
+        errors = f"ffmpeg exited with {done.returncode}"
+    return errors
 
 
 encode = encode_h264  # the shorter name the incident tests use

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import re
 import socket
 import threading
 from pathlib import Path
@@ -15,6 +16,7 @@ FPS = 15
 GOP = 15
 SECONDS = 32
 SIZE = (320, 240)
+STALL = re.compile(r"/stall(?:-(\d{1,2}))?\.ts")
 
 
 def encode_h264(path: Path, seconds: float, fmt: str, fps: int = FPS, gop: int = GOP) -> Path:
@@ -58,7 +60,8 @@ class MediaServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
-        """URL of one of the behaviours: /ok.ts, /auth.ts, /stall.ts, /missing.ts."""
+        """URL of one of the behaviours: /ok.ts, /auth.ts, /stall.ts (a third, then
+        silence), /stall-N.ts (N % of the file, then silence), /missing.ts."""
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
     def _handler(self):
@@ -81,22 +84,25 @@ class MediaServer:
             req.send_header("Content-Length", "0")
             req.end_headers()
             return
-        if req.path not in ("/ok.ts", "/stall.ts"):
+        stall = STALL.fullmatch(req.path)
+        if req.path != "/ok.ts" and stall is None:
             req.send_error(404)
             return
         req.send_response(200)
         req.send_header("Content-Type", "video/mp2t")
         req.send_header("Content-Length", str(len(self.media)))
         req.end_headers()
-        self._body(req, stall=req.path == "/stall.ts")
+        self._body(req, int(stall.group(1) or 33) if stall else None)
 
-    def _body(self, req, stall: bool) -> None:
-        """Send the file; the stalling variant sends a third and then goes quiet."""
-        cut = len(self.media) // 3 // 188 * 188 if stall else len(self.media)
+    def _body(self, req, stall_percent: int | None) -> None:
+        """Send the file; the stalling variants send a part (a third by default), then go
+        quiet."""
+        size = len(self.media)
+        cut = size if stall_percent is None else size * stall_percent // 100 // 188 * 188
         try:
             req.wfile.write(self.media[:cut])
             req.wfile.flush()
-            if stall:
+            if stall_percent is not None:
                 self.release.wait(60)
         except (BrokenPipeError, ConnectionResetError):
             pass
