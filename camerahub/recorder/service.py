@@ -3,8 +3,8 @@
 Data path: camera RTSP -> Segmenter (stream copy) -> spool ready/ -> Uploader -> store ->
 index row. Gaps are written as they happen: a session that ends opens a gap at the end of
 its last segment; the next segment's start closes it. On start, leftovers of a previous
-run are verified (finalized or quarantined) and queued again, and every camera gets a
-`recorder_down` gap from the end of its last known segment.
+run are verified (their playable part finalized, the rest quarantined) and queued again,
+and every camera gets a `recorder_down` gap from the end of its last known segment.
 """
 
 from __future__ import annotations
@@ -24,10 +24,23 @@ from camerahub.config.runtime import Runtime
 from camerahub.db import models as m
 from camerahub.db import segments as index
 from camerahub.db.types import utcnow
-from camerahub.storage import RetryPolicy, SegmentStore, Spool, SpoolAlarm, SpoolItem, Uploader
+from camerahub.storage import (
+    RetryPolicy,
+    SegmentStore,
+    Spool,
+    SpoolAlarm,
+    SpoolItem,
+    Uploader,
+)
 from camerahub.storage.errors import StorageError
 from camerahub.video import salvage_segment
-from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError, StreamStalled
+from camerahub.video.errors import (
+    StreamEnded,
+    StreamError,
+    StreamInvalid,
+    StreamOpenError,
+    StreamStalled,
+)
 from camerahub.video.segmenter import Backoff, Segmenter, SegmenterConfig, run_camera
 from camerahub.video.source import InputOptions, redact
 
@@ -68,6 +81,8 @@ def gap_cause(exc: StreamError) -> str:
             exc.kind, "camera_offline")
     if isinstance(exc, StreamStalled):
         return "stream_stalled"
+    if isinstance(exc, StreamInvalid):
+        return "stream_invalid"
     if isinstance(exc, StreamEnded):
         return "camera_dropped"
     return "stream_error"
@@ -213,8 +228,7 @@ class Recorder:
     def _index(self, item: SpoolItem, key: str, sha256: str) -> None:
         with self.sessions.begin() as s:
             held = index.index_segment(s, camera_id=item.camera_id, site_id=item.site,
-                                       start=item.start_utc,
-                                       end=item.start_utc + _ms(item.duration_ms),
+                                       start=item.start_utc, end=item.end_utc,
                                        nbytes=item.bytes, sha256=sha256, key=key)
         if held and self.store.legal_hold_supported:
             try:

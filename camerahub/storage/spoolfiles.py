@@ -204,10 +204,16 @@ class OpenSidecar:
             return None
 
     def finished(self, path: Path, sha256: str, size: int, *, duration_ms: int, frames: int,
-                 keyframes: int, codec: str, width: int, height: int) -> SpoolItem:
-        """The SpoolItem of this segment at `path`, once written, hashed and measured."""
+                 keyframes: int, codec: str, width: int, height: int,
+                 start_utc: datetime | None = None) -> SpoolItem:
+        """The SpoolItem of this segment at `path`, once written, hashed and measured.
+
+        `start_utc` is the writer's final word on the start when it knows better than when
+        it began the segment (live streams: see camerahub.video.timing); else the open one.
+        """
         return SpoolItem(
-            camera_id=self.camera_id, site=self.site, start_utc=self.start_utc,
+            camera_id=self.camera_id, site=self.site,
+            start_utc=self.start_utc if start_utc is None else to_utc_ms(start_utc),
             duration_ms=int(duration_ms), path=path, bytes=size, sha256=sha256,
             frames=int(frames), keyframes=int(keyframes), codec=str(codec),
             width=int(width), height=int(height), ext=self.ext,
@@ -372,12 +378,14 @@ class SpoolSink:
         return SpoolFile(path, opened)
 
     def commit(self, file: SpoolFile, *, duration_ms: int, frames: int, keyframes: int,
-               codec: str, width: int, height: int) -> SpoolItem:
+               codec: str, width: int, height: int,
+               start_utc: datetime | None = None) -> SpoolItem:
         """Seal a written segment and publish it in ready/ with the writer's measurements."""
         sha256, size = file.seal()
         item = file.opened.finished(
             self.root / READY / file.path.name, sha256, size, duration_ms=duration_ms,
-            frames=frames, keyframes=keyframes, codec=codec, width=width, height=height)
+            frames=frames, keyframes=keyframes, codec=codec, width=width, height=height,
+            start_utc=start_utc)
         publish(file.path, item)
         log.info("segment %s %s %d ms", item.camera_id, format_utc(item.start_utc),
                  item.duration_ms)
@@ -386,6 +394,12 @@ class SpoolSink:
     def abandon(self, file: SpoolFile) -> None:
         """Close a segment that will not be committed; Spool.recover() deals with it later."""
         file.close()
+
+    def reject(self, file: SpoolFile, reason: str) -> None:
+        """Close a segment the writer refuses as evidence and move it into quarantine."""
+        file.close()
+        move_to_quarantine(file.path, self.root / QUARANTINE, reason)
+        log.error("segment %s quarantined: %s", file.path.name, reason)
 
     def _free_path(self, opened: OpenSidecar) -> Path:
         """An unused incoming/ path named after site, camera and start."""

@@ -33,8 +33,16 @@ class SegmentSink(Protocol[Item_co]):
         """Start a segment of a camera at start_utc (aware, whole ms), before its first byte."""
 
     def commit(self, file: SegmentFile, *, duration_ms: int, frames: int, keyframes: int,
-               codec: str, width: int, height: int) -> Item_co:
-        """Publish a fully written segment with what the segmenter measured; return its record."""
+               codec: str, width: int, height: int,
+               start_utc: datetime | None = None) -> Item_co:
+        """Publish a fully written segment with what the segmenter measured; return its record.
+
+        `start_utc`, when given, replaces the start given to begin(): a live segment's start
+        is settled only once its packets have shown when they really arrived.
+        """
 
     def abandon(self, file: SegmentFile) -> None:
         """Close a segment that will not be committed (its muxer failed); keep it for recovery."""
+
+    def reject(self, file: SegmentFile, reason: str) -> None:
+        """Close a fully written segment that is not evidence; keep it, never publish it."""
