@@ -4,7 +4,9 @@ Data path: camera RTSP -> Segmenter (stream copy) -> spool ready/ -> Uploader ->
 index row. Gaps are written as they happen: a session that ends opens a gap at the end of
 its last segment; the next segment's start closes it. On start, leftovers of a previous
 run are verified (their playable part finalized, the rest quarantined) and queued again,
-and every camera gets a `recorder_down` gap from the end of its last known segment.
+and every camera gets a `recorder_down` gap from the end of its last known segment. A
+segment that would overlap footage of its camera already indexed is never uploaded or
+indexed: it is quarantined and reported as a `recorder.segment_refused` event.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from camerahub.db import segments as index
 from camerahub.db.types import utcnow
 from camerahub.storage import (
     RetryPolicy,
+    SegmentRefused,
     SegmentStore,
     Spool,
     SpoolAlarm,
@@ -101,7 +104,8 @@ class Recorder:
         self.spool_dir = spool_dir if spool_dir.is_absolute() else runtime.data_dir / spool_dir
         self.spool = Spool(self.spool_dir, self.options.spool_limit_bytes, self._on_alarm)
         self.uploader = Uploader(self.spool, store, self._index, self.options.upload_workers,
-                                 self.options.retry, on_retry=self._on_retry)
+                                 self.options.retry, on_retry=self._on_retry,
+                                 admit=self._admit, on_quarantine=self._on_refused)
         self.camera_ids = camera_ids
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -225,16 +229,32 @@ class Recorder:
 
     # --- upload and index --------------------------------------------------------------------
 
+    def _admit(self, item: SpoolItem) -> str | None:
+        """Why a segment must not be uploaded: it overlaps footage already indexed."""
+        with self.sessions() as s:
+            other = index.overlapping_segment(s, item.camera_id, item.start_utc,
+                                              item.end_utc, item.key)
+        return None if other is None else f"overlaps indexed segment {other}"
+
     def _index(self, item: SpoolItem, key: str, sha256: str) -> None:
-        with self.sessions.begin() as s:
-            held = index.index_segment(s, camera_id=item.camera_id, site_id=item.site,
-                                       start=item.start_utc, end=item.end_utc,
-                                       nbytes=item.bytes, sha256=sha256, key=key)
+        try:
+            with self.sessions.begin() as s:
+                held = index.index_segment(s, camera_id=item.camera_id, site_id=item.site,
+                                           start=item.start_utc, end=item.end_utc,
+                                           nbytes=item.bytes, sha256=sha256, key=key)
+        except index.SegmentOverlap as exc:
+            raise SegmentRefused(str(exc)) from exc
         if held and self.store.legal_hold_supported:
             try:
                 self.store.set_legal_hold(key, True)
             except StorageError as exc:  # the index flag still keeps retention away
                 log.warning("legal hold on %s failed: %s", key, exc)
+
+    def _on_refused(self, item: SpoolItem, reason: str) -> None:
+        self._event("recorder.segment_refused", "error",
+                    f"{item.camera_id}: {item.path.name} quarantined: {reason}"[:1000],
+                    {"camera": item.camera_id, "file": item.path.name, "reason": reason[:500]},
+                    camera_id=item.camera_id)
 
     def _on_retry(self, item: SpoolItem, exc: StorageError, delay: float) -> None:
         log.warning("upload of %s failed (%s); retry in %.1f s", item.path.name, exc, delay)
