@@ -5,10 +5,12 @@ keeps sending bytes that never make a packet: its RTSP demuxer takes them for RT
 or drops them as bad RTP, forever, inside one blocking read that never returns to Python.
 PyAV's read timeout would end that read, but it takes the GIL on every socket read (see
 source.pyav_timeout). Instead one watchdog thread looks at every guarded session twice a
-second. When nothing recordable came for `limit_s` while the session's TCP connection still
-receives data (TCP_INFO), it shuts that socket down: the blocked read fails at once, and
-the segmenter reports the session as invalid. A connection silent for twice the limit that
-FFmpeg did not end either is cut too, and reported as stalled.
+second. When nothing recordable came for `limit_s` while the session's TCP connection took
+in more than a few RTSP replies' worth of data meanwhile (TCP_INFO's byte count), it shuts
+that socket down: the blocked read fails at once, and the segmenter reports the session as
+invalid. A session with nothing recordable for twice the limit is cut too, and reported as
+stalled: FFmpeg's socket timeout misses a camera that stops its RTP but answers RTSP
+keepalives more often than the timeout.
 
 The socket is found among the process's descriptors (Linux /proc): the TCP connection to the
 camera's address and port that appeared while the session was being opened. A duplicate of
@@ -32,10 +34,11 @@ log = logging.getLogger(__name__)
 
 _FD_DIR = "/proc/self/fd"
 _INTERVAL_S = 0.5
-# struct tcp_info (linux/tcp.h): eight one-byte fields, then u32s; tcpi_last_data_recv, the
-# milliseconds since data last arrived, is the twelfth u32.
-_TCP_INFO_SIZE = 104
-_LAST_DATA_RECV = 8 + 11 * 4
+# struct tcp_info (linux/tcp.h, Linux >= 4.1): tcpi_bytes_received is the u64 at offset 128.
+_TCP_INFO_SIZE = 136
+_BYTES_RECEIVED = 128
+# More than RTSP keepalive answers (a few hundred bytes) and less than a second of any video.
+NOISE_BYTES = 16 * 1024
 INVALID, STALLED = "invalid", "stalled"
 
 
@@ -47,6 +50,8 @@ class SessionGuard:
         self.last_ok = time.monotonic()
         self.fired: str | None = None  # INVALID or STALLED once the watchdog cut the socket
         self._sockets: list[socket.socket] = []
+        self._seen_ok: float | None = None  # last_ok when the watchdog last looked
+        self._baseline: int | None = None  # bytes received then
 
     def progress(self) -> None:
         """Something recordable arrived."""
@@ -67,28 +72,28 @@ class SessionGuard:
 
     def check(self) -> None:
         """Cut the session if it receives noise (or nothing) for too long (watchdog)."""
+        received = self._bytes_received()
+        if self.last_ok != self._seen_ok:  # progress since the last look: a new baseline
+            self._seen_ok, self._baseline = self.last_ok, received
         idle = self.idle_s()
         if self.fired or idle < self.limit_s:
             return
-        receiving = self._receiving()
-        if receiving:
+        if None not in (received, self._baseline) and received - self._baseline >= NOISE_BYTES:
             self._cut(INVALID, idle)
         elif idle >= 2 * self.limit_s:
             self._cut(STALLED, idle)
 
-    def _receiving(self) -> bool:
-        """Whether data arrived on the connection within the limit."""
-        limit_ms = self.limit_s * 1000
+    def _bytes_received(self) -> int | None:
+        """Bytes the connection has taken in so far (None where the kernel does not say)."""
+        total = None
         for sock in self._sockets:
             try:
                 info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
             except OSError:
                 continue
-            if len(info) >= _LAST_DATA_RECV + 4:
-                (quiet_ms,) = struct.unpack_from("I", info, _LAST_DATA_RECV)
-                if quiet_ms < limit_ms:
-                    return True
-        return False
+            if len(info) >= _BYTES_RECEIVED + 8:
+                total = (total or 0) + struct.unpack_from("Q", info, _BYTES_RECEIVED)[0]
+        return total
 
     def _cut(self, why: str, idle: float) -> None:
         """Shut the connection down so the blocked read fails."""
