@@ -35,7 +35,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--interface", help="enable WS-Discovery multicast on this interface only")
     p.add_argument("--fault", action="append", default=[], metavar="TARGET:FAULT[=V][,...]",
                    help="TARGET is a camera id, an address or '*'; FAULT is offline, "
-                        "drop=SECONDS, reject-auth, skew=SECONDS, replaced or stall")
+                        "drop=SECONDS, reject-auth, skew=SECONDS, replaced, stall, "
+                        "garbage-rtp[=advance|jump] or random-bytes")
     p.add_argument("--control-port", default="127.0.0.1:8099", metavar="[HOST:]PORT|off",
                    help="loopback JSON control endpoint (default 127.0.0.1:8099)")
     p.add_argument("--hq-base", default="127.0.1.1", help="address of the first HQ camera")

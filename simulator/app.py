@@ -139,6 +139,12 @@ class Simulator:
         """Heal a camera."""
         return self._call(self.core.clear_faults(target), 30)
 
+    def sent(self, target: str) -> dict:
+        """Per profile, when keyframes and sessions' first packets were sent (wall clock)."""
+        async def read() -> dict:
+            return self.core.sent_log(target)
+        return self._call(read(), 30)
+
     def change_settings(self, target: str, **body: object) -> CameraState:
         """A hand-made settings change, e.g. `change_settings("hq-001", hostname="x")`."""
         return self._call(self.core.change_settings(target, body), 30)

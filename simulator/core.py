@@ -298,12 +298,18 @@ class SimulatorCore:
         """Back to a healthy camera."""
         return await self.set_faults(target, {"offline": False, "drop_after": None,
                                               "reject_auth": False, "skew": 0, "stall": False,
-                                              "stream_uri": None, "snapshot_uri": None})
+                                              "stream_uri": None, "snapshot_uri": None,
+                                              "garbage_rtp": None, "random_bytes": False})
+
+    def sent_log(self, target: str) -> dict:
+        """Per profile: when each keyframe and each session's first packet were sent."""
+        node = self.nodes[self.find(target).camera_id]
+        return {token: source.sent_log() for token, source in node.rtsp.sources.items()}
 
     # -- control endpoint ----------------------------------------------------------------
 
     async def _control(self, req: Request) -> Response:
-        """`GET /cameras`, `GET /cameras/ID`, `POST|DELETE /cameras/ID/faults`."""
+        """`GET /cameras`, `GET /cameras/ID`, `POST|DELETE /cameras/ID/faults`, `GET .../sent`."""
         parts = [p for p in req.path.split("/") if p]
         try:
             if parts == ["cameras"] and req.method == "GET":
@@ -314,6 +320,8 @@ class SimulatorCore:
                 return await self._control_faults(req, parts[1])
             if len(parts) == 3 and parts[::2] == ["cameras", "settings"]:
                 return await self._control_settings(req, parts[1])
+            if len(parts) == 3 and parts[::2] == ["cameras", "sent"] and req.method == "GET":
+                return _json(200, self.sent_log(parts[1]))
             if parts == ["healthz"]:
                 return _json(200, {"cameras": len(self.cameras)})
         except SimulatorError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import struct
 import time
 from dataclasses import dataclass
@@ -76,6 +77,10 @@ class PacketizedLoop:
         """Whether absolute frame `frame_no` is an IDR."""
         return self.loop.keyframes[frame_no % len(self.payloads)]
 
+    def payload_sizes(self, frame_no: int) -> list[int]:
+        """Sizes of the RTP payloads of absolute frame `frame_no`."""
+        return [len(p) for p in self.payloads[frame_no % len(self.payloads)]]
+
     def rtp_packets(self, frame_no: int, ssrc: int, seq_base: int, ts_base: int) -> list[bytes]:
         """The RTP packets of absolute frame `frame_no`; marker set on the last one."""
         frame = self.payloads[frame_no % len(self.payloads)]
@@ -89,6 +94,27 @@ class PacketizedLoop:
                                  (seq + i) & 0xFFFF, ts, ssrc)
             out.append(header + payload)
         return out
+
+
+def garbage_packets(sizes: list[int], ssrc: int, seq: int, ts: int) -> list[bytes]:
+    """Well-formed RTP headers (version 2, PT 96, marker on the last) around random payloads."""
+    last = len(sizes) - 1
+    return [struct.pack("!BBHII", 0x80, (0x80 if i == last else 0) | PAYLOAD_TYPE,
+                        (seq + i) & 0xFFFF, ts & 0xFFFFFFFF, ssrc) + random.randbytes(size)
+            for i, size in enumerate(sizes)]
+
+
+def jumping_timestamp(ts: int) -> int:
+    """A timestamp that mostly races ahead (up to 4 s a frame), now and then leaps back or
+    anywhere: stream time far ahead of the wall clock, with discontinuities."""
+    step = random.random()
+    if step < 0.8:
+        ts += random.randrange(CLOCK_RATE * 4)
+    elif step < 0.9:
+        ts -= random.randrange(CLOCK_RATE * 10)
+    else:
+        ts = random.getrandbits(32)
+    return ts & 0xFFFFFFFF
 
 
 def interleave(channel: int, packets: list[bytes]) -> bytes:

@@ -12,12 +12,18 @@ import random
 import re
 import secrets
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from simulator.httpd import cancel_all, parse_header_lines
-from simulator.rtp import PacketizedLoop, interleave, sender_report
+from simulator.rtp import (
+    PacketizedLoop,
+    garbage_packets,
+    interleave,
+    jumping_timestamp,
+    sender_report,
+)
 from simulator.state import CameraState
 
 log = logging.getLogger(__name__)
@@ -28,6 +34,7 @@ MAX_BODY = 64 << 10
 MAX_CLIENT_BUFFER = 4 << 20  # bytes queued for one client before it counts as too slow
 SESSION_TIMEOUT = 60
 SR_INTERVAL = 5.0  # seconds between RTCP sender reports
+SENT_LOG = 600  # keyframes and session starts remembered per stream for the control endpoint
 PATH_ALIASES = {"stream1": "main", "stream2": "sub", "h264": "main"}
 SERVER = "camerahub-sim RTSP/1.0"
 SAFE_METHODS = {"OPTIONS"}  # answered before authentication, as most cameras do
@@ -76,6 +83,11 @@ class StreamSource:
         self._task: asyncio.Task | None = None
         self.packets_sent = 0
         self.octets_sent = 0
+        # When each keyframe's first packet and each session's first packet left, by our
+        # wall clock: what a recorder's timestamps are checked against.
+        self.keyframes_sent: deque[dict] = deque(maxlen=SENT_LOG)
+        self.sessions_started: deque[dict] = deque(maxlen=SENT_LOG)
+        self._garbage_ts = self.ts_base
 
     def frame_now(self) -> int:
         """The frame number due at this instant."""
@@ -130,16 +142,29 @@ class StreamSource:
             frame_no += 1
 
     def _send_frame(self, frame_no: int) -> None:
-        """Build the frame's packets once per channel and hand them to each session."""
-        packets = None
+        """Send frame `frame_no` to every attached session, or what a fault sends instead."""
+        receivers = [s for s in self.sessions if frame_no >= s.start_frame]
+        if not receivers:
+            return
+        faults = self.camera.faults
+        if faults.random_bytes:
+            self._send_random(frame_no, receivers)
+            return
+        if faults.garbage_rtp:
+            packets = self._garbage(frame_no, faults.garbage_rtp)
+        else:
+            packets = self.loop.rtp_packets(frame_no, self.ssrc, self.seq_base, self.ts_base)
+        self.packets_sent += len(packets)
+        self.octets_sent += sum(len(p) - 12 for p in packets)
+        sent_at = time.time()
+        self._fan_out(packets, receivers)
+        if not faults.garbage_rtp:
+            self._log_sent(frame_no, sent_at, receivers)
+
+    def _fan_out(self, packets: list[bytes], receivers: list[RtspSession]) -> None:
+        """Hand packets to each session, framed once per interleaved channel."""
         by_channel: dict[int, bytes] = {}
-        for session in list(self.sessions):
-            if frame_no < session.start_frame:
-                continue
-            if packets is None:
-                packets = self.loop.rtp_packets(frame_no, self.ssrc, self.seq_base, self.ts_base)
-                self.packets_sent += len(packets)
-                self.octets_sent += sum(len(p) - 12 for p in packets)
+        for session in receivers:
             if session.udp is not None:
                 session.udp.send(packets)
                 continue
@@ -148,8 +173,42 @@ class StreamSource:
                 data = by_channel[session.channel] = interleave(session.channel, packets)
             session.send(data)
 
+    def _garbage(self, frame_no: int, mode: str) -> list[bytes]:
+        """The frame's packets with random payloads; timestamps per the fault's mode."""
+        seq, ts = self.rtp_info(frame_no)
+        if mode == "jump":
+            ts = self._garbage_ts = jumping_timestamp(self._garbage_ts)
+        return garbage_packets(self.loop.payload_sizes(frame_no), self.ssrc, seq, ts)
+
+    def _send_random(self, frame_no: int, receivers: list[RtspSession]) -> None:
+        """Random bytes instead of RTP, as many as the frame would have taken."""
+        sizes = [n + 12 for n in self.loop.payload_sizes(frame_no)]
+        for session in receivers:
+            if session.udp is not None:
+                session.udp.send([random.randbytes(n) for n in sizes])
+            else:
+                session.send(random.randbytes(sum(n + 4 for n in sizes)))
+
+    def _log_sent(self, frame_no: int, sent_at: float, receivers: list[RtspSession]) -> None:
+        """Remember when keyframes and each session's first packet were sent."""
+        _, ts = self.rtp_info(frame_no)
+        if self.loop.is_keyframe(frame_no):
+            self.keyframes_sent.append({"wall": sent_at, "rtp_ts": ts, "frame": frame_no})
+        for session in receivers:
+            if session.first_sent is None:
+                session.first_sent = sent_at
+                self.sessions_started.append({"session": session.session_id, "wall": sent_at,
+                                              "rtp_ts": ts, "frame": frame_no})
+
+    def sent_log(self) -> dict:
+        """JSON view of what was sent when (wall clock, seconds since the epoch)."""
+        return {"keyframes": list(self.keyframes_sent),
+                "sessions": list(self.sessions_started)}
+
     def _send_sr(self, frame_no: int) -> None:
-        """RTCP sender report on each session's RTCP channel."""
+        """RTCP sender report on each session's RTCP channel (none while sending noise)."""
+        if self.camera.faults.random_bytes:
+            return
         _, ts = self.rtp_info(frame_no)
         report = sender_report(self.ssrc, ts, self.packets_sent, self.octets_sent)
         for session in list(self.sessions):
@@ -219,6 +278,7 @@ class RtspSession:
     playing: bool = False
     drop_handle: asyncio.TimerHandle | None = field(default=None, repr=False)
     udp: UdpPair | None = None
+    first_sent: float | None = None  # wall clock when its first packet was sent
 
     def send(self, data: bytes) -> None:
         """Queue data; a client too slow to drain its queue is dropped, not waited for."""
@@ -325,6 +385,15 @@ def parse_head(head: bytes) -> RtspRequest:
     except ValueError as exc:
         raise RtspError(400, "Bad Request") from exc
     return RtspRequest(method.upper(), url, headers)
+
+
+def parse_response_headers(head: bytes) -> RtspRequest:
+    """The headers of a response a client sent us, as a request-shaped record."""
+    try:
+        headers = parse_header_lines(head.decode("utf-8", "replace").split("\r\n")[1:])
+    except ValueError:
+        headers = {}
+    return RtspRequest("RESPONSE", "", headers)
 
 
 def encode_response(status: int, reason: str, cseq: str | None, headers: dict,
@@ -438,6 +507,11 @@ class RtspConnection:
             await self.reader.readexactly(int.from_bytes(header[1:3], "big"))
             return True
         head = first + await self.reader.readuntil(b"\r\n\r\n")
+        if head.lstrip(b"\r\n").startswith(b"RTSP/"):
+            # a client's response to something it took for a request of ours (a client
+            # answering the noise of the random-bytes fault, say): nothing to answer
+            await self._read_body(parse_response_headers(head))
+            return True
         try:
             request = parse_head(head.lstrip(b"\r\n"))
             request.body = await self._read_body(request)

@@ -28,6 +28,11 @@ class Faults:
     reject_auth: bool = False
     skew: float = 0.0  # seconds added to the camera's clock
     stall: bool = False
+    # Broken or hostile streams after PLAY: well-formed RTP around random payloads, with
+    # timestamps that "advance" with the frame clock or "jump" about; or random bytes on the
+    # interleaved channel (random datagrams over UDP) instead of any RTP at all.
+    garbage_rtp: str | None = None
+    random_bytes: bool = False
     # A hostile or misconfigured camera: GetStreamUri/GetSnapshotUri answer this text instead
     # of the camera's own URI ("{address}" and "{port}" are filled in).
     stream_uri: str | None = None
@@ -179,7 +184,10 @@ FAULT_ALIASES = {"offline": "offline", "drop": "drop_after", "drop_after": "drop
                  "reject_auth": "reject_auth", "skew": "skew", "stall": "stall",
                  "replaced": "replaced", "replace": "replaced", "stream_uri": "stream_uri",
                  "stream-uri": "stream_uri", "snapshot_uri": "snapshot_uri",
-                 "snapshot-uri": "snapshot_uri"}
+                 "snapshot-uri": "snapshot_uri", "garbage_rtp": "garbage_rtp",
+                 "garbage-rtp": "garbage_rtp", "random_bytes": "random_bytes",
+                 "random-bytes": "random_bytes"}
+GARBAGE_MODES = ("advance", "jump")
 
 
 def parse_fault_spec(spec: str) -> tuple[str, dict]:
@@ -212,7 +220,9 @@ def _fault_value(key: str, value: object) -> object:
     """One typed fault value."""
     if key in ("stream_uri", "snapshot_uri"):
         return None if value in (None, False, "") else str(value)[:4096]
-    if key in ("offline", "reject_auth", "stall", "replaced"):
+    if key == "garbage_rtp":
+        return _garbage_mode(value)
+    if key in ("offline", "reject_auth", "stall", "replaced", "random_bytes"):
         if isinstance(value, str):
             return value.lower() in ("1", "true", "yes", "on")
         return bool(value)
@@ -225,6 +235,18 @@ def _fault_value(key: str, value: object) -> object:
     if key == "drop_after" and number <= 0:
         raise FaultSpecError("fault drop_after must be a positive number of seconds")
     return number
+
+
+def _garbage_mode(value: object) -> str | None:
+    """garbage_rtp's mode: off, "advance" or "jump" (the flag alone, or true, means jump)."""
+    if value in (None, False, "", 0) or str(value).lower() in ("0", "false", "no", "off"):
+        return None
+    if value is True or str(value).lower() in ("1", "true", "yes", "on"):
+        return "jump"
+    if str(value).lower() in GARBAGE_MODES:
+        return str(value).lower()
+    modes = ", ".join(GARBAGE_MODES)
+    raise FaultSpecError(f"fault garbage_rtp: {value!r} is not one of {modes}")
 
 
 def apply_faults(camera: CameraState, changes: dict) -> None:

@@ -1,4 +1,11 @@
-"""Repository of the segment index: segments, gaps and holds over time ranges."""
+"""Repository of the segment index: segments, gaps and holds over time ranges.
+
+The index never holds two segments of one camera that overlap in time: a second covered
+twice would be evidence of two different things. An insert that would overlap an indexed
+segment of the same camera is refused with SegmentOverlap (the recorder quarantines that
+segment); segments that merely abut (end == next start) are fine. A repeated insert of the
+same key is not an overlap: it is idempotent.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,38 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from camerahub.errors import CamerahubError, ErrorKind
+
 from .models import Gap, Hold, Segment
 from .types import utcnow
+
+
+class SegmentOverlap(CamerahubError):
+    """The segment's time range overlaps a segment of the same camera already indexed."""
+
+    kind = ErrorKind.CONFLICT
+
+    def __init__(self, camera_id: str, key: str, other: str) -> None:
+        super().__init__(f"segment {key} of {camera_id} overlaps indexed segment {other}")
+        self.camera_id, self.key, self.other = camera_id, key, other
+
+
+def overlapping_segment(session: Session, camera_id: str, start: datetime, end: datetime,
+                        key: str | None = None) -> str | None:
+    """The key of an indexed segment of the camera overlapping [start, end), but `key`."""
+    stmt = (select(Segment.key)
+            .where(Segment.camera_id == camera_id, Segment.start < end, Segment.end > start,
+                   Segment.start >= _lookback(start))
+            .order_by(Segment.start).limit(2))
+    return next((other for other in session.scalars(stmt) if other != key), None)
+
+
+def _refuse_overlap(session: Session, camera_id: str, start: datetime, end: datetime,
+                    key: str) -> None:
+    """Raise SegmentOverlap unless the range is free (or only the same key holds it)."""
+    other = overlapping_segment(session, camera_id, start, end, key)
+    if other is not None:
+        raise SegmentOverlap(camera_id, key, other)
 
 
 def covering_hold(camera_id: str, start: datetime, end: datetime):
@@ -24,10 +61,14 @@ def covering_hold(camera_id: str, start: datetime, end: datetime):
 
 def add_segment(session: Session, *, camera_id: str, site_id: str, start: datetime,
                 end: datetime, nbytes: int, sha256: str, key: str) -> Segment:
-    """Index a stored segment once; a second call with the same key returns the first row."""
+    """Index a stored segment once; a second call with the same key returns the first row.
+
+    SegmentOverlap if another segment of the camera overlaps it.
+    """
     found = session.scalar(select(Segment).where(Segment.key == key))
     if found is not None:
         return found
+    _refuse_overlap(session, camera_id, start, end, key)
     held = bool(session.scalar(select(covering_hold(camera_id, start, end))))
     seg = Segment(camera_id=camera_id, site_id=site_id, start=start, end=end,
                   duration_ms=int((end - start).total_seconds() * 1000), bytes=nbytes,
@@ -49,8 +90,10 @@ def index_segment(session: Session, *, camera_id: str, site_id: str, start: date
 
     INSERT ... ON CONFLICT (key) DO NOTHING RETURNING held, with the hold check as a
     subquery: 1.7 ms of CPU per segment on SQLite, transaction included, against 2.6 ms
-    for add_segment's select, hold query, savepoint and insert.
+    for add_segment's select, hold query, savepoint and insert. SegmentOverlap if another
+    segment of the camera overlaps it (one indexed range query first).
     """
+    _refuse_overlap(session, camera_id, start, end, key)
     make_insert = _UPSERT_INSERTS.get(session.get_bind().dialect.name)
     if make_insert is None:  # another database: the portable path
         return add_segment(session, camera_id=camera_id, site_id=site_id, start=start,
@@ -98,8 +141,8 @@ def segment_rows(session: Session, camera_id: str, start: datetime,
 
 
 def _lookback(start: datetime) -> datetime:
-    # Segments are at most 60 s long, so a segment overlapping `start` began at most that
-    # long before: bounding start keeps the (camera_id, start) index range tight.
+    # Segments are at most 60 s long (plus a GOP), so a segment overlapping `start` began at
+    # most that long before: bounding start keeps the (camera_id, start) index range tight.
     return start - timedelta(seconds=120)
 
 

@@ -3,8 +3,10 @@
 Data path: camera RTSP -> Segmenter (stream copy) -> spool ready/ -> Uploader -> store ->
 index row. Gaps are written as they happen: a session that ends opens a gap at the end of
 its last segment; the next segment's start closes it. On start, leftovers of a previous
-run are verified (finalized or quarantined) and queued again, and every camera gets a
-`recorder_down` gap from the end of its last known segment.
+run are verified (their playable part finalized, the rest quarantined) and queued again,
+and every camera gets a `recorder_down` gap from the end of its last known segment. A
+segment that would overlap footage of its camera already indexed is never uploaded or
+indexed: it is quarantined and reported as a `recorder.segment_refused` event.
 
 Nothing but stop() ends a camera's loop: whatever fails (the camera's ONVIF answers, the
 stream, the database, a bug) becomes a gap with a cause, an event and a camera state, and
@@ -32,11 +34,25 @@ from camerahub.db import models as m
 from camerahub.db import segments as index
 from camerahub.db.types import utcnow
 from camerahub.onvif import OnvifError
-from camerahub.storage import RetryPolicy, SegmentStore, Spool, SpoolAlarm, SpoolItem, Uploader
+from camerahub.storage import (
+    RetryPolicy,
+    SegmentRefused,
+    SegmentStore,
+    Spool,
+    SpoolAlarm,
+    SpoolItem,
+    Uploader,
+)
 from camerahub.storage.errors import StorageError
 from camerahub.times import wire_time
-from camerahub.video import probe_segment
-from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError, StreamStalled
+from camerahub.video import salvage_segment
+from camerahub.video.errors import (
+    StreamEnded,
+    StreamError,
+    StreamInvalid,
+    StreamOpenError,
+    StreamStalled,
+)
 from camerahub.video.segmenter import Backoff, Segmenter, SegmenterConfig, run_camera
 from camerahub.video.source import InputOptions, redact
 
@@ -80,6 +96,8 @@ def gap_cause(exc: StreamError) -> str:
             exc.kind, "camera_offline")
     if isinstance(exc, StreamStalled):
         return "stream_stalled"
+    if isinstance(exc, StreamInvalid):
+        return "stream_invalid"
     if isinstance(exc, StreamEnded):
         return "camera_dropped"
     return "stream_error"
@@ -115,7 +133,8 @@ class Recorder:
         self.spool_dir = spool_dir if spool_dir.is_absolute() else runtime.data_dir / spool_dir
         self.spool = Spool(self.spool_dir, self.options.spool_limit_bytes, self._on_alarm)
         self.uploader = Uploader(self.spool, store, self._index, self.options.upload_workers,
-                                 self.options.retry, on_retry=self._on_retry)
+                                 self.options.retry, on_retry=self._on_retry,
+                                 admit=self._admit, on_quarantine=self._on_refused)
         self.camera_ids = camera_ids
         self.stop_event = threading.Event()
         # How often the supervisor restarted each camera's thread (a dead thread is a bug).
@@ -132,7 +151,7 @@ class Recorder:
 
     def start(self) -> None:
         """Recover the spool, start the uploader and one thread per camera."""
-        report = self.spool.recover(probe_segment)
+        report = self.spool.recover(salvage_segment)
         if report.quarantined:
             self._event("spool.quarantined", "warning",
                         f"{len(report.quarantined)} unplayable segment(s) quarantined",
@@ -364,17 +383,32 @@ class Recorder:
 
     # --- upload and index --------------------------------------------------------------------
 
+    def _admit(self, item: SpoolItem) -> str | None:
+        """Why a segment must not be uploaded: it overlaps footage already indexed."""
+        with self.sessions() as s:
+            other = index.overlapping_segment(s, item.camera_id, item.start_utc,
+                                              item.end_utc, item.key)
+        return None if other is None else f"overlaps indexed segment {other}"
+
     def _index(self, item: SpoolItem, key: str, sha256: str) -> None:
-        with self.sessions.begin() as s:
-            held = index.index_segment(s, camera_id=item.camera_id, site_id=item.site,
-                                       start=item.start_utc,
-                                       end=item.start_utc + _ms(item.duration_ms),
-                                       nbytes=item.bytes, sha256=sha256, key=key)
+        try:
+            with self.sessions.begin() as s:
+                held = index.index_segment(s, camera_id=item.camera_id, site_id=item.site,
+                                           start=item.start_utc, end=item.end_utc,
+                                           nbytes=item.bytes, sha256=sha256, key=key)
+        except index.SegmentOverlap as exc:
+            raise SegmentRefused(str(exc)) from exc
         if held and self.store.legal_hold_supported:
             try:
                 self.store.set_legal_hold(key, True)
             except StorageError as exc:  # the index flag still keeps retention away
                 log.warning("legal hold on %s failed: %s", key, exc)
+
+    def _on_refused(self, item: SpoolItem, reason: str) -> None:
+        self._event("recorder.segment_refused", "error",
+                    f"{item.camera_id}: {item.path.name} quarantined: {reason}"[:1000],
+                    {"camera": item.camera_id, "file": item.path.name, "reason": reason[:500]},
+                    camera_id=item.camera_id)
 
     def _on_retry(self, item: SpoolItem, exc: StorageError, delay: float) -> None:
         log.warning("upload of %s failed (%s); retry in %.1f s", item.path.name, exc, delay)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -11,11 +12,13 @@ from camerahub.db import models as m
 from camerahub.db import segments as index
 from camerahub.storage import SegmentStore, parse_segment_key
 
-OUTCOMES = ("added", "present", "skipped")
+log = logging.getLogger(__name__)
+OUTCOMES = ("added", "present", "skipped", "overlapping")
 
 
 def reindex_key(sessions: sessionmaker[Session], store: SegmentStore, key: str) -> str:
-    """Index one stored key: "added", "present" (already indexed) or "skipped" (not ours).
+    """Index one stored key: "added", "present" (already indexed), "skipped" (not ours) or
+    "overlapping" (its time range overlaps an indexed segment of its camera: not indexed).
 
     A key without a recorded SHA-256 is skipped: the index must never vouch for bytes
     nobody hashed. StorageError propagates.
@@ -30,10 +33,14 @@ def reindex_key(sessions: sessionmaker[Session], store: SegmentStore, key: str) 
         head = store.head(key)
         if head is None or not head.sha256:
             return "skipped"
-        index.add_segment(s, camera_id=parsed.camera, site_id=parsed.site,
-                          start=parsed.start_utc,
-                          end=parsed.start_utc + timedelta(milliseconds=parsed.duration_ms),
-                          nbytes=head.size, sha256=head.sha256, key=key)
+        try:
+            index.add_segment(s, camera_id=parsed.camera, site_id=parsed.site,
+                              start=parsed.start_utc,
+                              end=parsed.start_utc + timedelta(milliseconds=parsed.duration_ms),
+                              nbytes=head.size, sha256=head.sha256, key=key)
+        except index.SegmentOverlap as exc:
+            log.warning("not indexed: %s", exc)
+            return "overlapping"
     return "added"
 
 

@@ -7,6 +7,7 @@ from camerahub.storage.errors import (
     ObjectConflict,
     ObjectLocked,
     ObjectMissing,
+    SegmentRefused,
     StorageError,
     StorageUnavailable,
 )
@@ -21,7 +22,7 @@ from camerahub.storage.uploader import RetryPolicy, Uploader
 __all__ = [
     "ChecksumMismatch", "FileStore", "InvalidKey", "ObjectConflict", "ObjectInfo", "ObjectLocked",
     "ObjectMissing", "RecoveryReport", "RetryPolicy", "S3Settings", "S3Store", "SegmentKey",
-    "SegmentStore", "Spool", "SpoolAlarm", "SpoolItem", "SpoolSink", "StorageError",
-    "StorageUnavailable", "StoreSpec", "Uploader", "make_store", "parse_segment_key",
-    "segment_key",
+    "SegmentRefused", "SegmentStore", "Spool", "SpoolAlarm", "SpoolItem", "SpoolSink",
+    "StorageError", "StorageUnavailable", "StoreSpec", "Uploader", "make_store",
+    "parse_segment_key", "segment_key",
 ]

@@ -27,3 +27,8 @@ class ObjectConflict(StorageError):
 
 class ObjectLocked(StorageError):
     """A legal hold (or retention) forbids deleting the object."""
+
+
+class SegmentRefused(StorageError):
+    """A segment that must never be stored or indexed as it is (cut short, overlapping other
+    footage of its camera): it goes to quarantine with this reason, never retried."""

@@ -25,6 +25,7 @@ from camerahub.storage.spoolfiles import (
     READY,
     SEGMENT_SUFFIXES,
     TEMP_GLOB,
+    TS_PACKET,
     OpenSidecar,
     SpoolItem,
     SpoolSink,
@@ -37,6 +38,7 @@ from camerahub.storage.spoolfiles import (
     remove_ready,
     segment_for,
     sidecar_of,
+    split_tail,
 )
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class RecoveryReport:
 
     finalized: list[Path] = field(default_factory=list)
     quarantined: list[Path] = field(default_factory=list)
+    trimmed: list[Path] = field(default_factory=list)  # tails cut off finalized segments
     requeued: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
 
@@ -176,9 +179,13 @@ class Spool:
         Call it at start-up, before any segmenter writes to this spool: everything in
         incoming/ is then known to be a leftover.
 
-        `probe` is camerahub.video.probe_segment (injected: storage imports nothing of
+        `probe` is camerahub.video.salvage_segment (injected: storage imports nothing of
         ours); it returns an object with playable, reason, duration_ms, frames, keyframes,
-        codec, width and height.
+        codec, width, height and playable_bytes: how many leading bytes are playable
+        evidence, which the measurements describe. Only those are finalized; the rest is
+        cut off into quarantine with the reason. A probe that does not say (no
+        playable_bytes) vouches for the whole file, and a .ts file is still cut to whole
+        188-byte TS packets: a partial packet is never finalized, whatever the probe says.
         """
         report = RecoveryReport()
         self._remove_temp_files(report)
@@ -213,16 +220,22 @@ class Spool:
                 report.removed.append(sidecar)
 
     def _recover_incoming(self, segment: Path, probe, report: RecoveryReport) -> None:
-        """Probe a leftover partial segment: finalize it into ready/ or quarantine it."""
+        """Probe a leftover partial segment: finalize its playable part, quarantine the rest."""
         opened = OpenSidecar.read(segment)
         if opened is None:
             report.quarantined.append(self.quarantine(segment, "no open sidecar"))
             return
         check = probe(segment)
-        if not getattr(check, "playable", False):
-            reason = f"unplayable after crash: {getattr(check, 'reason', 'unknown')}"
+        keep = _playable_bytes(segment, check)
+        if not getattr(check, "playable", False) or keep <= 0:
+            reason = f"unplayable after crash: {getattr(check, 'reason', None) or 'unknown'}"
             report.quarantined.append(self.quarantine(segment, reason))
             return
+        if keep < segment.stat().st_size:
+            reason = f"cut off after crash: {getattr(check, 'reason', None) or 'not playable'}"
+            report.trimmed.append(split_tail(segment, keep, self.quarantine_dir, reason))
+            log.warning("kept %d bytes of %s after restart; the rest quarantined: %s",
+                        keep, segment.name, reason)
         report.finalized.append(self._finalize(segment, opened, check))
 
     def _finalize(self, segment: Path, opened: OpenSidecar, check) -> Path:
@@ -251,6 +264,17 @@ class Spool:
                 report.quarantined.append(self.quarantine(segment, "no usable sidecar"))
             else:
                 report.requeued.append(segment)
+
+
+def _playable_bytes(segment: Path, check) -> int:
+    """How many leading bytes of a leftover may be finalized: what the probe vouches for,
+    and for MPEG-TS never a partial 188-byte packet."""
+    size = segment.stat().st_size
+    keep = getattr(check, "playable_bytes", None)
+    keep = size if keep is None else min(int(keep), size)
+    if segment.suffix == ".ts":
+        keep -= keep % TS_PACKET
+    return keep
 
 
 def _size_of(entry: os.DirEntry) -> int:

@@ -6,7 +6,8 @@ Layout under the spool root:
   finalize it.
 - `ready/{stem}.json` (a SpoolItem) is renamed into place first and `ready/{stem}.{ext}`
   last: the rename of the segment is the commit point.
-- `quarantine/` keeps what must not be uploaded, with a `{stem}.reason.txt`.
+- `quarantine/` keeps what must not be uploaded, with a `{stem}.reason.txt`; the tail cut
+  off a segment recovered after a crash is `{stem}.tail.bin` with `{stem}.tail.reason.txt`.
 
 `{stem}` is `{site}~{camera}~{start}` (start written as in object keys), with `~n` added
 when taken. The segmenter writes through SpoolSink, which meets camerahub.video's
@@ -35,6 +36,11 @@ INCOMING, READY, QUARANTINE = "incoming", "ready", "quarantine"
 OPEN_SUFFIX = ".open.json"
 SEGMENT_SUFFIXES = (".ts", ".mp4")  # keys.EXTENSIONS as file suffixes
 TEMP_GLOB = ".*.tmp"  # what write_json_atomic leaves behind if it is interrupted
+TAIL_SUFFIX = ".tail.bin"
+# MPEG-TS is a sequence of 188-byte packets starting with 0x47: a .ts segment of any other
+# size was cut short (the storage side of the rule; camerahub.video.probe is the media side).
+TS_PACKET = 188
+TS_SYNC = b"\x47"
 _MAX_SUFFIX = 1000
 
 
@@ -198,10 +204,16 @@ class OpenSidecar:
             return None
 
     def finished(self, path: Path, sha256: str, size: int, *, duration_ms: int, frames: int,
-                 keyframes: int, codec: str, width: int, height: int) -> SpoolItem:
-        """The SpoolItem of this segment at `path`, once written, hashed and measured."""
+                 keyframes: int, codec: str, width: int, height: int,
+                 start_utc: datetime | None = None) -> SpoolItem:
+        """The SpoolItem of this segment at `path`, once written, hashed and measured.
+
+        `start_utc` is the writer's final word on the start when it knows better than when
+        it began the segment (live streams: see camerahub.video.timing); else the open one.
+        """
         return SpoolItem(
-            camera_id=self.camera_id, site=self.site, start_utc=self.start_utc,
+            camera_id=self.camera_id, site=self.site,
+            start_utc=self.start_utc if start_utc is None else to_utc_ms(start_utc),
             duration_ms=int(duration_ms), path=path, bytes=size, sha256=sha256,
             frames=int(frames), keyframes=int(keyframes), codec=str(codec),
             width=int(width), height=int(height), ext=self.ext,
@@ -230,6 +242,52 @@ def finish_commit(segment: Path, target: Path) -> None:
     os.replace(segment, target)
     fsync_path(target.parent)
     open_sidecar_of(segment).unlink(missing_ok=True)
+
+
+def split_tail(segment: Path, keep: int, quarantine_dir: Path, reason: str) -> Path:
+    """Move the bytes after `keep` into quarantine (kept, never uploaded), then truncate.
+
+    The tail is made durable before the segment shrinks: a crash in between leaves the
+    whole segment, which the next recovery cuts the same way. An earlier tail of the same
+    segment (a crash during recovery) is never overwritten.
+    """
+    tail = _free_name(quarantine_dir, segment.stem, TAIL_SUFFIX)
+    with open(segment, "rb") as src, open(tail, "xb") as dst:
+        src.seek(keep)
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    tail.with_name(tail.name[: -len(".bin")] + ".reason.txt").write_text(reason + "\n")
+    fsync_path(quarantine_dir)
+    os.truncate(segment, keep)
+    fsync_path(segment)
+    return tail
+
+
+def _free_name(directory: Path, stem: str, suffix: str) -> Path:
+    """`{stem}{suffix}` in directory, or `{stem}~n{suffix}` when taken."""
+    for n in range(_MAX_SUFFIX):
+        candidate = directory / f"{stem}{'' if n == 0 else f'~{n}'}{suffix}"
+        if not candidate.exists():
+            return candidate
+    raise FileExistsError(errno.EEXIST, "no free quarantine name", stem)
+
+
+def unfit_for_upload(item: SpoolItem) -> str | None:
+    """Why a ready segment must not be uploaded (None when it may): its file is not the
+    size its sidecar says, or a .ts file is not whole 188-byte TS packets."""
+    try:
+        size = item.path.stat().st_size
+        with open(item.path, "rb") as fh:
+            first = fh.read(1)
+    except FileNotFoundError:
+        return None  # gone: uploaded by an earlier run or another worker
+    if size != item.bytes:
+        return f"file holds {size} bytes, its sidecar says {item.bytes}"
+    if item.ext == "ts" and (size == 0 or size % TS_PACKET or first != TS_SYNC):
+        return f"{size} bytes is not a whole number of {TS_PACKET}-byte TS packets"
+    return None
 
 
 def remove_ready(segment: Path) -> None:
@@ -320,12 +378,14 @@ class SpoolSink:
         return SpoolFile(path, opened)
 
     def commit(self, file: SpoolFile, *, duration_ms: int, frames: int, keyframes: int,
-               codec: str, width: int, height: int) -> SpoolItem:
+               codec: str, width: int, height: int,
+               start_utc: datetime | None = None) -> SpoolItem:
         """Seal a written segment and publish it in ready/ with the writer's measurements."""
         sha256, size = file.seal()
         item = file.opened.finished(
             self.root / READY / file.path.name, sha256, size, duration_ms=duration_ms,
-            frames=frames, keyframes=keyframes, codec=codec, width=width, height=height)
+            frames=frames, keyframes=keyframes, codec=codec, width=width, height=height,
+            start_utc=start_utc)
         publish(file.path, item)
         log.info("segment %s %s %d ms", item.camera_id, format_utc(item.start_utc),
                  item.duration_ms)
@@ -334,6 +394,12 @@ class SpoolSink:
     def abandon(self, file: SpoolFile) -> None:
         """Close a segment that will not be committed; Spool.recover() deals with it later."""
         file.close()
+
+    def reject(self, file: SpoolFile, reason: str) -> None:
+        """Close a segment the writer refuses as evidence and move it into quarantine."""
+        file.close()
+        move_to_quarantine(file.path, self.root / QUARANTINE, reason)
+        log.error("segment %s quarantined: %s", file.path.name, reason)
 
     def _free_path(self, opened: OpenSidecar) -> Path:
         """An unused incoming/ path named after site, camera and start."""

@@ -5,6 +5,11 @@ in without holes. A StorageUnavailable is retried forever with capped exponentia
 backoff and jitter (evidence is never dropped); a segment leaves the spool only after
 `put` verified it and `on_uploaded` (the index writer) returned, so the index learns of
 every object at least once; put is idempotent, so a retry after a lost reply is harmless.
+
+Before a put, a segment whose file is not what its sidecar says, or a .ts file that is not
+whole 188-byte TS packets, is refused, and so is one the `admit` hook refuses (the
+recorder's: overlapping footage already indexed); the index writer may refuse one too by
+raising SegmentRefused. Refused segments go to quarantine with the reason, never retried.
 """
 
 from __future__ import annotations
@@ -21,18 +26,23 @@ from camerahub.storage.errors import (
     ChecksumMismatch,
     InvalidKey,
     ObjectConflict,
+    SegmentRefused,
     StorageError,
     StorageUnavailable,
 )
 from camerahub.storage.spool import Spool, SpoolItem
+from camerahub.storage.spoolfiles import unfit_for_upload
 
 log = logging.getLogger(__name__)
 
 # These will not heal by retrying: keep the bytes in quarantine for a human.
-_QUARANTINE_ERRORS = (ChecksumMismatch, ObjectConflict, InvalidKey)
+_QUARANTINE_ERRORS = (ChecksumMismatch, ObjectConflict, InvalidKey, SegmentRefused)
 
 UploadedCallback = Callable[[SpoolItem, str, str], None]
 RetryCallback = Callable[[SpoolItem, StorageError, float], None]
+# Says why a segment must not be uploaded, or None to let it through.
+AdmitCallback = Callable[[SpoolItem], "str | None"]
+QuarantineCallback = Callable[[SpoolItem, str], None]
 
 
 # The uploader's name for the shared schedule: 1 s doubling to 60 s, ±25 % jitter.
@@ -51,9 +61,12 @@ class Uploader:
         retry: RetryPolicy | None = None,
         on_retry: RetryCallback | None = None,
         rescan_s: float = 30.0,
+        admit: AdmitCallback | None = None,
+        on_quarantine: QuarantineCallback | None = None,
     ) -> None:
         self.spool, self.store = spool, store
         self.on_uploaded, self.on_retry = on_uploaded, on_retry
+        self.admit, self.on_quarantine = admit, on_quarantine
         self.retry = retry or RetryPolicy()
         self.workers, self.rescan_s = workers, rescan_s
         self._heap: list[tuple] = []
@@ -151,24 +164,41 @@ class Uploader:
                 self._upload_once(item)
                 return
             except _QUARANTINE_ERRORS as exc:
-                self.spool.quarantine(item.path, f"{type(exc).__name__}: {exc}")
+                self._quarantine(item, f"{type(exc).__name__}: {exc}")
                 return
             except StorageError as exc:
                 self._backoff(item, exc, attempt)
 
     def _upload_once(self, item: SpoolItem) -> None:
-        """Put, record in the index, then free the spool space."""
+        """Check, put, record in the index, then free the spool space."""
         if not item.path.exists():
             return  # already uploaded by an earlier run or worker
+        reason = unfit_for_upload(item) or (self.admit(item) if self.admit else None)
+        if reason:
+            raise SegmentRefused(reason)
         key = item.key
         written = self.store.put(key, item.path, item.sha256, item.metadata())
         log.info("uploaded %s (%s)", key, "new" if written else "already present")
         try:
             self.on_uploaded(item, key, item.sha256)
+        except SegmentRefused:
+            # Stored but refused by the index (a race the admit check cannot see): the
+            # object stays where it is, unindexed; the spool copy goes to quarantine.
+            log.error("stored %s but the index refused it; object left unindexed", key)
+            raise
         except Exception as exc:
             # The index must learn of every object: keep the spool file and retry.
             raise StorageError(f"on_uploaded failed for {key}: {exc}") from exc
         self.spool.remove(item)
+
+    def _quarantine(self, item: SpoolItem, reason: str) -> None:
+        """Keep a refused segment for a human and say so."""
+        self.spool.quarantine(item.path, reason)
+        if self.on_quarantine is not None:
+            try:
+                self.on_quarantine(item, reason)
+            except Exception:
+                log.exception("on_quarantine callback failed for %s", item.path.name)
 
     def _backoff(self, item: SpoolItem, exc: StorageError, attempt: int) -> None:
         """Wait before the next attempt, waking early on stop."""

@@ -5,11 +5,12 @@ from camerahub.video.errors import (
     SegmentUnreadable,
     StreamEnded,
     StreamError,
+    StreamInvalid,
     StreamOpenError,
     StreamStalled,
     VideoError,
 )
-from camerahub.video.probe import SegmentCheck, probe_segment
+from camerahub.video.probe import SegmentCheck, probe_segment, salvage_segment
 from camerahub.video.segmenter import (
     Backoff,
     Segmenter,
@@ -22,7 +23,7 @@ from camerahub.video.source import InputOptions
 
 __all__ = [
     "Backoff", "InputOptions", "SegmentCheck", "SegmentFile", "SegmentSink", "SegmentUnreadable",
-    "Segmenter", "SegmenterConfig", "StreamEnded", "StreamError", "StreamOpenError",
-    "StreamStalled", "VideoError", "iter_mp4", "probe_segment", "remux_to_mp4", "run_camera",
-    "snapshot_jpeg",
+    "Segmenter", "SegmenterConfig", "StreamEnded", "StreamError", "StreamInvalid",
+    "StreamOpenError", "StreamStalled", "VideoError", "iter_mp4", "probe_segment",
+    "remux_to_mp4", "run_camera", "salvage_segment", "snapshot_jpeg",
 ]

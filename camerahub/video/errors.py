@@ -35,5 +35,15 @@ class StreamEnded(StreamError):
     """The session ended (EOF, connection reset or demux error)."""
 
 
+class StreamInvalid(StreamError):
+    """The session delivered no recordable video for the stall timeout: packets that are not
+    valid NAL units, keyframes that do not decode, stream time that runs ahead of the wall
+    clock, or bytes that never make a packet at all."""
+
+
+class ImplausibleTiming(VideoError):
+    """A segment's stream time claims more than the wall-clock time in which it arrived."""
+
+
 class SegmentUnreadable(VideoError):
     """A segment or clip input cannot be demuxed."""

@@ -1,11 +1,11 @@
 """Stream-copy segmenter: camera packets are remuxed, never decoded, into spool segments.
 
 Container: MPEG-TS. Why not fragmented MP4:
-- A kill -9 mid-segment leaves a TS file that is valid up to its last complete 188-byte
-  packet (all but the muxer's last 64 KiB reached the OS): no header to patch, no index at
-  the end, so `probe_segment` can demux it, decide "playable" and finalize it as is, or
-  quarantine it. A fragmented MP4 also survives but loses the whole unfinished fragment
-  (a GOP or more) and needs box-level repair to be trimmed.
+- A kill -9 mid-segment leaves a TS file whose every complete 188-byte packet is valid:
+  no header to patch, no index at the end, so `salvage_segment` can find the longest
+  prefix of whole packets and complete frames that decodes, and the spool finalizes that
+  and quarantines the rest. A fragmented MP4 also survives but loses the whole unfinished
+  fragment (a GOP or more) and needs box-level repair to be trimmed.
 - Power loss is different: segments are fsynced when closed, so the open one can lose
   what the OS had not yet written; recovery treats it like any truncated file.
 - Each TS segment is self-contained (PAT/PMT at its start, SPS/PPS repeated by FFmpeg's
@@ -16,11 +16,20 @@ Container: MPEG-TS. Why not fragmented MP4:
 
 Only the first video stream is recorded; audio tracks are not copied.
 
-Timing: a session anchors to the recorder's wall clock (UTC) at receipt of its first
-packet; every segment start is anchor + stream time of its first keyframe, in whole
-milliseconds, so consecutive segments abut exactly (start + duration_ms == next start).
-The anchor is renewed after a reconnect (new session), a timestamp discontinuity, or when
-stream time and wall clock drift apart by more than `drift_threshold_s`.
+Timing (camerahub.video.timing): a live session (RTSP) anchors segments to the recorder's
+wall clock at receipt of their first packet, estimated from every packet read (packets read
+after a buffered burst arrived earlier than they are read), and consecutive segments abut
+exactly by stream time (start + duration_ms == next start). The anchor is renewed after a
+reconnect (new session) or a timestamp discontinuity, and moves on real drift only. A
+segment that claims more stream time than the wall-clock time in which it arrived is
+refused (quarantined) and ends the session as StreamInvalid. Files and other sources read
+faster than real time anchor to the wall clock when their first packet is read.
+
+Only footage that is real is kept: every packet's NAL units are checked (no decoding) and
+the keyframe that starts a segment must decode on its own. A packet of noise closes the
+open segment (what came before is kept) and nothing is written until a keyframe decodes
+again; a session with nothing recordable for the stall timeout ends as StreamInvalid, also
+when the camera sends bytes that never make a packet (camerahub.video.guard cuts it).
 
 Files are not the segmenter's business: it writes the muxer's bytes into a SegmentSink
 (camerahub.video.sink) and reports what it measured; the sink names, hashes, fsyncs and
@@ -38,16 +47,33 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Generic, TypeVar
 
 import av
 
 from camerahub import retry
-from camerahub.video.errors import StreamEnded, StreamError, StreamOpenError, VideoError
+from camerahub.video.bitstream import NalCheck, keyframe_decodes
+from camerahub.video.errors import (
+    ImplausibleTiming,
+    StreamEnded,
+    StreamError,
+    StreamInvalid,
+    StreamOpenError,
+    StreamStalled,
+    VideoError,
+)
+from camerahub.video.guard import (
+    INVALID,
+    WATCHDOG,
+    SessionGuard,
+    connection_sockets,
+    socket_inodes,
+)
 from camerahub.video.sink import SegmentFile, SegmentSink
 from camerahub.video.source import InputOptions, open_input, redact, translate_read_error
+from camerahub.video.timing import FileTimeline, Placement, ReceiptTimeline
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +92,9 @@ class SegmenterConfig:
     segment_seconds: float = 10.0
     drift_threshold_s: float | None = 2.0
     max_timestamp_jump_s: float = 5.0
+    # Whether the input arrives in real time (a camera), so that segment times are its
+    # receipt; None decides by the URL: rtsp:// and rtsps:// do, files and HTTP do not.
+    realtime: bool | None = None
     input: InputOptions = field(default_factory=InputOptions)
 
 
@@ -75,19 +104,9 @@ def utc_now_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-class _Clock:
-    """Maps stream timestamps to UTC in whole milliseconds from one anchor."""
-
-    def __init__(self, wall: datetime, pts: int, time_base: Fraction) -> None:
-        self.wall, self.pts, self.time_base = wall, pts, time_base
-
-    def offset_ms(self, pts: int) -> int:
-        """Milliseconds of stream time from the anchor to pts."""
-        return round((pts - self.pts) * self.time_base * 1000)
-
-    def utc(self, pts: int) -> datetime:
-        """The UTC time of a stream timestamp."""
-        return self.wall + timedelta(milliseconds=self.offset_ms(pts))
+def is_live(url: str) -> bool:
+    """Whether a URL names a camera stream (RTSP), which arrives in real time."""
+    return url.startswith(("rtsp://", "rtsps://"))
 
 
 class _SegmentMuxer:
@@ -95,6 +114,7 @@ class _SegmentMuxer:
 
     def __init__(self, file: SegmentFile, template: av.VideoStream, start_pts: int) -> None:
         self.file, self.start_pts, self.end_pts = file, start_pts, start_pts
+        self.last_pts = start_pts  # of the last packet written (decode order)
         self.frames = self.keyframes = 0
         # The muxer hands the file its buffer every _WRITE_BUFFER bytes: what a kill -9 can
         # take from the segment in progress (0.2 s of a 3 Mbit/s stream), far inside "at most
@@ -109,6 +129,7 @@ class _SegmentMuxer:
         self.frames += 1
         self.keyframes += int(packet.is_keyframe)
         self.end_pts = max(self.end_pts, end_pts)
+        self.last_pts = pts
         packet.dts -= origin
         packet.pts = pts - origin
         packet.stream = self.stream
@@ -147,39 +168,76 @@ class Segmenter(Generic[Item]):
     def record(self, url: str, stop: threading.Event | None = None) -> None:
         """Record one session; return if `stop` is set, else raise a StreamError."""
         self.segments_in_session = 0
+        live = self.config.realtime if self.config.realtime is not None else is_live(url)
+        guard = SessionGuard(self.config.input.read_timeout_s)
+        before = socket_inodes() if is_live(url) else None
+        opened_at = self.clock() if live else None  # nothing arrives before we connect
         try:
             container = open_input(url, self.config.input)
         except StreamOpenError as exc:
             exc.last_end_utc = self.last_end_utc
             raise
+        self._guard(guard, url, before)
         try:
-            _Session(self, container, url).run(stop or threading.Event())
+            _Session(self, container, url, guard, live, opened_at).run(stop or threading.Event())
         except StreamError as exc:
-            exc.last_end_utc = self.last_end_utc
-            raise
+            raise self._session_end(exc, guard) from exc
         finally:
+            WATCHDOG.forget(guard)
             container.close()
+            guard.close()
 
-    def commit(self, seg: _SegmentMuxer, clock: _Clock, codec: av.VideoStream) -> Item:
-        """Close a segment, have the sink commit it with its measurements, and announce it."""
-        try:
-            seg.close()
-        except BaseException:
-            self.sink.abandon(seg.file)  # recovery probes what reached the disk
-            raise
-        start = clock.utc(seg.start_pts)
-        duration = clock.offset_ms(seg.end_pts) - clock.offset_ms(seg.start_pts)
+    def _guard(self, guard: SessionGuard, url: str, before: set[int] | None) -> None:
+        """Let the watchdog cut this session's connection if it carries only noise."""
+        guard.progress()  # the session starts now
+        if before is None:
+            return
+        guard.attach(connection_sockets(url, before))
+        if guard.attached:
+            WATCHDOG.watch(guard)
+        else:
+            log.info("camera %s: connection not found; a stream of noise is caught only "
+                     "when FFmpeg hands over packets", self.camera_id)
+
+    def _session_end(self, exc: StreamError, guard: SessionGuard) -> StreamError:
+        """The error that ends the session, saying so when the watchdog cut it."""
+        if guard.fired == INVALID and not isinstance(exc, StreamInvalid):
+            exc = StreamInvalid(f"no recordable video for {guard.limit_s:g} s while the "
+                                f"connection kept receiving data ({exc})")
+        elif guard.fired and not isinstance(exc, StreamInvalid):
+            exc = StreamStalled(f"no data for {2 * guard.limit_s:g} s ({exc})")
+        exc.last_end_utc = self.last_end_utc
+        return exc
+
+    def commit(self, seg: _SegmentMuxer, placement: Placement, codec: av.VideoStream) -> Item:
+        """Close a segment, have the sink commit it where it was placed, and announce it."""
+        self._close_muxer(seg)
         item = self.sink.commit(
-            seg.file, duration_ms=duration, frames=seg.frames, keyframes=seg.keyframes,
-            codec=codec.codec_context.name, width=codec.width, height=codec.height)
-        self.last_end_utc = start + timedelta(milliseconds=duration)
+            seg.file, start_utc=placement.start, duration_ms=placement.duration_ms,
+            frames=seg.frames, keyframes=seg.keyframes, codec=codec.codec_context.name,
+            width=codec.width, height=codec.height)
+        self.last_end_utc = placement.end
         self.segments_in_session += 1
         try:
             self.on_segment(item)
         except Exception:
             # The segment is committed; the spool scan will still find it.
-            log.exception("on_segment callback failed for %s at %s", self.camera_id, start)
+            log.exception("on_segment callback failed for %s at %s", self.camera_id,
+                          placement.start)
         return item
+
+    def reject(self, seg: _SegmentMuxer, reason: str) -> None:
+        """Close a segment that is not evidence and have the sink quarantine it."""
+        self._close_muxer(seg)
+        self.sink.reject(seg.file, reason)
+
+    def _close_muxer(self, seg: _SegmentMuxer) -> None:
+        """Flush the muxer into the file; on failure leave the file for recovery."""
+        try:
+            seg.close()
+        except BaseException:
+            self.sink.abandon(seg.file)  # recovery probes what reached the disk
+            raise
 
     def open_segment(self, start_utc: datetime, template: av.VideoStream, pts: int
                      ) -> _SegmentMuxer:
@@ -193,20 +251,26 @@ class Segmenter(Generic[Item]):
 
 
 class _Session:
-    """One connection's packet loop: cutting, anchoring and closing segments."""
+    """One connection's packet loop: checking, cutting, placing and closing segments."""
 
-    def __init__(self, owner: Segmenter, container: av.container.InputContainer, url: str):
-        self.owner, self.container, self.url = owner, container, url
+    def __init__(self, owner: Segmenter, container: av.container.InputContainer, url: str,
+                 guard: SessionGuard, live: bool, opened_at: datetime | None):
+        self.owner, self.container, self.url, self.guard = owner, container, url, guard
         self.stream = _video_stream(container, url)
-        self.time_base = Fraction(self.stream.time_base)
-        self.target = round(owner.config.segment_seconds / self.time_base)
-        self.max_jump = round(owner.config.max_timestamp_jump_s / self.time_base)
-        self.clock: _Clock | None = None
-        self.first_seen: tuple[datetime, int] | None = None  # (wall clock, pts) of anchor
+        self.time_base = time_base = Fraction(self.stream.time_base)
+        config = owner.config
+        self.target = round(config.segment_seconds / time_base)
+        self.max_jump = round(config.max_timestamp_jump_s / time_base)
+        timeline = ReceiptTimeline if live else FileTimeline
+        self.timeline = timeline(time_base, owner.clock, config.drift_threshold_s)
+        self.timeline.begin(opened_at, owner.last_end_utc)
+        self.nal_check = NalCheck(self.stream.codec_context.name,
+                                  self.stream.codec_context.extradata)
         self.segment: _SegmentMuxer | None = None
-        self.origin = 0
+        self.origin, self.rebase = 0, True  # output timestamps restart at 0 per anchor
         self.last_dts: int | None = None
         self.frame_interval = 0
+        self.refused, self.refusal = 0, ""
 
     def run(self, stop: threading.Event) -> None:
         """Demux until stop, EOF or error; always close the open segment."""
@@ -221,21 +285,53 @@ class _Session:
             raise StreamEnded(f"spool write failed: {exc}") from exc
         finally:
             self.close_segment_safely()
+            if self.refused:
+                log.warning("camera %s: %d packets refused in this session (last: %s)",
+                            self.owner.camera_id, self.refused, self.refusal)
         raise StreamEnded(f"{redact(self.url)}: end of stream")
 
     def handle(self, packet: av.Packet) -> None:
-        """Route one packet: skip, cut a new segment, or append."""
+        """Route one packet: refuse, skip, cut a new segment, or append."""
         if packet.dts is None or packet.size == 0:
             return  # demuxer flush packets and packets FFmpeg could not time
+        fault = self.nal_check(bytes(packet))
+        if fault is not None:
+            self.refuse(f"invalid packet: {fault}")
+            return
         self.check_continuity(packet.dts)
         pts = packet.pts if packet.pts is not None else packet.dts
-        if self.clock is None and self.first_seen is None:
-            self.first_seen = (self.owner.clock(), pts)  # receipt of the first packet
+        held = self.held_ms(packet)
         if packet.is_keyframe and self.due(pts):
+            if not keyframe_decodes(self.stream, packet):
+                self.refuse("keyframe does not decode")
+                return
             self.close_segment()
-            self.start_segment(pts, packet.dts)
-        if self.segment is not None:
-            self.segment.write(packet, pts, pts + self.packet_duration(packet), self.origin)
+            self.start_segment(pts, packet.dts, held)
+        else:
+            self.timeline.packet(pts, held)
+        if self.segment is None:
+            self.check_progress()
+            return
+        self.segment.write(packet, pts, pts + self.packet_duration(packet), self.origin)
+        self.guard.progress()
+
+    def refuse(self, reason: str) -> None:
+        """A packet that is not footage: keep what came before, wait for a good keyframe."""
+        self.refused += 1
+        self.refusal = reason
+        if self.segment is not None or self.refused == 1:
+            log.warning("camera %s: %s; recording resumes at a keyframe that decodes",
+                        self.owner.camera_id, reason)
+        self.close_segment()  # the frames after a broken one cannot decode either
+        self.check_progress()
+
+    def check_progress(self) -> None:
+        """End the session when nothing recordable came for the stall timeout."""
+        idle = self.guard.idle_s()
+        if idle > self.guard.limit_s:
+            why = self.refusal or "no keyframe"
+            raise StreamInvalid(f"{redact(self.url)}: no recordable video for {idle:.1f} s "
+                                f"({why})")
 
     def due(self, pts: int) -> bool:
         """Whether a keyframe at pts starts a new segment."""
@@ -252,35 +348,24 @@ class _Session:
             log.warning("timestamp discontinuity on %s (%d -> %d)", self.owner.camera_id,
                         last, dts)
             self.close_segment()
-            self.clock = self.first_seen = None  # re-anchor from this packet on
+            self.timeline.restart(self.owner.last_end_utc)
+            self.rebase = True
 
     def packet_duration(self, packet: av.Packet) -> int:
         """Packet duration, estimated from the frame interval when the source omits it."""
         return packet.duration or self.frame_interval
 
-    def start_segment(self, pts: int, dts: int) -> None:
-        """Open a segment at a keyframe, anchoring the clock if needed."""
-        if self.clock is None:
-            # New anchor after connect or discontinuity: output timestamps restart at 0.
-            wall, first_pts = self.first_seen
-            self.clock, self.first_seen = _Clock(wall, first_pts, self.time_base), None
-            self.origin = dts
-        else:
-            now = self.owner.clock()
-            if self.drifted(now, pts):
-                self.clock = _Clock(now, pts, self.time_base)
-        self.segment = self.owner.open_segment(self.clock.utc(pts), self.stream, pts)
+    def held_ms(self, packet: av.Packet) -> int:
+        """How long the demuxer held a packet before handing it over: FFmpeg's parser knows
+        a frame has ended only when the next one begins, a frame interval later."""
+        return round(self.packet_duration(packet) * self.time_base * 1000)
 
-    def drifted(self, now: datetime, pts: int) -> bool:
-        """Whether stream time and wall clock disagree by more than the threshold."""
-        limit = self.owner.config.drift_threshold_s
-        if limit is None:
-            return False
-        drift = (now - self.clock.utc(pts)).total_seconds()
-        if abs(drift) <= limit:
-            return False
-        log.warning("clock drift %.3f s on %s; re-anchoring", drift, self.owner.camera_id)
-        return True
+    def start_segment(self, pts: int, dts: int, held_ms: int) -> None:
+        """Open a segment at a keyframe; a new anchor restarts output timestamps at 0."""
+        if self.rebase:
+            self.origin, self.rebase = dts, False
+        start = self.timeline.open(pts, held_ms)
+        self.segment = self.owner.open_segment(start, self.stream, pts)
 
     def close_segment_safely(self) -> None:
         """Commit the open segment on the way out without masking the session's end."""
@@ -291,10 +376,17 @@ class _Session:
             log.exception("could not commit the open segment of %s", self.owner.camera_id)
 
     def close_segment(self) -> None:
-        """Commit the open segment, if any."""
+        """Place and commit the open segment, if any; refuse it if its timing is impossible."""
         segment, self.segment = self.segment, None
-        if segment is not None and self.clock is not None:
-            self.owner.commit(segment, self.clock, self.stream)
+        if segment is None:
+            return
+        try:
+            placement = self.timeline.close(segment.start_pts, segment.last_pts,
+                                            segment.end_pts)
+        except ImplausibleTiming as exc:
+            self.owner.reject(segment, str(exc))
+            raise StreamInvalid(f"{redact(self.url)}: {exc}") from exc
+        self.owner.commit(segment, placement, self.stream)
 
 
 def _video_stream(container: av.container.InputContainer, url: str) -> av.VideoStream:

@@ -1,8 +1,8 @@
 """Where the segmenter puts segments: an interface met by shape, implemented outside video/.
 
 camerahub.video imports nothing of ours, so the spool's writer (camerahub.storage.SpoolSink)
-is handed in by whoever wires the two, the way `probe_segment` is handed to the spool's
-recovery. The segmenter owns the stream: where to cut, the timing, the muxer and its write
+is handed in by whoever wires the two, the way `salvage_segment` is handed to the
+spool's recovery. The segmenter owns the stream: where to cut, the timing, the muxer and its write
 blocks. The sink owns everything on disk: names, sidecars, checksums, fsyncs and the
 commit, and gives back its own record of each finished segment.
 """
@@ -33,8 +33,16 @@ class SegmentSink(Protocol[Item_co]):
         """Start a segment of a camera at start_utc (aware, whole ms), before its first byte."""
 
     def commit(self, file: SegmentFile, *, duration_ms: int, frames: int, keyframes: int,
-               codec: str, width: int, height: int) -> Item_co:
-        """Publish a fully written segment with what the segmenter measured; return its record."""
+               codec: str, width: int, height: int,
+               start_utc: datetime | None = None) -> Item_co:
+        """Publish a fully written segment with what the segmenter measured; return its record.
+
+        `start_utc`, when given, replaces the start given to begin(): a live segment's start
+        is settled only once its packets have shown when they really arrived.
+        """
 
     def abandon(self, file: SegmentFile) -> None:
         """Close a segment that will not be committed (its muxer failed); keep it for recovery."""
+
+    def reject(self, file: SegmentFile, reason: str) -> None:
+        """Close a fully written segment that is not evidence; keep it, never publish it."""

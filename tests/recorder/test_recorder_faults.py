@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import av
 import pytest
@@ -20,6 +21,7 @@ from camerahub.recorder import Recorder, RecorderOptions
 from camerahub.recorder.streams import OnvifStreamResolver
 from camerahub.storage import RetryPolicy
 from camerahub.video.segmenter import Backoff
+from tests.support.media import ffmpeg_errors
 from tests.support.recorder import deployment
 from tests.support.s3 import MotoS3
 from tests.support.wait import wait_for
@@ -133,7 +135,16 @@ def _decodes(data: bytes) -> bool:
         return sum(1 for _ in container.decode(video=0)) > 0
 
 
-def test_sigkill_loses_at_most_the_segment_in_progress(faults, tmp_path, sqlite_url):
+def _partial_segment(spool: Path, min_bytes: int):
+    """A segment in progress with at least min_bytes flushed to the spool (or None)."""
+    return [p for p in (spool / "incoming").glob("*.ts") if p.stat().st_size >= min_bytes]
+
+
+# Killed after the first segment with one 64 KiB block of the next on disk, and after the
+# third with two: the cut lands at a different place in a different frame each time.
+@pytest.mark.parametrize(("segments", "blocks"), [(1, 1), (3, 2)])
+def test_sigkill_loses_at_most_the_segment_in_progress(faults, tmp_path, sqlite_url, segments,
+                                                       blocks):
     data = deployment(faults, {"backend": "file", "file": {"path": str(tmp_path / "store")}},
                       tmp_path)
     path = tmp_path / "camerahub.yaml"
@@ -145,9 +156,11 @@ def test_sigkill_loses_at_most_the_segment_in_progress(faults, tmp_path, sqlite_
                    capture_output=True)
     from camerahub.db.engine import open_database
     _, sessions = open_database(sqlite_url)
+    spool = tmp_path / "data" / "spool"
     first = subprocess.Popen([*cli, "record"], env=env, stdout=subprocess.DEVNULL)
     try:
-        wait_for(lambda: len(_rows(sessions, m.Segment, camera_id="cam-a")) >= 3)
+        wait_for(lambda: len(_rows(sessions, m.Segment, camera_id="cam-a")) >= segments)
+        wait_for(lambda: _partial_segment(spool, blocks * 64 * 1024))
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(30)
@@ -163,9 +176,15 @@ def test_sigkill_loses_at_most_the_segment_in_progress(faults, tmp_path, sqlite_
     store = FileStore(store_root)
     segs = _rows(sessions, m.Segment)
     assert sorted(store.iter_keys("")) == sorted(s.key for s in segs)
+    check = tmp_path / "check.ts"
     for seg in segs:
         with store.open(seg.key) as fh:
-            assert _decodes(fh.read()), seg.key
+            body = fh.read()
+        # every stored object is whole TS packets that decode to the last frame
+        assert len(body) % 188 == 0, seg.key
+        check.write_bytes(body)
+        assert ffmpeg_errors(check) == "", seg.key
+        assert _decodes(body), seg.key
     for cam in ("cam-a", "cam-b"):
         mine = sorted((s for s in segs if s.camera_id == cam), key=lambda s: s.start)
         holes = _contiguous(mine)

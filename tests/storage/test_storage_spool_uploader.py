@@ -20,7 +20,14 @@ from camerahub.storage import (
     segment_key,
 )
 from camerahub.storage.s3store import make_client
-from camerahub.video import Segmenter, SegmenterConfig, StreamEnded, probe_segment
+from camerahub.video import (
+    Segmenter,
+    SegmenterConfig,
+    StreamEnded,
+    probe_segment,
+    salvage_segment,
+)
+from tests.support.media import ffmpeg_errors
 from tests.support.s3 import MotoS3
 
 START = datetime(2026, 11, 26, 3, 15, tzinfo=UTC)
@@ -167,6 +174,59 @@ def test_conflicting_object_is_quarantined_not_overwritten(spool_and_infos, tmp_
         assert body.read() == b"different evidence"
 
 
+def test_segment_cut_short_is_refused_before_upload(spool_and_infos, tmp_path):
+    """Whatever put a partial TS packet in ready/ (a torn copy, a bug, a bad recovery), it is
+    never uploaded or indexed: quarantined with the reason."""
+    spool, infos = spool_and_infos
+    victim = infos[2]
+    data = victim.path.read_bytes()[:-100]
+    victim.path.write_bytes(data)
+    sidecar = victim.path.with_suffix(".json")
+    facts = json.loads(sidecar.read_text())
+    facts.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    sidecar.write_text(json.dumps(facts))
+    store = FileStore(tmp_path / "store")
+    recorder, refused = Recorder(expected=5), []
+    uploader = run_uploader(spool, store, recorder,
+                            on_quarantine=lambda item, why: refused.append((item, why)))
+    try:
+        assert recorder.done.wait(WAIT_S) and uploader.wait_idle(WAIT_S)
+    finally:
+        uploader.stop()
+    assert [item.path.name for item, _ in refused] == [victim.path.name]
+    assert "188" in refused[0][1]
+    assert "188" in (spool.quarantine_dir / f"{victim.path.stem}.reason.txt").read_text()
+    assert _key(victim) not in set(store.iter_keys())
+    assert {k for _, k, _ in recorder.calls} == {_key(i) for i in infos if i is not victim}
+
+
+def test_segments_refused_by_admit_or_by_the_index_are_quarantined(spool_and_infos, tmp_path):
+    from camerahub.storage import SegmentRefused
+
+    spool, infos = spool_and_infos
+    store = FileStore(tmp_path / "store")
+    recorder = Recorder(expected=4)
+
+    def on_uploaded(item, key, sha):
+        if item.path.name == infos[4].path.name:
+            raise SegmentRefused("overlaps an indexed segment")
+        recorder(item, key, sha)
+
+    uploader = run_uploader(
+        spool, store, on_uploaded,
+        admit=lambda item: "refused by admit" if item.path.name == infos[1].path.name else None)
+    try:
+        assert recorder.done.wait(WAIT_S) and uploader.wait_idle(WAIT_S)
+    finally:
+        uploader.stop()
+    reasons = {p.name: p.read_text() for p in spool.quarantine_dir.glob("*.reason.txt")}
+    assert set(reasons) == {f"{infos[1].path.stem}.reason.txt",
+                            f"{infos[4].path.stem}.reason.txt"}
+    assert "refused by admit" in reasons[f"{infos[1].path.stem}.reason.txt"]
+    assert _key(infos[1]) not in set(store.iter_keys())  # refused before the put
+    assert list(spool.ready.iterdir()) == []  # nothing retried forever
+
+
 def _key(info) -> str:
     """The object key of a SpoolItem."""
     return segment_key(info.site, info.camera_id, info.start_utc, info.duration_ms, info.ext)
@@ -221,7 +281,7 @@ def test_recover_finalizes_playable_and_quarantines_corrupt(spool_and_infos, tmp
         info.path.unlink()
         info.path.with_suffix(".json").unlink()
     fates = crash_leftovers(spool, infos[:5])
-    report = spool.recover(probe_segment)
+    report = spool.recover(salvage_segment)  # the probe the recorder hands in
     by_fate = {fate: stem for stem, fate in fates.items()}
     assert {p.stem for p in report.quarantined} == {by_fate["garbage"], by_fate["no_open"]}
     assert {p.stem for p in report.finalized} == {by_fate["truncated"], by_fate["commit"]}
@@ -232,6 +292,10 @@ def test_recover_finalizes_playable_and_quarantines_corrupt(spool_and_infos, tmp
     truncated = spool.load(spool.ready / f"{by_fate['truncated']}.ts")
     assert 0 < truncated.duration_ms < infos[0].duration_ms
     assert truncated.sha256 == hashlib.sha256(truncated.path.read_bytes()).hexdigest()
+    # what is finalized is whole TS packets that decode to the last frame; the cut-off
+    # tail is kept in quarantine, not lost
+    assert truncated.bytes % 188 == 0 and ffmpeg_errors(truncated.path) == ""
+    assert [p.name for p in report.trimmed] == [f"{by_fate['truncated']}.tail.bin"]
 
     store = FileStore(tmp_path / "store")
     recorder = Recorder(expected=3)

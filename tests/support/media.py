@@ -4,6 +4,7 @@ into spool segments by the real segmenter. The one place tests make video files.
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -88,6 +89,17 @@ class EncodedMedia:
                 path = self.directory / f"h264-{len(self._made)}.{suffix}"
                 self._made[key] = encode_h264(path, seconds, **options)
             return self._made[key]
+
+
+def ffmpeg_errors(path: Path) -> str:
+    """What an independent decoder, the ffmpeg command, reports decoding a whole file to its
+    last frame: "" when it is clean (`ffmpeg -v error -i X -f null -`)."""
+    done = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "null",
+                           "-"], capture_output=True, text=True, timeout=300)
+    errors = done.stderr.strip()
+    if done.returncode and not errors:
+        errors = f"ffmpeg exited with {done.returncode}"
+    return errors
 
 
 encode = encode_h264  # the shorter name the incident tests use

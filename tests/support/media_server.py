@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 from pathlib import Path
+
+STALL = re.compile(r"/stall(?:-(\d{1,2}))?\.ts")
 
 
 class MediaServer:
@@ -18,7 +21,8 @@ class MediaServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
-        """URL of one of the behaviours: /ok.ts, /auth.ts, /stall.ts, /missing.ts."""
+        """URL of one of the behaviours: /ok.ts, /auth.ts, /stall.ts (a third, then
+        silence), /stall-N.ts (N % of the file, then silence), /missing.ts."""
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
     def _handler(self):
@@ -41,22 +45,25 @@ class MediaServer:
             req.send_header("Content-Length", "0")
             req.end_headers()
             return
-        if req.path not in ("/ok.ts", "/stall.ts"):
+        stall = STALL.fullmatch(req.path)
+        if req.path != "/ok.ts" and stall is None:
             req.send_error(404)
             return
         req.send_response(200)
         req.send_header("Content-Type", "video/mp2t")
         req.send_header("Content-Length", str(len(self.media)))
         req.end_headers()
-        self._body(req, stall=req.path == "/stall.ts")
+        self._body(req, int(stall.group(1) or 33) if stall else None)
 
-    def _body(self, req, stall: bool) -> None:
-        """Send the file; the stalling variant sends a third and then goes quiet."""
-        cut = len(self.media) // 3 // 188 * 188 if stall else len(self.media)
+    def _body(self, req, stall_percent: int | None) -> None:
+        """Send the file; the stalling variants send a part (a third by default), then go
+        quiet."""
+        size = len(self.media)
+        cut = size if stall_percent is None else size * stall_percent // 100 // 188 * 188
         try:
             req.wfile.write(self.media[:cut])
             req.wfile.flush()
-            if stall:
+            if stall_percent is not None:
                 self.release.wait(60)
         except (BrokenPipeError, ConnectionResetError):
             pass

@@ -18,9 +18,10 @@ from camerahub.video import (
     iter_mp4,
     probe_segment,
     remux_to_mp4,
+    salvage_segment,
     snapshot_jpeg,
 )
-from tests.support.media import FPS, SECONDS, SIZE
+from tests.support.media import FPS, SECONDS, SIZE, ffmpeg_errors
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +55,30 @@ def test_probe_reports_a_finished_segment(segment_paths):
     assert (check.codec, check.width, check.height) == ("h264", *SIZE)
 
 
-def test_probe_accepts_a_truncated_tail(segment_paths, tmp_path):
+def test_probe_refuses_a_truncated_tail_and_salvage_keeps_what_decodes(segment_paths, tmp_path):
+    """A kill -9 cuts mid-packet and mid-frame: the whole file is not evidence as it is (its
+    last frame does not decode); its playable prefix is whole TS packets and decodes clean."""
     data = segment_paths[0].read_bytes()
     cut = tmp_path / "cut.ts"
     cut.write_bytes(data[: len(data) // 2 + 77])  # mid-packet, as a kill -9 leaves it
     check = probe_segment(cut)
-    assert check.playable and 0 < check.duration_ms < 10_000
+    assert not check.playable and "188" in check.reason
+    salvaged = salvage_segment(cut)
+    assert salvaged.playable and 0 < salvaged.duration_ms < 10_000
+    assert salvaged.playable_bytes % 188 == 0 and salvaged.playable_bytes < len(data) // 2
+    kept = tmp_path / "kept.ts"
+    kept.write_bytes(data[: salvaged.playable_bytes])
+    assert ffmpeg_errors(kept) == ""
+    assert probe_segment(kept).frames == salvaged.frames
+
+
+def test_probe_refuses_whole_packets_whose_last_frame_is_cut(segment_paths, tmp_path):
+    data = segment_paths[0].read_bytes()
+    cut = tmp_path / "cut.ts"
+    cut.write_bytes(data[: len(data) // 2 // 188 * 188])  # whole packets, last frame cut
+    assert ffmpeg_errors(cut) != ""  # an independent decoder agrees that it is damaged
+    check = probe_segment(cut)
+    assert not check.playable and "decode" in check.reason
 
 
 @pytest.mark.parametrize(

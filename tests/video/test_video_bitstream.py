@@ -1,0 +1,80 @@
+"""NalCheck and keyframe_decodes: real H.264 passes, noise does not (no network)."""
+
+from __future__ import annotations
+
+import random
+
+import av
+import pytest
+
+from camerahub.video.bitstream import NalCheck, keyframe_decodes
+
+
+def packets_of(path, count=60):
+    """(stream, first packets) of a file."""
+    container = av.open(str(path))
+    stream = container.streams.video[0]
+    found = []
+    for packet in container.demux(stream):
+        if packet.size:
+            found.append(packet)
+        if len(found) >= count:
+            break
+    return container, stream, found
+
+
+@pytest.mark.parametrize("fixture", ["h264_ts", "h264_mp4"])
+def test_real_packets_pass_and_their_keyframe_decodes(request, fixture):
+    container, stream, packets = packets_of(request.getfixturevalue(fixture))
+    with container:
+        check = NalCheck(stream.codec_context.name, stream.codec_context.extradata)
+        assert [check(bytes(p)) for p in packets] == [None] * len(packets)
+        assert keyframe_decodes(stream, next(p for p in packets if p.is_keyframe))
+
+
+@pytest.mark.parametrize(("data", "why"), [
+    (b"\x00\x00\x00\x01\xe5\x88\x84", "forbidden bit"),
+    (b"\x00\x00\x01\x67\x42\x00\x1e", "no slice"),  # parameter sets only
+    (b"\x00\x00\x01\x71\x00\x00\x01\x65\x88", "reserved"),  # type 17
+    (b"\x01\x02\x03\x65\x88", "no start code"),
+])
+def test_malformed_annexb_packets_are_refused(data, why):
+    assert why in NalCheck("h264", None)(data)
+
+
+def test_random_payloads_are_nearly_all_refused():
+    rng = random.Random(3)
+    check = NalCheck("h264", None)
+    noise = [b"\x00\x00\x00\x01" + rng.randbytes(rng.randrange(20, 3000)) for _ in range(2000)]
+    passed = sum(check(data) is None for data in noise)
+    assert passed < len(noise) * 0.2  # a random NAL header is a slice about 1 in 13
+
+
+def test_length_prefixed_units_must_fit_the_packet(h264_mp4):
+    container, stream, packets = packets_of(h264_mp4, 1)
+    with container:
+        check = NalCheck("h264", stream.codec_context.extradata)
+        assert "length" in check(bytes(packets[0])[:-10] + b"\x00\x00\x00\xff")
+
+
+def test_hevc_headers_are_judged_too():
+    check = NalCheck("hevc", None)
+    assert check(b"\x00\x00\x01\x26\x01\xaf") is None  # IDR_W_RADL, temporal id 1
+    assert "temporal id" in check(b"\x00\x00\x01\x26\x00\xaf")
+    assert "reserved" in check(b"\x00\x00\x01\x5a\x01\xaf")  # type 45
+
+
+def test_other_codecs_are_not_judged():
+    assert NalCheck("mpeg4", None)(b"anything") is None
+
+
+def test_a_keyframe_of_noise_does_not_decode(h264_ts):
+    container, stream, packets = packets_of(h264_ts, 1)
+    with container:
+        key = packets[0]
+        data = bytearray(bytes(key))
+        rng = random.Random(5)
+        for i in range(len(data) // 2, len(data)):
+            data[i] = rng.randrange(256)
+        noisy = av.Packet(bytes(data))
+        assert not keyframe_decodes(stream, noisy)
