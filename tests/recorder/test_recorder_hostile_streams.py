@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from rec_support import deployment, wait_for
 from sqlalchemy import select
 
 from camerahub.cameras import CameraAccess, insert_login
@@ -25,6 +24,8 @@ from camerahub.storage import RetryPolicy
 from camerahub.video.segmenter import Backoff
 from simulator.testing import running_simulator
 from tests.support.media import ffmpeg_errors
+from tests.support.recorder import deployment
+from tests.support.wait import wait_for
 
 SUBNET = 173
 SEGMENT_S = 4

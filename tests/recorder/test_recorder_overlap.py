@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from rec_support import deployment
 from sqlalchemy import select
 
 from camerahub.composition import open_store
@@ -14,6 +13,7 @@ from camerahub.db import segments as index
 from camerahub.recorder import Recorder, RecorderOptions
 from camerahub.storage import segment_key
 from tests.support.media import encode_h264, segments
+from tests.support.recorder import deployment
 
 T0 = datetime(2026, 11, 26, 3, 15, tzinfo=UTC)
 

@@ -6,9 +6,9 @@ import time
 
 import httpx
 import pytest
-from sim_helpers import RtspClient, nal_types
 
 from simulator.state import FaultSpecError, parse_fault_spec
+from tests.support.sim_clients import RtspClient, nal_types
 
 VALID_H264 = {1, 5, 6, 7, 8, 28}  # what the simulator's encoder and packetizer send
 

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 
 import av
 import pytest
-from video_media import FPS, GOP
 
 from camerahub.storage import SpoolSink
 from camerahub.video import Segmenter, SegmenterConfig, StreamEnded
-from tests.support.media import ffmpeg_errors
+from tests.support.media import FPS, GOP, ffmpeg_errors
 
 T0 = datetime(2026, 11, 26, 3, 15, tzinfo=UTC)
 
