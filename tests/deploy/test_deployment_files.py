@@ -10,7 +10,6 @@ local servers.
 
 from __future__ import annotations
 
-import datetime as dt
 import http.server
 import importlib.util
 import ipaddress
@@ -34,6 +33,7 @@ import yaml
 from camerahub.config import load_config
 from camerahub.recorder import in_shard, parse_shard
 from tests.support.paths import ROOT
+from tests.support.tls import self_signed
 
 DEPLOY = ROOT / "deploy"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -752,7 +752,7 @@ def healthz_server(tmp_path):
         handler = type("Handler", (_Healthz,), {"status": status})
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         if tls:
-            cert, key = _self_signed(tmp_path)
+            cert, key = self_signed(tmp_path, "camerahub.example")
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert, key)
             server.socket = context.wrap_socket(server.socket, server_side=True)
@@ -764,31 +764,6 @@ def healthz_server(tmp_path):
     for server in servers:
         server.shutdown()
         server.server_close()
-
-
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    """A certificate for another host name than 127.0.0.1, as the office's would be."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "camerahub.example")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("camerahub.example")]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 def healthcheck(*args: str, **env: str) -> subprocess.CompletedProcess:

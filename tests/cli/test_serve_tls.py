@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import os
 import socket
 import ssl
@@ -14,33 +12,10 @@ import time
 import httpx
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from camerahub.cli import main
 from tests.support.deployment import NAKANO, SECRET, deploy_example
-
-
-def _self_signed(tmp_path) -> tuple[str, str]:
-    """A certificate for 127.0.0.1 and its key, as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "camerahub test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return str(cert_path), str(key_path)
+from tests.support.tls import self_signed
 
 
 def _config(tmp_path, **api) -> str:
@@ -60,7 +35,7 @@ def _free_port() -> int:
 def test_serve_speaks_https_with_the_configured_certificate(tmp_path):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     deploy_example(url)
-    cert, key = _self_signed(tmp_path)
+    cert, key = map(str, self_signed(tmp_path))
     config = _config(tmp_path, tls_cert_file=cert, tls_key_file=key)
     port = _free_port()
     env = {**os.environ, "CAMERAHUB_DATABASE_URL": url, "CAMERAHUB_SECRET_KEY": SECRET,
