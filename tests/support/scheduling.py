@@ -27,7 +27,7 @@ SHARED_UNITS = {
 # Units known to take long (serial seconds measured on a loaded 2-core machine), longest
 # first; everything else follows in collection order. Update when a module grows slow.
 SLOW_FIRST = (
-    "tests/reliability/test_many_services.py",  # ~150 s: 120 s of load, by design
+    "tests/reliability/test_many_services.py",  # ~90 s: 60 s of load, by design
     "tests/api/test_schemathesis.py",  # ~100 s: every operation, signed in and out
     "tests/recorder/test_recorder_hostile.py",  # ~55 s: hostile ONVIF answers, one by one
     "tests/recorder/test_recorder_faults.py",  # ~120 s: S3 outage, SIGKILL, stall, drop
