@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup demo demo-reset test lint bench clean
 
+# uv (from PyPI) installs the project's dependencies in seconds rather than the minute pip
+# takes; pip is the fallback where uv cannot be installed.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	($(BIN)/pip install -q uv && $(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]') \
+	  || ($(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]')
 	touch $(STAMP)
 
 # The web UI tests drive Debian's headless Chromium (never a downloaded browser); CJK fonts

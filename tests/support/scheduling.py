@@ -1,4 +1,4 @@
-"""How the suite is spread over pytest-xdist workers (`-n 4` in pyproject.toml).
+"""How the suite is spread over pytest-xdist workers (`-n 5` in pyproject.toml).
 
 Work is handed out in units that run whole on one worker, as with `--dist loadscope`, so
 module-scoped fixtures (a started simulator, a deployed app, a browser's server) are built
@@ -6,6 +6,9 @@ once. Two differences:
 
 - Modules that share an expensive session fixture form one unit: the discovery folder's
   100-camera simulator process is started once, not once per worker that runs a module.
+- Modules whose tests are long and independent (their module fixtures are cheap to build
+  again) are split: each test is a unit of its own, so one module's three minutes of
+  recording faults run side by side on several workers instead of one after another.
 - Units are handed out longest first (a static hint from measured durations, below), so a
   two-minute module does not start last and hold up the end of the run: the workers sort
   their collections that way and `--no-loadscope-reorder` keeps xdist from reordering by test
@@ -24,40 +27,59 @@ SHARED_UNITS = {
     "tests/discovery/test_discovery_simulator.py": "tests/discovery (sim100)",
 }
 
+# Modules split into one unit per test (module fixtures, if any, are built once per worker).
+SPLIT_MODULES = frozenset({
+    "tests/recorder/test_recorder_faults.py",
+    "tests/recorder/test_recorder_hostile.py",
+    "tests/recorder/test_recorder_hostile_streams.py",
+    "tests/video/test_video_receipt_time.py",
+})
+
 # Units known to take long (serial seconds measured on a loaded 2-core machine), longest
 # first; everything else follows in collection order. Update when a module grows slow.
 SLOW_FIRST = (
-    "tests/reliability/test_many_services.py",  # ~90 s: 60 s of load, by design
-    "tests/api/test_schemathesis.py",  # ~100 s: every operation, signed in and out
-    "tests/recorder/test_recorder_hostile.py",  # ~55 s: hostile ONVIF answers, one by one
-    "tests/recorder/test_recorder_faults.py",  # ~120 s: S3 outage, SIGKILL, stall, drop
-    "tests/discovery (sim100)",  # ~80 s: 100-camera process, scans
+    "tests/reliability/test_many_services.py",  # ~65 s: 60 s of load, by design
+    "tests/recorder/test_recorder_hostile.py::test_bad_onvif_answers_never_end_a_cameras_loop",
     "tests/ui/test_ui.py",  # ~65 s: Chromium, live grid over simulated cameras
-    "tests/video/test_video_simulator_rtsp.py",  # ~45 s
+    "tests/api/test_schemathesis.py",  # ~45 s: every operation, signed in and out
+    "tests/discovery (sim100)",  # ~45 s: 100-camera process, scans
+    "tests/recorder/test_recorder_faults.py::test_sigkill_loses_at_most_the_segment_in_progress",
+    "tests/recorder/test_recorder_faults.py::test_s3_outage_loses_and_duplicates_nothing",
+    "tests/recorder/test_recorder_hostile_streams.py",  # ~40 s per test
+    "tests/deploy/test_rollout_100.py",  # ~50 s: 100-camera process
+    "tests/e2e/test_alert_to_evidence_e2e.py",  # ~35 s
+    "tests/video/test_video_simulator_rtsp.py",  # ~40 s
+    "tests/video/test_video_receipt_time.py",  # ~25 s per test
+    "tests/simulator/test_stream_faults.py",  # ~35 s
     "tests/live/test_live.py",  # ~45 s
     "tests/recorder/test_recorder_e2e.py",  # ~40 s
-    "tests/deploy/test_rollout_100.py",  # ~35 s: 100-camera process
-    "tests/e2e/test_alert_to_evidence_e2e.py",  # ~35 s
-    "tests/simulator/test_discovery_multicast.py",  # ~30 s: 100 cameras in a netns
+    "tests/simulator/test_discovery_multicast.py",  # ~25 s: 100 cameras in a netns
+    "tests/discovery/test_discovery_netns.py",  # ~20 s: 100 cameras in a netns
+    "tests/recorder/test_recorder_faults.py",  # ~20 s per remaining test
+    "tests/recorder/test_recorder_hostile.py",  # ~10 s per remaining test
     "tests/simulator/test_rtsp.py",  # ~25 s
-    "tests/recorder/test_background.py",  # ~12 s
-    "tests/discovery/test_discovery_netns.py",  # ~10 s: 100 cameras in a netns
+    "tests/recorder/test_background.py",  # ~15 s
     "tests/deploy/test_device_settings.py",  # ~10 s
 )
 
 
 def unit_of(nodeid: str) -> str:
-    """The work unit of a test: its module, or the shared unit its module belongs to."""
+    """The work unit of a test: itself in a split module, else its module or shared unit."""
     module = nodeid.split("::", 1)[0]
+    if module in SPLIT_MODULES:
+        return nodeid
     return SHARED_UNITS.get(module, module)
 
 
 def unit_rank(unit: str) -> int:
-    """Position of a unit in the hand-out order (unlisted units after the slow ones)."""
-    try:
-        return SLOW_FIRST.index(unit)
-    except ValueError:
-        return len(SLOW_FIRST)
+    """Position of a unit in the hand-out order (unlisted units after the slow ones).
+
+    A split module's test matches its own entry (without parameters) before its module's."""
+    function = unit.split("[", 1)[0]
+    for key in (unit, function, unit.split("::", 1)[0]):
+        if key in SLOW_FIRST:
+            return SLOW_FIRST.index(key)
+    return len(SLOW_FIRST)
 
 
 def slow_first(items: list) -> None:
