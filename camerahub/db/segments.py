@@ -156,9 +156,20 @@ def gaps_in_range(session: Session, camera_id: str, start: datetime,
     return session.scalars(stmt).all()
 
 
+# Every cause a gap row may carry; the UI has a label for each (tests/ui check it), and
+# `no_recording` is what a hole with no gap row is shown as.
+GAP_CAUSES = frozenset({
+    "camera_offline", "camera_dropped", "stream_stalled", "stream_invalid", "stream_error",
+    "unauthorized", "camera_bad_answer", "recorder_down", "spool_full", "internal",
+    "no_recording",
+})
+
+
 def open_gap(session: Session, camera_id: str, start: datetime, cause: str,
              detail: str | None = None) -> Gap:
     """Start a gap for a camera (closing nothing); returns the new row."""
+    if cause not in GAP_CAUSES:
+        raise ValueError(f"unknown gap cause {cause!r}: add it to GAP_CAUSES and the UI")
     gap = Gap(camera_id=camera_id, start=start, end=None, cause=cause, detail=detail)
     session.add(gap)
     session.flush()

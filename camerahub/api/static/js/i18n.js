@@ -1,4 +1,10 @@
 // Every UI string in both languages; Japanese by default, the choice kept in localStorage.
+// Screens with many strings keep them in strings/*.js, merged into the table below.
+
+import live from './strings/live.js';
+import ops from './strings/ops.js';
+import records from './strings/records.js';
+import review from './strings/review.js';
 
 const STRINGS = {
   ja: {
@@ -29,6 +35,7 @@ const STRINGS = {
     cause_stream_stalled: '映像停止', cause_unauthorized: '認証拒否', cause_no_recording: '録画なし',
     cause_stream_error: '映像エラー', cause_recorder_down: '録画サーバ停止', cause_spool_full: '保存領域不足',
     cause_camera_bad_answer: 'カメラ応答異常', cause_internal: '録画サーバ内部エラー',
+    cause_stream_invalid: '映像データ異常',
     rangeInvalid: '開始と終了を正しく入力してください（終了は開始より後）。',
     incidentsTitle: 'インシデント', incidentState: '状態', allStates: 'すべて',
     st_pending_approval: '承認待ち', st_open: '対応中', st_reviewing: '確認中', st_closed: '完了',
@@ -90,6 +97,7 @@ const STRINGS = {
     cause_no_recording: 'Not recorded', cause_stream_error: 'Stream error',
     cause_recorder_down: 'Recorder down', cause_spool_full: 'Spool full',
     cause_camera_bad_answer: 'Unusable camera answer', cause_internal: 'Recorder internal error',
+    cause_stream_invalid: 'Invalid video data',
     rangeInvalid: 'Enter a valid range (the end after the start).',
     incidentsTitle: 'Incidents', incidentState: 'State', allStates: 'All',
     st_pending_approval: 'Awaiting approval', st_open: 'Open', st_reviewing: 'Reviewing',
@@ -124,6 +132,10 @@ const STRINGS = {
     nothingToShow: 'There is no screen for this role here (deployment and health checks use the command line and API).',
   },
 };
+for (const part of [live, ops, records, review]) {
+  Object.assign(STRINGS.ja, part.ja);
+  Object.assign(STRINGS.en, part.en);
+}
 
 const KEY = 'camerahub.lang';
 let current = localStorage.getItem(KEY) === 'en' ? 'en' : 'ja';
