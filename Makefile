@@ -37,7 +37,9 @@ lint: setup
 test: setup lint
 	$(BIN)/python -m pytest
 
+# rclone is the whole-job reference of benchmarks/record_bench.py (ffmpeg + rclone to S3).
 bench: setup
+	command -v rclone >/dev/null || apt-get install -y -qq rclone || true
 	for b in benchmarks/*_bench.py; do $(BIN)/python $$b --quick || exit 1; done
 
 clean:

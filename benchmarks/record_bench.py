@@ -1,13 +1,26 @@
-"""Recording cost: camerahub (PyAV stream copy, one process) vs one ffmpeg per camera.
+"""Recording cost: camerahub against what users would run instead, and against the floor.
 
-Both record the same simulated cameras (main stream at a realistic bitrate) over RTSP/TCP
-in the same run: first `camerahub record` for the window, then one
-`ffmpeg -rtsp_transport tcp -i URI -c copy -f segment -segment_time 10` per camera, the way
-mainstream NVRs record. CPU seconds per camera-minute come from /proc (utime + stime),
-peak memory from VmHWM. The recorder uploads to a moto S3 server on loopback.
+Four candidates record the same simulated cameras (main stream at a realistic bitrate) over
+RTSP/TCP in one run, one after another (`--rounds N` alternates them N times):
 
-    python benchmarks/record_bench.py            # 100 cameras at 1080p 3 Mbit/s, 60 s each
-    python benchmarks/record_bench.py --quick    # 10 cameras, 720p 2 Mbit/s, 15 s each
+- camerahub: `camerahub record` (PyAV stream copy, SHA-256, upload, index), one process;
+- ffmpeg: one `ffmpeg -rtsp_transport tcp -i URI -c copy -f segment -segment_time 10` per
+  camera, writing local files only (the record-side reference);
+- ffmpeg + rclone: the same, plus Debian's `rclone move --checksum` every 10 s moving the
+  finished segments to the same store (what users of the leading open-source NVR do to get
+  footage into S3-compatible storage; the whole-job reference);
+- floor: reading the same RTSP sessions' bytes to nowhere with large reads
+  (benchmarks/rtsp_floor.py): what no recorder of these streams can undercut.
+
+CPU seconds per camera-minute come from /proc (utime + stime, plus waited-for children for
+rclone's loop), peak memory from VmHWM. With `--store s3` the store is a moto server in a
+process of its own pinned to the last core with taskset (its Python server would otherwise
+take most of a core from whichever candidate runs); its CPU is not counted. `--store file`
+uses the FileStore (rclone moves into a local folder).
+
+    python benchmarks/record_bench.py               # 100 cameras at 1080p 3 Mbit/s, 60 s each
+    python benchmarks/record_bench.py --store file
+    python benchmarks/record_bench.py --quick       # 10 cameras, 720p 2 Mbit/s, 15 s each
 
 The last line printed is one JSON object with the figures.
 """
@@ -17,8 +30,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -29,7 +44,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import yaml
-from moto.server import ThreadedMotoServer
 from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,9 +64,9 @@ def log(msg: str) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, seconds."""
+    """utime + stime of a process and of its children it has waited for, seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
+    return sum(int(f) for f in fields[11:15]) / CLK
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -151,7 +165,39 @@ def run_camerahub(cfg_path: Path, env: dict, warmup: float, seconds: float) -> d
     return figures
 
 
-def run_ffmpeg(ffmpeg: str, urls: list[str], warmup: float, seconds: float, out: Path) -> dict:
+def start_moto(port: int) -> subprocess.Popen:
+    """moto's S3 server in a process of its own, pinned to the last core when possible."""
+    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    last = max(os.sched_getaffinity(0))
+    if shutil.which("taskset") and len(os.sched_getaffinity(0)) > 1:
+        cmd = ["taskset", "-c", str(last), *cmd]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("moto server did not start")
+
+
+def rclone_env(store: str, endpoint: str) -> dict:
+    """An rclone remote named `bench` for the store, from environment variables only."""
+    if store == "file":
+        return {}
+    return {"RCLONE_CONFIG_BENCH_TYPE": "s3", "RCLONE_CONFIG_BENCH_PROVIDER": "Other",
+            "RCLONE_CONFIG_BENCH_ENDPOINT": endpoint, "RCLONE_CONFIG_BENCH_REGION": "us-east-1",
+            "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID": "bench",
+            "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY": "bench",
+            "RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE": "true"}
+
+
+def run_ffmpeg(ffmpeg: str, urls: list[str], warmup: float, seconds: float, out: Path,
+               mover: list[str] | None = None, mover_env: dict | None = None) -> dict:
+    """One ffmpeg per camera segmenting into out/camNNN; with `mover`, also a shell loop
+    running it every 10 s (its CPU, children included, is counted with ffmpeg's)."""
     procs = []
     for i, url in enumerate(urls):
         folder = out / f"cam{i:03d}"
@@ -160,11 +206,33 @@ def run_ffmpeg(ffmpeg: str, urls: list[str], warmup: float, seconds: float, out:
             [ffmpeg, "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
              "-c", "copy", "-f", "segment", "-segment_time", "10", str(folder / "%05d.ts")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    figures = measure([p.pid for p in procs], warmup, seconds)
+    loop = None
+    if mover:
+        script = f"while true; do {shlex.join(mover)} >/dev/null 2>&1; sleep 10; done"
+        loop = subprocess.Popen(["bash", "-c", script], env={**os.environ, **(mover_env or {})},
+                                start_new_session=True)
+    figures = measure([p.pid for p in procs] + ([loop.pid] if loop else []), warmup, seconds)
     for p in procs:
         p.send_signal(signal.SIGINT)
     for p in procs:
         p.wait(60)
+    if loop:
+        os.killpg(loop.pid, signal.SIGTERM)
+        loop.wait(60)
+        figures["left_behind"] = sum(1 for _ in out.rglob("*.ts"))  # not (yet) moved
+    return figures
+
+
+def run_floor(urls: list[str], warmup: float, seconds: float) -> dict:
+    """The floor reader on the same sessions."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "rtsp_floor.py"), *urls],
+                            stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()  # "reading N sessions"
+    figures = measure([proc.pid], warmup, seconds)
+    proc.send_signal(signal.SIGTERM)
+    last = proc.stdout.read().strip().splitlines()
+    proc.wait(60)
+    figures["bytes"] = json.loads(last[-1])["bytes"] if last else None
     return figures
 
 
@@ -189,14 +257,27 @@ def segment_figures(db_url: str, cameras: int, seconds: float) -> dict:
             "upload_lag_p99_s": round(lags[int(0.99 * (len(lags) - 1))], 3) if lags else None}
 
 
+def per_camera_minute(runs: list[dict], cameras: int) -> float | None:
+    """CPU seconds per camera-minute over every round of one candidate."""
+    if not runs:
+        return None
+    return sum(r["cpu_s"] for r in runs) / (cameras * sum(r["seconds"] for r in runs) / 60)
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 cameras, 15 s window")
     parser.add_argument("--cameras", type=int)
     parser.add_argument("--seconds", type=float)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the four candidates in turn this many times")
     parser.add_argument("--store", choices=("s3", "file"), default="s3",
-                        help="s3: moto on loopback (its Python server shares our 2 cores); "
-                             "file: the local FileStore, to compare recording cost alone")
+                        help="s3: moto on loopback, pinned to one core and not counted; "
+                             "file: the local FileStore (rclone moves into a folder)")
     args = parser.parse_args()
     cameras = args.cameras or (10 if args.quick else 100)
     seconds = args.seconds or (15.0 if args.quick else 60.0)
@@ -204,54 +285,101 @@ def main() -> None:
     size, bitrate = ("1280x720", "2M") if args.quick else ("1920x1080", "3M")
     ffmpeg, ffmpeg_note = find_ffmpeg()
     log(ffmpeg_note)
+    rclone = shutil.which("rclone")
     work = Path(tempfile.mkdtemp(prefix="record-bench-"))
     sim, ports = start_simulator(cameras, size, bitrate)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    moto.start()
+    port = free_port()
+    moto = start_moto(port) if args.store == "s3" else None
+    runs: dict[str, list[dict]] = {"camerahub": [], "ffmpeg": [], "ffmpeg_rclone": [],
+                                   "floor": []}
+    figures: dict = {}
     try:
-        endpoint = f"http://127.0.0.1:{moto._port}"
+        endpoint = f"http://127.0.0.1:{port}"
         env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-               "AWS_EC2_METADATA_DISABLED": "true", "CAMERAHUB_CAMERA_PASSWORD": "admin",
-               "CAMERAHUB_DATABASE_URL": f"sqlite:///{work / 'bench.db'}"}
+               "AWS_EC2_METADATA_DISABLED": "true", "CAMERAHUB_CAMERA_PASSWORD": "admin"}
         os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
-        make_client(S3Settings(bucket=bucket, endpoint_url=endpoint, path_style=True)
-                    ).create_bucket(Bucket=bucket)
-        cfg_path = work / "bench.yaml"
-        data = config(cameras, ports, endpoint, bucket, work / "data")
-        if args.store == "file":
-            data["storage"] = {"backend": "file", "file": {"path": str(work / "store")}}
-        cfg_path.write_text(yaml.safe_dump(data), encoding="utf-8")
-        log(f"camerahub record: {cameras} cameras for {seconds:.0f} s")
-        ours = run_camerahub(cfg_path, env, warmup, seconds)
-        figures = segment_figures(env["CAMERAHUB_DATABASE_URL"], cameras, warmup + ours["seconds"])
-        ref = None
-        if ffmpeg:
-            base = ports["hq_base"].rsplit(".", 1)[0]
-            urls = [f"rtsp://admin:admin@{base}.{i}:{ports['rtsp_port']}/main"
-                    for i in range(1, cameras + 1)]
-            log(f"ffmpeg reference: {cameras} processes for {seconds:.0f} s")
-            ref = run_ffmpeg(ffmpeg, urls, warmup, seconds, work / "ffmpeg")
+        if moto:
+            make_client(S3Settings(bucket=bucket, endpoint_url=endpoint, path_style=True)
+                        ).create_bucket(Bucket=bucket)
+        base = ports["hq_base"].rsplit(".", 1)[0]
+        urls = [f"rtsp://admin:admin@{base}.{i}:{ports['rtsp_port']}/main"
+                for i in range(1, cameras + 1)]
+        for n in range(args.rounds):
+            round_dir = work / f"round{n}"
+            env["CAMERAHUB_DATABASE_URL"] = f"sqlite:///{round_dir / 'bench.db'}"
+            round_dir.mkdir()
+            cfg_path = round_dir / "bench.yaml"
+            data = config(cameras, ports, endpoint, bucket, round_dir / "data")
+            if args.store == "file":
+                data["storage"] = {"backend": "file", "file": {"path": str(round_dir / "store")}}
+            cfg_path.write_text(yaml.safe_dump(data), encoding="utf-8")
+            log(f"round {n + 1}: camerahub record, {cameras} cameras for {seconds:.0f} s")
+            runs["camerahub"].append(run_camerahub(cfg_path, env, warmup, seconds))
+            if n == 0:
+                figures = segment_figures(env["CAMERAHUB_DATABASE_URL"], cameras,
+                                          warmup + runs["camerahub"][0]["seconds"])
+            if ffmpeg:
+                log(f"round {n + 1}: ffmpeg alone, {cameras} processes")
+                runs["ffmpeg"].append(run_ffmpeg(ffmpeg, urls, warmup, seconds,
+                                                 round_dir / "ffmpeg"))
+            if ffmpeg and rclone:
+                log(f"round {n + 1}: ffmpeg + rclone move --checksum")
+                src = round_dir / "ffmpeg-rclone"
+                dest = (f"bench:{bucket}/rclone-{n}" if moto
+                        else str(round_dir / "rclone-store"))
+                mover = [rclone, "move", str(src), dest, "--checksum", "--min-age", "3s",
+                         "--transfers", "8", "--exclude", "*.tmp"]
+                runs["ffmpeg_rclone"].append(run_ffmpeg(ffmpeg, urls, warmup, seconds, src,
+                                                        mover, rclone_env(args.store,
+                                                                          endpoint)))
+            log(f"round {n + 1}: floor (read the sessions to nowhere)")
+            runs["floor"].append(run_floor(urls, warmup, seconds))
     finally:
-        moto.stop()
+        if moto:
+            moto.terminate()
+            moto.wait(30)
         sim.stop()
         shutil.rmtree(work, ignore_errors=True)
-    per_cam_min = lambda r: r["cpu_s"] / (cameras * r["seconds"] / 60)  # noqa: E731
-    group = lambda g: ours["threads"].get(g, 0.0) / (cameras * ours["seconds"] / 60)  # noqa: E731
+    ours, ff = runs["camerahub"], runs["ffmpeg"]
+    cpu = per_camera_minute(ours, cameras)
+    ff_cpu = per_camera_minute(ff, cameras)
+    ffr_cpu = per_camera_minute(runs["ffmpeg_rclone"], cameras)
+    floor_cpu = per_camera_minute(runs["floor"], cameras)
+    camera_minutes = cameras * sum(r["seconds"] for r in ours) / 60
+
+    def group(g: str) -> float:
+        return sum(r["threads"].get(g, 0.0) for r in ours) / camera_minutes
+
+    rounded = lambda v: round(v, 3) if v is not None else None  # noqa: E731
     result = {
-        "cameras": cameras, "seconds": round(ours["seconds"], 1),
-        "main_stream": f"{size}@{bitrate}",
-        "cpu_s_per_camera_minute": round(per_cam_min(ours), 3),
-        "ffmpeg_cpu_s_per_camera_minute": round(per_cam_min(ref), 3) if ref else None,
-        "cpu_ratio_vs_ffmpeg": round(per_cam_min(ours) / per_cam_min(ref), 3) if ref else None,
+        "cameras": cameras, "seconds": round(ours[0]["seconds"], 1), "rounds": args.rounds,
+        "main_stream": f"{size}@{bitrate}", "store": args.store,
+        "cpu_s_per_camera_minute": rounded(cpu),
+        "ffmpeg_cpu_s_per_camera_minute": rounded(ff_cpu),
+        "ffmpeg_rclone_cpu_s_per_camera_minute": rounded(ffr_cpu),
+        "floor_cpu_s_per_camera_minute": rounded(floor_cpu),
+        "cpu_ratio_vs_ffmpeg_rclone": ratio(cpu, ffr_cpu),
+        "cpu_ratio_vs_ffmpeg": ratio(cpu, ff_cpu),
+        "cpu_ratio_vs_floor": ratio(cpu, floor_cpu),
+        "ffmpeg_rclone_ratio_vs_floor": ratio(ffr_cpu, floor_cpu),
         # the same split by thread: stream copy into segments (what ffmpeg does) vs upload
         "record_threads_cpu_s_per_camera_minute": round(group("rec"), 3),
         "upload_threads_cpu_s_per_camera_minute": round(group("upload"), 3),
         "other_threads_cpu_s_per_camera_minute": round(group("other"), 3),
-        "record_only_ratio_vs_ffmpeg": round(group("rec") / per_cam_min(ref), 3) if ref else None,
-        "rss_mb": round(ours["rss_mb"], 1),
-        "ffmpeg_rss_mb": round(ref["rss_mb"], 1) if ref else None,
-        "store": args.store, "ffmpeg": ffmpeg_note, **figures,
+        "record_cpu_ratio_vs_ffmpeg": ratio(group("rec"), ff_cpu),
+        "rss_mb": round(max(r["rss_mb"] for r in ours), 1),
+        "ffmpeg_rss_mb": round(max(r["rss_mb"] for r in ff), 1) if ff else None,
+        "rss_ratio_vs_ffmpeg": ratio(max(r["rss_mb"] for r in ours),
+                                     max(r["rss_mb"] for r in ff) if ff else None),
+        "floor_bytes_per_camera_s": (round(runs["floor"][0]["bytes"] / cameras
+                                           / runs["floor"][0]["seconds"])
+                                     if runs["floor"] and runs["floor"][0].get("bytes")
+                                     else None),
+        "rclone_segments_left_behind": (runs["ffmpeg_rclone"][0]["left_behind"]
+                                        if runs["ffmpeg_rclone"] else None),
+        "ffmpeg": ffmpeg_note, "rclone": rclone or "not installed (apt-get install rclone)",
+        **figures,
     }
     print(json.dumps(result, ensure_ascii=False))
 
