@@ -1,0 +1,171 @@
+"""How many cameras this node records: camerahub and one ffmpeg per camera, ramped up.
+
+For each step (100, 200, 300, ... cameras at 1080p 3 Mbit/s by default) a simulator serves
+that many cameras and each candidate records them for the window on the FileStore:
+
+- camerahub holds a step when every camera stored every whole segment of the window, with
+  no discontinuity, and the upload lag did not keep growing (the last segments' lag is not
+  more than twice the first ones' plus 2 s);
+- ffmpeg holds a step when every camera's folder has every whole segment of the window.
+
+The ramp stops for a candidate at its first step not held; the figures are the most cameras
+each held (`max_cameras`, `ffmpeg_max_cameras`).
+
+    python benchmarks/record_scale.py                   # 100, 200, 300 ... for 60 s each
+    python benchmarks/record_scale.py --quick           # 10, 20, 40 at 720p for 25 s each
+    python benchmarks/record_scale.py --steps 100,300,500
+
+The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from sqlalchemy import select
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from record_bench import config, find_ffmpeg, log, start_simulator  # noqa: E402
+
+from camerahub.db import models as m  # noqa: E402
+from camerahub.db.engine import open_database  # noqa: E402
+
+SEGMENT_S = 10
+
+
+def whole_segments(seconds: float) -> int:
+    """Whole segments every camera must have stored in a window (the first and last may be
+    partial: a recorder starts and stops mid-segment)."""
+    return max(int(seconds // SEGMENT_S) - 1, 1)
+
+
+def camerahub_step(cameras: int, ports: dict, seconds: float, work: Path) -> dict:
+    cfg = config(cameras, ports, "http://127.0.0.1:9", "unused", work / "data")
+    cfg["storage"] = {"backend": "file", "file": {"path": str(work / "store")}}
+    cfg_path = work / "scale.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    db_url = f"sqlite:///{work / 'scale.db'}"
+    env = {**os.environ, "CAMERAHUB_CAMERA_PASSWORD": "admin", "CAMERAHUB_DATABASE_URL": db_url}
+    cli = [sys.executable, "-m", "camerahub.cli"]
+    subprocess.run([*cli, "deploy", "apply", "-f", str(cfg_path)], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([*cli, "record", "--config", str(cfg_path)], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    time.sleep(seconds)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(600)
+    _, sessions = open_database(db_url)
+    with sessions() as s:
+        segs = list(s.scalars(select(m.Segment).order_by(m.Segment.camera_id, m.Segment.start)))
+    by_cam: dict[str, list] = {}
+    for seg in segs:
+        by_cam.setdefault(seg.camera_id, []).append(seg)
+    need = whole_segments(seconds)
+    short = sum(max(need - sum(1 for x in mine if x.duration_ms >= 9000), 0)
+                for mine in by_cam.values()) + (cameras - len(by_cam)) * need
+    holes = sum(1 for mine in by_cam.values() for a, b in zip(mine, mine[1:], strict=False)
+                if (b.start - a.end).total_seconds() > 0.002)
+    lags = [(x.stored_at - x.end).total_seconds() for x in sorted(segs, key=lambda x: x.end)]
+    tenth = max(len(lags) // 10, 1)
+    first = sum(lags[:tenth]) / tenth if lags else 0.0
+    last = sum(lags[-tenth:]) / tenth if lags else 0.0
+    growing = last > 2 * first + 2.0
+    return {"cameras": cameras, "missing_segments": short, "discontinuities": holes,
+            "lag_first_s": round(first, 2), "lag_last_s": round(last, 2),
+            "lag_growing": growing, "held": short == 0 and holes == 0 and not growing}
+
+
+def ffmpeg_step(ffmpeg: str, cameras: int, ports: dict, seconds: float, work: Path) -> dict:
+    base = ports["hq_base"].rsplit(".", 1)[0]
+    procs = []
+    for i in range(1, cameras + 1):
+        folder = work / f"cam{i:03d}"
+        folder.mkdir(parents=True)
+        url = f"rtsp://admin:admin@{base}.{i}:{ports['rtsp_port']}/main"
+        procs.append(subprocess.Popen(
+            [ffmpeg, "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
+             "-c", "copy", "-f", "segment", "-segment_time", str(SEGMENT_S),
+             str(folder / "%05d.ts")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(seconds)
+    for p in procs:
+        p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    need = whole_segments(seconds)
+    short = 0
+    for i in range(1, cameras + 1):
+        files = sorted((work / f"cam{i:03d}").glob("*.ts"))
+        # every file but the last is a closed segment
+        short += max(need - max(len(files) - 1, 0), 0)
+    return {"cameras": cameras, "missing_segments": short, "held": short == 0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10, 20, 40 cameras at 720p")
+    parser.add_argument("--steps", help="comma-separated camera counts")
+    parser.add_argument("--seconds", type=float)
+    parser.add_argument("--max-cameras", type=int, default=1000)
+    args = parser.parse_args()
+    if args.steps:
+        steps = [int(x) for x in args.steps.split(",")]
+    elif args.quick:
+        steps = [10, 20, 40]
+    else:
+        steps = list(range(100, args.max_cameras + 1, 100))
+    seconds = args.seconds or (25.0 if args.quick else 60.0)
+    size, bitrate = ("1280x720", "2M") if args.quick else ("1920x1080", "3M")
+    ffmpeg, note = find_ffmpeg()
+    results: dict[str, list[dict]] = {"camerahub": [], "ffmpeg": []}
+    alive = {"camerahub": True, "ffmpeg": ffmpeg is not None}
+    for cameras in steps:
+        if not any(alive.values()):
+            break
+        sim, ports = start_simulator(cameras, size, bitrate)
+        try:
+            for name in ("camerahub", "ffmpeg"):
+                if not alive[name]:
+                    continue
+                work = Path(tempfile.mkdtemp(prefix=f"record-scale-{name}-"))
+                try:
+                    log(f"{name}: {cameras} cameras for {seconds:.0f} s")
+                    step = (camerahub_step(cameras, ports, seconds, work) if name == "camerahub"
+                            else ffmpeg_step(ffmpeg, cameras, ports, seconds, work))
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+                log(f"  {step}")
+                results[name].append(step)
+                alive[name] = step["held"]
+        finally:
+            sim.stop()
+
+    def most(name: str) -> int:
+        return max((s["cameras"] for s in results[name] if s["held"]), default=0)
+
+    print(json.dumps({"main_stream": f"{size}@{bitrate}", "seconds": seconds, "store": "file",
+                      "max_cameras": most("camerahub"), "ffmpeg_max_cameras": most("ffmpeg"),
+                      # False: every step tried was held, so the limit lies beyond them
+                      "limit_found": not alive["camerahub"],
+                      "ffmpeg_limit_found": not alive["ffmpeg"],
+                      "steps": results, "ffmpeg": note}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
