@@ -152,6 +152,9 @@ class Demo:
 
     def record(self) -> None:
         """Record every camera into a local FileStore until the demo stops."""
+        from camerahub.db.types import utcnow
+
+        self.recording_since = utcnow()
         rec = build_recorder(self.services)
         rec.start()
         self.stoppers.append(rec.stop)
@@ -186,17 +189,10 @@ class Demo:
                                           func.sum(m.Segment.duration_ms))).one()
         if not nbytes or not ms:
             return
-        per_hour = nbytes / (ms / 1000) * 3600 * len(self.cfg.cameras) / max(
-            1, self._recorded_cameras())
+        per_hour = hourly_bytes(nbytes, ms, len(self.cfg.cameras))
         say(f"== disk: recording {len(self.cfg.cameras)} cameras writes about "
             f"{per_hour / 1e9:.1f} GB an hour; the demo keeps {self.args.keep_hours:g} h "
             f"(about {per_hour * self.args.keep_hours / 1e9:.1f} GB) plus held evidence")
-
-    def _recorded_cameras(self) -> int:
-        from sqlalchemy import distinct, func, select
-
-        with self.sessions() as s:
-            return s.scalar(select(func.count(distinct(m.Segment.camera_id)))) or 0
 
     def sign_in_hint(self) -> None:
         """Every demo user with their role, and this run's password."""
@@ -225,7 +221,8 @@ class Demo:
         say(f"== API and web UI on {self.base}/")
 
     def wait_for_footage(self, per_camera: int = 2) -> None:
-        """Until every camera has segments in the index."""
+        """Until every camera has segments of this run in the index (a previous run's footage
+        does not count: the story plays what was just recorded)."""
         from sqlalchemy import func, select
 
         say("== waiting for the first segments of every camera ...")
@@ -233,10 +230,12 @@ class Demo:
         while time.monotonic() < deadline:
             with self.sessions() as s:
                 counts = dict(s.execute(select(m.Segment.camera_id, func.count())
+                                        .where(m.Segment.start >= self.recording_since)
                                         .group_by(m.Segment.camera_id)).all())
             ready = sum(1 for c in self.cfg.cameras if counts.get(c.id, 0) >= per_camera)
             if ready == len(self.cfg.cameras):
-                say(f"   {sum(counts.values())} segments indexed for {ready} cameras")
+                say(f"   {sum(counts.values())} segments of this run indexed for {ready} "
+                    "cameras")
                 return
             time.sleep(2)
         say(f"   only {ready} of {len(self.cfg.cameras)} cameras have footage so far")
@@ -311,3 +310,9 @@ class Demo:
                 stopper()
             except Exception as exc:  # noqa: BLE001 - keep stopping the rest
                 say(f"   (stopping: {exc})")
+
+
+def hourly_bytes(total_bytes: int, total_ms: int, cameras: int) -> float:
+    """Bytes an hour for `cameras` cameras, from segments' summed sizes and durations (summed
+    over every camera recorded: their ratio is one camera's average rate)."""
+    return total_bytes / (total_ms / 1000) * 3600 * cameras
