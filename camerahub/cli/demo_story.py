@@ -258,9 +258,11 @@ class Demo:
                  "window": {"start": start.isoformat(), "end": end.isoformat()}}
         with httpx.Client(base_url=self.base, timeout=60) as client:
             resp = client.post("/api/v1/alerts", json=alert, headers={"X-API-Key": key})
-            incident = resp.json()["incident_id"]
-            say(f"== log alert {alert['alert_id']} at {ROOM_TERMINAL}: incident {incident} "
-                "opened; the room's footage is held and its managers have a time-boxed grant")
+            body = resp.json()
+            incident = body["incident_id"]
+            what = ("joins open incident" if body.get("joined") else "opens incident")
+            say(f"== log alert {alert['alert_id']} at {ROOM_TERMINAL} {what} {incident}; "
+                "the room's footage is held and its managers have a time-boxed grant")
             self.review(client, incident, start, end)
             self.export(client, incident)
 
