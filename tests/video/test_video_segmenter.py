@@ -172,34 +172,44 @@ def test_ids_that_cannot_name_files_are_refused(tmp_path, camera):
 
 
 def test_a_segment_whose_write_failed_is_never_published_with_a_digest(h264_ts, tmp_path):
-    """Disk full mid-segment: part of a block may be on disk, unhashed. close() must fail
-    and so must the sink's commit (the file stays in incoming/ for recovery, which hashes
-    what is on disk) rather than hand out a SHA-256 of bytes the file does not hold."""
+    """Disk full mid-segment: part of a block may be on disk, unhashed. The session must end
+    (StreamEnded, so the recorder retries later) with the file abandoned to recovery (which
+    hashes what is on disk), never committed with a SHA-256 of bytes the file does not hold.
+    Driven through the public Segmenter with a spool whose files all land on /dev/full."""
     import errno
     from pathlib import Path
 
     from camerahub.storage.spoolfiles import OpenSidecar, SpoolFile
-    from camerahub.video.segmenter import _SegmentMuxer
 
     full = Path("/dev/full")
     if not full.exists():
         pytest.skip("needs /dev/full")
-    opened = OpenSidecar("cam-1", "hq", datetime(2026, 11, 26, 3, 15, tzinfo=UTC))
-    with av.open(str(h264_ts)) as source:
-        stream = source.streams.video[0]
-        segment = _SegmentMuxer(SpoolFile(full, opened), stream, 0)
-        # PyAV reports the callback's failure as OSError or as its own callback error
-        with pytest.raises((OSError, av.error.FFmpegError)):
-            for packet in source.demux(stream):
-                if packet.dts is not None:
-                    segment.write(packet, packet.pts, packet.pts, 0)
-        assert segment.file.failed.errno == errno.ENOSPC
-        with pytest.raises((OSError, av.error.FFmpegError)):
-            segment.close()
-        sink = SpoolSink(tmp_path / "spool")
-        with pytest.raises(OSError):  # no digest handed out; recovery takes over
-            sink.commit(segment.file, duration_ms=1000, frames=15, keyframes=1, codec="h264",
-                        width=SIZE[0], height=SIZE[1])
+
+    class FullDiskSpool(SpoolSink):
+        """A real spool whose segment files are written to a device that is always full."""
+
+        def __init__(self, root):
+            super().__init__(root)
+            self.abandoned: list[SpoolFile] = []
+
+        def begin(self, camera_id, site, start_utc, ext):
+            return SpoolFile(full, OpenSidecar(camera_id, site, start_utc))
+
+        def abandon(self, file):
+            self.abandoned.append(file)
+
+    sink, announced = FullDiskSpool(tmp_path / "spool"), []
+    t0 = datetime(2026, 11, 26, 3, 15, tzinfo=UTC)
+    segmenter = Segmenter("cam-1", "hq", sink, announced.append,
+                          SegmenterConfig(segment_seconds=10, drift_threshold_s=None),
+                          clock=lambda: t0)
+    with pytest.raises(StreamEnded):
+        segmenter.record(str(h264_ts))
+    assert announced == []
+    assert sink.abandoned and sink.abandoned[0].failed.errno == errno.ENOSPC
+    with pytest.raises(OSError):  # the spool itself refuses to seal a file that failed
+        sink.commit(sink.abandoned[0], duration_ms=1000, frames=15, keyframes=1,
+                    codec="h264", width=SIZE[0], height=SIZE[1])
     assert list((tmp_path / "spool" / "ready").iterdir()) == []
 
 
