@@ -16,6 +16,7 @@ that died anyway (a BaseException, a bug in the failure handling itself) and cou
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -47,6 +48,7 @@ from camerahub.storage.errors import StorageError
 from camerahub.times import wire_time
 from camerahub.video import salvage_segment
 from camerahub.video.errors import (
+    SinkFailed,
     StreamEnded,
     StreamError,
     StreamInvalid,
@@ -98,6 +100,8 @@ def gap_cause(exc: StreamError) -> str:
         return "stream_stalled"
     if isinstance(exc, StreamInvalid):
         return "stream_invalid"
+    if isinstance(exc, SinkFailed):  # the spool, not the camera
+        return "spool_full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "internal"
     if isinstance(exc, StreamEnded):
         return "camera_dropped"
     return "stream_error"
@@ -341,6 +345,7 @@ class Recorder:
         return delay
 
     def _on_segment(self, cam: m.Camera, info: SpoolItem) -> None:
+        self.spool.note_disk_full(False)  # a segment was finished: the disk takes writes
         with self._lock:
             unsettled = cam.id in self._unsettled
             self._unsettled.discard(cam.id)
@@ -352,6 +357,8 @@ class Recorder:
 
     def _on_stream_event(self, cam: m.Camera, exc: StreamError) -> None:
         cause = gap_cause(exc)
+        if cause == "spool_full":
+            self.spool.note_disk_full(True)
         start = exc.last_end_utc or utcnow()
         with self._lock:
             self._unsettled.add(cam.id)
@@ -414,9 +421,11 @@ class Recorder:
         log.warning("upload of %s failed (%s); retry in %.1f s", item.path.name, exc, delay)
 
     def _on_alarm(self, alarm: SpoolAlarm) -> None:
-        severity = "critical" if alarm.state == "over_limit" else "info"
+        severity = "critical" if alarm.state in ("over_limit", "disk_full") else "info"
+        what = {"disk_full": "spool disk full: cameras cannot record; ",
+                "disk_recovered": "spool disk takes footage again; "}.get(alarm.state, "")
         self._event(f"spool.{alarm.state}", severity,
-                    f"spool holds {alarm.bytes >> 20} MiB (limit {alarm.limit >> 20} MiB)",
+                    f"{what}spool holds {alarm.bytes >> 20} MiB (limit {alarm.limit >> 20} MiB)",
                     {"bytes": alarm.bytes, "limit": alarm.limit})
 
     # --- bookkeeping ---------------------------------------------------------------------------
