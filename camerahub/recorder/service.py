@@ -67,6 +67,9 @@ StreamResolver = Callable[[m.Camera], str]
 AUTH_RETRY_S = 300.0
 # How often the supervisor looks at the camera threads when no thread told it it ended.
 SUPERVISE_S = 5.0
+# A segment starting later than this after its camera's previous one, with no gap open, left
+# a hole inside a session: it becomes a gap row (segments of one session abut exactly).
+HOLE_TOLERANCE = timedelta(milliseconds=250)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ class Recorder:
         # Cameras with an open gap or a recording state other than "recording": only their
         # next segment needs a database write; every other segment costs none.
         self._unsettled: set[str] = set()
+        self._last_end: dict[str, datetime] = {}  # end of each camera's newest segment
         self._lock = threading.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -349,11 +353,32 @@ class Recorder:
         with self._lock:
             unsettled = cam.id in self._unsettled
             self._unsettled.discard(cam.id)
-        if unsettled:
-            with self.sessions.begin() as s:
-                index.close_gaps(s, cam.id, info.start_utc)
-                _state(s, cam.id).recording = "recording"
-        self.uploader.notify(info.path)
+            previous_end, self._last_end[cam.id] = self._last_end.get(cam.id), info.end_utc
+        hole = None if previous_end is None else info.start_utc - previous_end
+        try:
+            if unsettled:
+                with self.sessions.begin() as s:
+                    index.close_gaps(s, cam.id, info.start_utc)
+                    _state(s, cam.id).recording = "recording"
+            elif hole is not None and hole > HOLE_TOLERANCE:
+                self._record_hole(cam.id, previous_end, info.start_utc)
+        except Exception:
+            with self._lock:  # try again with the next segment
+                self._unsettled.add(cam.id)
+            raise
+        finally:
+            self.uploader.notify(info.path)
+
+    def _record_hole(self, camera_id: str, start: datetime, end: datetime) -> None:
+        """Footage of one session that does not abut the previous segment: the stream paused
+        (shorter than the stall timeout), its time jumped or packets were refused. A closed
+        gap says so, so that no second of the camera's time is unaccounted for."""
+        seconds = (end - start).total_seconds()
+        log.warning("camera %s: %.1f s without footage inside a session", camera_id, seconds)
+        with self.sessions.begin() as s:
+            index.record_gap(s, camera_id, start, end, "stream_stalled",
+                             f"no footage for {seconds:.1f} s within a session (the stream "
+                             "paused, its time jumped or packets were refused)")
 
     def _on_stream_event(self, cam: m.Camera, exc: StreamError) -> None:
         cause = gap_cause(exc)

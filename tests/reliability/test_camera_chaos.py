@@ -53,14 +53,18 @@ def _chaos(sim, cameras: dict[str, str], rng: random.Random, stop: threading.Eve
            log: list) -> None:
     """Until stop: break a healthy camera now and then, heal it a while later."""
     broken: dict[str, tuple[str, float]] = {}  # camera -> (fault, heal at, monotonic)
+    healed: dict[str, float] = {}  # camera -> when it was healed (monotonic)
     while not stop.wait(rng.uniform(1.0, 4.0)):
         now = time.monotonic()
         for cam, (_, heal_at) in list(broken.items()):
             if heal_at <= now:
                 sim.clear_faults(cameras[cam])
                 del broken[cam]
+                healed[cam] = now
                 _healed(log, cam)
-        healthy = [c for c in cameras if c not in broken]
+        # a camera just healed records a while before it is broken again, so that each
+        # fault's gap is its own (a session cut by the last fault may end just after it)
+        healthy = [c for c in cameras if c not in broken and now - healed.get(c, -1e9) > 8]
         if healthy and len(broken) < len(cameras) // 2 + 1:
             cam, fault = rng.choice(healthy), rng.choice(sorted(CAUSES))
             sim.set_faults(cameras[cam], **_faults(rng, fault))
