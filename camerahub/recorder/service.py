@@ -16,6 +16,7 @@ that died anyway (a BaseException, a bug in the failure handling itself) and cou
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -47,6 +48,7 @@ from camerahub.storage.errors import StorageError
 from camerahub.times import wire_time
 from camerahub.video import salvage_segment
 from camerahub.video.errors import (
+    SinkFailed,
     StreamEnded,
     StreamError,
     StreamInvalid,
@@ -65,6 +67,9 @@ StreamResolver = Callable[[m.Camera], str]
 AUTH_RETRY_S = 300.0
 # How often the supervisor looks at the camera threads when no thread told it it ended.
 SUPERVISE_S = 5.0
+# A segment starting later than this after its camera's previous one, with no gap open, left
+# a hole inside a session: it becomes a gap row (segments of one session abut exactly).
+HOLE_TOLERANCE = timedelta(milliseconds=250)
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,8 @@ def gap_cause(exc: StreamError) -> str:
         return "stream_stalled"
     if isinstance(exc, StreamInvalid):
         return "stream_invalid"
+    if isinstance(exc, SinkFailed):  # the spool, not the camera
+        return "spool_full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "internal"
     if isinstance(exc, StreamEnded):
         return "camera_dropped"
     return "stream_error"
@@ -145,6 +152,7 @@ class Recorder:
         # Cameras with an open gap or a recording state other than "recording": only their
         # next segment needs a database write; every other segment costs none.
         self._unsettled: set[str] = set()
+        self._last_end: dict[str, datetime] = {}  # end of each camera's newest segment
         self._lock = threading.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -341,17 +349,41 @@ class Recorder:
         return delay
 
     def _on_segment(self, cam: m.Camera, info: SpoolItem) -> None:
+        self.spool.note_disk_full(False)  # a segment was finished: the disk takes writes
         with self._lock:
             unsettled = cam.id in self._unsettled
             self._unsettled.discard(cam.id)
-        if unsettled:
-            with self.sessions.begin() as s:
-                index.close_gaps(s, cam.id, info.start_utc)
-                _state(s, cam.id).recording = "recording"
-        self.uploader.notify(info.path)
+            previous_end, self._last_end[cam.id] = self._last_end.get(cam.id), info.end_utc
+        hole = None if previous_end is None else info.start_utc - previous_end
+        try:
+            if unsettled:
+                with self.sessions.begin() as s:
+                    index.close_gaps(s, cam.id, info.start_utc)
+                    _state(s, cam.id).recording = "recording"
+            elif hole is not None and hole > HOLE_TOLERANCE:
+                self._record_hole(cam.id, previous_end, info.start_utc)
+        except Exception:
+            with self._lock:  # try again with the next segment
+                self._unsettled.add(cam.id)
+            raise
+        finally:
+            self.uploader.notify(info.path)
+
+    def _record_hole(self, camera_id: str, start: datetime, end: datetime) -> None:
+        """Footage of one session that does not abut the previous segment: the stream paused
+        (shorter than the stall timeout), its time jumped or packets were refused. A closed
+        gap says so, so that no second of the camera's time is unaccounted for."""
+        seconds = (end - start).total_seconds()
+        log.warning("camera %s: %.1f s without footage inside a session", camera_id, seconds)
+        with self.sessions.begin() as s:
+            index.record_gap(s, camera_id, start, end, "stream_stalled",
+                             f"no footage for {seconds:.1f} s within a session (the stream "
+                             "paused, its time jumped or packets were refused)")
 
     def _on_stream_event(self, cam: m.Camera, exc: StreamError) -> None:
         cause = gap_cause(exc)
+        if cause == "spool_full":
+            self.spool.note_disk_full(True)
         start = exc.last_end_utc or utcnow()
         with self._lock:
             self._unsettled.add(cam.id)
@@ -414,9 +446,11 @@ class Recorder:
         log.warning("upload of %s failed (%s); retry in %.1f s", item.path.name, exc, delay)
 
     def _on_alarm(self, alarm: SpoolAlarm) -> None:
-        severity = "critical" if alarm.state == "over_limit" else "info"
+        severity = "critical" if alarm.state in ("over_limit", "disk_full") else "info"
+        what = {"disk_full": "spool disk full: cameras cannot record; ",
+                "disk_recovered": "spool disk takes footage again; "}.get(alarm.state, "")
         self._event(f"spool.{alarm.state}", severity,
-                    f"spool holds {alarm.bytes >> 20} MiB (limit {alarm.limit >> 20} MiB)",
+                    f"{what}spool holds {alarm.bytes >> 20} MiB (limit {alarm.limit >> 20} MiB)",
                     {"bytes": alarm.bytes, "limit": alarm.limit})
 
     # --- bookkeeping ---------------------------------------------------------------------------

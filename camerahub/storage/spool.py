@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SpoolAlarm:
-    """The spool crossed its size limit (`over_limit`) or fell back below it (`recovered`)."""
+    """The spool crossed its size limit (`over_limit`) or fell back below it (`recovered`);
+    its disk refused a write (`disk_full`) or took one again after that (`disk_recovered`)."""
 
     state: str
     bytes: int
@@ -78,6 +79,7 @@ class Spool:
         self.limit_bytes, self.on_alarm = limit_bytes, on_alarm
         self.rescan_interval_s = rescan_interval_s
         self._alarmed = False
+        self._disk_full = False
         self._estimate: int | None = None
         self._scanned_at = 0.0
         self._lock = threading.Lock()
@@ -163,6 +165,20 @@ class Spool:
         log.warning("spool %s: %d bytes (limit %d)", state, size, self.limit_bytes)
         if self.on_alarm is not None:
             self.on_alarm(SpoolAlarm(state, size, self.limit_bytes))
+
+    def note_disk_full(self, full: bool) -> None:
+        """A write to the spool failed for lack of space (True) or a segment was finished
+        again (False): fire `disk_full` once when it starts and `disk_recovered` once when
+        it ends, whatever the size limit says."""
+        with self._lock:
+            if full == self._disk_full:
+                return
+            self._disk_full = full
+        size = self.size_bytes()
+        state = "disk_full" if full else "disk_recovered"
+        log.log(logging.ERROR if full else logging.WARNING, "spool %s: %d bytes held", state, size)
+        if self.on_alarm is not None:
+            self.on_alarm(SpoolAlarm(state, size, self.limit_bytes or 0))
 
     def _estimate_size(self, delta: int, force: bool) -> int:
         """Rescan when due, else adjust the running estimate (call with the lock held)."""

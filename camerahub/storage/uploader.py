@@ -173,7 +173,7 @@ class Uploader:
         """Check, put, record in the index, then free the spool space."""
         if not item.path.exists():
             return  # already uploaded by an earlier run or worker
-        reason = unfit_for_upload(item) or (self.admit(item) if self.admit else None)
+        reason = unfit_for_upload(item) or self._admission(item)
         if reason:
             raise SegmentRefused(reason)
         key = item.key
@@ -190,6 +190,17 @@ class Uploader:
             # The index must learn of every object: keep the spool file and retry.
             raise StorageError(f"on_uploaded failed for {key}: {exc}") from exc
         self.spool.remove(item)
+
+    def _admission(self, item: SpoolItem) -> str | None:
+        """The admit callback's verdict; its failure (the index's database is restarting)
+        is a StorageError, so the segment is retried with backoff instead of being dropped
+        from the queue until the next rescan."""
+        if self.admit is None:
+            return None
+        try:
+            return self.admit(item)
+        except Exception as exc:
+            raise StorageError(f"admission check failed for {item.path.name}: {exc}") from exc
 
     def _quarantine(self, item: SpoolItem, reason: str) -> None:
         """Keep a refused segment for a human and say so."""

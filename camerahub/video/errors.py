@@ -35,6 +35,16 @@ class StreamEnded(StreamError):
     """The session ended (EOF, connection reset or demux error)."""
 
 
+class SinkFailed(StreamEnded):
+    """The session ended because the sink could not take the footage (the spool's disk is
+    full or gone); `errno` is the OS error number, if there was one."""
+
+    def __init__(self, message: str, errno: int | None = None,
+                 last_end_utc: datetime | None = None) -> None:
+        super().__init__(message, last_end_utc)
+        self.errno = errno
+
+
 class StreamInvalid(StreamError):
     """The session delivered no recordable video for the stall timeout: packets that are not
     valid NAL units, keyframes that do not decode, stream time that runs ahead of the wall

@@ -57,6 +57,7 @@ from camerahub import retry
 from camerahub.video.bitstream import NalCheck, keyframe_decodes
 from camerahub.video.errors import (
     ImplausibleTiming,
+    SinkFailed,
     StreamEnded,
     StreamError,
     StreamInvalid,
@@ -282,7 +283,7 @@ class _Session:
         except av.error.FFmpegError as exc:
             raise translate_read_error(exc, self.url) from exc
         except OSError as exc:  # spool disk full or gone: end the session, retry later
-            raise StreamEnded(f"spool write failed: {exc}") from exc
+            raise SinkFailed(f"spool write failed: {exc}", exc.errno) from exc
         finally:
             self.close_segment_safely()
             if self.refused:

@@ -24,3 +24,15 @@ def deployment(sim, storage: dict, tmp_path, **recorder) -> dict:
                      "reconnect_max_s": 2, **recorder},
         "data_dir": str(tmp_path / "data"),
     }
+
+
+def fleet(sim, storage: dict, tmp_path, **recorder) -> dict:
+    """A config recording every camera of the simulator (`cam-01`, ...), two sites."""
+    data = deployment(sim, storage, tmp_path, **recorder)
+    rooms = data["org"]["departments"][0]["divisions"][0]["rooms"]
+    data["cameras"] = [
+        {"id": f"cam-{n:02d}", "name": f"C{n}", "site": "hq" if n % 2 else "fac",
+         "room": "room-a" if n % 2 else "room-b", "address": cam.address}
+        for n, cam in enumerate(sim.cameras, start=1)]
+    assert {r["id"] for r in rooms} == {"room-a", "room-b"}
+    return data
