@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, aliased
 
 from camerahub.db import models as m
 from camerahub.db.types import utcnow
+from camerahub.errors import CamerahubError, ErrorKind
 
 from . import actors
 from .anchors import Anchor, check_anchor
@@ -40,8 +41,10 @@ DISPOSAL_ACTION = "retention.delete"
 UNKNOWN_SITE = ""  # entries naming no known camera (anonymous aggregates, removed cameras)
 
 
-class RegisterError(ValueError):
+class RegisterError(CamerahubError, ValueError):
     """The month or site asked for is not valid input."""
+
+    kind = ErrorKind.INVALID
 
 
 def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:

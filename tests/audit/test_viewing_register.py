@@ -274,3 +274,27 @@ def test_a_broken_chain_is_stated_on_the_register(month, monkeypatch, tmp_path):
         with api.sessions.begin() as s:  # leave the shared month intact for other tests
             s.execute(update(m.AuditEntry).where(m.AuditEntry.seq == seq)
                       .values(reason="窓口の苦情確認"))
+
+
+def test_the_auditors_screen_api(month):
+    api, _, expected, deleted_days = month
+    url = "/api/v1/register/viewing"
+    resp = api.client.get(url, params={"month": MONTH}, headers=api.auth("audit-watanabe"))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["chain"]["ok"] and body["timezone"] == "Asia/Tokyo"
+    assert sum(len(s["accesses"]) for s in body["sites"]) == expected
+    assert len(body["disposals"]) == len(deleted_days)
+    pdf = api.client.get(url, params={"month": MONTH, "format": "pdf", "site": "hq"},
+                         headers=api.auth("audit-watanabe"))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert "viewing-register-2026-11-hq.pdf" in pdf.headers["content-disposition"]
+    for params, status in (({"month": "2026-13"}, 400), ({"month": "11-2026"}, 422),
+                           ({"month": MONTH, "site": "nowhere"}, 400),
+                           ({"month": MONTH, "format": "xls"}, 422)):
+        resp = api.client.get(url, params=params, headers=api.auth("audit-watanabe"))
+        assert resp.status_code == status, (params, resp.text)
+    for user in ("tokatsu-koseki", "ops-takahashi", "kiki-sato"):  # not auditors
+        assert api.client.get(url, params={"month": MONTH},
+                              headers=api.auth(user)).status_code == 403
+    assert api.client.get(url, params={"month": MONTH}).status_code == 401

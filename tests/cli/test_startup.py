@@ -18,8 +18,8 @@ ARGVS = [["--help"], ["deploy", "plan", "--help"], ["deploy", "apply", "--help"]
          ["cameras", "--help"], ["discover", "--help"], ["record", "--help"],
          ["index", "rebuild", "--help"], ["retention", "sweep", "--help"], ["export", "--help"],
          ["export", "verify", "--help"], ["demo", "--help"], ["user", "set-password", "--help"],
-         ["apikey", "create", "--help"], ["audit", "verify", "--help"], ["report", "viewing", "--help"],
-         ["serve", "--help"]]
+         ["apikey", "create", "--help"], ["audit", "verify", "--help"],
+         ["report", "viewing", "--help"], ["serve", "--help"]]
 
 PROBE = """
 import json, sys
