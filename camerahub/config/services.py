@@ -64,6 +64,10 @@ class Retention(Strict):
     """How long footage is kept unless held."""
 
     default_days: int = Field(default=30, ge=1, le=3650)
+    max_days: int | None = Field(
+        default=None, ge=1, le=3650,
+        description="Ceiling no site or camera may exceed (e.g. 14 under an ordinance); "
+                    "a value above it is an error naming its path")
     sweep_interval_s: int = Field(default=3600, ge=60)
 
 
