@@ -16,6 +16,15 @@ class FileStorage(Strict):
     path: Path = Field(default=Path("segments"), description="Relative to the data directory")
 
 
+class HoldRetention(Strict):
+    """S3 Object Lock retention given to held footage, besides the legal hold."""
+
+    mode: Literal["governance", "compliance"] = Field(
+        description="governance: removable only with s3:BypassGovernanceRetention; "
+                    "compliance: nobody, not even the account root, can shorten it")
+    days: int = Field(ge=1, le=3650, description="Retention from the moment the hold is placed")
+
+
 class S3Storage(Strict):
     """Any S3-compatible store (AWS, MinIO, Ceph RGW, Wasabi); credentials from env/profile."""
 
@@ -26,6 +35,9 @@ class S3Storage(Strict):
     sse: Literal["AES256", "aws:kms"] | None = None
     kms_key_id: str | None = None
     profile: str | None = Field(default=None, description="AWS shared-config profile name")
+    hold_retention: HoldRetention | None = Field(
+        default=None, description="Object Lock retention for held footage (where the bucket "
+                                  "has Object Lock), in addition to the legal hold")
 
     @model_validator(mode="after")
     def _kms_needs_key(self) -> S3Storage:

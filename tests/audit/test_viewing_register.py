@@ -1,7 +1,7 @@
 """The viewing register: a month of real requests, sweeps and holds, read back from the trail.
 
 The activity goes through the real app (sign-in, authorization, the audit middleware), the
-real incident routes (holds placed and released) and the real retention sweeper over a
+real incident routes (holds placed and released) and the real retention sweeper over the
 FileStore; only the audit clock is set, so that one test run can fill a whole month. The
 oracles are independent of the register code: the footage entries of the trail in the Tokyo
 month, and the camera-days whose segments the sweep removed from the index.
@@ -28,7 +28,7 @@ from camerahub.cli import main
 from camerahub.db import models as m
 from camerahub.db import segments as index
 from camerahub.retention import RetentionSweeper
-from camerahub.storage import FileStore, segment_key
+from camerahub.storage import segment_key
 from tests.support.api import TEST_PREFIX, build_api
 from tests.support.paths import NAKANO
 
@@ -99,7 +99,7 @@ def month(tmp_path_factory):
     url = f"sqlite:///{data / 'camerahub.db'}"
     api = build_api(url, data_dir=data)
     clock = Clock()
-    store = FileStore(data / "store")
+    store = api.app.state.camerahub.services.store  # the app's own: holds reach its objects
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(audit_log, "utcnow", clock)
         old = _old_footage(store, api.sessions, data)
