@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "input)")
     v.add_argument("bundle", type=Path)
     v.add_argument("--key", "--public-key", dest="public_key", type=Path, metavar="PUBLIC.pem",
-                   help="the trusted public key (else the configured signing key's)")
+                   help="the trusted public key (else export.trusted_public_key_file, else "
+                        "the configured signing key's)")
     v.add_argument("--accept-embedded-key", action="store_true",
                    help="with no trusted key, accept the key the bundle carries (this shows "
                         "the bundle is intact, not who made it)")
@@ -152,14 +153,14 @@ def _print_report(report, untrusted_only: bool) -> None:
 
 
 def _trusted_key(args: argparse.Namespace):
-    from camerahub.export import BundleError, load_public_key
-
+    """--key, else the configured trusted public key, else the configured signing key's
+    public half, else None (only the embedded key: never plain success)."""
     if args.public_key:
-        try:
-            return load_public_key(args.public_key.read_bytes())
-        except (OSError, BundleError) as exc:
-            raise CliError(f"public key {args.public_key}: {exc}", EXIT_INVALID) from None
+        return _public_key(args.public_key)
     ctx = Context(args.config, config_required=False)
+    if ctx.config is not None and ctx.config.export.trusted_public_key_file:
+        path = ctx.config.export.trusted_public_key_file
+        return _public_key(path if path.is_absolute() else ctx.path.parent / path)
     if ctx.config is None or not (ctx.config.export.signing_key_env
                                   or ctx.config.export.signing_key_file):
         return None
@@ -167,6 +168,16 @@ def _trusted_key(args: argparse.Namespace):
         return _load_key(_signing_pem(_signing_ref(ctx))).public_key()
     except Exception:  # noqa: BLE001 - no usable configured key: fall back to the embedded one
         return None
+
+
+def _public_key(path: Path):
+    """A trusted public key from a PEM file; unreadable or not a key is invalid input (2)."""
+    from camerahub.export import BundleError, load_public_key
+
+    try:
+        return load_public_key(path.read_bytes())
+    except (OSError, BundleError) as exc:
+        raise CliError(f"public key {path}: {exc}", EXIT_INVALID) from None
 
 
 def run_keygen(args: argparse.Namespace) -> int:

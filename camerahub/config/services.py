@@ -136,10 +136,14 @@ class Incidents(Strict):
 
 
 class Export(Strict):
-    """Evidence export signing key (Ed25519, PEM), by reference."""
+    """Evidence export signing key (Ed25519, PEM), by reference; the key verifiers trust."""
 
     signing_key_env: str | None = None
     signing_key_file: Path | None = None
+    trusted_public_key_file: Path | None = Field(
+        default=None, description="Public key (PEM) `export verify` checks bundles against "
+                                  "when no --key is given: a verifying machine needs no "
+                                  "private key")
 
 
 class Api(Strict):

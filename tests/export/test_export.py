@@ -7,6 +7,7 @@ import hashlib
 import io
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import av
 import pytest
@@ -236,3 +237,23 @@ def test_sha256sums_must_match_the_signed_manifest(incident, tmp_path, capsys):
     _flip(out, "SHA256SUMS")
     code, text = _verify(capsys, out, "--key", public)
     assert code == 1 and "SHA256SUMS does not match" in text
+
+
+def test_a_trusted_public_key_configured_on_a_verifying_machine(incident, tmp_path, capsys):
+    """A machine that only verifies holds the public key in its YAML, never the private."""
+    out, public, manifest = _bundle(incident, tmp_path)
+    other = tmp_path / "other.pub.pem"
+    other.write_bytes(public_pem(load_private_key(generate_key())))
+
+    def config(name: str, key: str) -> Path:
+        path = tmp_path / name
+        path.write_text((EXAMPLES / "minimal.yaml").read_text(encoding="utf-8")
+                        + f"export: {{trusted_public_key_file: {key}}}\n", encoding="utf-8")
+        return path
+
+    code, text = _verify(capsys, out, "--config", config("right.yaml", public.name))
+    assert code == 0 and "signature checked with trusted key" in text  # relative to the YAML
+    assert manifest["key_fingerprint"] in text
+    assert _verify(capsys, out, "--config", config("wrong.yaml", str(other)))[0] == 1
+    code, text = _verify(capsys, out, "--config", config("gone.yaml", "absent.pub.pem"))
+    assert code == 2 and "absent.pub.pem" in text
