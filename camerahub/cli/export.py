@@ -21,6 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="bundle file (default incident-ID.zip)")
     p.add_argument("--actor", help="who exports (recorded in the chain of custody)")
     p.add_argument("--camera", action="append", help="only this camera (repeatable)")
+    p.add_argument("--unmasked", action="store_true",
+                   help="leave out the cameras' privacy masks (needs --actor of a "
+                        "crisis-management user and --reason; recorded as such)")
+    p.add_argument("--reason", help="why the export is unmasked")
     add_config_arg(p)
     p.set_defaults(func=run_export)
     verbs = p.add_subparsers(dest="verb")
@@ -74,13 +78,38 @@ def run_export(args: argparse.Namespace) -> int:
     out = args.out or Path(f"incident-{args.incident}.zip")
     actor = _actor(args.actor)
     store = ctx.store()
+    privacy = {cam.id: cam.privacy for cam in ctx.config.cameras if cam.privacy.active}
     try:
         with ctx.sessions.begin() as s:
-            manifest = build_bundle(s, store, args.incident, actor, key, out, args.camera)
+            reason = _unmasked_reason(s, ctx, args, actor) if args.unmasked else None
+            manifest = build_bundle(s, store, args.incident, actor, key, out, args.camera,
+                                    privacy=privacy, unmasked_reason=reason)
     except BundleError as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
-    print(f"wrote {out}: {len(manifest['clips'])} clip(s), key {manifest['key_fingerprint']}")
+    masked = manifest["disclosure"].get("masks_applied") or []
+    note = (f"UNMASKED ({reason})" if args.unmasked
+            else f"masks applied to {', '.join(masked)}" if masked else "no masks configured")
+    print(f"wrote {out}: {len(manifest['clips'])} clip(s), {note}, key "
+          f"{manifest['key_fingerprint']}")
     return 0
+
+
+def _unmasked_reason(session, ctx: Context, args: argparse.Namespace, actor: str) -> str:
+    """The reason of an unmasked export, once --actor is an active crisis-management user."""
+    from camerahub.audit import actors
+    from camerahub.db import models as m
+    from camerahub.incidents.errors import IncidentError
+    from camerahub.incidents.service import check_unmasked
+
+    kind, ident = actors.parse(actor)
+    user = session.get(m.User, ident) if kind == actors.USER else None
+    role = user.role if user is not None and user.active else None
+    try:
+        check_unmasked(role, args.reason, ctx.config.access.reason_min_length)
+    except IncidentError as exc:
+        raise CliError(f"{exc} (give --actor USER of that role and --reason)",
+                       EXIT_INVALID) from None
+    return args.reason.strip()
 
 
 def _actor(given: str | None) -> str:

@@ -299,10 +299,20 @@ class IncidentService:
         self._after_commit(outcome)
         return len(holds)
 
-    def export(self, incident_id: int, user_id: str, client: str | None = None) -> Path:
-        """The incident's signed evidence bundle in a temporary file (see evidence.py)."""
+    def export(self, incident_id: int, user_id: str, client: str | None = None,
+               role: str | None = None, unmasked: bool = False,
+               reason: str | None = None) -> Path:
+        """The incident's signed evidence bundle in a temporary file (see evidence.py).
+
+        Clips are masked as each camera's `privacy` says; an unmasked bundle needs the
+        crisis-management role and a stated reason, both recorded with the export.
+        """
+        if unmasked:
+            check_unmasked(role, reason, self.cfg.access.reason_min_length)
+        privacy = {cam.id: cam.privacy for cam in self.cfg.cameras if cam.privacy.active}
         return bundle_to_temp(self.sessions, self.store, self.cfg.export, incident_id,
-                              actors.user(user_id), client)
+                              actors.user(user_id), client, privacy,
+                              reason.strip() if unmasked and reason else None)
 
     def _get(self, s: Session, incident_id: int) -> m.Incident:
         incident = s.get(m.Incident, incident_id)
@@ -427,6 +437,16 @@ def _incident_payload(incident: m.Incident, alert: AlertIn | None) -> dict:
     if alert is not None:
         data |= {"alert_id": alert.alert_id, "rule": alert.rule, "severity": alert.severity}
     return data
+
+
+def check_unmasked(role: str | None, reason: str | None, min_length: int) -> None:
+    """An export without privacy masks: crisis-management only, with a stated reason."""
+    if role != Role.CRISIS_MANAGEMENT:
+        raise IncidentError(ErrorKind.FORBIDDEN,
+                            "an unmasked export needs the crisis-management role")
+    if reason is None or len(reason.strip()) < min_length:
+        raise IncidentError(ErrorKind.INVALID, "an unmasked export needs a reason of at least "
+                                               f"{min_length} characters")
 
 
 def _jsonable(data: dict) -> dict:
