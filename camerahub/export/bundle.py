@@ -277,6 +277,10 @@ Without camerahub (OpenSSL 3 and coreutils), in the unzipped folder:
   4. each hash in SHA256SUMS also appears in manifest.json (grep it): the signature
      covers manifest.json, which lists every clip's SHA-256 and each source segment.
 
+Privacy masks / 画面等のマスク: manifest.json "disclosure" says which cameras' clips were
+re-encoded with privacy masks (each clip's "masked" lists the regions and the original
+clip's SHA-256), or that the bundle is unmasked and why.
+
 Signing key fingerprint (SHA-256 of the raw public key): {fp}
 """
 
