@@ -16,12 +16,16 @@ $(STAMP): pyproject.toml
 
 # The web UI tests drive Debian's headless Chromium (never a downloaded browser); CJK fonts
 # so that Japanese renders in its screenshots; ffprobe/ffmpeg as independent players in tests
-# and references in benchmarks (the product records without them). Needs root (as on CI)
-# the first time only.
+# and references in benchmarks (the product records without them); IPAex Gothic, the TrueType
+# font the viewing register's PDF embeds, and poppler-utils to check that PDF in tests.
+# Needs root (as on CI) the first time only.
 setup: $(STAMP)
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null \
 	  && command -v ffprobe >/dev/null && fc-list 2>/dev/null | grep -qi 'noto sans cjk' \
-	  || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk ffmpeg)
+	  && test -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf \
+	  && command -v pdftoppm >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk ffmpeg \
+	      fonts-ipaexfont-gothic poppler-utils)
 
 # The demo keeps its data in var/demo between runs; demo-reset deletes them first.
 demo: setup

@@ -15,7 +15,7 @@ from .common import EXIT_INVALID, EXIT_RUNTIME, CliError
 # Each module defines register(subparsers); the order is the order of `camerahub --help`.
 # Module names; a module may register several verbs (record: record, index, retention).
 COMMANDS = ("deploy", "cameras", "discover", "record", "export", "demo", "user", "apikey", "audit",
-            "serve")
+            "report", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="bundle file (default incident-ID.zip)")
     p.add_argument("--actor", help="who exports (recorded in the chain of custody)")
     p.add_argument("--camera", action="append", help="only this camera (repeatable)")
+    p.add_argument("--unmasked", action="store_true",
+                   help="leave out the cameras' privacy masks (needs --actor of a "
+                        "crisis-management user and --reason; recorded as such)")
+    p.add_argument("--reason", help="why the export is unmasked")
     add_config_arg(p)
     p.set_defaults(func=run_export)
     verbs = p.add_subparsers(dest="verb")
@@ -29,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "input)")
     v.add_argument("bundle", type=Path)
     v.add_argument("--key", "--public-key", dest="public_key", type=Path, metavar="PUBLIC.pem",
-                   help="the trusted public key (else the configured signing key's)")
+                   help="the trusted public key (else export.trusted_public_key_file, else "
+                        "the configured signing key's)")
     v.add_argument("--accept-embedded-key", action="store_true",
                    help="with no trusted key, accept the key the bundle carries (this shows "
                         "the bundle is intact, not who made it)")
@@ -73,13 +78,38 @@ def run_export(args: argparse.Namespace) -> int:
     out = args.out or Path(f"incident-{args.incident}.zip")
     actor = _actor(args.actor)
     store = ctx.store()
+    privacy = {cam.id: cam.privacy for cam in ctx.config.cameras if cam.privacy.active}
     try:
         with ctx.sessions.begin() as s:
-            manifest = build_bundle(s, store, args.incident, actor, key, out, args.camera)
+            reason = _unmasked_reason(s, ctx, args, actor) if args.unmasked else None
+            manifest = build_bundle(s, store, args.incident, actor, key, out, args.camera,
+                                    privacy=privacy, unmasked_reason=reason)
     except BundleError as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
-    print(f"wrote {out}: {len(manifest['clips'])} clip(s), key {manifest['key_fingerprint']}")
+    masked = manifest["disclosure"].get("masks_applied") or []
+    note = (f"UNMASKED ({reason})" if args.unmasked
+            else f"masks applied to {', '.join(masked)}" if masked else "no masks configured")
+    print(f"wrote {out}: {len(manifest['clips'])} clip(s), {note}, key "
+          f"{manifest['key_fingerprint']}")
     return 0
+
+
+def _unmasked_reason(session, ctx: Context, args: argparse.Namespace, actor: str) -> str:
+    """The reason of an unmasked export, once --actor is an active crisis-management user."""
+    from camerahub.audit import actors
+    from camerahub.db import models as m
+    from camerahub.incidents.errors import IncidentError
+    from camerahub.incidents.service import check_unmasked
+
+    kind, ident = actors.parse(actor)
+    user = session.get(m.User, ident) if kind == actors.USER else None
+    role = user.role if user is not None and user.active else None
+    try:
+        check_unmasked(role, args.reason, ctx.config.access.reason_min_length)
+    except IncidentError as exc:
+        raise CliError(f"{exc} (give --actor USER of that role and --reason)",
+                       EXIT_INVALID) from None
+    return args.reason.strip()
 
 
 def _actor(given: str | None) -> str:
@@ -152,14 +182,14 @@ def _print_report(report, untrusted_only: bool) -> None:
 
 
 def _trusted_key(args: argparse.Namespace):
-    from camerahub.export import BundleError, load_public_key
-
+    """--key, else the configured trusted public key, else the configured signing key's
+    public half, else None (only the embedded key: never plain success)."""
     if args.public_key:
-        try:
-            return load_public_key(args.public_key.read_bytes())
-        except (OSError, BundleError) as exc:
-            raise CliError(f"public key {args.public_key}: {exc}", EXIT_INVALID) from None
+        return _public_key(args.public_key)
     ctx = Context(args.config, config_required=False)
+    if ctx.config is not None and ctx.config.export.trusted_public_key_file:
+        path = ctx.config.export.trusted_public_key_file
+        return _public_key(path if path.is_absolute() else ctx.path.parent / path)
     if ctx.config is None or not (ctx.config.export.signing_key_env
                                   or ctx.config.export.signing_key_file):
         return None
@@ -167,6 +197,16 @@ def _trusted_key(args: argparse.Namespace):
         return _load_key(_signing_pem(_signing_ref(ctx))).public_key()
     except Exception:  # noqa: BLE001 - no usable configured key: fall back to the embedded one
         return None
+
+
+def _public_key(path: Path):
+    """A trusted public key from a PEM file; unreadable or not a key is invalid input (2)."""
+    from camerahub.export import BundleError, load_public_key
+
+    try:
+        return load_public_key(path.read_bytes())
+    except (OSError, BundleError) as exc:
+        raise CliError(f"public key {path}: {exc}", EXIT_INVALID) from None
 
 
 def run_keygen(args: argparse.Namespace) -> int:

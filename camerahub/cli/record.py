@@ -100,7 +100,10 @@ def run_sweep(args: argparse.Namespace) -> int:
     from camerahub.retention import RetentionSweeper
 
     ctx = Context(args.config)
-    report = RetentionSweeper(ctx.sessions, ctx.store()).sweep()
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(ctx.config.system.timezone) if ctx.config else None
+    report = RetentionSweeper(ctx.sessions, ctx.store(), tz=tz).sweep()
     print(f"deleted {report.deleted}, held by object lock {report.locked}, "
           f"failed {len(report.failed)}")
     return 1 if report.failed else 0

@@ -70,6 +70,35 @@ class Recording(Strict):
     retention_days: int | None = Field(default=None, ge=1, le=3650)
 
 
+class MaskRegion(Strict):
+    """A rectangle painted over in disclosed footage, as fractions of the frame (0..1)."""
+
+    x: float = Field(ge=0, lt=1, description="Left edge, fraction of the width")
+    y: float = Field(ge=0, lt=1, description="Top edge, fraction of the height")
+    w: float = Field(gt=0, le=1, description="Width, fraction of the frame's width")
+    h: float = Field(gt=0, le=1, description="Height, fraction of the frame's height")
+    label: str | None = Field(default=None, max_length=200,
+                              description="What it hides, e.g. 住民情報端末の画面")
+
+    @model_validator(mode="after")
+    def _inside_the_frame(self) -> MaskRegion:
+        if self.x + self.w > 1 + 1e-9 or self.y + self.h > 1 + 1e-9:
+            raise ValueError("region reaches outside the frame (x + w and y + h must be <= 1)")
+        return self
+
+
+class Privacy(Strict):
+    """What disclosed footage of a camera hides (the stored original keeps everything)."""
+
+    masks: list[MaskRegion] = Field(default_factory=list, max_length=32)
+    blur_faces: bool = Field(default=False, description="Blur faces found in disclosed copies")
+
+    @property
+    def active(self) -> bool:
+        """Whether a disclosure copy of this camera differs from the original."""
+        return bool(self.masks) or self.blur_faces
+
+
 class Camera(Strict):
     """One network camera, placed in a room of a site."""
 
@@ -84,6 +113,8 @@ class Camera(Strict):
     serial: str | None = Field(default=None, max_length=128, description="Expected serial")
     recording: Recording = Field(default_factory=Recording)
     device: DeviceSettings | None = Field(default=None, description="Desired device settings")
+    privacy: Privacy = Field(default_factory=Privacy,
+                             description="Masks applied to exports for disclosure")
     stream_hosts: list[Host] = Field(
         default_factory=list, max_length=8,
         description="Other hosts the camera's stream URIs may name (a camera behind NAT "

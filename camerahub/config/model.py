@@ -266,8 +266,26 @@ def _check_person(users: dict[str, User], uid: str, role: str, scope: str,
         yield path, f"user {uid!r} must have role {role} and scope {scope!r}"
 
 
+def _check_retention(cfg: Config) -> Iterator[Problem]:
+    """No retention above retention.max_days: the ceiling the municipality has to defend."""
+    ceiling = cfg.retention.max_days
+    if ceiling is None:
+        return
+    over = f"above retention.max_days ({ceiling})"
+    if cfg.retention.default_days > ceiling:
+        yield ("retention", "default_days"), f"{cfg.retention.default_days} days is {over}"
+    for i, site in enumerate(cfg.sites):
+        if site.retention_days is not None and site.retention_days > ceiling:
+            yield ("sites", i, "retention_days"), f"{site.retention_days} days is {over}"
+    for i, cam in enumerate(cfg.cameras):
+        days = cam.recording.retention_days
+        if days is not None and days > ceiling:
+            yield ("cameras", i, "recording", "retention_days"), f"{days} days is {over}"
+
+
 CHECKS = (
     _check_unique_ids,
+    _check_retention,
     _check_rooms,
     _check_cameras,
     _check_defaults,

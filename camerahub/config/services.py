@@ -16,6 +16,15 @@ class FileStorage(Strict):
     path: Path = Field(default=Path("segments"), description="Relative to the data directory")
 
 
+class HoldRetention(Strict):
+    """S3 Object Lock retention given to held footage, besides the legal hold."""
+
+    mode: Literal["governance", "compliance"] = Field(
+        description="governance: removable only with s3:BypassGovernanceRetention; "
+                    "compliance: nobody, not even the account root, can shorten it")
+    days: int = Field(ge=1, le=3650, description="Retention from the moment the hold is placed")
+
+
 class S3Storage(Strict):
     """Any S3-compatible store (AWS, MinIO, Ceph RGW, Wasabi); credentials from env/profile."""
 
@@ -26,6 +35,9 @@ class S3Storage(Strict):
     sse: Literal["AES256", "aws:kms"] | None = None
     kms_key_id: str | None = None
     profile: str | None = Field(default=None, description="AWS shared-config profile name")
+    hold_retention: HoldRetention | None = Field(
+        default=None, description="Object Lock retention for held footage (where the bucket "
+                                  "has Object Lock), in addition to the legal hold")
 
     @model_validator(mode="after")
     def _kms_needs_key(self) -> S3Storage:
@@ -64,6 +76,10 @@ class Retention(Strict):
     """How long footage is kept unless held."""
 
     default_days: int = Field(default=30, ge=1, le=3650)
+    max_days: int | None = Field(
+        default=None, ge=1, le=3650,
+        description="Ceiling no site or camera may exceed (e.g. 14 under an ordinance); "
+                    "a value above it is an error naming its path")
     sweep_interval_s: int = Field(default=3600, ge=60)
 
 
@@ -120,10 +136,14 @@ class Incidents(Strict):
 
 
 class Export(Strict):
-    """Evidence export signing key (Ed25519, PEM), by reference."""
+    """Evidence export signing key (Ed25519, PEM), by reference; the key verifiers trust."""
 
     signing_key_env: str | None = None
     signing_key_file: Path | None = None
+    trusted_public_key_file: Path | None = Field(
+        default=None, description="Public key (PEM) `export verify` checks bundles against "
+                                  "when no --key is given: a verifying machine needs no "
+                                  "private key")
 
 
 class Api(Strict):

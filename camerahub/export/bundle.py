@@ -14,7 +14,7 @@ import hashlib
 import json
 import platform
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,9 +26,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from camerahub import __version__, audit
+from camerahub.config.cameras import Privacy
 from camerahub.db import models as m
 from camerahub.recordings import FootageError, clip_chunks, plan_clip
 from camerahub.storage import SegmentStore
+from camerahub.video import VideoError
+from camerahub.video.mask import Region, mask_clip
 
 FORMAT = "camerahub-evidence/1"
 MAX_BUNDLE_MEMBER = 4 << 30
@@ -140,11 +143,15 @@ def _clip(store: SegmentStore, s: Session, camera_id: str, start: datetime,
 
 def build_bundle(s: Session, store: SegmentStore, incident_id: int, actor: str,
                  key: Ed25519PrivateKey, out: Path, cameras: Sequence[str] | None = None,
-                 client: str | None = None) -> dict:
+                 client: str | None = None, privacy: Mapping[str, Privacy] | None = None,
+                 unmasked_reason: str | None = None) -> dict:
     """Write the bundle for an incident's held footage to `out`; returns the manifest.
 
     Its `export` audit entry names each camera's exported time range, and the whole span in
     footage_start/footage_end, so a review sees what footage left without opening the zip.
+    Clips of cameras with privacy masks (`privacy`, by camera id) are re-encoded with them
+    applied, unless `unmasked_reason` is given (the caller checked the role): then the
+    originals go out and the manifest and the audit entry say so, with the reason.
     """
     incident = s.get(m.Incident, incident_id)
     if incident is None:
@@ -155,15 +162,20 @@ def build_bundle(s: Session, store: SegmentStore, incident_id: int, actor: str,
     if not ranges:
         raise BundleError(f"incident {incident_id} holds no footage to export")
     clips, entries = {}, []
+    rules = {} if unmasked_reason is not None else {
+        cam: p for cam, p in (privacy or {}).items() if p.active}
     for cam, lo, hi in _merge(ranges):
         made = _clip(store, s, cam, lo, hi)
+        if made and cam in rules:
+            made = _masked(made, rules[cam])
         if made:
             clips[made[1]["file"]] = made[0]
             entries.append(made[1])
     if not entries:
         raise BundleError(f"incident {incident_id}: no recorded segments in its held ranges")
+    disclosure = _disclosure(entries, privacy or {}, unmasked_reason)
     exported = audit.append(s, actor=actor, action="export", decision="allow",
-                            incident_id=incident_id, client=client,
+                            incident_id=incident_id, client=client, reason=unmasked_reason,
                             footage_start=min(datetime.fromisoformat(e["start"])
                                               for e in entries),
                             footage_end=max(datetime.fromisoformat(e["end"]) for e in entries),
@@ -171,10 +183,41 @@ def build_bundle(s: Session, store: SegmentStore, incident_id: int, actor: str,
                             detail={"cameras": [e["camera"] for e in entries],
                                     "ranges": [{"camera": e["camera"], "start": e["start"],
                                                 "end": e["end"]} for e in entries],
-                                    "file": out.name})
+                                    "file": out.name,
+                                    "masked": disclosure["masked"],
+                                    "unmasked": unmasked_reason is not None})
     manifest = _manifest(info, entries, actor, exported, key.public_key())
+    manifest["disclosure"] = disclosure
     _write_zip(out, manifest, key, clips)
     return manifest
+
+
+def _masked(made: tuple[bytes, dict], rule: Privacy) -> tuple[bytes, dict]:
+    """The clip re-encoded with the camera's masks; the entry keeps the original's hash."""
+    data, entry = made
+    regions = [Region(r.x, r.y, r.w, r.h) for r in rule.masks]
+    try:
+        masked, report = mask_clip(data, regions, rule.blur_faces)
+    except VideoError as exc:
+        raise BundleError(f"{entry['camera']}: masks cannot be applied: {exc}") from None
+    entry = {**entry, "sha256": hashlib.sha256(masked).hexdigest(), "bytes": len(masked),
+             "masked": {"regions": [r.model_dump(exclude_none=True) for r in rule.masks],
+                        "blur_faces": rule.blur_faces, "faces_blurred": report.faces,
+                        "frames": report.frames, "original_sha256": entry["sha256"],
+                        "original_bytes": entry["bytes"]}}
+    return masked, entry
+
+
+def _disclosure(entries: list[dict], privacy: Mapping[str, Privacy],
+                unmasked_reason: str | None) -> dict:
+    """What the manifest says about masks: applied per camera, or withheld and why."""
+    configured = sorted(cam for cam, p in privacy.items() if p.active
+                        and any(e["camera"] == cam for e in entries))
+    if unmasked_reason is not None:
+        return {"masked": False, "unmasked_reason": unmasked_reason,
+                "masks_not_applied": configured}
+    return {"masked": bool(configured), "unmasked_reason": None,
+            "masks_applied": configured}
 
 
 def _merge(ranges: list[tuple[str, str, str]]) -> list[tuple[str, datetime, datetime]]:
@@ -233,6 +276,10 @@ Without camerahub (OpenSSL 3 and coreutils), in the unzipped folder:
   3. sha256sum -c SHA256SUMS                -> every clip "OK"
   4. each hash in SHA256SUMS also appears in manifest.json (grep it): the signature
      covers manifest.json, which lists every clip's SHA-256 and each source segment.
+
+Privacy masks / 画面等のマスク: manifest.json "disclosure" says which cameras' clips were
+re-encoded with privacy masks (each clip's "masked" lists the regions and the original
+clip's SHA-256), or that the bundle is unmasked and why.
 
 Signing key fingerprint (SHA-256 of the raw public key): {fp}
 """

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from camerahub.config import SecretMissing, SecretRef
+from camerahub.config.cameras import Privacy
 from camerahub.config.services import Export
 from camerahub.errors import ErrorKind
 from camerahub.export import BundleError, build_bundle, load_private_key
@@ -32,7 +34,9 @@ def signing_pem(settings: Export) -> str:
 
 
 def bundle_to_temp(sessions: sessionmaker[Session], store: SegmentStore, settings: Export,
-                   incident_id: int, actor: str, client: str | None = None) -> Path:
+                   incident_id: int, actor: str, client: str | None = None,
+                   privacy: Mapping[str, Privacy] | None = None,
+                   unmasked_reason: str | None = None) -> Path:
     """Build the incident's signed bundle into a new temporary file; the caller removes it.
 
     The bundle's `export` audit entry (time ranges per camera, cited by its chain of custody)
@@ -42,7 +46,8 @@ def bundle_to_temp(sessions: sessionmaker[Session], store: SegmentStore, setting
     out = Path(tempfile.mkdtemp(prefix="camerahub-export-")) / f"incident-{incident_id}.zip"
     try:
         with sessions.begin() as session:
-            build_bundle(session, store, incident_id, actor, key, out, client=client)
+            build_bundle(session, store, incident_id, actor, key, out, client=client,
+                         privacy=privacy, unmasked_reason=unmasked_reason)
     except BundleError as exc:
         remove_bundle(out)
         raise IncidentError(ErrorKind.INVALID, str(exc)) from None

@@ -299,10 +299,20 @@ class IncidentService:
         self._after_commit(outcome)
         return len(holds)
 
-    def export(self, incident_id: int, user_id: str, client: str | None = None) -> Path:
-        """The incident's signed evidence bundle in a temporary file (see evidence.py)."""
+    def export(self, incident_id: int, user_id: str, client: str | None = None,
+               role: str | None = None, unmasked: bool = False,
+               reason: str | None = None) -> Path:
+        """The incident's signed evidence bundle in a temporary file (see evidence.py).
+
+        Clips are masked as each camera's `privacy` says; an unmasked bundle needs the
+        crisis-management role and a stated reason, both recorded with the export.
+        """
+        if unmasked:
+            check_unmasked(role, reason, self.cfg.access.reason_min_length)
+        privacy = {cam.id: cam.privacy for cam in self.cfg.cameras if cam.privacy.active}
         return bundle_to_temp(self.sessions, self.store, self.cfg.export, incident_id,
-                              actors.user(user_id), client)
+                              actors.user(user_id), client, privacy,
+                              reason.strip() if unmasked and reason else None)
 
     def _get(self, s: Session, incident_id: int) -> m.Incident:
         incident = s.get(m.Incident, incident_id)
@@ -314,6 +324,7 @@ class IncidentService:
 
     def _after_commit(self, outcome: _Outcome) -> None:
         self._object_holds(outcome.held_keys, True)
+        self._object_retention(outcome.held_keys)
         self._object_holds(outcome.freed_keys, False)
         if outcome.notify and self.notifier is not None:
             event, payload, recipients = outcome.notify
@@ -336,6 +347,35 @@ class IncidentService:
             self._event("hold.object_failed", "warning",
                         f"object legal hold could not be set on {len(failed)} objects",
                         {"keys": failed[:50], "on": on})
+
+    def _object_retention(self, keys: Sequence[str]) -> None:
+        """Give held objects an Object Lock retention period, where configured and possible.
+
+        A legal hold can be lifted by whoever may lift it; a retention period cannot be
+        shortened (compliance) or only with a special permission (governance), so held
+        evidence outlives a mistaken release. Released footage stays until that date.
+        """
+        s3 = self.cfg.storage.s3 if self.cfg.storage.backend == "s3" else None
+        rule = s3.hold_retention if s3 is not None else None
+        if not keys or rule is None or self.store is None or not self.store.retention_supported:
+            return
+        until = self.now() + timedelta(days=rule.days)
+        done, failed = 0, []
+        for key in keys:
+            try:
+                done += bool(self.store.set_retention(key, rule.mode, until))
+            except Exception as exc:  # noqa: BLE001 - the hold itself still protects it
+                log.warning("object retention on %s failed: %s", key, exc)
+                failed.append(key)
+        with self.sessions.begin() as s:
+            audit.append(s, actor=actors.actor(actors.SYSTEM, "incidents"),
+                         action="hold.object_lock", decision="fail" if failed else "info",
+                         detail={"mode": rule.mode, "until": until.isoformat(),
+                                 "objects": done, "failed": failed[:50]})
+        if failed:
+            self._event("hold.object_retention_failed", "warning",
+                        f"object retention could not be set on {len(failed)} objects",
+                        {"keys": failed[:50], "mode": rule.mode})
 
     def _event(self, kind: str, severity: str, message: str, data: dict) -> None:
         with self.sessions.begin() as s:
@@ -397,6 +437,16 @@ def _incident_payload(incident: m.Incident, alert: AlertIn | None) -> dict:
     if alert is not None:
         data |= {"alert_id": alert.alert_id, "rule": alert.rule, "severity": alert.severity}
     return data
+
+
+def check_unmasked(role: str | None, reason: str | None, min_length: int) -> None:
+    """An export without privacy masks: crisis-management only, with a stated reason."""
+    if role != Role.CRISIS_MANAGEMENT:
+        raise IncidentError(ErrorKind.FORBIDDEN,
+                            "an unmasked export needs the crisis-management role")
+    if reason is None or len(reason.strip()) < min_length:
+        raise IncidentError(ErrorKind.INVALID, "an unmasked export needs a reason of at least "
+                                               f"{min_length} characters")
 
 
 def _jsonable(data: dict) -> dict:

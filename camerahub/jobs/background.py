@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,7 +25,7 @@ class BackgroundJobs:
                  anchoring: AuditAnchoring | None = None):
         self.discovery = DiscoveryService(cfg, sessions)
         self.anchoring = anchoring
-        self.sweeper = RetentionSweeper(sessions, store)
+        self.sweeper = RetentionSweeper(sessions, store, tz=ZoneInfo(cfg.system.timezone))
         self.interval = cfg.retention.sweep_interval_s
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._sweep_loop, name="retention", daemon=True)

@@ -7,10 +7,11 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from camerahub.storage.errors import ChecksumMismatch, InvalidKey, ObjectConflict
+from camerahub.storage.errors import ChecksumMismatch, InvalidKey, ObjectConflict, StorageError
 
 _HASH_CHUNK = 1 << 20
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -28,6 +29,8 @@ class ObjectInfo:
     metadata: dict[str, str] = field(default_factory=dict)
     legal_hold: bool = False
     server_sha256: str | None = None  # the store's own full-object checksum, when it has one
+    retention_mode: str | None = None  # Object Lock retention: "GOVERNANCE" | "COMPLIANCE"
+    retain_until: datetime | None = None
 
 
 class SegmentStore(ABC):
@@ -63,6 +66,19 @@ class SegmentStore(ABC):
     @abstractmethod
     def set_legal_hold(self, key: str, on: bool) -> None:
         """Place or lift a legal hold (raises ObjectMissing, StorageError if unsupported)."""
+
+    @property
+    def retention_supported(self) -> bool:
+        """Whether objects can be given a retention period (S3 Object Lock)."""
+        return False
+
+    def set_retention(self, key: str, mode: str, until: datetime) -> bool:
+        """Keep the object undeletable until `until` in mode governance or compliance.
+
+        Never shortens a retention already set; True if this call set or extended it.
+        Raises ObjectMissing, or StorageError where the store has no retention.
+        """
+        raise StorageError(f"{type(self).__name__} has no object retention")
 
     def _matches_existing(self, key: str, sha256: str, size: int) -> bool:
         """True if the key already holds these bytes; ObjectConflict if other bytes.

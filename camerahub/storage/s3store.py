@@ -32,6 +32,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -73,6 +74,7 @@ _TRANSIENT_CODES = frozenset({
     "RequestTimeout", "RequestTimeTooSkewed", "Throttling", "ThrottlingException",
     "ConditionalRequestConflict",  # a concurrent conditional write to the same key
 })
+RETENTION_MODES = {"governance": "GOVERNANCE", "compliance": "COMPLIANCE"}
 _LOCK_CODES = frozenset({"AccessDenied", "InvalidRequest", "ObjectLocked"})
 _NO_LOCK_CODES = frozenset(
     {"ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"}
@@ -372,6 +374,7 @@ class S3Store(SegmentStore):
         return ObjectInfo(
             key, int(reply["ContentLength"]), metadata.get("sha256") or server_hex, metadata,
             reply.get("ObjectLockLegalHoldStatus") == "ON", server_hex,
+            reply.get("ObjectLockMode"), reply.get("ObjectLockRetainUntilDate"),
         )
 
     def open(self, key: str) -> BinaryIO:
@@ -421,6 +424,26 @@ class S3Store(SegmentStore):
             raise ObjectMissing(key)
         status = "ON" if on else "OFF"
         self._call(key, "put_object_legal_hold", Key=key, LegalHold={"Status": status})
+
+    @property
+    def retention_supported(self) -> bool:
+        """Object Lock retention needs what legal hold needs: a bucket with Object Lock."""
+        return self.legal_hold_supported
+
+    def set_retention(self, key: str, mode: str, until: datetime) -> bool:
+        """Set (or extend, never shorten) the current version's Object Lock retention."""
+        if mode not in RETENTION_MODES:
+            raise ValueError(f"retention mode must be one of {sorted(RETENTION_MODES)}")
+        if not self.legal_hold_supported:
+            raise StorageError(f"bucket {self.settings.bucket} has no Object Lock")
+        reply = self._call(key, "head_object", Key=check_key(key))  # ObjectMissing if gone
+        current = reply.get("ObjectLockRetainUntilDate")
+        if current is not None and current >= until:
+            return False
+        version = {"VersionId": reply["VersionId"]} if reply.get("VersionId") else {}
+        self._call(key, "put_object_retention", Key=key, **version,
+                   Retention={"Mode": RETENTION_MODES[mode], "RetainUntilDate": until})
+        return True
 
     def presign_get(self, key: str, expires_s: int = 300) -> str | None:
         """Return a presigned GET URL (signing is local; no request is made)."""

@@ -36,6 +36,7 @@ EXPECTED = {  # (method, path): statuses the route can return besides 422
     ("get", "/api/v1/audit"): {"200", "400", "401", "403"},
     ("get", "/api/v1/audit/summary"): {"200", "400", "401", "403"},
     ("get", "/api/v1/audit.csv"): {"200", "400", "401", "403"},
+    ("get", "/api/v1/register/viewing"): {"200", "400", "401", "403", "503"},
     ("get", "/healthz"): {"200", "503"},
     ("get", "/metrics"): {"200", "401", "403"},
 }

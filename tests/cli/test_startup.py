@@ -13,12 +13,13 @@ import sys
 import pytest
 
 HEAVY = ("sqlalchemy", "alembic", "pydantic", "zeep", "boto3", "botocore", "av", "cv2",
-         "numpy", "fastapi", "uvicorn", "casbin", "cryptography", "httpx", "yaml")
+         "numpy", "fastapi", "uvicorn", "casbin", "cryptography", "httpx", "yaml", "fpdf")
 ARGVS = [["--help"], ["deploy", "plan", "--help"], ["deploy", "apply", "--help"],
          ["cameras", "--help"], ["discover", "--help"], ["record", "--help"],
          ["index", "rebuild", "--help"], ["retention", "sweep", "--help"], ["export", "--help"],
          ["export", "verify", "--help"], ["demo", "--help"], ["user", "set-password", "--help"],
-         ["apikey", "create", "--help"], ["audit", "verify", "--help"], ["serve", "--help"]]
+         ["apikey", "create", "--help"], ["audit", "verify", "--help"],
+         ["report", "viewing", "--help"], ["serve", "--help"]]
 
 PROBE = """
 import json, sys

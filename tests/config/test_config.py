@@ -108,6 +108,16 @@ BROKEN = [
     ("duplicate-key", "version: 1\nversion: 1\nsites: []\n", "version", "duplicate key"),
     ("s3-without-settings", _mutate(_set(("storage",), {"backend": "s3"})), "storage",
      "needs an s3: section"),
+    ("camera-retention-above-ceiling", _mutate(lambda d: (
+        _set(("retention",), {"default_days": 14, "max_days": 14})(d),
+        _set(("cameras", 1, "recording"), {"retention_days": 30})(d))),
+     "cameras[1].recording.retention_days", "30 days is above retention.max_days (14)"),
+    ("site-retention-above-ceiling", _mutate(lambda d: (
+        _set(("retention",), {"default_days": 7, "max_days": 14})(d),
+        _set(("sites", 0, "retention_days"), 15)(d))),
+     "sites[0].retention_days", "above retention.max_days"),
+    ("default-retention-above-ceiling", _mutate(_set(("retention",), {"max_days": 14})),
+     "retention.default_days", "30 days is above retention.max_days (14)"),
 ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import zipfile
 from datetime import timedelta
@@ -54,7 +55,9 @@ def _config(sim, moto_endpoint: str, bucket: str, data_dir) -> dict:
                          "password_env": "CAMERAHUB_CAMERA_PASSWORD"}],
         "defaults": {"port": sim.options.http_port, "credential": "cam"},
         "cameras": [
-            {"id": "cam-a1", "name": "A1", "site": "hq", "room": "room-a", "address": a1},
+            {"id": "cam-a1", "name": "A1", "site": "hq", "room": "room-a", "address": a1,
+             "privacy": {"masks": [{"x": 0.5, "y": 0.5, "w": 0.5, "h": 0.5,
+                                    "label": "端末の画面"}]}},
             {"id": "cam-a2", "name": "A2", "site": "hq", "room": "room-a", "address": a2},
             {"id": "cam-b1", "name": "B1", "site": "hq", "room": "room-b", "address": b1}],
         "terminals": [{"id": "T-A-01", "room": "room-a"}],
@@ -199,7 +202,29 @@ def test_alert_to_held_reviewed_exported_footage(world):
     bundle.write_bytes(resp.content)
     trusted = load_private_key(os.environ["CAMERAHUB_EXPORT_KEY"]).public_key()
     assert verify_bundle(bundle, trusted).ok
+    with zipfile.ZipFile(bundle) as zf:
+        disclosure = json.loads(zf.read("manifest.json"))["disclosure"]
+    assert disclosure["masked"] and disclosure["masks_applied"] == ["cam-a1"]
     assert client.post(f"/api/v1/incidents/{incident}/export", headers=mgr).status_code == 403
+    # without masks: crisis-management only, with a stated reason, and on the record as such
+    url = f"/api/v1/incidents/{incident}/export"
+    assert client.post(url, params={"unmasked": "true"}, headers=kiki).status_code == 400
+    assert client.post(url, params={"unmasked": "true", "reason": "警察の照会"},
+                       headers=mgr).status_code == 403
+    resp = client.post(url, params={"unmasked": "true", "reason": "裁判所の送付嘱託"},
+                       headers=kiki)
+    assert resp.status_code == 200, resp.text
+    with zipfile.ZipFile(io.BytesIO(resp.content)) as zf:
+        disclosure = json.loads(zf.read("manifest.json"))["disclosure"]
+    assert disclosure == {"masked": False, "unmasked_reason": "裁判所の送付嘱託",
+                          "masks_not_applied": ["cam-a1"]}
+    with sessions() as s:
+        unmasked = s.scalars(select(m.AuditEntry).where(
+            m.AuditEntry.action == "export", m.AuditEntry.reason == "裁判所の送付嘱託")).one()
+        assert unmasked.detail["unmasked"] is True and unmasked.actor == "user:kiki-sato"
+        refused = s.scalars(select(m.AuditEntry).where(
+            m.AuditEntry.action == "export", m.AuditEntry.decision != "allow")).all()
+        assert {(e.actor, e.decision) for e in refused} >= {("user:kiki-sato", "fail")}
     with zipfile.ZipFile(bundle) as zf:
         items = {n: zf.read(n) for n in zf.namelist()}
     clip_name = next(n for n in items if n.endswith(".mp4"))

@@ -7,13 +7,16 @@ import hashlib
 import io
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from sqlalchemy import select
 
 from camerahub.cli import main
-from camerahub.config import load_config
+from camerahub.config import ConfigError, load_config, parse_config
+from camerahub.config.cameras import MaskRegion, Privacy
 from camerahub.db import models as m
 from camerahub.db import segments as index
 from camerahub.db.engine import inventory_write, open_database
@@ -236,3 +239,125 @@ def test_sha256sums_must_match_the_signed_manifest(incident, tmp_path, capsys):
     _flip(out, "SHA256SUMS")
     code, text = _verify(capsys, out, "--key", public)
     assert code == 1 and "SHA256SUMS does not match" in text
+
+
+def test_a_trusted_public_key_configured_on_a_verifying_machine(incident, tmp_path, capsys):
+    """A machine that only verifies holds the public key in its YAML, never the private."""
+    out, public, manifest = _bundle(incident, tmp_path)
+    other = tmp_path / "other.pub.pem"
+    other.write_bytes(public_pem(load_private_key(generate_key())))
+
+    def config(name: str, key: str) -> Path:
+        path = tmp_path / name
+        path.write_text((EXAMPLES / "minimal.yaml").read_text(encoding="utf-8")
+                        + f"export: {{trusted_public_key_file: {key}}}\n", encoding="utf-8")
+        return path
+
+    code, text = _verify(capsys, out, "--config", config("right.yaml", public.name))
+    assert code == 0 and "signature checked with trusted key" in text  # relative to the YAML
+    assert manifest["key_fingerprint"] in text
+    assert _verify(capsys, out, "--config", config("wrong.yaml", str(other)))[0] == 1
+    code, text = _verify(capsys, out, "--config", config("gone.yaml", "absent.pub.pem"))
+    assert code == 2 and "absent.pub.pem" in text
+
+
+SCREEN = MaskRegion(x=0.05, y=0.55, w=0.6, h=0.35, label="住民情報端末の画面")
+
+
+def _decoded(zip_path, member) -> list:
+    with zipfile.ZipFile(zip_path) as zf, av.open(io.BytesIO(zf.read(member))) as c:
+        return [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+
+
+def test_a_disclosure_export_is_masked_and_says_so(incident, tmp_path):
+    sessions, store, inc, key = incident
+    keys_before = sorted(store.iter_keys(""))
+    hashes_before = {k: store.head(k).sha256 for k in keys_before}
+    plain, masked = tmp_path / "plain.zip", tmp_path / "masked.zip"
+    with sessions.begin() as s:
+        original = build_bundle(s, store, inc, "user:kiki-sato", key, plain)
+    with sessions.begin() as s:
+        manifest = build_bundle(s, store, inc, "user:kiki-sato", key, masked,
+                                privacy={"hq-1f-koseki-01": Privacy(masks=[SCREEN])})
+    assert verify_bundle(masked, key.public_key()).ok
+    (clip,) = manifest["clips"]
+    assert manifest["disclosure"] == {"masked": True, "unmasked_reason": None,
+                                      "masks_applied": ["hq-1f-koseki-01"]}
+    assert clip["masked"]["regions"] == [SCREEN.model_dump(exclude_none=True)]
+    assert clip["masked"]["original_sha256"] == original["clips"][0]["sha256"]
+    before, after = _decoded(plain, clip["file"]), _decoded(masked, clip["file"])
+    assert len(before) == len(after) == 16 * 15
+    height, width = before[0].shape[:2]
+    x0, y0 = int(SCREEN.x * width), int(SCREEN.y * height)
+    x1, y1 = int((SCREEN.x + SCREEN.w) * width), int((SCREEN.y + SCREEN.h) * height)
+    keep = np.ones((height, width), bool)
+    keep[y0 - 32:y1 + 32, max(0, x0 - 32):x1 + 32] = False  # the region, widened, and a block
+    for a, b in zip(before, after, strict=True):
+        region = b[y0:y1, x0:x1]
+        assert int(region.max()) - int(region.min()) <= 6  # one flat colour, every frame
+        mse = float(np.mean((a[keep].astype(float) - b[keep].astype(float)) ** 2))
+        assert mse == 0 or 10 * np.log10(255 ** 2 / mse) >= 32  # the rest as recorded
+    # the stored originals are untouched
+    assert sorted(store.iter_keys("")) == keys_before
+    assert {k: store.head(k).sha256 for k in keys_before} == hashes_before
+    with sessions() as s:
+        entry = s.scalars(select(m.AuditEntry).where(m.AuditEntry.action == "export")
+                          .order_by(m.AuditEntry.seq.desc())).first()
+        assert entry.detail["masked"] is True and entry.detail["unmasked"] is False
+
+
+def test_an_unmasked_export_states_its_reason_everywhere(incident, tmp_path):
+    sessions, store, inc, key = incident
+    out = tmp_path / "unmasked.zip"
+    why = "裁判所の送付嘱託（原本の提出が必要）"
+    with sessions.begin() as s:
+        manifest = build_bundle(s, store, inc, "user:kiki-sato", key, out,
+                                privacy={"hq-1f-koseki-01": Privacy(masks=[SCREEN])},
+                                unmasked_reason=why)
+    assert manifest["disclosure"] == {"masked": False, "unmasked_reason": why,
+                                      "masks_not_applied": ["hq-1f-koseki-01"]}
+    assert "masked" not in manifest["clips"][0]
+    with sessions() as s:
+        entry = s.scalars(select(m.AuditEntry).where(m.AuditEntry.action == "export")).one()
+        assert entry.reason == why and entry.detail["unmasked"] is True
+
+
+def test_cli_unmasked_export_needs_crisis_management_and_a_reason(incident, tmp_path,
+                                                                 sqlite_url, monkeypatch,
+                                                                 capsys):
+    sessions, store, inc, _ = incident
+    pem = tmp_path / "signing.pem"
+    assert main(["export", "keygen", str(pem)]) == 0
+    cfg = tmp_path / "c.yaml"
+    text = (EXAMPLES / "minimal.yaml").read_text(encoding="utf-8").replace(
+        "room: hq-1f-koseki, address: 127.0.1.1}",
+        "room: hq-1f-koseki, address: 127.0.1.1, privacy: {masks: [{x: 0.05, y: 0.55, "
+        "w: 0.6, h: 0.35}]}}")
+    assert "privacy" in text
+    cfg.write_text(text + f"storage: {{backend: file, file: {{path: {store.root}}}}}\n"
+                   + f"export: {{signing_key_file: {pem}}}\n", encoding="utf-8")
+    monkeypatch.setenv("CAMERAHUB_DATABASE_URL", sqlite_url)
+    base = ["export", "--incident", str(inc), "--config", str(cfg)]
+    out = tmp_path / "m.zip"
+    capsys.readouterr()
+    assert main([*base, "--out", str(out), "--actor", "tokatsu-koseki"]) == 0
+    assert "masks applied to hq-1f-koseki-01" in capsys.readouterr().out
+    for refused in (["--actor", "tokatsu-koseki", "--reason", "警察からの照会"],
+                    ["--actor", "kiki-sato"], ["--actor", "kiki-sato", "--reason", "x"],
+                    ["--reason", "警察からの照会"]):
+        assert main([*base, "--out", str(tmp_path / "no.zip"), "--unmasked", *refused]) == 2
+        assert not (tmp_path / "no.zip").exists()
+    assert main([*base, "--out", str(tmp_path / "u.zip"), "--unmasked", "--actor",
+                 "kiki-sato", "--reason", "警察からの照会"]) == 0
+    assert "UNMASKED (警察からの照会)" in capsys.readouterr().out
+
+
+def test_a_mask_outside_the_frame_is_a_config_error_naming_the_path():
+    text = (EXAMPLES / "minimal.yaml").read_text(encoding="utf-8").replace(
+        "room: hq-1f-koseki, address: 127.0.1.2}",
+        "room: hq-1f-koseki, address: 127.0.1.2, privacy: {masks: [{x: 0.5, y: 0, "
+        "w: 0.6, h: 0.2}]}}")
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "m.yaml")
+    assert any(i.path.startswith("cameras[1].privacy.masks[0]") and "outside" in i.message
+               for i in err.value.issues), err.value.issues

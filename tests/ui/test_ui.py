@@ -163,6 +163,26 @@ def test_auditor_sees_the_audit_table_and_no_cameras(browser, ui_server, shots):
     wait(browser, lambda d: css(d, "#audit-filter"))
 
 
+def test_auditor_prints_the_monthly_viewing_register(browser, ui_server, shots):
+    sign_in(browser, ui_server.url, "audit-watanabe")
+    browser.get(f"{ui_server.url}/#/register")
+    wait(browser, lambda d: css(d, "#register-chain"))  # last month's, shown at once
+    month = browser.execute_script(
+        "return new Date(Date.now() + 9 * 3600e3).toISOString().slice(0, 7)")
+    box = css(browser, "input[name=month]")[0]
+    browser.execute_script("arguments[0].value = arguments[1]", box, month)
+    css(browser, "#register-show")[0].click()
+    # this month's register holds the footage the other tests of this module looked at
+    wait(browser, lambda d: css(d, ".register-site table tbody tr"))
+    assert "改ざんなし" in css(browser, "#register-chain")[0].text
+    assert css(browser, "#nav-register") and css(browser, "#register-pdf")
+    assert css(browser, "#register-csv") and css(browser, "#register-holds")
+    no_errors(browser)
+    shot(browser, shots, "viewing-register")
+    css(browser, "#lang")[0].click()
+    wait(browser, lambda d: "Viewing register" in d.find_element(By.TAG_NAME, "h1").text)
+
+
 def test_sign_in_screen_and_csp(browser, ui_server, shots):
     browser.get(f"{ui_server.url}/")
     wait(browser, lambda d: css(d, "#signin"))

@@ -16,6 +16,7 @@ from starlette.background import BackgroundTask
 from camerahub.authz.accounts import Principal
 from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.errors import PermissionDenied
+from camerahub.config.users import Role
 from camerahub.db import models as m
 from camerahub.errors import ErrorKind as K
 from camerahub.incidents import (
@@ -33,6 +34,7 @@ from camerahub.times import wire_time
 
 from .. import openapi as doc
 from ..access import authenticated, requires
+from ..auditing import draft_of
 from ..deps import (
     AuthorizerDep,
     CurrentPrincipal,
@@ -183,9 +185,19 @@ def release_holds(incident_id: IncidentId, who: CurrentPrincipal, service: Servi
                                      ok=doc.ZIP))
 @requires("export")
 def export_incident(incident_id: IncidentId, who: CurrentPrincipal, service: ServiceDep,
-                    request: Request) -> FileResponse:
-    """A signed evidence bundle of the incident's held footage (crisis-management)."""
-    path = service.export(incident_id, who.id, client_of(request))
+                    request: Request, unmasked: Annotated[bool, Query(
+                        description="Leave out the cameras' privacy masks (crisis-management, "
+                                    "with ?reason=)")] = False,
+                    reason: Annotated[str | None, Query(max_length=2000)] = None
+                    ) -> FileResponse:
+    """A signed evidence bundle of the incident's held footage (crisis-management); clips
+    are re-encoded with each camera's privacy masks unless ?unmasked=true&reason=..."""
+    draft = draft_of(request.scope)
+    if unmasked and draft is not None:  # a refused unmasked export is on the record as such
+        draft.reason, draft.detail["unmasked"] = reason, True
+        if who.role != Role.CRISIS_MANAGEMENT:
+            draft.decide(False, "unmasked-export-needs-crisis-management")
+    path = service.export(incident_id, who.id, client_of(request), who.role, unmasked, reason)
     recorded_by_service(request)  # the bundle's own entry (with its ranges) is this request's
     return FileResponse(path, media_type="application/zip", filename=path.name,
                         background=BackgroundTask(remove_bundle, path))

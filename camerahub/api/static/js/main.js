@@ -10,9 +10,10 @@ import * as incidents from './views/incidents.js';
 import * as live from './views/live.js';
 import * as login from './views/login.js';
 import * as playback from './views/playback.js';
+import * as register from './views/register.js';
 
 const session = {me: null, cameras: []};
-const ROUTES = {login, home, cameras, live, playback, incidents, audit};
+const ROUTES = {login, home, cameras, live, playback, incidents, audit, register};
 let cleanup = null;
 let pendingNotice = null; // shown after the next render (e.g. why we signed out)
 
@@ -52,6 +53,7 @@ export function abilities() {
     approve: (me?.actions || []).includes('incident'),  // crisis-management approves
     export: acts.has('export'),
     audit: (me?.actions || []).includes('audit'),
+    register: (me?.actions || []).includes('audit'), // the monthly register, for auditors
     reasonNeeded: manager,
   };
 }
@@ -79,7 +81,7 @@ function renderHeader() {
   const can = abilities();
   const current = parseHash().name;
   const links = [['cameras', 'navCameras'], ['live', 'navLive'], ['playback', 'navPlayback'],
-    ['incidents', 'navIncidents'], ['audit', 'navAudit']]
+    ['incidents', 'navIncidents'], ['audit', 'navAudit'], ['register', 'navRegister']]
     .filter(([name]) => session.me && can[name])
     .map(([name, label]) => h('a', {href: `#/${name}`, id: `nav-${name}`,
       'aria-current': current === name ? 'page' : null}, t(label)));

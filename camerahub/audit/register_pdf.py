@@ -1,0 +1,213 @@
+"""The viewing register as a printable PDF (A4 landscape), Japanese fonts embedded.
+
+fpdf2 embeds a subset of the TrueType font it is given, so the PDF prints the same on any
+machine. The font is the Debian package fonts-ipaexfont-gothic (IPAex Gothic), or the file
+named by CAMERAHUB_REGISTER_FONT; without one the register cannot be printed in Japanese and
+rendering fails with a message naming the package, never with mojibake.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .register import Register
+
+FONT_CANDIDATES = (
+    "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+    "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf",
+    "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf",
+    "/usr/share/fonts/truetype/ipafont-gothic/ipag.ttf",
+)
+FONT_ENV = "CAMERAHUB_REGISTER_FONT"
+
+LABELS = {
+    "ja": {
+        "title": "画像閲覧等記録簿", "month": "対象月", "tz": "時刻", "generated": "作成日時",
+        "site_all": "全拠点", "site": "拠点", "chain": "監査ログの検証",
+        "chain_ok": "改ざんなし（{n} 件を検証）",
+        "chain_bad": "警告：監査ログの連鎖が壊れています（{problem}）。この記録簿は改ざん"
+                     "された可能性のある記録から作成されています。",
+        "anchor": "（アンカー：{seq} 件目まで一致）",
+        "accesses": "映像の閲覧・再生・静止画・ライブ・書き出し",
+        "unknown_site": "拠点不明（カメラ不明・匿名アクセス）",
+        "no_rows": "該当なし",
+        "cols": ("番号", "日時", "閲覧者", "役割", "操作", "カメラ", "部屋", "対象映像",
+                 "目的（理由・インシデント）", "結果"),
+        "disposals": "廃棄記録（保存期間経過による削除、カメラ・日別）",
+        "disp_cols": ("番号", "削除日時", "拠点", "カメラ", "映像の日付", "対象範囲",
+                      "件数", "容量", "理由"),
+        "holds": "保全（リーガルホールド）の設定・解除",
+        "hold_cols": ("番号", "日時", "区分", "実施者", "インシデント", "カメラ", "対象範囲",
+                      "備考"),
+        "place": "設定", "release": "解除",
+        "signature": "上記の記録を確認しました。",
+        "sign_fields": ("確認日", "確認者（所属・職名）", "氏名", "印"),
+        "page": "{n} / {total} ページ",
+        "act": {"live": "ライブ", "playback": "録画再生", "snapshot": "静止画",
+                "export": "書き出し"},
+        "decision": {"allow": "許可", "deny": "拒否", "fail": "失敗"},
+        "role": {"crisis-management": "危機管理", "department-head": "部長",
+                 "division-manager": "統括管理者", "ops": "情報システム担当",
+                 "auditor": "監査"},
+    },
+    "en": {
+        "title": "Viewing register", "month": "Month", "tz": "Times", "generated": "Generated",
+        "site_all": "all sites", "site": "Site", "chain": "Audit trail check",
+        "chain_ok": "intact ({n} entries verified)",
+        "chain_bad": "WARNING: the audit chain is broken ({problem}). This register was "
+                     "produced from records that may have been altered.",
+        "anchor": " (anchor: matches up to entry {seq})",
+        "accesses": "Viewing, playback, snapshots, live sessions and exports",
+        "unknown_site": "Unknown site (unknown camera or anonymous)",
+        "no_rows": "none",
+        "cols": ("No.", "Date/time", "Person", "Role", "Action", "Camera", "Room",
+                 "Footage viewed", "Purpose (reason / incident)", "Outcome"),
+        "disposals": "Disposal log (deleted by retention, per camera and day)",
+        "disp_cols": ("No.", "Deleted at", "Site", "Camera", "Footage day", "Range",
+                      "Segments", "Size", "Why"),
+        "holds": "Holds placed and released",
+        "hold_cols": ("No.", "Date/time", "Change", "By", "Incident", "Cameras", "Range",
+                      "Note"),
+        "place": "placed", "release": "released",
+        "signature": "I have reviewed the records above.",
+        "sign_fields": ("Date", "Reviewer (division, title)", "Name", "Signature"),
+        "page": "page {n} of {total}",
+        "act": {}, "decision": {}, "role": {},
+    },
+}
+
+
+class FontMissing(RuntimeError):
+    """No Japanese TrueType font to embed."""
+
+
+def font_path() -> Path:
+    """The TrueType font to embed: $CAMERAHUB_REGISTER_FONT or an IPA Gothic from Debian."""
+    given = os.environ.get(FONT_ENV)
+    candidates = (given,) if given else FONT_CANDIDATES
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    raise FontMissing(f"no Japanese TrueType font found ({', '.join(candidates)}); install "
+                      f"the Debian package fonts-ipaexfont-gothic or set {FONT_ENV}")
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def render(reg: Register, lang: str = "ja") -> bytes:
+    """The register as PDF bytes: one table per site, then disposals, holds, signature."""
+    from fpdf import FPDF, FontFace
+    from fpdf.enums import TextEmphasis, XPos, YPos
+
+    HEADINGS = FontFace(emphasis=TextEmphasis.NONE, fill_color=(225, 225, 225))  # noqa: N806
+
+    L = LABELS["en" if lang == "en" else "ja"]
+    font = font_path()
+
+    class _Doc(FPDF):
+        def footer(self) -> None:
+            self.set_y(-10)
+            self.set_font("jp", size=7)
+            self.cell(0, 5, f"{L['title']} {reg.month} — "
+                      + L["page"].format(n=self.page_no(), total="{nb}"), align="C")
+
+    pdf = _Doc(orientation="L", unit="mm", format="A4")
+    pdf.set_title(f"{L['title']} {reg.month}")
+    pdf.set_creator("camerahub")
+    pdf.alias_nb_pages()
+    pdf.set_auto_page_break(True, margin=14)
+    pdf.add_font("jp", "", str(font))
+    pdf.add_page()
+    pdf.set_font("jp", size=16)
+    pdf.cell(0, 9, L["title"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("jp", size=9)
+    site = reg.site_filter or L["site_all"]
+    pdf.cell(0, 5, f"{L['month']}: {reg.month}    {L['site']}: {site}    "
+             f"{L['tz']}: {reg.timezone}    {L['generated']}: {reg.generated_at}",
+             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if reg.chain_ok:
+        verdict = L["chain_ok"].format(n=reg.chain_entries)
+        if reg.anchor_seq is not None:
+            verdict += L["anchor"].format(seq=reg.anchor_seq)
+        pdf.cell(0, 5, f"{L['chain']}: {verdict}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    else:
+        pdf.set_text_color(180, 0, 0)
+        pdf.set_font("jp", size=11)
+        pdf.multi_cell(0, 6, f"{L['chain']}: "
+                       + L["chain_bad"].format(problem=reg.chain_problem),
+                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_text_color(0, 0, 0)
+    pdf.ln(2)
+
+    def heading(text: str) -> None:
+        pdf.set_font("jp", size=11)
+        pdf.cell(0, 7, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font("jp", size=7)
+
+    def table(cols: tuple[str, ...], widths: tuple[int, ...], rows: list[list[str]]) -> None:
+        if not rows:
+            pdf.cell(0, 5, L["no_rows"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.ln(2)
+            return
+        with pdf.table(col_widths=widths, line_height=4, first_row_as_headings=True,
+                       repeat_headings=1, text_align="LEFT", headings_style=HEADINGS) as t:
+            t.row(list(cols))
+            for values in rows:
+                t.row([str(v) for v in values])
+        pdf.ln(3)
+
+    act, dec, role = L["act"], L["decision"], L["role"]
+    heading(L["accesses"])
+    if not reg.sites:
+        pdf.cell(0, 5, L["no_rows"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    for section in reg.sites:
+        name = (f"{L['site']}: {section.site} ({section.site_id})" if section.site_id
+                else L["unknown_site"])
+        pdf.set_font("jp", size=10)
+        pdf.cell(0, 6, name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font("jp", size=7)
+        rows = []
+        for a in section.accesses:
+            person = f"{a.person_name}\n{a.person}" if a.person_name else a.person
+            decision, _, status = a.outcome.partition(" ")
+            outcome = f"{dec.get(decision, decision)} {status}".strip()
+            if a.count > 1:
+                outcome += f" ×{a.count}"
+            rng = f"{a.start}\n– {a.end}" if a.end and a.end != a.start else a.start
+            rows.append([a.seq, a.at, person, role.get(a.role, a.role),
+                         act.get(a.action, a.action), a.camera, a.room, rng, a.purpose,
+                         outcome])
+        table(L["cols"], (12, 28, 34, 20, 16, 36, 28, 32, 50, 20), rows)
+
+    heading(L["disposals"])
+    table(L["disp_cols"], (12, 28, 24, 36, 22, 60, 16, 20, 58),
+          [[d.seq, d.at, d.site, d.camera, d.day, f"{d.start} – {d.end}", d.segments,
+            _size(d.bytes), d.why] for d in reg.disposals])
+
+    heading(L["holds"])
+    table(L["hold_cols"], (12, 28, 14, 36, 20, 60, 60, 46),
+          [[h.seq, h.at, L[h.op], h.person, h.incident, h.cameras,
+            f"{h.start} – {h.end}" if h.start else "", h.note] for h in reg.holds])
+
+    if pdf.will_page_break(40):
+        pdf.add_page()
+    pdf.ln(4)
+    pdf.set_font("jp", size=10)
+    pdf.cell(0, 7, L["signature"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(6)
+    for label in L["sign_fields"]:
+        pdf.cell(60, 8, f"{label}:", new_x=XPos.RIGHT, new_y=YPos.TOP)
+    pdf.ln(8)
+    y = pdf.get_y()
+    for i in range(len(L["sign_fields"])):
+        x = pdf.l_margin + 60 * i
+        pdf.line(x, y + 2, x + 55, y + 2)
+    return bytes(pdf.output())
