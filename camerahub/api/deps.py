@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import unquote
 
@@ -34,6 +34,8 @@ from .params import REASON_HEADER, parse_time
 from .state import AppState
 
 log = logging.getLogger(__name__)
+# The range a request for one moment (?at=) is decided and audited for: that millisecond.
+MOMENT = timedelta(milliseconds=1)
 
 
 def app_state(request: Request) -> AppState:
@@ -178,6 +180,11 @@ def _range(rule: AccessRule, request: Request) -> tuple[datetime | None, datetim
         return utcnow(), None
     if rule.footage == "none":
         return None, None
+    if rule.footage == "at":
+        at = parse_time("at", request.query_params.get("at"))
+        if at is None:
+            raise InvalidRequest("at (ISO 8601) is required")
+        return at, at + MOMENT
     start = parse_time("start", request.query_params.get("start"))
     end = parse_time("end", request.query_params.get("end"))
     if rule.footage == "range" and (start is None or end is None):
