@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from camerahub.db import segments as index
 from camerahub.storage import FileStore
-from tests.support.deployment import deploy_example, make_app, set_all_passwords
+from tests.support.deployment import PASSWORD, deploy_example, make_app, set_all_passwords
 from tests.support.live import serving
 from tests.support.media import segments
 from tests.support.ui import RECORDED_CAMERA, SIZE, T0
@@ -21,6 +22,7 @@ from tests.ui.test_ui import css, no_errors, shot, sign_in, video_plays, wait
 pytest.importorskip("selenium")
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 SECONDS = 60
 SEGMENT_S = 4
@@ -122,3 +124,34 @@ def test_today_the_future_is_not_shown_as_missing(browser, review_server, shots)
     css(browser, "#lang")[0].click()
     wait(browser, lambda d: css(d, "#zoom-day")[0].text == "24時間")
     assert browser.find_element(By.TAG_NAME, "h1")
+
+
+def test_an_auditor_filters_to_one_managers_logins(browser, review_server, shots):
+    base = review_server.url
+    for user in ("tokatsu-zeimu", "tokatsu-koseki"):  # zeimu's must be filtered out
+        resp = httpx.post(f"{base}/api/v1/auth/token",
+                          data={"username": user, "password": PASSWORD}, timeout=30)
+        assert resp.status_code == 200
+    sign_in(browser, base, "audit-watanabe")
+    browser.get(f"{base}/#/audit")
+    wait(browser, lambda d: css(d, "#audit-table tbody tr"))
+    css(browser, "input[name=user]")[0].send_keys("tokatsu-koseki")
+    Select(css(browser, "select[name=action]")[0]).select_by_value("auth")
+    assert Select(css(browser, "select[name=action]")[0]).first_selected_option.text == \
+        "サインイン関係"
+    css(browser, "#audit-filter button[type=submit]")[0].click()
+    actions = ("return [...document.querySelectorAll('#audit-table tbody [data-action]')]"
+               ".map((e) => e.dataset.action)")
+    wait(browser, lambda d: (found := d.execute_script(actions))
+         and set(found) == {"auth.login"})
+    rows = css(browser, "#audit-table tbody tr")
+    assert len(rows) >= 1
+    for row in rows:
+        assert "戸籍住民分野 統括管理者" in row.text and "サインイン" in row.text
+        assert "auth.login" not in row.text and "tokatsu-zeimu" not in row.text
+    no_errors(browser)
+    shot(browser, shots, "review-audit-logins")
+    css(browser, "#summarise")[0].click()
+    wait(browser, lambda d: css(d, "#audit-users"))
+    assert "(unknown camera)" not in css(browser, "#audit-summary")[0].text
+    shot(browser, shots, "review-audit-summary")
