@@ -10,7 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
+from camerahub.authz import accounts
+from camerahub.db import models as m
 from camerahub.db import segments as index
 from camerahub.storage import FileStore
 from tests.support.deployment import PASSWORD, deploy_example, make_app, set_all_passwords
@@ -53,7 +56,18 @@ def review_server(tmp_path_factory, h264):
             index.add_segment(s, camera_id=RECORDED_CAMERA, site_id="hq", start=lo,
                               end=lo + timedelta(seconds=10), nbytes=1, sha256="0" * 64,
                               key=f"hq/{RECORDED_CAMERA}/today-{i}.ts")
+    with sessions.begin() as s:
+        _, key = accounts.create_api_key(s, "ui-log-analyzer", "alerts:log-analyzer")
     with serving(app) as server:
+        alert = {"alert_id": "UI-1", "rule": "大量閲覧", "employee_id": "E1001",
+                 "terminal_id": "T-HQ-1F-KOSEKI-01", "severity": "high",
+                 "text": "短時間に多数の住民記録を閲覧",
+                 "window": {"start": T0.isoformat(),
+                            "end": (T0 + timedelta(seconds=SECONDS)).isoformat()}}
+        resp = httpx.post(f"{server.url}/api/v1/alerts", json=alert,
+                          headers={"X-API-Key": key}, timeout=30)
+        assert resp.status_code == 202, resp.text
+        server.app.state.review_incident = resp.json()["incident_id"]
         yield server
 
 
@@ -155,3 +169,40 @@ def test_an_auditor_filters_to_one_managers_logins(browser, review_server, shots
     wait(browser, lambda d: css(d, "#audit-users"))
     assert "(unknown camera)" not in css(browser, "#audit-summary")[0].text
     shot(browser, shots, "review-audit-summary")
+
+
+def test_a_manager_follows_the_alerts_incident_to_footage_without_typing_a_reason(
+        browser, review_server, shots):
+    base = review_server.url
+    incident = review_server.app.state.review_incident
+    with review_server.app.state.camerahub.sessions() as s:
+        before = s.scalar(select(func.max(m.AuditEntry.seq)))
+    sign_in(browser, base, "tokatsu-koseki")
+    browser.get(f"{base}/#/incidents")
+    link = f"a[href='#/incidents/{incident}']"
+    wait(browser, lambda d: css(d, link))
+    css(browser, link)[0].click()
+    wait(browser, lambda d: css(d, "#workspace .ws-cell #ws-player-0-play")
+         and css(d, "#workspace .span.seg"))
+    facts = css(browser, "dl.facts")[0].text
+    assert "1階 戸籍執務室" in facts and "戸籍住民分野 統括管理者" in facts
+    assert "1階 戸籍執務室 カメラ1" in facts and "hq-1f-koseki" not in facts
+    assert "高" in css(browser, "body")[0].text and "high" not in facts
+    assert not css(browser, "input[name=reason]")  # nothing to type
+    assert len(css(browser, "#workspace .ws-cell")) <= 4
+    css(browser, "#ws-play-all")[0].click()
+    cell = next(c for c in css(browser, "#workspace .ws-cell")
+                if c.get_attribute("data-camera") == RECORDED_CAMERA)
+    video_id = cell.find_element(By.CSS_SELECTOR, "video").get_attribute("id")
+    video_plays(browser, f"#{video_id}")
+    no_errors(browser)
+    assert css(browser, "#to-reviewing") and not css(browser, "#to-closed")
+    shot(browser, shots, "review-incident-workspace")
+    with review_server.app.state.camerahub.sessions() as s:
+        looks = s.scalars(select(m.AuditEntry).where(
+            m.AuditEntry.seq > before, m.AuditEntry.action == "playback",
+            m.AuditEntry.camera_id == RECORDED_CAMERA,
+            m.AuditEntry.actor == "user:tokatsu-koseki")).all()
+    assert looks and all(e.decision == "allow" for e in looks)
+    assert all(e.reason.startswith(f"インシデント#{incident}") for e in looks)
+    assert all(e.incident_id == incident for e in looks)

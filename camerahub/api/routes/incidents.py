@@ -10,12 +10,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from camerahub.authz.accounts import Principal
 from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.errors import PermissionDenied
+from camerahub.authz.incidents import check_may_move
 from camerahub.db import models as m
 from camerahub.errors import ErrorKind as K
 from camerahub.incidents import (
@@ -89,11 +91,44 @@ def incident_detail(i: m.Incident, parts: IncidentParts) -> dict[str, Any]:
     }
 
 
+def _names(session: Session, incident: m.Incident, body: dict[str, Any]) -> dict[str, Any]:
+    """The names a person reads instead of ids: room, its cameras, its managers, people."""
+    room = session.get(m.Area, incident.room_id) if incident.room_id else None
+    division = session.get(m.Area, room.parent_id) if room and room.parent_id else None
+    scopes = [a.id for a in (division,) if a] + ([division.parent_id]
+                                                  if division and division.parent_id else [])
+    users = dict(session.execute(select(m.User.id, m.User.name)).all())
+    cameras = session.execute(select(m.Camera.id, m.Camera.name)
+                              .where(m.Camera.room_id == incident.room_id)
+                              .order_by(m.Camera.id)).all() if room else []
+    managers = session.execute(
+        select(m.User.id, m.User.name, m.User.role)
+        .where(m.User.scope.in_(scopes), m.User.active.is_(True))
+        .order_by(m.User.role, m.User.id)).all() if scopes else []
+    camera_names = dict(session.execute(select(m.Camera.id, m.Camera.name)).all())
+    kind, _, ident = incident.opened_by.partition(":")
+    body["names"] = {
+        "room": room.name if room else None,
+        "division": division.name if division else None,
+        "opened_by": users.get(ident) if kind == "user" else None,
+        "managers": [{"id": u, "name": n, "role": r} for u, n, r in managers],
+    }
+    body["cameras"] = [{"id": c, "name": n} for c, n in cameras]
+    for grant in body["grants"]:
+        grant["user_name"] = users.get(grant["user"])
+        grant["camera_name"] = camera_names.get(grant["camera"])
+    for hold in body["holds"]:
+        hold["camera_name"] = camera_names.get(hold["camera"])
+    return body
+
+
 def _detail(session: Session, authz: Authorizer, who: Principal,
             incident_id: int) -> dict[str, Any]:
-    """One incident as the caller may see it; NotVisible (404) if they take no part."""
+    """One incident as the caller may see it, with names; NotVisible (404) if they take no
+    part."""
     incident = incident_for(session, authz, who, incident_id)
-    return incident_detail(incident, incident_parts(session, authz, who, incident))
+    body = incident_detail(incident, incident_parts(session, authz, who, incident))
+    return _names(session, incident, body)
 
 
 # --- routes --------------------------------------------------------------------------------
@@ -146,12 +181,14 @@ def open_incident(req: ManualIncidentIn, who: CurrentPrincipal, authz: Authorize
 
 
 @router.post("/incidents/{incident_id}/state",
-             responses=doc.responses(*BODY, K.NOT_FOUND, K.CONFLICT))
+             responses=doc.responses(*BODY, K.FORBIDDEN, K.NOT_FOUND, K.CONFLICT))
 @authenticated
 def move_incident(incident_id: IncidentId, req: TransitionIn, who: CurrentPrincipal,
                   authz: AuthorizerDep, session: SessionDep, service: ServiceDep) -> dict:
-    """open -> reviewing -> closed (with an outcome)."""
-    incident_for(session, authz, who, incident_id)  # 404 unless the caller takes part
+    """open -> reviewing (the room's managers, crisis-management) -> closed with an outcome
+    (crisis-management only); 403 for anyone else who takes part."""
+    incident = incident_for(session, authz, who, incident_id)  # 404 unless taking part
+    check_may_move(session, authz, who, incident, req.state)
     service.transition(incident_id, who.id, req)
     session.rollback()  # end this request's read snapshot: the change was written elsewhere
     return _detail(session, authz, who, incident_id)

@@ -29,7 +29,7 @@ function spanTitle(s) {
 
 /**
  * The timeline widget. opts: camera, reason() (the stated reason, or null), onSeek(ms),
- * notify(message). Returns {el, show(ms, zoom), playhead(ms), spans, dispose()}.
+ * notify(message), range ([start, end] ms: a fixed window instead of zoom windows). Returns {el, show(ms, zoom), playhead(ms), spans, dispose()}.
  */
 export function createTimeline(opts) {
   const bar = h('div', {class: 'timeline scrub', id: 'timeline', role: 'slider', tabindex: 0,
@@ -95,8 +95,14 @@ export function createTimeline(opts) {
 
   async function show(ms, zoom = state.zoom) {
     state.zoom = zoom;
-    state.start = windowStart(ms, zoom);
-    state.end = state.start + zoom.ms;
+    if (opts.range) { // a fixed window (an incident's grant): never beyond it
+      [state.start, state.end] = opts.range;
+      const span = state.end - state.start;
+      state.zoom = span > ZOOMS[1].ms ? ZOOMS[0] : span > ZOOMS[2].ms ? ZOOMS[1] : ZOOMS[2];
+    } else {
+      state.start = windowStart(ms, zoom);
+      state.end = state.start + zoom.ms;
+    }
     const token = ++state.token;
     const width = Math.max(200, bar.getBoundingClientRect().width || 1000);
     const params = {start: new Date(state.start).toISOString(),

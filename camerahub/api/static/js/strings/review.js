@@ -29,6 +29,10 @@ export default {
     anonymous: '未認証', usersSummary: '利用者別の閲覧状況', details: '内容',
     // incidents
     sev_high: '高', sev_medium: '中', sev_low: '低', sev_critical: '緊急',
+    workspaceTitle: '映像の確認', purposeIsReason:
+      'このインシデントの目的が閲覧理由として記録されます（理由の入力は不要です）。',
+    playAll: '対象時間帯を同時再生', upToFour: '同時に表示できるのは4台までです。',
+    managersLabel: '管理者', openedByAlert: 'ログ分析アラート',
   },
   en: {
     zoom: 'Zoom', zoom_day: '24 hours', zoom_hour: '1 hour', zoom_ten: '10 minutes',
@@ -59,5 +63,9 @@ export default {
     openFootage: 'Open footage', anonymous: 'Not signed in', usersSummary: 'Views per user',
     details: 'Details',
     sev_high: 'High', sev_medium: 'Medium', sev_low: 'Low', sev_critical: 'Critical',
+    workspaceTitle: 'Footage', purposeIsReason:
+      'The incident\'s purpose is recorded as the reason for viewing (no need to type one).',
+    playAll: 'Play the window together', upToFour: 'At most four cameras side by side.',
+    managersLabel: 'Managers', openedByAlert: 'Log-analysis alert',
   },
 };

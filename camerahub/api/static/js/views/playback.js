@@ -56,15 +56,17 @@ function videoTimeOf(pieces, ms) {
 
 /**
  * The player and timeline for one camera. opts: camera, reason() (or null), notify, start
- * (ms to show first), incident (id, when opened from an incident). Returns {el, seek, dispose}.
+ * (ms to show first), onUserSeek(ms) (a seek on the timeline; default: this player seeks),
+ * noKeys (no keyboard shortcuts: several players on one page), range ([start, end] ms: a
+ * fixed window, e.g. an incident grant's footage range). Returns {el, seek, dispose}.
  */
 export function createPlayer(opts) {
   const video = h('video', {id: opts.id || 'player', class: 'player',
     'aria-label': t('playbackTitle'), playsinline: true});
   const clock = h('output', {class: 'clock', id: opts.id ? `${opts.id}-clock` : 'clock'});
   const clip = {pieces: [], start: 0, end: 0};
-  const timeline = createTimeline({camera: opts.camera, reason: opts.reason,
-    notify: opts.notify, onSeek: (ms) => seek(ms)});
+  const timeline = createTimeline({camera: opts.camera, reason: opts.reason, range: opts.range,
+    notify: opts.notify, onSeek: (ms) => (opts.onUserSeek ? opts.onUserSeek(ms) : seek(ms))});
   let wall = null;
 
   video.addEventListener('error', () => {
@@ -72,7 +74,7 @@ export function createPlayer(opts) {
   });
 
   async function load(ms, play = true) {
-    const end = ms + CLIP_MS;
+    const end = opts.range ? Math.min(ms + CLIP_MS, opts.range[1]) : ms + CLIP_MS;
     const q = {start: new Date(ms).toISOString(), end: new Date(end).toISOString(),
       reason: opts.reason()};
     const listing = await getJson(`/cameras/${encodeURIComponent(opts.camera)}/recordings`,
@@ -190,7 +192,8 @@ export function createPlayer(opts) {
   }
   document.addEventListener('keydown', onKey);
 
-  const el = h('div', {class: 'player-box'}, zooms, timeline.el, controls, video,
+  const el = h('div', {class: 'player-box'}, opts.range ? null : zooms, timeline.el, controls,
+    video,
     h('p', {class: 'hint'}, t('shortcuts')));
   return {
     el, video, timeline, seek, load,
