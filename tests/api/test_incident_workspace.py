@@ -81,3 +81,37 @@ def test_closing_needs_an_outcome_and_a_closed_incident_stays_closed(api):
     assert _move(api, "kiki-sato", inc["id"], "closed").status_code == 400
     assert _move(api, "kiki-sato", inc["id"], "closed", "問題なし").status_code == 200
     assert _move(api, "kiki-sato", inc["id"], "reviewing").status_code == 409
+
+
+def test_bookmarks_and_notes_are_stored_and_audited(api):
+    inc = _open(api)
+    url = f"/api/v1/incidents/{inc['id']}/notes"
+    moment = (T0 + timedelta(minutes=3)).isoformat()
+    made = api.client.post(url, headers=api.auth("tokatsu-koseki"),
+                           json={"kind": "bookmark", "text": "端末を操作している場面",
+                                 "at": moment, "camera_id": "hq-1f-koseki-01"})
+    assert made.status_code == 201, made.text
+    assert made.json()["created_by_name"] == "戸籍住民分野 統括管理者"
+    listed = api.client.get(url, headers=api.auth("kiki-sato")).json()
+    assert [(n["kind"], n["at"]) for n in listed] == [("bookmark", "2026-11-20T01:03:00Z")]
+    with api.sessions() as s:
+        entry = s.scalars(select(m.AuditEntry).where(m.AuditEntry.action == "incident.note")
+                          .order_by(m.AuditEntry.seq.desc()).limit(1)).one()
+    assert entry.actor == "user:tokatsu-koseki" and entry.incident_id == inc["id"]
+    assert entry.camera_id == "hq-1f-koseki-01" and entry.footage_start == T0 + timedelta(
+        minutes=3)
+    # refusals: another division (404), bad input (422/400/404), a closed incident (403)
+    assert api.client.post(url, headers=api.auth("tokatsu-zeimu"),
+                           json={"text": "x"}).status_code == 404
+    assert api.client.post(url, headers=api.auth("tokatsu-koseki"),
+                           json={"text": ""}).status_code == 422
+    assert api.client.post(url, headers=api.auth("tokatsu-koseki"),
+                           json={"text": "x", "at": "2026-11-20T01:00:00"}).status_code == 422
+    assert api.client.post(url, headers=api.auth("tokatsu-koseki"),
+                           json={"text": "x", "at": "1990-01-01T00:00:00Z"}).status_code == 400
+    assert api.client.post(url, headers=api.auth("tokatsu-koseki"),
+                           json={"text": "x", "camera_id": "nope"}).status_code == 404
+    assert _move(api, "kiki-sato", inc["id"], "closed", "問題なし").status_code == 200
+    assert api.client.post(url, headers=api.auth("tokatsu-koseki"),
+                           json={"text": "後から"}).status_code == 403
+    assert len(api.client.get(url, headers=api.auth("kiki-sato")).json()) == 1
