@@ -197,6 +197,10 @@ def test_a_manager_follows_the_alerts_incident_to_footage_without_typing_a_reaso
     video_plays(browser, f"#{video_id}")
     no_errors(browser)
     assert css(browser, "#to-reviewing") and not css(browser, "#to-closed")
+    css(browser, "#note-text")[0].send_keys("端末を操作している場面")
+    css(browser, "#add-bookmark")[0].click()
+    wait(browser, lambda d: css(d, "#notes a.note-moment"))
+    assert "端末を操作している場面" in css(browser, "#notes")[0].text
     shot(browser, shots, "review-incident-workspace")
     with review_server.app.state.camerahub.sessions() as s:
         looks = s.scalars(select(m.AuditEntry).where(

@@ -33,6 +33,9 @@ export default {
       'このインシデントの目的が閲覧理由として記録されます（理由の入力は不要です）。',
     playAll: '対象時間帯を同時再生', upToFour: '同時に表示できるのは4台までです。',
     managersLabel: '管理者', openedByAlert: 'ログ分析アラート',
+    notesTitle: 'ブックマーク・メモ', noteKind: '種類', noteText: '内容', note_bookmark: 'ブックマーク',
+    note_note: 'メモ', bookmarkHere: '再生位置にブックマーク', addNote: 'メモを追加',
+    noteEmpty: '内容を入力してください。',
   },
   en: {
     zoom: 'Zoom', zoom_day: '24 hours', zoom_hour: '1 hour', zoom_ten: '10 minutes',
@@ -67,5 +70,8 @@ export default {
       'The incident\'s purpose is recorded as the reason for viewing (no need to type one).',
     playAll: 'Play the window together', upToFour: 'At most four cameras side by side.',
     managersLabel: 'Managers', openedByAlert: 'Log-analysis alert',
+    notesTitle: 'Bookmarks and notes', noteKind: 'Kind', noteText: 'Text',
+    note_bookmark: 'Bookmark', note_note: 'Note', bookmarkHere: 'Bookmark this moment',
+    addNote: 'Add note', noteEmpty: 'Please write something.',
   },
 };

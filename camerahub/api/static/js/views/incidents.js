@@ -139,8 +139,54 @@ function workspace(inc, ctx) {
     el: h('section', {class: 'card'}, h('h2', {}, t('workspaceTitle')),
       h('p', {class: 'hint'}, t('purposeIsReason')), picks,
       h('div', {class: 'toolbar'}, playAll, pauseAll), grid),
+    players, seekAll,
     dispose() { players.forEach((p) => p.dispose()); },
   };
+}
+
+/** Bookmarks and notes on moments, stored with the incident (and audited). */
+function notesSection(inc, ctx, space) {
+  const list = h('div', {id: 'notes'});
+  const cams = new Map((inc.cameras || []).map((c) => [c.id, c.name]));
+  async function load() {
+    const notes = await getJson(`/incidents/${inc.id}/notes`);
+    replace(list, notes.length ? table([t('at'), t('camera'), t('noteKind'), t('noteText'),
+      t('user')], notes.map((n) => [
+      n.at ? h('a', {href: '#', class: 'note-moment', onclick: (e) => {
+        e.preventDefault();
+        space.seekAll?.(Date.parse(n.at));
+      }}, time(n.at)) : '', cams.get(n.camera_id) || '', tv('note', n.kind), n.text,
+      n.created_by_name || n.created_by])) : h('p', {}, t('none')));
+  }
+  const text = h('textarea', {rows: 2, maxlength: 4000, id: 'note-text',
+    'aria-label': t('noteText')});
+  async function add(kind) {
+    const body = {kind, text: text.value.trim()};
+    if (!body.text) {
+      ctx.notify(t('noteEmpty'));
+      return;
+    }
+    const playing = (space.players || []).find((p) => p.position !== null);
+    if (kind === 'bookmark' && playing) {
+      body.at = new Date(playing.position).toISOString();
+      body.camera_id = playing.camera;
+    }
+    try {
+      await getJson(`/incidents/${inc.id}/notes`, {method: 'POST', json: body});
+      text.value = '';
+      await load();
+    } catch (err) {
+      ctx.notify(err.message);
+    }
+  }
+  load().catch((err) => ctx.notify(err.message));
+  const closed = inc.state === 'closed';
+  return h('section', {class: 'card'}, h('h2', {}, t('notesTitle')), list,
+    closed ? null : h('div', {}, text, h('div', {class: 'toolbar'},
+      h('button', {type: 'button', id: 'add-bookmark', onclick: () => add('bookmark')},
+        t('bookmarkHere')),
+      h('button', {type: 'button', class: 'secondary', id: 'add-note',
+        onclick: () => add('note')}, t('addNote')))));
 }
 
 function stateForm(inc, reload, notify, can) {
@@ -226,7 +272,7 @@ async function renderDetail(view, id, ctx, can) {
     h('dl', {class: 'facts card'}, facts.filter(([, v]) => v)
       .map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
     crisisActions(inc, can, reload, ctx.notify),
-    open.el,
+    open.el, notesSection(inc, ctx, open),
     h('section', {class: 'card'}, h('h2', {}, t('alerts')), inc.alerts.length
       ? table([t('rule'), t('employee'), t('terminal'), t('severity'), t('window'), t('received')],
         inc.alerts.map((a) => [a.rule, a.employee, a.terminal, tv('sev', a.severity),

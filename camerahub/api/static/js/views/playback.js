@@ -196,7 +196,8 @@ export function createPlayer(opts) {
     video,
     h('p', {class: 'hint'}, t('shortcuts')));
   return {
-    el, video, timeline, seek, load,
+    el, video, timeline, seek, load, camera: opts.camera,
+    get position() { return wall; },
     show: (ms, z) => timeline.show(ms, z),
     dispose() {
       document.removeEventListener('keydown', onKey);
