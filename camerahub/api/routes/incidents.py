@@ -157,8 +157,18 @@ def post_alert(alert: AlertIn, who: CurrentPrincipal, service: ServiceDep, reque
 @authenticated
 def list_incidents(who: CurrentPrincipal, authz: AuthorizerDep, session: SessionDep,
                    state: State = None) -> list[dict]:
-    """Incidents the caller takes part in (crisis-management: all)."""
-    return [incident_summary(i) for i in visible_incidents(session, authz, who, state)]
+    """Incidents the caller takes part in (crisis-management: all), with room and opener
+    names."""
+    rooms = dict(session.execute(select(m.Area.id, m.Area.name)).all())
+    users = dict(session.execute(select(m.User.id, m.User.name)).all())
+    out = []
+    for i in visible_incidents(session, authz, who, state):
+        item = incident_summary(i)
+        kind, _, ident = i.opened_by.partition(":")
+        item["room_name"] = rooms.get(i.room_id or "")
+        item["opened_by_name"] = users.get(ident) if kind == "user" else None
+        out.append(item)
+    return out
 
 
 @router.get("/incidents/{incident_id}",

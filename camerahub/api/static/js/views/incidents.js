@@ -19,15 +19,17 @@ function listTable(items) {
   return table([t('incident'), t('kind'), t('incidentState'), t('room'), t('window'),
     t('openedBy'), t('created')], items.map((i) => [
     h('a', {href: `#/incidents/${i.id}`}, `#${i.id}`), tv('kind', i.kind),
-    h('span', {class: `badge ${i.state}`}, tv('st', i.state)), i.room || '',
-    windowText(i.window_start, i.window_end), i.opened_by || '', time(i.created_at)]));
+    h('span', {class: `badge ${i.state}`}, tv('st', i.state)), i.room_name || i.room || '',
+    windowText(i.window_start, i.window_end), i.opened_by_name
+      || (i.opened_by?.startsWith('alert-source:') ? t('openedByAlert') : i.opened_by || ''),
+    time(i.created_at)]));
 }
 
 function newIncidentForm(session, go, notify) {
   const rooms = new Map(session.cameras.map((c) => [c.room, c.room_name]));
   const now = new Date();
   const room = field(t('room'), h('select', {name: 'room', required: true},
-    [...rooms].map(([id, name]) => h('option', {value: id}, `${name} (${id})`))));
+    [...rooms].map(([id, name]) => h('option', {value: id}, name || id))));
   const from = field(t('from'), h('input', {type: 'datetime-local', required: true,
     value: utcToTokyoInput(new Date(now.getTime() - 3600 * 1000))}));
   const to = field(t('to'), h('input', {type: 'datetime-local', required: true,
