@@ -1,9 +1,13 @@
-"""Playback latency on a month-sized index: `recordings` and first byte of `clip.mp4`.
+"""Playback latency on a month-sized index: `recordings`, first byte of `clip.mp4`, the 24 h
+`timeline` of one camera and `thumbnail.jpg`.
 
 Builds an index of DAYS x CAMERAS of 10 s segments on PostgreSQL (127.0.0.1:5432, database
 `test`, its own schema, dropped afterwards), serves the real API with uvicorn on loopback,
 and asks, for random camera-hours: GET /recordings (p50/p99) and GET /clip.mp4 until the
-first byte (p50/p99). The first segment of every sampled hour is a real H.264 segment in a
+first byte (p50/p99), GET /timeline of the 24 hours from that hour (p50/p99, the figure the
+timeline view must keep under 200 ms) and GET /thumbnail.jpg of a moment in the hour's first
+segment (p50/p99; each moment once, so decoded every time, never from the cache). The first
+segment of every sampled hour is a real H.264 segment in a
 FileStore (the rest of the hour is never fetched before the first byte). The reference in
 the same run is what the index replaces: listing the store for the same hour.
 
@@ -52,6 +56,7 @@ from tests.support.media import encode, segments  # noqa: E402
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 10, 1, tzinfo=UTC)
 PASSWORD = "Bench-Pass-2026!"
+DAY = timedelta(hours=24)
 
 
 def log(msg: str) -> None:
@@ -128,7 +133,7 @@ def pct(values: list[float], q: float) -> float:
 def measure(base: str, token: str, samples: list[tuple[str, datetime]],
             store: FileStore) -> dict:
     headers = {"Authorization": f"Bearer {token}"}
-    rec, first, listing = [], [], []
+    rec, first, listing, line, thumbs = [], [], [], [], []
     with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
         for cam, hour in samples[:5]:  # warm-up: policy build, connection pool, imports
             client.get(f"/api/v1/cameras/{cam}/recordings?start={quote(hour.isoformat())}"
@@ -145,6 +150,16 @@ def measure(base: str, token: str, samples: list[tuple[str, datetime]],
                 assert stream.status_code == 200
                 next(stream.iter_raw())
                 first.append((time.perf_counter() - t0) * 1000)
+            day = f"start={quote(hour.isoformat())}&end={quote((hour + DAY).isoformat())}"
+            t0 = time.perf_counter()
+            resp = client.get(f"/api/v1/cameras/{cam}/timeline?{day}")
+            line.append((time.perf_counter() - t0) * 1000)
+            assert resp.status_code == 200 and resp.json()["spans"], resp.text
+            at = hour + timedelta(milliseconds=1000 + len(thumbs) * 37 % 8000)
+            t0 = time.perf_counter()
+            resp = client.get(f"/api/v1/cameras/{cam}/thumbnail.jpg?at={quote(at.isoformat())}")
+            thumbs.append((time.perf_counter() - t0) * 1000)
+            assert resp.status_code == 200, resp.text
             t0 = time.perf_counter()
             keys = list(store.iter_keys(f"hq/{cam}/{hour:%Y/%m/%d/%H}/"))
             listing.append((time.perf_counter() - t0) * 1000)
@@ -152,6 +167,8 @@ def measure(base: str, token: str, samples: list[tuple[str, datetime]],
     return {"recordings_p50_ms": pct(rec, 0.5), "recordings_p99_ms": pct(rec, 0.99),
             "clip_first_byte_p50_ms": pct(first, 0.5),
             "clip_first_byte_p99_ms": pct(first, 0.99),
+            "timeline_p50_ms": pct(line, 0.5), "timeline_p99_ms": pct(line, 0.99),
+            "thumbnail_p50_ms": pct(thumbs, 0.5), "thumbnail_p99_ms": pct(thumbs, 0.99),
             "reference_store_listing_p50_ms": pct(listing, 0.5),
             "recordings_mean_ms": round(statistics.fmean(rec), 2)}
 

@@ -28,7 +28,7 @@ from typing import Literal, TypeVar
 from camerahub.authz.policy import FOOTAGE_ACTIONS
 
 F = TypeVar("F", bound=Callable)
-FootageMode = Literal["none", "range", "optional", "now"]
+FootageMode = Literal["none", "range", "optional", "now", "at"]
 ATTRIBUTE = "__camerahub_access__"
 MEDIA_ATTRIBUTE = "__camerahub_media_url__"
 AUDIT_AS_ATTRIBUTE = "__camerahub_audit_as__"
@@ -75,7 +75,8 @@ def requires(action: str, *, camera: str | None = None, footage: FootageMode | N
     """Require action (on the camera named by path parameter `camera`, if given).
 
     footage: "range" needs ?start=&end= (ISO 8601), "optional" takes them if present,
-    "now" records the current time (live, snapshot). Footage actions are always audited.
+    "now" records the current time (live, snapshot), "at" one moment ?at= (a still picture
+    of past footage: the range is that moment). Footage actions are always audited.
     """
     if footage is None:
         footage = "now" if action in ("live", "snapshot") else (

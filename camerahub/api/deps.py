@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import unquote
 
@@ -24,6 +24,7 @@ from camerahub.authz.decision import (
 )
 from camerahub.authz.errors import InvalidRequest, NotAuthenticated, PermissionDenied
 from camerahub.authz.tokens import verify_token
+from camerahub.db import models as m
 from camerahub.db.types import utcnow
 from camerahub.live import LiveHub
 from camerahub.recordings import FootageReader
@@ -34,6 +35,8 @@ from .params import REASON_HEADER, parse_time
 from .state import AppState
 
 log = logging.getLogger(__name__)
+# The range a request for one moment (?at=) is decided and audited for: that millisecond.
+MOMENT = timedelta(milliseconds=1)
 
 
 def app_state(request: Request) -> AppState:
@@ -178,6 +181,11 @@ def _range(rule: AccessRule, request: Request) -> tuple[datetime | None, datetim
         return utcnow(), None
     if rule.footage == "none":
         return None, None
+    if rule.footage == "at":
+        at = parse_time("at", request.query_params.get("at"))
+        if at is None:
+            raise InvalidRequest("at (ISO 8601) is required")
+        return at, at + MOMENT
     start = parse_time("start", request.query_params.get("start"))
     end = parse_time("end", request.query_params.get("end"))
     if rule.footage == "range" and (start is None or end is None):
@@ -203,6 +211,13 @@ def footage_request(rule: AccessRule, request: Request) -> FootageRequest:
     return FootageRequest(rule.action or "", camera, start, end, _reason(request))
 
 
+def _incident_reason(session: Session, incident_id: int) -> str | None:
+    incident = session.get(m.Incident, incident_id)
+    if incident is None or not incident.reason:
+        return None
+    return f"インシデント#{incident_id}: {incident.reason}"[:MAX_REASON]
+
+
 def _camera_rule(session: Session, state: AppState, authz: Authorizer, request: Request,
                  rule: AccessRule, who: Principal, draft: AuditDraft) -> None:
     req = footage_request(rule, request)
@@ -214,6 +229,10 @@ def _camera_rule(session: Session, state: AppState, authz: Authorizer, request: 
         decision = decide_camera(authz, session, who, req.camera_id, rule.action or "")
     draft.decide(decision.allowed, decision.basis)
     draft.incident_id = decision.incident_id
+    if decision.incident_id is not None and not req.reason:
+        # allowed by an incident's grant: the incident's purpose is the viewing reason
+        draft.reason = _incident_reason(session, decision.incident_id)
+        req = replace(req, reason=draft.reason)
     if decision.grant is not None:
         draft.detail["grant"] = decision.grant.id
     state.metrics.decision(req.action, "allow" if decision.allowed else decision.basis)

@@ -123,5 +123,12 @@ def footage_now(reason: Reason = None, reason_header: ReasonHeader = None) -> No
     """The stated reason of a live or snapshot route (the footage is "now")."""
 
 
+def footage_at(at: Annotated[str, Query(alias="at", description=TIME_DOC,
+                                        json_schema_extra={"format": "date-time"})],
+               reason: Reason = None, reason_header: ReasonHeader = None) -> None:
+    """The moment and stated reason of a still picture of recorded footage."""
+
+
 FOOTAGE_RANGE = [Depends(footage_range)]
+FOOTAGE_AT = [Depends(footage_at)]
 FOOTAGE_NOW = [Depends(footage_now)]

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from camerahub.db import models as m
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 CSV_COLUMNS = ("seq", "at_utc", "at_local", "actor", "role", "action", "decision", "camera_id",
                "footage_start_utc", "footage_end_utc", "footage_start_local",
                "footage_end_local", "reason", "incident_id", "client", "detail", "hash")
-FOOTAGE_ACTIONS = ("live", "playback", "export", "snapshot")
+FOOTAGE_ACTIONS = ("live", "playback", "export", "snapshot", "thumbnail")
 INCOMPLETE = "# EXPORT INCOMPLETE: reading the audit trail failed after entry {seq}; do not use"
 
 
@@ -47,20 +47,89 @@ class AuditFilter:
     decision: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    division: str | None = None  # a division or department: entries on its rooms' cameras
 
     def apply(self, stmt: Select) -> Select:
-        """Add this filter's conditions to a select over AuditEntry."""
+        """Add this filter's conditions to a select over AuditEntry.
+
+        `action` matches the action itself or, given without a dot, every action of that
+        family ("incident" matches incident.open and incident.closed; "auth" auth.login).
+        """
         e = m.AuditEntry
         user = actors.as_filter(self.user) if self.user is not None else None
         for column, value in ((e.actor, user), (e.camera_id, self.camera),
-                              (e.action, self.action), (e.decision, self.decision)):
+                              (e.decision, self.decision)):
             if value is not None:
                 stmt = stmt.where(column == value)
+        if self.action is not None:
+            family = self.action if "." not in self.action else None
+            stmt = stmt.where(or_(e.action == self.action,
+                                  e.action.startswith(f"{family}.", autoescape=True))
+                              if family else e.action == self.action)
+        if self.division is not None:
+            stmt = stmt.where(or_(e.camera_id.in_(_area_cameras(self.division)),
+                                  e.incident_id.in_(_area_incidents(self.division))))
         if self.start is not None:
             stmt = stmt.where(e.at >= self.start)
         if self.end is not None:
             stmt = stmt.where(e.at < self.end)
         return stmt
+
+
+def _area_rooms(area_id: str) -> Select:
+    """Rooms of a division, or of a department's divisions (or the room itself)."""
+    division = select(m.Area.id).where(or_(m.Area.id == area_id, m.Area.parent_id == area_id))
+    return select(m.Area.id).where(m.Area.kind == "room",
+                                   or_(m.Area.id == area_id, m.Area.parent_id.in_(division)))
+
+
+def _area_cameras(area_id: str) -> Select:
+    return select(m.Camera.id).where(m.Camera.room_id.in_(_area_rooms(area_id)))
+
+
+def _area_incidents(area_id: str) -> Select:
+    return select(m.Incident.id).where(m.Incident.room_id.in_(_area_rooms(area_id)))
+
+
+@dataclass(frozen=True)
+class Names:
+    """Display names of people, cameras and areas, for entries that store ids."""
+
+    users: dict[str, str]
+    cameras: dict[str, str]
+    areas: dict[str, str]
+    camera_rooms: dict[str, str]
+    incident_rooms: dict[int, str | None]
+
+    def actor(self, actor: str) -> str | None:
+        kind, _, ident = actor.partition(":")
+        return self.users.get(ident) if kind == "user" else None
+
+
+def names(session: Session, incident_ids: set[int] | None = None) -> Names:
+    """The inventory's names (small tables: read whole) and the rooms of given incidents."""
+    rooms = {}
+    if incident_ids:
+        rooms = dict(session.execute(select(m.Incident.id, m.Incident.room_id)
+                                     .where(m.Incident.id.in_(incident_ids))).all())
+    return Names(users=dict(session.execute(select(m.User.id, m.User.name)).all()),
+                 cameras=dict(session.execute(select(m.Camera.id, m.Camera.name)).all()),
+                 areas=dict(session.execute(select(m.Area.id, m.Area.name)).all()),
+                 camera_rooms=dict(session.execute(select(m.Camera.id, m.Camera.room_id)).all()),
+                 incident_rooms=rooms)
+
+
+def with_names(item: dict[str, Any], e: m.AuditEntry, n: Names) -> dict[str, Any]:
+    """An entry_dict with the names of its actor, camera, room, grantee and incident room."""
+    detail = e.detail if isinstance(e.detail, dict) else {}
+    room = n.camera_rooms.get(e.camera_id or "") or n.incident_rooms.get(e.incident_id or 0)
+    grantee = detail.get("user") if isinstance(detail.get("user"), str) else None
+    item["names"] = safe({
+        "actor": n.actor(e.actor), "camera": n.cameras.get(e.camera_id or ""),
+        "room": n.areas.get(room or ""), "grantee": n.users.get(grantee or ""),
+        "cameras": [n.cameras.get(str(c), str(c)) for c in detail.get("cameras", ())
+                    if isinstance(detail.get("cameras"), list)]})
+    return item
 
 
 def search(session: Session, flt: AuditFilter, limit: int, offset: int
@@ -174,13 +243,50 @@ def summary(session: Session, start: datetime, end: datetime, tz: ZoneInfo) -> d
     where = AuditFilter(start=start, end=end)
     stmt = where.apply(select(m.AuditEntry)).where(m.AuditEntry.action.in_(FOOTAGE_ACTIONS))
     owners = _camera_divisions(session)
+    rooms = _room_divisions(session)
+    entries = list(session.scalars(stmt.order_by(m.AuditEntry.seq)))
+    incidents = {e.incident_id for e in entries if e.incident_id and not e.camera_id}
+    incident_rooms = names(session, incidents).incident_rooms if incidents else {}
     acc: dict[tuple, dict[str, Any]] = defaultdict(_bucket)
-    for e in session.scalars(stmt.order_by(m.AuditEntry.seq)):
-        division, department = owners.get(e.camera_id or "", (None, None))
+    users: dict[tuple, dict[str, Any]] = defaultdict(_bucket)
+    for e in entries:
+        if e.camera_id:
+            division, department = owners.get(e.camera_id, (None, None))
+        else:  # an evidence export names its incident, whose room says whose area it is
+            division, department = rooms.get(incident_rooms.get(e.incident_id or 0) or "",
+                                             (None, None))
         _count(acc[(division, department, e.actor, e.role, e.action)], e, tz)
+        _count(users[(e.actor, e.role, e.action)], e, tz)
+    n = names(session)
+    divisions, people = _group(acc), _by_user(users)
+    for d in divisions:
+        d["division_name"] = n.areas.get(d["division"])
+        d["department_name"] = n.areas.get(d["department"] or "")
+        for a in d["accesses"]:
+            a["user_name"] = n.actor(a["user"])
+            a["camera_names"] = [n.cameras.get(c, c) for c in a["cameras"]]
+    for a in people:
+        a["user_name"] = n.actor(a["user"])
+        a["camera_names"] = [n.cameras.get(c, c) for c in a["cameras"]]
     return safe({"start": _iso(start), "end": _iso(end), "start_local": _iso(start, tz),
                  "end_local": _iso(end, tz), "timezone": str(tz),
-                 "divisions": _group(acc)})
+                 "divisions": divisions, "users": people})
+
+
+def _room_divisions(session: Session) -> dict[str, tuple[str | None, str | None]]:
+    """room id -> (division id, department id)."""
+    div = aliased(m.Area)
+    stmt = (select(m.Area.id, div.id, div.parent_id).where(m.Area.kind == "room")
+            .outerjoin(div, div.id == m.Area.parent_id))
+    return {room: (d, dept) for room, d, dept in session.execute(stmt)}
+
+
+def _by_user(acc: dict[tuple, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"user": actor, "role": role, "action": action, "allowed": b["allowed"],
+             "denied": b["denied"], "failed": b["failed"], "cameras": sorted(b["cameras"]),
+             "incidents": sorted(b["incidents"]), "first_local": b["first"],
+             "last_local": b["last"]}
+            for (actor, role, action), b in sorted(acc.items(), key=_key)]
 
 
 def _bucket() -> dict[str, Any]:

@@ -118,3 +118,24 @@ def check_may_approve(authz: Authorizer, who: Principal, incident: m.Incident) -
         raise PermissionDenied("only crisis-management approves incidents")
     if incident.opened_by == who.subject:
         raise PermissionDenied("an incident is approved by someone other than its opener")
+
+
+def check_may_move(session: Session, authz: Authorizer, who: Principal, incident: m.Incident,
+                   state: str) -> None:
+    """Who may change an incident's state (report 4 (2) ウ; README, "Incident states").
+
+    - reviewing: crisis-management, or a manager (division manager, department head) of the
+      incident's room: the general manager is the one who checks the footage.
+    - closed (with an outcome): crisis-management only. Closing ends every grant and settles
+      a case about one of the manager's own staff; the manager records what they found in
+      notes, and a second person outside the line of management closes it.
+    Everyone else who takes part (a grantee from another area, the opener) reads only.
+    """
+    if oversees(authz, who):
+        return
+    if (state == "reviewing" and who.kind == PrincipalKind.USER and who.role in SCOPED_ROLES
+            and in_area(session, who, incident.room_id or "")):
+        return
+    if state == "closed":
+        raise PermissionDenied("only crisis-management closes incidents")
+    raise PermissionDenied("only the room's managers or crisis-management review incidents")

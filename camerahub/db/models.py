@@ -226,6 +226,20 @@ class Incident(Base):
     closed_at: Mapped[datetime | None]
 
 
+class IncidentNote(Base):
+    """A bookmark or note on a moment of an incident's footage (who wrote it is audited)."""
+
+    __tablename__ = "incident_notes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # bookmark | note
+    at: Mapped[datetime | None]  # the moment of footage it is about
+    camera_id: Mapped[str | None] = mapped_column(String(63))
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Hold(Base):
     """A legal hold on a camera's footage in a range; released only by crisis-management."""
 

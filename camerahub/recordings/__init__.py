@@ -1,7 +1,7 @@
 """Past footage (reading): what is recorded in a range, clips, HLS playlists, re-indexing."""
 
 from .hls import playlist
-from .reader import MAX_LISTING, FootageReader, check_covers, find_segment
+from .reader import MAX_LISTING, FootageReader, Thumbnail, check_covers, find_segment
 from .reindex import rebuild_index, reindex_key
 from .service import (
     ClipPlan,
@@ -12,7 +12,9 @@ from .service import (
     timeline,
     verified_segment,
 )
+from .timeline import MAX_TIMELINE, Span, TimelineView, camera_timeline
 
-__all__ = ["MAX_LISTING", "ClipPlan", "FootageError", "FootageReader", "Timeline",
-           "check_covers", "clip_chunks", "find_segment", "plan_clip", "playlist",
-           "rebuild_index", "reindex_key", "timeline", "verified_segment"]
+__all__ = ["MAX_LISTING", "MAX_TIMELINE", "ClipPlan", "FootageError", "FootageReader", "Span",
+           "Thumbnail", "Timeline", "TimelineView", "camera_timeline", "check_covers",
+           "clip_chunks", "find_segment", "plan_clip", "playlist", "rebuild_index",
+           "reindex_key", "timeline", "verified_segment"]

@@ -18,12 +18,12 @@ from camerahub.video.segmenter import (
     run_camera,
 )
 from camerahub.video.sink import SegmentFile, SegmentSink
-from camerahub.video.snapshot import snapshot_jpeg
+from camerahub.video.snapshot import snapshot_jpeg, still_at
 from camerahub.video.source import InputOptions
 
 __all__ = [
     "Backoff", "InputOptions", "SegmentCheck", "SegmentFile", "SegmentSink", "SegmentUnreadable",
     "Segmenter", "SegmenterConfig", "StreamEnded", "StreamError", "StreamInvalid",
     "StreamOpenError", "StreamStalled", "VideoError", "iter_mp4", "probe_segment",
-    "remux_to_mp4", "run_camera", "salvage_segment", "snapshot_jpeg",
+    "remux_to_mp4", "run_camera", "salvage_segment", "snapshot_jpeg", "still_at",
 ]

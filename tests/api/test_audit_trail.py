@@ -23,7 +23,8 @@ from tests.api.test_media_tokens import NoCameraHub
 
 CAM_A, CAM_B = "hq-1f-koseki-01", "hq-2f-kazei-a-01"
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
-RANGE = {"start": "2026-11-20T01:00:00Z", "end": "2026-11-20T01:00:10Z"}
+RANGE = {"start": "2026-11-20T01:00:00Z", "end": "2026-11-20T01:00:10Z",
+         "at": "2026-11-20T01:00:00Z"}  # "at": the thumbnail route's moment
 BASE = "/api/v1/cameras"
 
 
@@ -60,7 +61,9 @@ def _one_entry(api, method: str, url: str, **kwargs):
 
 
 FOOTAGE_URLS = [
-    ("GET", f"{BASE}/{CAM_A}/recordings", "playback"),
+    ("GET", f"{BASE}/{CAM_A}/recordings", "recordings"),
+    ("GET", f"{BASE}/{CAM_A}/timeline", "timeline"),
+    ("GET", f"{BASE}/{CAM_A}/thumbnail.jpg", "thumbnail"),
     ("GET", f"{BASE}/{CAM_A}/clip.mp4", "playback"),
     ("GET", f"{BASE}/{CAM_A}/playback.m3u8", "playback"),
     ("GET", f"{BASE}/{CAM_A}/segments/1.ts", "playback"),

@@ -21,9 +21,11 @@ from camerahub.db import models as m
 from camerahub.live import LiveUnavailable
 
 CAM_A, CAM_B = "hq-1f-koseki-01", "hq-2f-kazei-a-01"
-QUERY = {"start": "2026-11-20T01:00:00Z", "end": "2026-11-20T01:00:10Z", "reason": "点検のため"}
+QUERY = {"start": "2026-11-20T01:00:00Z", "end": "2026-11-20T01:00:10Z", "reason": "点検のため",
+         "at": "2026-11-20T01:00:05Z"}  # at: the thumbnail's moment
 MEDIA_PATHS = {"/api/v1/cameras/{camera_id}/live.mp4", "/api/v1/cameras/{camera_id}/snapshot.jpg",
                "/api/v1/cameras/{camera_id}/clip.mp4",
+               "/api/v1/cameras/{camera_id}/thumbnail.jpg",
                "/api/v1/cameras/{camera_id}/playback.m3u8",
                "/api/v1/cameras/{camera_id}/segments/{segment_id}.ts"}
 CELLS = ("query-on-A", "query-on-B", "bearer-on-A")

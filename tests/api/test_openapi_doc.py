@@ -21,6 +21,8 @@ EXPECTED = {  # (method, path): statuses the route can return besides 422
     ("get", f"{CAMERA}/recordings"): {"200"} | FOOTAGE,
     ("get", f"{CAMERA}/clip.mp4"): {"200", "502", "503"} | FOOTAGE,
     ("get", f"{CAMERA}/playback.m3u8"): {"200"} | FOOTAGE,
+    ("get", f"{CAMERA}/timeline"): {"200"} | FOOTAGE,
+    ("get", f"{CAMERA}/thumbnail.jpg"): {"200", "502", "503"} | FOOTAGE,
     ("get", f"{CAMERA}/segments/{{segment_id}}.ts"): {"200", "502", "503"} | FOOTAGE,
     ("get", f"{CAMERA}/live.mp4"): {"200", "503"} | FOOTAGE,
     ("get", f"{CAMERA}/snapshot.jpg"): {"200", "503"} | FOOTAGE,
@@ -28,9 +30,12 @@ EXPECTED = {  # (method, path): statuses the route can return besides 422
     ("get", "/api/v1/incidents"): {"200", "401"},
     ("post", "/api/v1/incidents"): {"201", "400", "401", "403", "404", "413"},
     ("get", "/api/v1/incidents/{incident_id}"): {"200", "401", "404"},
-    ("post", "/api/v1/incidents/{incident_id}/state"): {"200", "400", "401", "404", "409",
-                                                         "413"},
+    ("post", "/api/v1/incidents/{incident_id}/state"): {"200", "400", "401", "403", "404",
+                                                         "409", "413"},
     ("post", "/api/v1/incidents/{incident_id}/release"): {"200", "401", "403", "404"},
+    ("get", "/api/v1/incidents/{incident_id}/notes"): {"200", "401", "404"},
+    ("post", "/api/v1/incidents/{incident_id}/notes"): {"201", "400", "401", "403", "404",
+                                                         "413"},
     ("post", "/api/v1/incidents/{incident_id}/approve"): {"200", "401", "403", "404", "409"},
     ("post", "/api/v1/incidents/{incident_id}/export"): {"200", "400", "401", "403", "404"},
     ("get", "/api/v1/audit"): {"200", "400", "401", "403"},
@@ -44,6 +49,7 @@ MEDIA = {
     f"{CAMERA}/live.mp4": "video/mp4",
     f"{CAMERA}/snapshot.jpg": "image/jpeg",
     f"{CAMERA}/clip.mp4": "video/mp4",
+    f"{CAMERA}/thumbnail.jpg": "image/jpeg",
     f"{CAMERA}/playback.m3u8": "application/vnd.apple.mpegurl",
     f"{CAMERA}/segments/{{segment_id}}.ts": "video/mp2t",
     "/api/v1/incidents/{incident_id}/export": "application/zip",
@@ -119,7 +125,8 @@ def _params(op: dict) -> dict[str, dict]:
 
 
 def test_parameters_the_global_dependency_reads_are_declared(spec):
-    for path in ("recordings", "clip.mp4", "playback.m3u8", "segments/{segment_id}.ts"):
+    for path in ("recordings", "timeline", "clip.mp4", "playback.m3u8",
+                 "segments/{segment_id}.ts"):
         params = _params(spec["paths"][f"{CAMERA}/{path}"]["get"])
         assert params["start"]["required"] and params["end"]["required"]
         assert params["start"]["schema"]["format"] == "date-time"

@@ -8,20 +8,25 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from camerahub.authz.incidents import visible_incidents_filter
 from camerahub.db import models as m
+from camerahub.db.types import utcnow
 from camerahub.errors import ErrorKind as K
-from camerahub.recordings import FootageError
+from camerahub.recordings import FootageError, Span, camera_timeline
 from camerahub.times import wire_time
 
 from .. import openapi as doc
-from ..access import media_url, requires
-from ..deps import FootageAccess, FootageDep, FootageGrant, SessionDep
-from ..params import FOOTAGE_RANGE, SegmentId
+from ..access import audited_as, media_url, requires
+from ..auditing import draft_of
+from ..deps import AuthorizerDep, FootageAccess, FootageDep, FootageGrant, SessionDep
+from ..params import FOOTAGE_AT, FOOTAGE_RANGE, SegmentId
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/cameras", tags=["recordings"])
@@ -32,6 +37,7 @@ READS = (*FOOTAGE, K.CORRUPT, K.UNAVAILABLE)  # routes that read segments from t
 @router.get("/{camera_id}/recordings", dependencies=FOOTAGE_RANGE,
             responses=doc.responses(*FOOTAGE))
 @requires("playback", camera="camera_id", footage="range")
+@audited_as("recordings")  # a look at the index, not at footage: not a second "playback"
 def recordings(camera_id: str, access: FootageAccess, session: SessionDep,
                footage: FootageDep) -> Response:
     """Segments and gaps of the range, from the index alone (no bucket listing)."""
@@ -112,3 +118,68 @@ def segment(camera_id: str, segment_id: SegmentId, access: FootageAccess, sessio
     data = footage.segment(session, camera_id, segment_id, access.footage_start,
                            access.footage_end)
     return Response(data, media_type="video/mp2t", headers={"Cache-Control": "no-store"})
+
+
+Resolution = Annotated[float | None, Query(
+    gt=0, le=3600, allow_inf_nan=False,
+    description="Seconds per step: spans of one kind closer than this are merged "
+                "(default: the range / 1440, at least 1 s)")]
+
+
+def _span(span: Span) -> dict:
+    out = {"kind": span.kind, "start": wire_time(span.start), "end": wire_time(span.end)}
+    if span.cause is not None:
+        out["cause" if span.kind != "incident" else "state"] = span.cause
+    if span.detail:
+        out["detail"] = span.detail
+    if span.ref is not None:
+        out["hold_id" if span.kind == "held" else "incident_id"] = span.ref
+    if span.kind == "recorded":
+        out["segments"] = span.segments
+        out["hidden_gaps"] = span.hidden_gaps
+    return out
+
+
+@router.get("/{camera_id}/timeline", dependencies=FOOTAGE_RANGE,
+            responses=doc.responses(*FOOTAGE))
+@requires("playback", camera="camera_id", footage="range")
+@audited_as("timeline")
+def timeline(camera_id: str, access: FootageAccess, session: SessionDep, authz: AuthorizerDep,
+             resolution: Resolution = None) -> Response:
+    """What the range holds, span by span: recorded, gap (with its cause), not_recorded (the
+    future, the segment being written, before the first recording), beyond_retention; and
+    on top, held and incident spans (incidents the caller takes part in)."""
+    view = camera_timeline(
+        session, camera_id, access.footage_start, access.footage_end, now=utcnow(),
+        resolution=timedelta(seconds=resolution) if resolution else None,
+        incidents=visible_incidents_filter(session, authz, access.principal))
+    body = {
+        "camera_id": camera_id, "start": wire_time(view.start), "end": wire_time(view.end),
+        "resolution_s": view.resolution.total_seconds(),
+        "first_recording": wire_time(view.first_recording) if view.first_recording else None,
+        "retention_horizon": (wire_time(view.retention_horizon)
+                              if view.retention_horizon else None),
+        "spans": [_span(s) for s in view.spans],
+        "overlays": [_span(s) for s in view.overlays],
+    }
+    return Response(json.dumps(body, ensure_ascii=False), media_type="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+@router.get("/{camera_id}/thumbnail.jpg", response_class=Response, dependencies=FOOTAGE_AT,
+            responses=doc.responses(*READS, ok=doc.JPEG))
+@requires("playback", camera="camera_id", footage="at")
+@audited_as("thumbnail")
+@media_url
+def thumbnail(camera_id: str, access: FootageAccess, session: SessionDep, request: Request,
+              footage: FootageDep) -> Response:
+    """A small JPEG of the recorded frame at ?at= (the first frame at or after it), decoded
+    from the stored segment; authorized like playback and audited as `thumbnail`."""
+    thumb = footage.thumbnail(session, camera_id, access.footage_start)
+    draft = draft_of(request.scope)
+    if draft is not None:
+        draft.detail["frame"] = wire_time(thumb.at, "milliseconds")
+        draft.detail["segment"] = thumb.segment_id
+    return Response(thumb.jpeg, media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=300",
+                             "X-Camerahub-Frame-Time": wire_time(thumb.at, "milliseconds")})

@@ -17,12 +17,23 @@ function formatter(lang, withSeconds) {
   return formats.get(key);
 }
 
-/** A UTC instant (ISO string or Date) shown in Tokyo time; '' for nothing. */
+/** A UTC instant (ISO string or Date) shown in Tokyo time; '' for nothing. Japanese gets
+ * the Japanese date order whatever the browser's locale; English gets ISO dates
+ * (2026-11-20 10:00:00 JST), never a day/month order a reader could take either way. */
 export function showTime(value, lang, withSeconds = true) {
   if (!value) return '';
   const date = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(date.getTime())) return String(value);
+  if (lang === 'en') {
+    const iso = new Date(date.getTime() + 9 * 3600 * 1000).toISOString();
+    return `${iso.slice(0, 10)} ${iso.slice(11, withSeconds ? 19 : 16)} JST`;
+  }
   return `${formatter(lang, withSeconds).format(date)} JST`;
+}
+
+/** HH:MM in Tokyo of an instant in ms (timeline ticks). */
+export function clockTime(ms) {
+  return new Date(ms + 9 * 3600 * 1000).toISOString().slice(11, 16);
 }
 
 /** A datetime-local value (YYYY-MM-DDTHH:MM[:SS]) read as Tokyo time, as UTC ISO with Z. */

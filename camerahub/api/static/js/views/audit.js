@@ -7,17 +7,33 @@ import {showTime, tokyoInputToUtc, utcToTokyoInput} from '../time.js';
 
 const PAGE = 100;
 const time = (v) => showTime(v, lang());
+// What the action filter offers: codes, or families (no dot) that match every code in them.
+const ACTIONS = ['playback', 'thumbnail', 'timeline', 'recordings', 'live', 'snapshot', 'export',
+  'media-token', 'view', 'auth', 'grant.create', 'grant.revoke', 'hold.place', 'hold.release',
+  'incident.open', 'incident.approve', 'incident.reviewing', 'incident.closed',
+  'alert.received', 'audit', 'deploy.apply', 'retention.sweep'];
+const FOOTAGE = new Set(['playback', 'thumbnail', 'live', 'snapshot', 'export']);
 
-function filterForm() {
+/** An action code as the screen shows it (the code itself if it has no label). */
+export function actionLabel(code) {
+  return tv('act', String(code).replace(/\./g, '_'));
+}
+
+function filterForm(params) {
   const now = new Date();
   const f = {
-    user: field(t('user'), h('input', {name: 'user', maxlength: 200})),
-    camera: field(t('camera'), h('input', {name: 'camera', maxlength: 200})),
+    user: field(t('user'), h('input', {name: 'user', maxlength: 200,
+      value: params.get('user') || ''})),
+    camera: field(t('camera'), h('input', {name: 'camera', maxlength: 200,
+      value: params.get('camera') || ''})),
+    division: field(t('divisionFilter'), h('input', {name: 'division', maxlength: 200,
+      value: params.get('division') || ''})),
     action: field(t('action'), h('select', {name: 'action'}, h('option', {value: ''}, t('all')),
-      ['live', 'playback', 'snapshot', 'export', 'login', 'audit', 'deploy.apply']
-        .map((a) => h('option', {value: a}, a)))),
+      ACTIONS.map((a) => h('option', {value: a, selected: a === params.get('action')},
+        actionLabel(a))))),
     decision: field(t('decision'), h('select', {name: 'decision'},
-      [['', t('all')], ['allow', t('allow')], ['deny', t('deny')], ['info', t('decision_info')]]
+      [['', t('all')], ['allow', t('allow')], ['deny', t('deny')], ['fail', t('decision_fail')],
+        ['info', t('decision_info')]]
         .map(([v, label]) => h('option', {value: v}, label)))),
     start: field(t('from'), h('input', {type: 'datetime-local', name: 'start',
       value: utcToTokyoInput(new Date(now.getTime() - 7 * 86400 * 1000))})),
@@ -29,6 +45,7 @@ function filterForm() {
 
 function values(f) {
   return {user: f.user.input.value.trim(), camera: f.camera.input.value.trim(),
+    division: f.division.input.value.trim(),
     action: f.action.input.value, decision: f.decision.input.value,
     start: tokyoInputToUtc(f.start.input.value), end: tokyoInputToUtc(f.end.input.value)};
 }
@@ -42,29 +59,63 @@ function decisionBadge(decision) {
   return h('span', {class: `badge ${decision}`}, tv('decision', decision));
 }
 
-function rows(items) {
-  return items.map((e) => [String(e.seq), h('span', {class: 'nowrap'}, time(e.at)), e.actor,
-    tv('role', e.role), e.action, decisionBadge(e.decision),
-    e.camera_id || '', footageText(e), e.reason || '',
-    e.incident_id ? `#${e.incident_id}` : '', e.client || '']);
+function who(e) {
+  if (e.actor === 'anonymous') return t('anonymous');
+  return e.names?.actor || e.actor;
+}
+
+function details(e, session) {
+  const n = e.names || {};
+  const parts = [];
+  if (e.action === 'grant.create') {
+    parts.push(t('grantTo', {name: n.grantee || e.detail?.user || ''}));
+    parts.push(t('grantWindow', {start: time(e.footage_start), end: time(e.footage_end)}));
+    if (e.detail?.expires_at) parts.push(t('grantExpires', {at: time(e.detail.expires_at)}));
+    if (n.cameras?.length) parts.push(n.cameras.join('、'));
+  } else if (e.action === 'grant.revoke' && n.grantee) {
+    parts.push(t('grantTo', {name: n.grantee}));
+  }
+  const cam = (session.cameras || []).find((c) => c.id === e.camera_id);
+  if (FOOTAGE.has(e.action) && e.footage_start && cam?.actions.includes('playback')) {
+    const end = e.footage_end || new Date(Date.parse(e.footage_start) + 60e3).toISOString();
+    const q = new URLSearchParams({camera: e.camera_id, start: e.footage_start, end});
+    parts.push(h('a', {href: `#/playback?${q}`, class: 'footage-link'}, t('openFootage')));
+  }
+  return h('span', {}, parts.flatMap((p, i) => (i ? [' ', p] : [p])));
+}
+
+function rows(items, session) {
+  return items.map((e) => [String(e.seq), h('span', {class: 'nowrap'}, time(e.at)), who(e),
+    tv('role', e.role), h('span', {'data-action': e.action}, actionLabel(e.action)),
+    decisionBadge(e.decision), e.names?.camera || e.camera_id || '', footageText(e),
+    e.reason || '', e.incident_id ? `#${e.incident_id}` : '', details(e, session),
+    e.client || '']);
 }
 
 const HEADERS = () => ['#', t('at'), t('user'), t('role_label'), t('action'), t('decision'),
-  t('camera'), t('footage'), t('reason'), t('incident'), t('client')];
+  t('camera'), t('footage'), t('reason'), t('incident'), t('details'), t('client')];
 
 function summaryView(data) {
-  if (!data.divisions.length) return h('p', {}, t('none'));
-  return data.divisions.map((d) => h('section', {class: 'division'},
-    h('h3', {}, `${t('division')}: ${d.division}`,
-      d.department ? ` / ${t('department')}: ${d.department}` : ''),
+  if (!data.divisions.length && !(data.users || []).length) {
+    return h('p', {id: 'audit-users'}, t('none'));
+  }
+  const person = (a) => a.user_name || (a.user === 'anonymous' ? t('anonymous') : a.user);
+  return [...data.divisions.map((d) => h('section', {class: 'division'},
+    h('h3', {}, `${t('division')}: ${d.division_name || d.division}`,
+      d.department ? ` / ${t('department')}: ${d.department_name || d.department}` : ''),
     table([t('user'), t('action'), t('allowed'), t('denied'), t('cameras'), t('reasons'),
-      t('first'), t('last')], d.accesses.map((a) => [a.user, a.action, String(a.allowed),
-      String(a.denied), a.cameras.join(', '), a.reasons.join(' / '),
-      time(a.first_local), time(a.last_local)]))));
+      t('first'), t('last')], d.accesses.map((a) => [person(a), actionLabel(a.action),
+      String(a.allowed), String(a.denied), (a.camera_names || a.cameras).join('、'),
+      a.reasons.join(' / '), time(a.first_local), time(a.last_local)])))),
+  h('section', {class: 'division', id: 'audit-users'}, h('h3', {}, t('usersSummary')),
+    table([t('user'), t('role_label'), t('action'), t('allowed'), t('denied'), t('cameras'),
+      t('first'), t('last')], (data.users || []).map((a) => [person(a), tv('role', a.role),
+      actionLabel(a.action), String(a.allowed), String(a.denied),
+      (a.camera_names || a.cameras).join('、'), time(a.first_local), time(a.last_local)])))];
 }
 
-export function render(view, {notify}) {
-  const f = filterForm();
+export function render(view, {session, params, notify}) {
+  const f = filterForm(params);
   const result = h('div', {id: 'audit-result'});
   const summary = h('div', {id: 'audit-summary'});
   let offset = 0;
@@ -80,7 +131,7 @@ export function render(view, {notify}) {
         body = tbl.querySelector('tbody');
         replace(result, h('p', {}, t('total', {n: page.total})), tbl);
       }
-      for (const cells of rows(page.items)) {
+      for (const cells of rows(page.items, session)) {
         body.append(h('tr', {}, cells.map((c) => h('td', {}, c))));
       }
       offset = page.next_offset ?? offset;
