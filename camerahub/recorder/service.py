@@ -17,6 +17,8 @@ that died anyway (a BaseException, a bug in the failure handling itself) and cou
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections import Counter
@@ -65,6 +67,8 @@ StreamResolver = Callable[[m.Camera], str]
 AUTH_RETRY_S = 300.0
 # How often the supervisor looks at the camera threads when no thread told it it ended.
 SUPERVISE_S = 5.0
+# How often the recorder writes its heartbeat row (alive, spool, uploads) for the API.
+HEARTBEAT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class RecorderOptions:
     retry: RetryPolicy = RetryPolicy()
     auth_retry_s: float = AUTH_RETRY_S
     supervise_s: float = SUPERVISE_S
+    heartbeat_s: float = HEARTBEAT_S
 
     @classmethod
     def from_config(cls, cfg: Config) -> RecorderOptions:
@@ -146,6 +151,9 @@ class Recorder:
         # next segment needs a database write; every other segment costs none.
         self._unsettled: set[str] = set()
         self._lock = threading.Lock()
+        self.heartbeat_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:128]
+        self._started_at = utcnow()
+        self._next_beat = 0.0
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -163,6 +171,8 @@ class Recorder:
             name_native(thread, f"upload-{thread.name.rsplit('-', 1)[-1]}")
         for cam in cameras:
             self._start_worker(cam)
+        self._cameras_n = len(cameras)
+        self._beat()
         self._supervisor = threading.Thread(target=self._supervise, name="rec-supervisor",
                                             daemon=True)
         self._supervisor.start()
@@ -186,6 +196,7 @@ class Recorder:
         self.uploader.notify()
         self.uploader.wait_idle(timeout)
         self.uploader.stop(timeout)
+        self._beat(stopped=True)
 
     def _cameras(self) -> list[m.Camera]:
         with self.sessions() as s:
@@ -281,7 +292,7 @@ class Recorder:
             if not index.gaps_open(s, camera_id):
                 index.open_gap(s, camera_id, start, cause, detail[:500])
             state = _state(s, camera_id)
-            state.recording = cause
+            _set_recording(state, cause, start)
             state.details = {**(state.details or {}), **(extra or {}), "last_error": {
                 "cause": cause, "detail": detail[:500], "at": wire_time(utcnow())}}
             s.add(m.Event(kind=f"recorder.{cause}",
@@ -300,7 +311,32 @@ class Recorder:
             except Exception:  # noqa: BLE001 - the supervisor is the last line: never exits
                 log.exception("recorder supervisor failed; looking again")
                 wait = self.options.supervise_s
-            self._wake.wait(wait)
+            if time.monotonic() >= self._next_beat:
+                self._beat()
+            self._wake.wait(max(0.0, min(wait, self._next_beat - time.monotonic())))
+
+    def _beat(self, stopped: bool = False) -> None:
+        """Write this process's heartbeat row: alive, cameras, spool bytes, upload lag.
+        A database that cannot be written is logged; the next beat tries again."""
+        self._next_beat = time.monotonic() + self.options.heartbeat_s
+        try:
+            items = self.spool.ready_items()
+            now = utcnow()
+            oldest = items[0].start_utc if items else None
+            details = {"spool_bytes": self.spool.size_bytes(), "spool_segments": len(items),
+                       "spool_limit_bytes": self.options.spool_limit_bytes,
+                       "oldest_unuploaded": wire_time(oldest) if oldest else None,
+                       "upload_lag_s": round((now - oldest).total_seconds(), 1)
+                       if oldest else 0.0,
+                       "restarts": sum(self.restarts.values()), "stopped": stopped}
+            with self.sessions.begin() as s:
+                row = s.get(m.RecorderHeartbeat, self.heartbeat_id)
+                if row is None:
+                    row = m.RecorderHeartbeat(id=self.heartbeat_id, started_at=self._started_at)
+                    s.add(row)
+                row.at, row.cameras, row.details = now, getattr(self, "_cameras_n", 0), details
+        except Exception:  # noqa: BLE001 - a missed heartbeat shows as one; never fatal
+            log.exception("recorder heartbeat could not be written")
 
     def _check_workers(self) -> float:
         """Note dead camera threads and restart those due; returns how long to sleep."""
@@ -347,7 +383,7 @@ class Recorder:
         if unsettled:
             with self.sessions.begin() as s:
                 index.close_gaps(s, cam.id, info.start_utc)
-                _state(s, cam.id).recording = "recording"
+                _set_recording(_state(s, cam.id), "recording", info.start_utc)
         self.uploader.notify(info.path)
 
     def _on_stream_event(self, cam: m.Camera, exc: StreamError) -> None:
@@ -358,7 +394,7 @@ class Recorder:
         with self.sessions.begin() as s:
             if not index.gaps_open(s, cam.id):
                 index.open_gap(s, cam.id, start, cause, redact(str(exc))[:500])
-            _state(s, cam.id).recording = cause
+            _set_recording(_state(s, cam.id), cause, start)
         self._event(f"recorder.{cause}", "warning", f"{cam.id}: {redact(str(exc))}"[:1000],
                     {"camera": cam.id}, camera_id=cam.id)
 
@@ -424,7 +460,7 @@ class Recorder:
     def _set_state(self, camera_id: str, recording: str, details: dict | None = None) -> None:
         with self.sessions.begin() as s:
             state = _state(s, camera_id)
-            state.recording = recording
+            _set_recording(state, recording, utcnow())
             if details:
                 state.details = {**(state.details or {}), **details}
 
@@ -469,6 +505,13 @@ def _state(s: Session, camera_id: str) -> m.CameraState:
         state = m.CameraState(camera_id=camera_id)
         s.add(state)
     return state
+
+
+def _set_recording(state: m.CameraState, recording: str, since: datetime) -> None:
+    """The camera's recording state; `recording_since` (details) moves only when it changes."""
+    if state.recording != recording or not (state.details or {}).get("recording_since"):
+        state.details = {**(state.details or {}), "recording_since": wire_time(since)}
+    state.recording = recording
 
 
 def _ms(value: int) -> timedelta:

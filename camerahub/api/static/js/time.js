@@ -22,7 +22,12 @@ export function showTime(value, lang, withSeconds = true) {
   if (!value) return '';
   const date = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(date.getTime())) return String(value);
-  return `${formatter(lang, withSeconds).format(date)} JST`;
+  if (lang !== 'en') return `${formatter(lang, withSeconds).format(date)} JST`;
+  // English: ISO order (2026-12-02 09:30:00 JST), never 02/12/2026, which reads both ways
+  const p = Object.fromEntries(formatter(lang, withSeconds).formatToParts(date)
+    .map(({type, value}) => [type, value]));
+  const time = withSeconds ? `${p.hour}:${p.minute}:${p.second}` : `${p.hour}:${p.minute}`;
+  return `${p.year}-${p.month}-${p.day} ${time} JST`;
 }
 
 /** A datetime-local value (YYYY-MM-DDTHH:MM[:SS]) read as Tokyo time, as UTC ISO with Z. */
