@@ -65,7 +65,9 @@ def recorders(session: Session, now: datetime | None = None,
                     "alive": not details.get("stopped") and age <= thresholds.heartbeat_stale_s,
                     **{k: details.get(k) for k in ("spool_bytes", "spool_segments",
                                                     "spool_limit_bytes", "oldest_unuploaded",
-                                                    "upload_lag_s", "restarts", "stopped")}})
+                                                    "upload_lag_s", "restarts", "stopped",
+                                                    "spool_disk_free_bytes",
+                                                    "spool_disk_total_bytes")}})
     return out
 
 

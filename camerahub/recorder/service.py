@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -328,7 +329,8 @@ class Recorder:
                        "oldest_unuploaded": wire_time(oldest) if oldest else None,
                        "upload_lag_s": round((now - oldest).total_seconds(), 1)
                        if oldest else 0.0,
-                       "restarts": sum(self.restarts.values()), "stopped": stopped}
+                       "restarts": sum(self.restarts.values()), "stopped": stopped,
+                       **_disk(self.spool_dir)}
             with self.sessions.begin() as s:
                 row = s.get(m.RecorderHeartbeat, self.heartbeat_id)
                 if row is None:
@@ -505,6 +507,15 @@ def _state(s: Session, camera_id: str) -> m.CameraState:
         state = m.CameraState(camera_id=camera_id)
         s.add(state)
     return state
+
+
+def _disk(path) -> dict:
+    """Free and total bytes of the spool's filesystem (for the retention forecast)."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return {}
+    return {"spool_disk_free_bytes": usage.free, "spool_disk_total_bytes": usage.total}
 
 
 def _set_recording(state: m.CameraState, recording: str, since: datetime) -> None:
