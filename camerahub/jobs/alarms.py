@@ -15,7 +15,8 @@ Topics, under the prefix (default `camerahub`):
 Webhooks get the same event JSON, signed: `X-Camerahub-Signature: sha256=HEX` is the
 HMAC-SHA256 of `TIMESTAMP.BODY` with the webhook's secret (from secret_env/secret_file, never
 the YAML), `X-Camerahub-Timestamp: TIMESTAMP` (Unix seconds); failed deliveries are retried
-with backoff (up to WEBHOOK_ATTEMPTS), on a thread of their own so evaluation never waits.
+with backoff (up to WEBHOOK_ATTEMPTS) before the next one is sent, so a receiver sees them
+in order, on a thread of their own so evaluation never waits.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class Publisher:
         self._events: list[tuple[str, str]] = []  # non-retained, in order
         self._hooks: queue.Queue[tuple[Webhook, bytes, int] | None] = queue.Queue()
         self._hook_thread: threading.Thread | None = None
+        self._closing = threading.Event()
         self.failures = 0
         self.sent = 0
 
@@ -111,7 +113,7 @@ class Publisher:
         """An event message, and the same to every webhook."""
         body = json.dumps(payload, ensure_ascii=False)
         self._events.append((topic, body))
-        for hook in self.webhooks:
+        for hook in self.webhooks:  # one delivery thread: each hook gets them in order
             self._hooks.put((hook, body.encode(), 1))
         if self.webhooks and self._hook_thread is None:
             self._hook_thread = threading.Thread(target=self._deliver_loop,
@@ -155,23 +157,27 @@ class Publisher:
             client.loop_stop()
 
     def close(self) -> None:
-        """Stop the webhook thread (deliveries still queued are dropped, and logged)."""
+        """Stop the webhook thread; deliveries still queued are tried once more."""
         if self._hook_thread is not None:
+            self._closing.set()  # queued deliveries get one more try each, no backoff
             self._hooks.put(None)
-            self._hook_thread.join(10)
+            self._hook_thread.join(30)
 
     def _deliver_loop(self) -> None:
+        """Deliver in order: a failing delivery is retried (backoff) before the next one, so
+        a receiver never sees a clear before its raise."""
         while True:
             item = self._hooks.get()
             if item is None:
                 return
-            hook, body, attempt = item
-            if not self._deliver(hook, body):
-                if attempt >= WEBHOOK_ATTEMPTS:
+            hook, body, _ = item
+            for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
+                if self._deliver(hook, body):
+                    break
+                if attempt == WEBHOOK_ATTEMPTS:
                     log.error("alarms: webhook %s failed %d times; given up", hook.url, attempt)
-                    continue
-                delay = self.backoff.delay(attempt)
-                threading.Timer(delay, self._hooks.put, ((hook, body, attempt + 1),)).start()
+                elif self._closing.wait(self.backoff.delay(attempt)):
+                    return
 
     def _deliver(self, hook: Webhook, body: bytes) -> bool:
         try:
