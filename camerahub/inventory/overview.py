@@ -127,12 +127,15 @@ def _sites(session: Session, cams: list[dict]) -> list[dict]:
         by_site.setdefault(cam["site"], []).append(cam)
     out = []
     for site_id, site_cams in by_site.items():
-        stopped = [c for c in site_cams if not (c["health"] or {}).get("recording")]
+        disabled = [c for c in site_cams if (c["health"] or {}).get("why_not") == "disabled"]
+        stopped = [c for c in site_cams if not (c["health"] or {}).get("recording")
+                   and c not in disabled]
         out.append({"id": site_id, "name": names.get(site_id, site_id),
                     "cameras": len(site_cams),
                     "online": sum(1 for c in site_cams
                                   if (c["health"] or {}).get("online") == "online"),
-                    "recording": len(site_cams) - len(stopped),
+                    "recording": len(site_cams) - len(stopped) - len(disabled),
+                    "not_recorded": len(disabled),
                     "not_recording": [{
                         "id": c["id"], "name": c["name"], "room_name": c["room_name"],
                         "floor": c["floor"], "online": c["health"]["online"],
@@ -199,7 +202,9 @@ def overview(sessions: sessionmaker[Session], store: SegmentStore, where: Where,
             "totals": {"cameras": len(cams),
                        "online": sum(1 for c in cams
                                      if (c["health"] or {}).get("online") == "online"),
-                       "recording": sum(1 for c in cams if (c["health"] or {}).get("recording"))},
+                       "recording": sum(1 for c in cams if (c["health"] or {}).get("recording")),
+                       "not_recorded": sum(1 for c in cams
+                                           if (c["health"] or {}).get("why_not") == "disabled")},
             "sites": _sites(session, cams),
             "cameras": [{"id": c["id"], "name": c["name"], "site": c["site"],
                          "site_name": c["site_name"], "room_name": c["room_name"],

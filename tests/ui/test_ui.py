@@ -190,8 +190,11 @@ def test_expired_session_signs_out(browser, ui_server):
     assert browser.execute_script("return sessionStorage.getItem('camerahub.token')") is None
 
 
-def test_ops_gets_no_footage_screen(browser, ui_server):
+def test_ops_gets_the_console_and_no_footage_screen(browser, ui_server):
     sign_in(browser, ui_server.url, "ops-takahashi")
-    wait(browser, lambda d: d.current_url.endswith("#/home"))
-    assert not css(browser, "#nav a")
-    assert "ops-takahashi" in browser.find_element(By.TAG_NAME, "main").text
+    wait(browser, lambda d: d.current_url.endswith("#/ops"))
+    assert [a.get_attribute("id") for a in css(browser, "#nav a")] == ["nav-ops"]
+    wait(browser, lambda d: css(d, "#ops-cameras tr[data-camera]"))
+    assert "運用監視" in browser.find_element(By.TAG_NAME, "h1").text
+    browser.get(f"{ui_server.url}/#/cameras")  # no camera list: back to the console
+    wait(browser, lambda d: d.current_url.endswith("#/ops"))

@@ -31,7 +31,8 @@ function notRecordingCard(sites) {
     for (const c of site.not_recording) {
       rows.push(h('tr', {'data-camera': c.id},
         h('td', {}, site.name), h('td', {}, c.name), h('td', {}, c.room_name),
-        h('td', {}, h('span', {class: `badge ${c.online === 'offline' ? 'hs-bad' : 'hs-warn'}`,
+        h('td', {}, h('span', {class: `badge ${{offline: 'hs-bad', online: 'hs-ok'}[c.online]
+          || 'hs-warn'}`,
           'data-online': c.online}, tv('online', c.online))),
         h('td', {title: c.last_error || ''}, tv('why', c.why_not)),
         h('td', {}, showTime(c.since, lang(), false))));
@@ -122,15 +123,15 @@ function camerasCard(cams) {
 }
 
 function draw(view, o) {
-  const stopped = o.totals.cameras - o.totals.recording;
+  const stopped = o.totals.cameras - o.totals.recording - o.totals.not_recorded;
   replace(view, h('h1', {}, t('opsTitle'), ' ', h('small', {class: 'muted', id: 'ops-at'},
     t('opsRefreshed', {at: showTime(o.at, lang())}))),
   h('p', {id: 'ops-summary'}, t('opsSummary', {total: o.totals.cameras,
-    online: o.totals.online, recording: o.totals.recording, stopped})),
-  h('div', {class: 'ops-grid'}, alarmsCard(o.alarms), notRecordingCard(o.sites),
-    storageCard(o.spool), healthCard(o.health), forecastCard(o.forecast),
-    deployCard(o.deployment, o.rollout)),
-  findingsCard(o.findings), camerasCard(o.cameras));
+    online: o.totals.online, recording: o.totals.recording, stopped,
+    skipped: o.totals.not_recorded})),
+  h('div', {class: 'ops-grid'}, alarmsCard(o.alarms), storageCard(o.spool),
+    healthCard(o.health), forecastCard(o.forecast), deployCard(o.deployment, o.rollout)),
+  notRecordingCard(o.sites), findingsCard(o.findings), camerasCard(o.cameras));
 }
 
 export async function render(view, {notify, current}) {
