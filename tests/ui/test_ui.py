@@ -173,7 +173,8 @@ def test_sign_in_screen_and_csp(browser, ui_server, shots):
     css(browser, "input[name=password]")[0].send_keys("wrong password!")
     css(browser, "#signin")[0].click()
     wait(browser, lambda d: css(d, "#message")[0].is_displayed())
-    assert "パスワード" in css(browser, "#message")[0].text
+    # the whole message says what went wrong (not "サインインが必要です: ..." first)
+    assert css(browser, "#message")[0].text == "ユーザーIDまたはパスワードが正しくありません"
     resp = httpx.get(f"{ui_server.url}/")
     assert "default-src 'self'" in resp.headers["content-security-policy"]
     assert "media-src 'self' blob:" in resp.headers["content-security-policy"]
