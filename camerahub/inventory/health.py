@@ -67,50 +67,50 @@ def recorders(session: Session, now: datetime | None = None,
                                                     "spool_limit_bytes", "oldest_unuploaded",
                                                     "upload_lag_s", "restarts", "stopped",
                                                     "spool_disk_free_bytes",
-                                                    "spool_disk_total_bytes")}})
+                                                    "spool_disk_total_bytes",
+                                                    "uploaded_segments",
+                                                    "uploaded_bytes")}})
     return out
 
 
 def camera_states(session: Session, ids: set[str] | None = None, now: datetime | None = None,
                   thresholds: Thresholds = Thresholds()) -> dict[str, dict]:
     """camera id -> its state: online, recording (since, why not), last segment age, bitrate,
-    clock skew, last discovery finding, reconnects and stored bytes."""
+    clock skew, last discovery finding, reconnects and recent bytes.
+
+    One query with a correlated subquery per figure: each is an index seek on
+    (camera_id, start) of its camera, never a scan of the whole segment index (26 million
+    rows for 100 cameras over 30 days)."""
     now = now or utcnow()
-    cams = select(m.Camera.id, m.Camera.recording_enabled)
+    seg, gap = m.Segment, m.Gap
+    window = now - BITRATE_WINDOW
+    last_end = (select(seg.end).where(seg.camera_id == m.Camera.id)
+                .order_by(seg.start.desc()).limit(1).scalar_subquery())
+    recent_bytes = (select(func.coalesce(func.sum(seg.bytes), 0))
+                    .where(seg.camera_id == m.Camera.id, seg.start >= window)
+                    .scalar_subquery())
+    recent_ms = (select(func.coalesce(func.sum(seg.duration_ms), 0))
+                 .where(seg.camera_id == m.Camera.id, seg.start >= window).scalar_subquery())
+    gaps = select(func.count()).where(gap.camera_id == m.Camera.id).scalar_subquery()
+    stmt = select(m.Camera.id, m.Camera.recording_enabled, last_end, recent_bytes, recent_ms,
+                  gaps)
     if ids is not None:
-        cams = cams.where(m.Camera.id.in_(sorted(ids)))
-    enabled = dict(session.execute(cams).all())
-    if not enabled:
+        stmt = stmt.where(m.Camera.id.in_(sorted(ids)))
+    rows = session.execute(stmt.order_by(m.Camera.id)).all()
+    if not rows:
         return {}
-    wanted = sorted(enabled)
+    wanted = [r[0] for r in rows]
     states = {s.camera_id: s for s in session.scalars(
         select(m.CameraState).where(m.CameraState.camera_id.in_(wanted)))}
-    last = dict(session.execute(
-        select(m.Segment.camera_id, func.max(m.Segment.end))
-        .where(m.Segment.camera_id.in_(wanted)).group_by(m.Segment.camera_id)).all())
-    totals = {cid: (n, b) for cid, n, b in session.execute(
-        select(m.Segment.camera_id, func.count(), func.coalesce(func.sum(m.Segment.bytes), 0))
-        .where(m.Segment.camera_id.in_(wanted)).group_by(m.Segment.camera_id)).all()}
-    recent = {cid: (b, ms) for cid, b, ms in session.execute(
-        select(m.Segment.camera_id, func.sum(m.Segment.bytes), func.sum(m.Segment.duration_ms))
-        .where(m.Segment.camera_id.in_(wanted), m.Segment.end >= now - BITRATE_WINDOW)
-        .group_by(m.Segment.camera_id)).all()}
-    gaps = dict(session.execute(
-        select(m.Gap.camera_id, func.count()).where(m.Gap.camera_id.in_(wanted))
-        .group_by(m.Gap.camera_id)).all())
     alive = any(r["alive"] for r in recorders(session, now, thresholds))
-    out = {}
-    for cid in wanted:
-        out[cid] = _camera_state(cid, enabled[cid], states.get(cid), last.get(cid),
-                                 totals.get(cid, (0, 0)), recent.get(cid), gaps.get(cid, 0),
-                                 alive, now, thresholds)
-    return out
+    return {cid: _camera_state(enabled, states.get(cid), end, (int(nbytes or 0), int(ms or 0)),
+                               n_gaps or 0, alive, now, thresholds)
+            for cid, enabled, end, nbytes, ms, n_gaps in rows}
 
 
-def _camera_state(cid: str, enabled: bool, state: m.CameraState | None,
-                  last_end: datetime | None, totals: tuple[int, int],
-                  recent: tuple[int, int] | None, gaps: int, recorder_alive: bool,
-                  now: datetime, thresholds: Thresholds) -> dict:
+def _camera_state(enabled: bool, state: m.CameraState | None, last_end: datetime | None,
+                  recent: tuple[int, int], gaps: int, recorder_alive: bool, now: datetime,
+                  thresholds: Thresholds) -> dict:
     details = (state.details or {}) if state else {}
     recording = (state.recording if state else None) or "idle"
     since = details.get("recording_since")
@@ -133,9 +133,7 @@ def _camera_state(cid: str, enabled: bool, state: m.CameraState | None,
         online = "offline"
     else:
         online = {"online": "online", "offline": "offline"}.get(discovered, discovered)
-    bits = None
-    if recent and recent[1]:
-        bits = int(recent[0] * 8 * 1000 / recent[1])
+    bits = int(recent[0] * 8 * 1000 / recent[1]) if recent[1] else None
     last_error = details.get("last_error") if why_not else None
     return {
         "online": online,
@@ -153,7 +151,6 @@ def _camera_state(cid: str, enabled: bool, state: m.CameraState | None,
         "findings": [f.get("kind") for f in (state.findings or []) if isinstance(f, dict)]
         if state else [],
         "reconnects": gaps,
-        "segments": totals[0],
-        "bytes": int(totals[1]),
+        "recent_bytes": recent[0],  # stored over the bitrate window (5 minutes)
         "recorder_restarts": details.get("recorder_restarts", 0),
     }

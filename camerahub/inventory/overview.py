@@ -77,9 +77,12 @@ def database_health(sessions: sessionmaker[Session]) -> dict[str, Any]:
 
 
 def stored_rate(session: Session, now: datetime) -> int:
-    """Bytes per day at the current rate (segments that ended within the last hour)."""
-    total = session.scalar(select(func.coalesce(func.sum(m.Segment.bytes), 0))
-                           .where(m.Segment.end >= now - RATE_WINDOW)) or 0
+    """Bytes per day at the current rate (segments that started within the last hour), one
+    index seek per camera (never a scan of the whole segment index)."""
+    per_camera = (select(func.coalesce(func.sum(m.Segment.bytes), 0))
+                  .where(m.Segment.camera_id == m.Camera.id,
+                         m.Segment.start >= now - RATE_WINDOW).scalar_subquery())
+    total = sum(int(n or 0) for n in session.scalars(select(per_camera)))
     return int(total * (timedelta(days=1) / RATE_WINDOW))
 
 

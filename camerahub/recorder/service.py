@@ -155,6 +155,7 @@ class Recorder:
         self.heartbeat_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:128]
         self._started_at = utcnow()
         self._next_beat = 0.0
+        self.uploaded = Counter()  # "segments" and "bytes" stored and indexed by this process
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -330,6 +331,8 @@ class Recorder:
                        "upload_lag_s": round((now - oldest).total_seconds(), 1)
                        if oldest else 0.0,
                        "restarts": sum(self.restarts.values()), "stopped": stopped,
+                       "uploaded_segments": self.uploaded["segments"],
+                       "uploaded_bytes": self.uploaded["bytes"],
                        **_disk(self.spool_dir)}
             with self.sessions.begin() as s:
                 row = s.get(m.RecorderHeartbeat, self.heartbeat_id)
@@ -436,6 +439,8 @@ class Recorder:
                                            nbytes=item.bytes, sha256=sha256, key=key)
         except index.SegmentOverlap as exc:
             raise SegmentRefused(str(exc)) from exc
+        with self._lock:
+            self.uploaded.update(segments=1, bytes=item.bytes)
         if held and self.store.legal_hold_supported:
             try:
                 self.store.set_legal_hold(key, True)

@@ -60,7 +60,7 @@ def test_recording_camera_reports_its_state_and_names(api):
     assert health["why_not"] is None and health["since"]
     assert 0 <= health["last_segment_age_s"] < 60
     assert health["bitrate_bps"] == 200_000
-    assert health["clock_skew_s"] == 0.4 and health["segments"] == 3
+    assert health["clock_skew_s"] == 0.4 and health["recent_bytes"] == 750_000
 
 
 def test_offline_camera_says_since_when_and_why(api):
@@ -76,3 +76,28 @@ def test_a_manager_sees_state_only_of_own_cameras(api):
     assert CAM in mine and all(c["health"] is not None for c in mine.values())
     assert all(c["division"] == "koseki" for c in mine.values())
     assert CAM not in _cams(api, "tokatsu-zeimu")
+
+
+def test_health_reads_the_same_on_sqlite_and_postgresql(db_url, tmp_path):
+    """The correlated per-camera queries, the overview and the metrics on both databases."""
+    built = build_api(db_url, tmp_path / "data")
+    try:
+        now = utcnow()
+        with built.sessions.begin() as s:
+            s.add(m.RecorderHeartbeat(id="rec-pg", at=now, cameras=1, details={}))
+            start = now - timedelta(seconds=30)
+            index.add_segment(s, camera_id=CAM, site_id="hq", start=start,
+                              end=start + timedelta(seconds=10), nbytes=125_000,
+                              sha256="2" * 64, key=f"hq/{CAM}/pg.ts")
+            s.merge(m.CameraState(camera_id=CAM, status="online", recording="recording",
+                                  findings=[], details={"recording_since": wire_time(start)}))
+        health = _cams(built, "kiki-sato")[CAM]["health"]
+        assert health["recording"] is True and health["bitrate_bps"] == 100_000
+        ops = built.client.get("/api/v1/ops/overview", headers=built.auth("ops-takahashi"))
+        assert ops.status_code == 200 and ops.json()["forecast"]["bytes_per_day"] == 3_000_000
+        metrics = built.client.get("/metrics",
+                                   headers={"Authorization": f"Bearer {built.key('health')}"})
+        assert f'camerahub_camera_recording{{camera="{CAM}",site="hq"}} 1' in metrics.text
+    finally:
+        built.client.close()
+        built.app.state.camerahub.engine.dispose()

@@ -82,8 +82,6 @@ def _gauges(state) -> list[str]:
         sites = dict(s.execute(select(m.Camera.id, m.Camera.site_id)).all())
         cams = camera_states(s, thresholds=_thresholds(state))
         beats = recorders(s, thresholds=_thresholds(state))
-        n_segments, n_bytes = s.execute(select(
-            func.count(), func.coalesce(func.sum(m.Segment.bytes), 0))).one()
     rows = sorted(cams.items())
 
     def per_camera(name, value_of):
@@ -95,7 +93,7 @@ def _gauges(state) -> list[str]:
     lines += per_camera("camerahub_camera_recording", lambda st: int(st["recording"]))
     lines += per_camera("camerahub_camera_last_segment_age_seconds",
                         lambda st: st["last_segment_age_s"])
-    lines += per_camera("camerahub_camera_stored_bytes", lambda st: st["bytes"])
+    lines += per_camera("camerahub_camera_recent_bytes", lambda st: st["recent_bytes"])
     lines += per_camera("camerahub_camera_bitrate_bps", lambda st: st["bitrate_bps"])
     lines += per_camera("camerahub_camera_reconnects_total", lambda st: st["reconnects"])
     lines += per_camera("camerahub_camera_clock_skew_seconds", lambda st: st["clock_skew_s"])
@@ -110,8 +108,8 @@ def _gauges(state) -> list[str]:
     lines += per_recorder("camerahub_spool_segments", "spool_segments")
     lines += per_recorder("camerahub_spool_limit_bytes", "spool_limit_bytes")
     lines += per_recorder("camerahub_upload_lag_seconds", "upload_lag_s")
-    lines += series("camerahub_uploaded_segments_total", [({}, n_segments)])
-    lines += series("camerahub_uploaded_bytes_total", [({}, int(n_bytes))])
+    lines += per_recorder("camerahub_uploaded_segments_total", "uploaded_segments")
+    lines += per_recorder("camerahub_uploaded_bytes_total", "uploaded_bytes")
     lines += series("camerahub_discovery_findings",
                     [({"kind": k}, n) for k, n in sorted(findings.items())])
     live = state.live.stats()
