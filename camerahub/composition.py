@@ -21,7 +21,7 @@ from camerahub.config import Config, Runtime
 from camerahub.config.services import S3Storage
 from camerahub.db.engine import open_database
 from camerahub.incidents import IncidentService, Notifier
-from camerahub.jobs import AuditAnchoring, BackgroundJobs, StoreAnchors
+from camerahub.jobs import Alarms, AuditAnchoring, BackgroundJobs, StoreAnchors
 from camerahub.live import LiveHub, LiveOptions, LiveSources
 from camerahub.recorder import Recorder, RecorderOptions
 from camerahub.recorder.streams import OnvifStreamResolver
@@ -54,14 +54,19 @@ class Services:
     footage: FootageReader
     cameras: CameraAccess
     jobs: BackgroundJobs | None = None
+    alarms: Alarms | None = None  # evaluated (and published) only where jobs run
 
     def start(self) -> None:
-        """Start the background jobs, if this process runs them."""
+        """Start the background jobs and the alarms, if this process runs them."""
         if self.jobs is not None:
             self.jobs.start()
+            if self.alarms is not None:
+                self.alarms.start()
 
     def close(self) -> None:
         """Stop the jobs and the live hub's camera sessions, then the database pool."""
+        if self.alarms is not None:
+            self.alarms.stop()
         if self.jobs is not None:
             self.jobs.stop()
         self.live.close()
@@ -120,6 +125,11 @@ def build_services(config: Config, runtime: Runtime, tuning: Tuning | None = Non
     jobs = BackgroundJobs(config, sessions, store, AuditAnchoring(
         sessions, anchor_sinks(config, runtime, store), config.audit.anchor_interval_s)
     ) if background else None
+    anchoring = jobs.anchoring if jobs is not None else None
+    spec = store_spec(config, runtime)
+    alarms = Alarms(config, sessions, runtime.data_dir,
+                    spec.file_root if spec.backend == "file" else None,
+                    audit_broken=(lambda: anchoring.broken) if anchoring is not None else None)
     cameras = CameraAccess(config, on_refusal=refusal_events(sessions))
     return Services(
         config=config, runtime=runtime, engine=engine, sessions=sessions, store=store,
@@ -127,7 +137,7 @@ def build_services(config: Config, runtime: Runtime, tuning: Tuning | None = Non
         passwords=Passwords(tuning.password_hashing),
         incidents=IncidentService(config, sessions, Notifier(config.incidents), store),
         live=build_live_hub(config, sessions, tuning.live, cameras),
-        footage=FootageReader(store), cameras=cameras, jobs=jobs)
+        footage=FootageReader(store), cameras=cameras, jobs=jobs, alarms=alarms)
 
 
 def build_recorder(services: Services, camera_ids: list[str] | None = None,

@@ -105,8 +105,7 @@ class Demo:
                "--hq", str(hq), "--cache-dir", str(Path(".sim-cache").resolve())]
         say(f"== starting {len(self.cfg.cameras)} simulated cameras (first start encodes "
             "their video loops, later starts reuse them)")
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                text=True)
+        proc = spawn_detached(cmd)
         self.stoppers.append(lambda: (proc.send_signal(signal.SIGTERM), proc.wait(30)))
         line = proc.stdout.readline().strip()
         if not line.startswith("ready"):
@@ -215,6 +214,9 @@ class Demo:
                                                log_level="warning"))
         threading.Thread(target=server.run, daemon=True).start()
         self.stoppers.append(lambda: setattr(server, "should_exit", True))
+        if self.services.alarms is not None:  # what `serve` runs: the ops console's alarms
+            self.services.alarms.start()
+            self.stoppers.append(self.services.alarms.stop)
         deadline = time.monotonic() + 60
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -312,6 +314,15 @@ class Demo:
                 stopper()
             except Exception as exc:  # noqa: BLE001 - keep stopping the rest
                 say(f"   (stopping: {exc})")
+
+
+def spawn_detached(cmd: list[str]) -> subprocess.Popen:
+    """A child in a session of its own: Ctrl-C in the terminal reaches only the demo, which
+    stops its recorder first and the child last. (In the terminal's process group the
+    simulated cameras died with the keypress, and the recorder and live view logged every
+    camera as having ended its stream, and recorded gaps, while shutting down.)"""
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
 
 
 def hourly_bytes(total_bytes: int, total_ms: int, cameras: int) -> float:

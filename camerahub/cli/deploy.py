@@ -94,6 +94,7 @@ def run_apply(args: argparse.Namespace) -> int:
     if devices is not None:
         with ctx.sessions() as session:
             record_verified(session, devices)
+            session.add(_rollout_event(devices))  # the ops console shows the last one
             session.commit()
     _report(args, plan, applied=deployment is not None, devices=devices, cfg=cfg)
     return _exit_code(devices)
@@ -118,6 +119,19 @@ def _devices(args: argparse.Namespace, cfg: Config, apply: bool) -> DeviceRun | 
         raise CliError(str(exc), EXIT_INVALID) from None
     finally:
         rollout.close()
+
+
+def _rollout_event(devices):
+    """An event saying how the device rollout went (counts, and the cameras that failed)."""
+    from camerahub.db import models as m
+
+    summary = devices.summary()
+    failed = [{"camera": o.camera_id, "status": o.status, "error": o.error_kind}
+              for o in devices.outcomes if o.status in ("failed", "invalid")][:100]
+    return m.Event(kind="deploy.devices", severity="info" if devices.ok else "warning",
+                   message=f"device rollout: {summary['applied']} applied, "
+                           f"{summary['unchanged']} unchanged, {len(failed)} failed",
+                   data={"summary": summary, "failed": failed, "applied": devices.applied})
 
 
 def _exit_code(devices: DeviceRun | None) -> int:

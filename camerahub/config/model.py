@@ -15,6 +15,7 @@ from .devices import DesiredDevice, Devices, check_hostname, merge
 from .org import Org
 from .services import (
     Access,
+    Alarms,
     AlertSource,
     Api,
     Audit,
@@ -53,6 +54,7 @@ class Config(Strict):
     access: Access = Field(default_factory=Access)
     auth: Auth = Field(default_factory=Auth)
     incidents: Incidents = Field(default_factory=Incidents)
+    alarms: Alarms = Field(default_factory=Alarms)
     export: Export = Field(default_factory=Export)
     api: Api = Field(default_factory=Api)
     users: list[User] = Field(default_factory=list)

@@ -135,6 +135,38 @@ class Incidents(Strict):
     webhooks: list[str] = Field(default_factory=list)
 
 
+class Webhook(Strict):
+    """A webhook that receives ops alarms, signed with HMAC-SHA256 by a secret reference."""
+
+    url: str = Field(pattern=r"^https?://[^\s]+$", max_length=2000)
+    secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    secret_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> Webhook:
+        if (self.secret_env is None) == (self.secret_file is None):
+            raise ValueError("give exactly one of secret_env or secret_file (never the secret)")
+        return self
+
+
+class Alarms(Strict):
+    """Conditions ops are told about (MQTT, webhooks, the UI), and when each is raised."""
+
+    interval_s: float = Field(default=30.0, ge=0.2, le=3600,
+                              description="Seconds between evaluations")
+    camera_offline_s: float = Field(default=120.0, ge=0, le=86400,
+                                    description="Offline this long before it is an alarm")
+    recording_stalled_s: float = Field(default=120.0, ge=0, le=86400)
+    segment_late_s: float = Field(default=60.0, ge=5, le=86400,
+                                  description="No stored segment this long: not recording")
+    upload_lag_s: float = Field(default=900.0, ge=0, le=7 * 86400)
+    clock_skew_s: float = Field(default=2.0, ge=0.1, le=86400)
+    disk_free_min_ratio: float = Field(default=0.05, ge=0, le=1)
+    mqtt: Mqtt | None = Field(default=None,
+                              description="Broker for alarms; default: incidents.mqtt")
+    webhooks: list[Webhook] = Field(default_factory=list, max_length=20)
+
+
 class Export(Strict):
     """Evidence export signing key (Ed25519, PEM), by reference; the key verifiers trust."""
 

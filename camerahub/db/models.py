@@ -188,6 +188,17 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class RecorderHeartbeat(Base):
+    """A recorder process saying it is alive, with its spool and uploads (one row each)."""
+
+    __tablename__ = "recorder_heartbeats"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)  # host:pid
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    cameras: Mapped[int] = mapped_column(Integer, default=0)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 # --- incidents and evidence ------------------------------------------------------------------
 
 

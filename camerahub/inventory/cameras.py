@@ -13,13 +13,16 @@ from camerahub.authz.grants import granted_cameras
 from camerahub.authz.policy import VIEW_ACTIONS
 from camerahub.db import models as m
 
+from .health import camera_states
+
 
 def _placed_cameras(with_state: bool = False, ids: set[str] | None = None):
     """SELECT camera, room, division, department (and state) in site, id order."""
     room, div, dept = aliased(m.Area), aliased(m.Area), aliased(m.Area)
-    columns = (m.Camera, room, div, dept) + ((m.CameraState,) if with_state else ())
+    columns = (m.Camera, room, div, dept, m.Site) + ((m.CameraState,) if with_state else ())
     stmt = (select(*columns)
             .join(room, room.id == m.Camera.room_id)
+            .join(m.Site, m.Site.id == m.Camera.site_id)
             .outerjoin(div, div.id == room.parent_id)
             .outerjoin(dept, dept.id == div.parent_id))
     if with_state:
@@ -29,11 +32,15 @@ def _placed_cameras(with_state: bool = False, ids: set[str] | None = None):
     return stmt.order_by(m.Camera.site_id, m.Camera.id)
 
 
-def _placement(cam: m.Camera, room: m.Area, div: m.Area | None, dept: m.Area | None
-               ) -> dict[str, Any]:
-    return {"id": cam.id, "name": cam.name, "site": cam.site_id, "room": room.id,
+def _placement(cam: m.Camera, room: m.Area, div: m.Area | None, dept: m.Area | None,
+               site: m.Site) -> dict[str, Any]:
+    """Where a camera is, with the display names from the YAML (the UI shows names)."""
+    return {"id": cam.id, "name": cam.name, "site": cam.site_id, "site_name": site.name,
+            "site_kind": site.kind, "floor": room.floor, "room": room.id,
             "room_name": room.name, "division": div.id if div else None,
-            "department": dept.id if dept else None}
+            "division_name": div.name if div else None,
+            "department": dept.id if dept else None,
+            "department_name": dept.name if dept else None}
 
 
 # --- operators (CLI): every camera with its state ------------------------------------------
@@ -44,9 +51,9 @@ def inventory_rows(session: Session) -> list[dict]:
     return [_with_state(*row) for row in session.execute(_placed_cameras(with_state=True))]
 
 
-def _with_state(cam, room, div, dept, state) -> dict:
+def _with_state(cam, room, div, dept, site, state) -> dict:
     return {
-        **_placement(cam, room, div, dept), "address": cam.address, "port": cam.port,
+        **_placement(cam, room, div, dept, site), "address": cam.address, "port": cam.port,
         "state": state.status if state else "unknown",
         "last_seen": state.last_seen.isoformat() if state and state.last_seen else None,
         "recording": state.recording if state else "idle",
@@ -72,7 +79,11 @@ def visible_cameras(session: Session, authz: Authorizer, who: Principal) -> list
         return []
     granted = granted_cameras(session, who.id)
     ids = authz.visible_cameras(who.id) | (granted & authz.cameras)
-    return [{**_placement(*row), "actions": _actions(authz, who, row[0].id, granted)}
+    if not ids:
+        return []
+    states = camera_states(session, ids)
+    return [{**_placement(*row), "actions": _actions(authz, who, row[0].id, granted),
+             "health": states.get(row[0].id)}
             for row in session.execute(_placed_cameras(ids=ids))]
 
 
@@ -81,4 +92,12 @@ def camera_detail(session: Session, authz: Authorizer, who: Principal, camera_id
     """One camera (the caller's visibility of it is checked before, by the API)."""
     granted = granted_cameras(session, who.id)
     row = session.execute(_placed_cameras(ids={camera_id})).first()
-    return {**_placement(*row), "actions": _actions(authz, who, camera_id, granted)}
+    return {**_placement(*row), "actions": _actions(authz, who, camera_id, granted),
+            "health": camera_states(session, {camera_id}).get(camera_id)}
+
+
+def all_cameras(session: Session) -> list[dict]:
+    """Every camera with its placement and health (for ops: no footage action involved)."""
+    states = camera_states(session)
+    return [{**_placement(*row), "health": states.get(row[0].id)}
+            for row in session.execute(_placed_cameras())]

@@ -102,7 +102,9 @@ class AuditAnchoring:
             return None
         if not result.ok:
             self._report_broken(result)
-        elif anchor is None or result.entries > anchor.seq:
+            return result
+        self.broken = None  # whole again (e.g. restored from a backup): the alarm clears
+        if anchor is None or result.entries > anchor.seq:
             self._save(head_anchor(result))
         return result
 

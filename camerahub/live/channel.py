@@ -133,6 +133,8 @@ class Channel:
                         self._publish(unit)
             finally:
                 muxer.close()
+        if self._stop.is_set():  # we are closing: the end of the stream is ours, not news
+            return
         raise StreamEnded(f"camera {self.camera_id} ended the stream")
 
     def _publish(self, unit: Item) -> None:

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
+import shutil
+import socket
 import threading
 import time
 from collections import Counter
@@ -70,6 +73,8 @@ SUPERVISE_S = 5.0
 # A segment starting later than this after its camera's previous one, with no gap open, left
 # a hole inside a session: it becomes a gap row (segments of one session abut exactly).
 HOLE_TOLERANCE = timedelta(milliseconds=250)
+# How often the recorder writes its heartbeat row (alive, spool, uploads) for the API.
+HEARTBEAT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ class RecorderOptions:
     retry: RetryPolicy = RetryPolicy()
     auth_retry_s: float = AUTH_RETRY_S
     supervise_s: float = SUPERVISE_S
+    heartbeat_s: float = HEARTBEAT_S
 
     @classmethod
     def from_config(cls, cfg: Config) -> RecorderOptions:
@@ -154,6 +160,10 @@ class Recorder:
         self._unsettled: set[str] = set()
         self._last_end: dict[str, datetime] = {}  # end of each camera's newest segment
         self._lock = threading.Lock()
+        self.heartbeat_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:128]
+        self._started_at = utcnow()
+        self._next_beat = 0.0
+        self.uploaded = Counter()  # "segments" and "bytes" stored and indexed by this process
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -171,6 +181,8 @@ class Recorder:
             name_native(thread, f"upload-{thread.name.rsplit('-', 1)[-1]}")
         for cam in cameras:
             self._start_worker(cam)
+        self._cameras_n = len(cameras)
+        self._beat()
         self._supervisor = threading.Thread(target=self._supervise, name="rec-supervisor",
                                             daemon=True)
         self._supervisor.start()
@@ -194,6 +206,7 @@ class Recorder:
         self.uploader.notify()
         self.uploader.wait_idle(timeout)
         self.uploader.stop(timeout)
+        self._beat(stopped=True)
 
     def _cameras(self) -> list[m.Camera]:
         with self.sessions() as s:
@@ -289,7 +302,7 @@ class Recorder:
             if not index.gaps_open(s, camera_id):
                 index.open_gap(s, camera_id, start, cause, detail[:500])
             state = _state(s, camera_id)
-            state.recording = cause
+            _set_recording(state, cause, start)
             state.details = {**(state.details or {}), **(extra or {}), "last_error": {
                 "cause": cause, "detail": detail[:500], "at": wire_time(utcnow())}}
             s.add(m.Event(kind=f"recorder.{cause}",
@@ -308,7 +321,35 @@ class Recorder:
             except Exception:  # noqa: BLE001 - the supervisor is the last line: never exits
                 log.exception("recorder supervisor failed; looking again")
                 wait = self.options.supervise_s
-            self._wake.wait(wait)
+            if time.monotonic() >= self._next_beat:
+                self._beat()
+            self._wake.wait(max(0.0, min(wait, self._next_beat - time.monotonic())))
+
+    def _beat(self, stopped: bool = False) -> None:
+        """Write this process's heartbeat row: alive, cameras, spool bytes, upload lag.
+        A database that cannot be written is logged; the next beat tries again."""
+        self._next_beat = time.monotonic() + self.options.heartbeat_s
+        try:
+            items = self.spool.ready_items()
+            now = utcnow()
+            oldest = items[0].start_utc if items else None
+            details = {"spool_bytes": self.spool.size_bytes(), "spool_segments": len(items),
+                       "spool_limit_bytes": self.options.spool_limit_bytes,
+                       "oldest_unuploaded": wire_time(oldest) if oldest else None,
+                       "upload_lag_s": round((now - oldest).total_seconds(), 1)
+                       if oldest else 0.0,
+                       "restarts": sum(self.restarts.values()), "stopped": stopped,
+                       "uploaded_segments": self.uploaded["segments"],
+                       "uploaded_bytes": self.uploaded["bytes"],
+                       **_disk(self.spool_dir)}
+            with self.sessions.begin() as s:
+                row = s.get(m.RecorderHeartbeat, self.heartbeat_id)
+                if row is None:
+                    row = m.RecorderHeartbeat(id=self.heartbeat_id, started_at=self._started_at)
+                    s.add(row)
+                row.at, row.cameras, row.details = now, getattr(self, "_cameras_n", 0), details
+        except Exception:  # noqa: BLE001 - a missed heartbeat shows as one; never fatal
+            log.exception("recorder heartbeat could not be written")
 
     def _check_workers(self) -> float:
         """Note dead camera threads and restart those due; returns how long to sleep."""
@@ -359,7 +400,7 @@ class Recorder:
             if unsettled:
                 with self.sessions.begin() as s:
                     index.close_gaps(s, cam.id, info.start_utc)
-                    _state(s, cam.id).recording = "recording"
+                    _set_recording(_state(s, cam.id), "recording", info.start_utc)
             elif hole is not None and hole > HOLE_TOLERANCE:
                 self._record_hole(cam.id, previous_end, info.start_utc)
         except Exception:
@@ -390,7 +431,7 @@ class Recorder:
         with self.sessions.begin() as s:
             if not index.gaps_open(s, cam.id):
                 index.open_gap(s, cam.id, start, cause, redact(str(exc))[:500])
-            _state(s, cam.id).recording = cause
+            _set_recording(_state(s, cam.id), cause, start)
         self._event(f"recorder.{cause}", "warning", f"{cam.id}: {redact(str(exc))}"[:1000],
                     {"camera": cam.id}, camera_id=cam.id)
 
@@ -430,6 +471,8 @@ class Recorder:
                                            nbytes=item.bytes, sha256=sha256, key=key)
         except index.SegmentOverlap as exc:
             raise SegmentRefused(str(exc)) from exc
+        with self._lock:
+            self.uploaded.update(segments=1, bytes=item.bytes)
         if held and self.store.legal_hold_supported:
             try:
                 self.store.set_legal_hold(key, True)
@@ -458,7 +501,7 @@ class Recorder:
     def _set_state(self, camera_id: str, recording: str, details: dict | None = None) -> None:
         with self.sessions.begin() as s:
             state = _state(s, camera_id)
-            state.recording = recording
+            _set_recording(state, recording, utcnow())
             if details:
                 state.details = {**(state.details or {}), **details}
 
@@ -503,6 +546,22 @@ def _state(s: Session, camera_id: str) -> m.CameraState:
         state = m.CameraState(camera_id=camera_id)
         s.add(state)
     return state
+
+
+def _disk(path) -> dict:
+    """Free and total bytes of the spool's filesystem (for the retention forecast)."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return {}
+    return {"spool_disk_free_bytes": usage.free, "spool_disk_total_bytes": usage.total}
+
+
+def _set_recording(state: m.CameraState, recording: str, since: datetime) -> None:
+    """The camera's recording state; `recording_since` (details) moves only when it changes."""
+    if state.recording != recording or not (state.details or {}).get("recording_since"):
+        state.details = {**(state.details or {}), "recording_since": wire_time(since)}
+    state.recording = recording
 
 
 def _ms(value: int) -> timedelta:

@@ -44,6 +44,9 @@ EXPECTED = {  # (method, path): statuses the route can return besides 422
     ("get", "/api/v1/register/viewing"): {"200", "400", "401", "403", "503"},
     ("get", "/healthz"): {"200", "503"},
     ("get", "/metrics"): {"200", "401", "403"},
+    ("get", "/readyz"): {"200", "503"},
+    ("get", "/api/v1/ops/overview"): {"200", "401", "403"},
+    ("get", "/api/v1/ops/alarms"): {"200", "401", "403"},
 }
 MEDIA = {
     f"{CAMERA}/live.mp4": "video/mp4",
@@ -110,7 +113,7 @@ def test_who_may_call_what(spec):
     schemes = spec["components"]["securitySchemes"]
     assert set(schemes) == {"bearer", "apiKey", "mediaToken"}
     for method, path, op in _operations(spec):
-        if path in ("/healthz", "/api/v1/auth/token"):
+        if path in ("/healthz", "/readyz", "/api/v1/auth/token"):
             assert op["security"] == [], path
             continue
         names = {name for requirement in op["security"] for name in requirement}

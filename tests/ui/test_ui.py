@@ -194,7 +194,8 @@ def test_sign_in_screen_and_csp(browser, ui_server, shots):
     css(browser, "input[name=password]")[0].send_keys("wrong password!")
     css(browser, "#signin")[0].click()
     wait(browser, lambda d: css(d, "#message")[0].is_displayed())
-    assert "パスワード" in css(browser, "#message")[0].text
+    # the whole message says what went wrong (not "サインインが必要です: ..." first)
+    assert css(browser, "#message")[0].text == "ユーザーIDまたはパスワードが正しくありません"
     resp = httpx.get(f"{ui_server.url}/")
     assert "default-src 'self'" in resp.headers["content-security-policy"]
     assert "media-src 'self' blob:" in resp.headers["content-security-policy"]
@@ -211,8 +212,11 @@ def test_expired_session_signs_out(browser, ui_server):
     assert browser.execute_script("return sessionStorage.getItem('camerahub.token')") is None
 
 
-def test_ops_gets_no_footage_screen(browser, ui_server):
+def test_ops_gets_the_console_and_no_footage_screen(browser, ui_server):
     sign_in(browser, ui_server.url, "ops-takahashi")
-    wait(browser, lambda d: d.current_url.endswith("#/home"))
-    assert not css(browser, "#nav a")
-    assert "ops-takahashi" in browser.find_element(By.TAG_NAME, "main").text
+    wait(browser, lambda d: d.current_url.endswith("#/ops"))
+    assert [a.get_attribute("id") for a in css(browser, "#nav a")] == ["nav-ops"]
+    wait(browser, lambda d: css(d, "#ops-cameras tr[data-camera]"))
+    assert "運用監視" in browser.find_element(By.TAG_NAME, "h1").text
+    browser.get(f"{ui_server.url}/#/cameras")  # no camera list: back to the console
+    wait(browser, lambda d: d.current_url.endswith("#/ops"))

@@ -8,10 +8,10 @@ const listeners = new Set();
 
 /** An API failure with a message already in the current language. */
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, message = null) {
     const key = status === 0 ? 'err_network' : `err_${status}`;
     const base = has(key) ? t(key) : `HTTP ${status}`;
-    super(detail ? `${base}: ${detail}` : base);
+    super(message ?? (detail ? `${base}: ${detail}` : base));
     this.status = status;
     this.detail = detail;
   }
@@ -89,7 +89,8 @@ export async function signIn(username, password) {
   try {
     resp = await request('/auth/token', {method: 'POST', form: {username, password}});
   } catch (err) {
-    if (err.status === 401) throw new ApiError(401, t('err_login'));
+    // the whole message: a wrong password is not 'sign-in required'
+    if (err.status === 401) throw new ApiError(401, '', t('err_login'));
     throw err;
   }
   const body = await resp.json();

@@ -9,11 +9,12 @@ import * as home from './views/home.js';
 import * as incidents from './views/incidents.js';
 import * as live from './views/live.js';
 import * as login from './views/login.js';
+import * as ops from './views/ops.js';
 import * as playback from './views/playback.js';
 import * as register from './views/register.js';
 
 const session = {me: null, cameras: []};
-const ROUTES = {login, home, cameras, live, playback, incidents, audit, register};
+const ROUTES = {login, home, cameras, live, playback, incidents, audit, register, ops};
 let cleanup = null;
 let pendingNotice = null; // shown after the next render (e.g. why we signed out)
 
@@ -54,6 +55,7 @@ export function abilities() {
     export: acts.has('export'),
     audit: (me?.actions || []).includes('audit'),
     register: (me?.actions || []).includes('audit'), // the monthly register, for auditors
+    ops: (me?.actions || []).includes('health'),
     reasonNeeded: manager,
   };
 }
@@ -64,6 +66,7 @@ function homePage() {
   if (can.cameras) return '#/cameras';
   if (can.incidents) return '#/incidents';
   if (can.audit) return '#/audit';
+  if (can.ops) return '#/ops';
   return '#/home';
 }
 
@@ -81,7 +84,8 @@ function renderHeader() {
   const can = abilities();
   const current = parseHash().name;
   const links = [['cameras', 'navCameras'], ['live', 'navLive'], ['playback', 'navPlayback'],
-    ['incidents', 'navIncidents'], ['audit', 'navAudit'], ['register', 'navRegister']]
+    ['incidents', 'navIncidents'], ['audit', 'navAudit'], ['register', 'navRegister'],
+    ['ops', 'navOps']]
     .filter(([name]) => session.me && can[name])
     .map(([name, label]) => h('a', {href: `#/${name}`, id: `nav-${name}`,
       'aria-current': current === name ? 'page' : null}, t(label)));
@@ -131,6 +135,7 @@ export async function render() {
     return;
   }
   renderHeader();
+  if (noticeTimer === null) pollNotices();
   replace(view, h('p', {class: 'muted'}, t('loading')));
   try {
     const done = await ROUTES[name].render(view, {session, rest, params, go, notify,
@@ -147,6 +152,34 @@ export async function render() {
   }
 }
 
+// The notification area: active alarms for users who see camera health (ops), polled.
+const NOTICE_MS = 15000;
+let noticeTimer = null;
+
+function drawNotices(alarms) {
+  const box = document.getElementById('notices');
+  if (!box) return;
+  box.hidden = !alarms.length;
+  replace(box, alarms.length ? [h('strong', {}, `${t('noticesTitle')} (${alarms.length})`),
+    h('ul', {}, alarms.slice(0, 5).map((a) => h('li', {'data-alarm': a.kind,
+      'data-subject': a.subject}, `${tv('alarm', a.kind)}: ${a.message}`)))] : []);
+}
+
+async function pollNotices() {
+  clearTimeout(noticeTimer);
+  noticeTimer = null;
+  if (!session.me || !abilities().ops) {
+    drawNotices([]);
+    return;
+  }
+  try {
+    drawNotices(await getJson('/ops/alarms'));
+  } catch {
+    // a failed poll keeps the last notices; the next one tries again
+  }
+  noticeTimer = setTimeout(pollNotices, NOTICE_MS);
+}
+
 function start() {
   setLang(lang());
   document.getElementById('lang').addEventListener('click', () => {
@@ -159,6 +192,9 @@ function start() {
     session.me = null;
     session.cameras = [];
     loading = null;
+    clearTimeout(noticeTimer);
+    noticeTimer = null;
+    drawNotices([]);
     pendingNotice = reason;
     go('#/login');
   });
