@@ -82,9 +82,13 @@ def _live(now: datetime):
 def covering_grant(session: Session, user_id: str, action: str, camera_id: str,
                    start: datetime | None, end: datetime | None,
                    now: datetime | None = None) -> m.Grant | None:
-    """An unexpired, unrevoked grant whose footage range contains [start, end], or None."""
-    if start is None or end is None:
+    """An unexpired, unrevoked grant whose footage range contains [start, end], or None.
+
+    A live request names only its start (now): a grant covers it if its range holds now.
+    """
+    if start is None:
         return None
+    end = start if end is None else end
     now = now or utcnow()
     stmt = (select(m.Grant).where(_live(now), m.Grant.user_id == user_id,
                                   m.Grant.camera_id == camera_id, m.Grant.action == action,

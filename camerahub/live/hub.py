@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from camerahub.video.errors import VideoError
@@ -38,6 +39,8 @@ class LiveHub:
         self.options = options or LiveOptions()
         self.forget = forget
         self.upstreams_opened = 0
+        # ms from a frame leaving the demuxer to its fragment handed to a viewer's socket
+        self.sent_latency_ms: deque[float] = deque(maxlen=20000)
         self._channels: dict[str, Channel] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -111,6 +114,10 @@ class LiveHub:
                     break
         finally:
             self.unsubscribe(viewer)
+
+    def note_sent(self, received: float) -> None:
+        """A fragment received at `received` (time.time()) was just sent to a viewer."""
+        self.sent_latency_ms.append((time.time() - received) * 1000.0)
 
     def snapshot(self, camera_id: str, quality: int = 85) -> bytes:
         """A JPEG from the latest keyframe of a running channel, else from a short session."""

@@ -1,10 +1,12 @@
-"""Live view: GET /cameras/{id}/live.mp4 (fragmented MP4 from the hub) and snapshot.jpg."""
+"""Live view: WebSocket /cameras/{id}/live.ws (fMP4, one fragment per frame, for Media
+Source Extensions), GET /cameras/{id}/live.mp4 (the same as one HTTP stream) and
+snapshot.jpg."""
 
 from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, WebSocket
 from fastapi.responses import Response, StreamingResponse
 
 from camerahub.errors import ErrorKind as K
@@ -13,6 +15,7 @@ from .. import openapi as doc
 from ..access import media_url, requires
 from ..deps import FootageAccess
 from ..deps import LiveHubDep as HubDep
+from ..livesocket import serve_live
 from ..params import FOOTAGE_NOW
 
 router = APIRouter(prefix="/cameras", tags=["live"])
@@ -43,3 +46,16 @@ def snapshot(camera_id: str, access: FootageAccess, hub: HubDep) -> Response:
     """One JPEG: the hub's latest keyframe when the camera is watched, else a short session."""
     data = hub.snapshot(access.camera_id)
     return Response(data, media_type="image/jpeg", headers=NO_STORE)
+
+
+@router.websocket("/{camera_id}/live.ws")
+@requires("live", camera="camera_id")
+@media_url
+async def live_ws(websocket: WebSocket, camera_id: str) -> None:
+    """The camera live over a WebSocket (see camerahub.api.livesocket for the protocol).
+
+    Opened with ?access_token=<media token of this camera> (browsers cannot set headers on
+    a WebSocket), optional ?profile= (e.g. main when a tile is enlarged) and ?reason=.
+    """
+    state = websocket.app.state.camerahub
+    await serve_live(websocket, state.live, state)
