@@ -101,3 +101,14 @@ def granted_cameras(session: Session, user_id: str, now: datetime | None = None)
     """Cameras on which user_id holds any live grant (they are visible to the user)."""
     stmt = select(m.Grant.camera_id).where(_live(now or utcnow()), m.Grant.user_id == user_id)
     return set(session.scalars(stmt))
+
+
+def granted_actions(session: Session, user_id: str, now: datetime | None = None
+                    ) -> dict[str, set[str]]:
+    """camera id -> the actions user_id holds a live grant for (playback, live, ...)."""
+    stmt = select(m.Grant.camera_id, m.Grant.action).where(_live(now or utcnow()),
+                                                           m.Grant.user_id == user_id)
+    out: dict[str, set[str]] = {}
+    for camera, action in session.execute(stmt):
+        out.setdefault(camera, set()).add(action)
+    return out

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, aliased
 
 from camerahub.authz.accounts import Principal
 from camerahub.authz.authorizer import Authorizer
-from camerahub.authz.grants import granted_cameras
+from camerahub.authz.grants import granted_actions
 from camerahub.authz.policy import VIEW_ACTIONS
 from camerahub.db import models as m
 
@@ -32,7 +32,7 @@ def _placed_cameras(with_state: bool = False, ids: set[str] | None = None):
 def _placement(cam: m.Camera, room: m.Area, div: m.Area | None, dept: m.Area | None
                ) -> dict[str, Any]:
     return {"id": cam.id, "name": cam.name, "site": cam.site_id, "room": room.id,
-            "room_name": room.name, "division": div.id if div else None,
+            "room_name": room.name, "floor": room.floor, "division": div.id if div else None,
             "department": dept.id if dept else None}
 
 
@@ -57,12 +57,13 @@ def _with_state(cam, room, div, dept, state) -> dict:
 # --- a caller of the API: only the cameras it may see --------------------------------------
 
 
-def _actions(authz: Authorizer, who: Principal, camera_id: str, granted: set[str]
-             ) -> list[str]:
+def _actions(authz: Authorizer, who: Principal, camera_id: str,
+             granted: dict[str, set[str]]) -> list[str]:
     acts = authz.permissions(who.id).get(camera_id, frozenset())
     found = set(acts)
     if camera_id in granted:
         found.add("playback")
+        found |= granted[camera_id]  # a live grant shows as live
     return sorted(a for a in found if a in VIEW_ACTIONS or a == "export")
 
 
@@ -70,15 +71,17 @@ def visible_cameras(session: Session, authz: Authorizer, who: Principal) -> list
     """The cameras the caller may see, each with the footage actions it may take."""
     if who.kind != "user":
         return []
-    granted = granted_cameras(session, who.id)
-    ids = authz.visible_cameras(who.id) | (granted & authz.cameras)
-    return [{**_placement(*row), "actions": _actions(authz, who, row[0].id, granted)}
+    granted = granted_actions(session, who.id)
+    ids = authz.visible_cameras(who.id) | (set(granted) & authz.cameras)
+    sites = {sid: name for sid, name in session.execute(select(m.Site.id, m.Site.name))}
+    return [{**_placement(*row), "site_name": sites.get(row[0].site_id, row[0].site_id),
+             "actions": _actions(authz, who, row[0].id, granted)}
             for row in session.execute(_placed_cameras(ids=ids))]
 
 
 def camera_detail(session: Session, authz: Authorizer, who: Principal, camera_id: str
                   ) -> dict[str, Any]:
     """One camera (the caller's visibility of it is checked before, by the API)."""
-    granted = granted_cameras(session, who.id)
+    granted = granted_actions(session, who.id)
     row = session.execute(_placed_cameras(ids={camera_id})).first()
     return {**_placement(*row), "actions": _actions(authz, who, camera_id, granted)}

@@ -42,6 +42,8 @@ class LiveHub:
         # ms from a frame leaving the demuxer to its fragment handed to a viewer's socket
         self.sent_latency_ms: deque[float] = deque(maxlen=20000)
         self._channels: dict[str, Channel] = {}
+        # each closed channel's last init segment and keyframe: a tile's poster at once
+        self._recent: dict[str, tuple[bytes, object, float]] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -85,6 +87,8 @@ class LiveHub:
 
     def _on_closed(self, channel: Channel) -> None:
         with self._lock:
+            if channel.init is not None and channel.latest is not None:
+                self._recent[channel.key] = (channel.init, channel.latest, time.time())
             if self._channels.get(channel.key) is channel:
                 del self._channels[channel.key]
         if channel.error and self.forget is not None:
@@ -119,11 +123,21 @@ class LiveHub:
         """A fragment received at `received` (time.time()) was just sent to a viewer."""
         self.sent_latency_ms.append((time.time() - received) * 1000.0)
 
-    def snapshot(self, camera_id: str, quality: int = 85) -> bytes:
-        """A JPEG from the latest keyframe of a running channel, else from a short session."""
+    def snapshot(self, camera_id: str, quality: int = 85, recent_s: float | None = None
+                 ) -> bytes:
+        """A JPEG from the latest keyframe of a running channel, else from a short session.
+
+        recent_s: a keyframe kept from a channel closed at most that long ago will do, and
+        no session is opened for it (LiveUnavailable when there is none): a tile's poster.
+        """
         with self._lock:
             channel = self._channels.get(camera_id)
-        init, latest = (channel.init, channel.latest) if channel else (None, None)
+            init, latest = (channel.init, channel.latest) if channel else (None, None)
+            kept = self._recent.get(camera_id)
+        if (init is None or latest is None) and recent_s is not None:
+            if kept is None or time.time() - kept[2] > recent_s:
+                raise LiveUnavailable(f"camera {camera_id}: no recent picture")
+            init, latest = kept[0], kept[1]
         try:
             if init is not None and latest is not None:
                 return snapshot.from_fragment(init, latest, quality)

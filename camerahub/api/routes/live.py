@@ -5,8 +5,9 @@ snapshot.jpg."""
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Query, WebSocket
 from fastapi.responses import Response, StreamingResponse
 
 from camerahub.errors import ErrorKind as K
@@ -20,6 +21,7 @@ from ..params import FOOTAGE_NOW
 
 router = APIRouter(prefix="/cameras", tags=["live"])
 NO_STORE = {"Cache-Control": "no-store"}
+RECENT_S = 600.0
 ERRORS = (K.INVALID, K.UNAUTHENTICATED, K.FORBIDDEN, K.NOT_FOUND, K.UNAVAILABLE)
 
 
@@ -42,9 +44,13 @@ async def live(camera_id: str, access: FootageAccess, hub: HubDep) -> StreamingR
             responses=doc.responses(*ERRORS, ok=doc.JPEG))
 @requires("snapshot", camera="camera_id")
 @media_url
-def snapshot(camera_id: str, access: FootageAccess, hub: HubDep) -> Response:
+def snapshot(camera_id: str, access: FootageAccess, hub: HubDep,
+             recent: Annotated[bool, Query(description="a live tile's poster: only a picture "
+                                           "the hub already has (at most 10 minutes old); "
+                                           "never opens a camera session")] = False
+             ) -> Response:
     """One JPEG: the hub's latest keyframe when the camera is watched, else a short session."""
-    data = hub.snapshot(access.camera_id)
+    data = hub.snapshot(access.camera_id, recent_s=RECENT_S if recent else None)
     return Response(data, media_type="image/jpeg", headers=NO_STORE)
 
 
