@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -60,6 +61,7 @@ class Channel:
         self.init: bytes | None = None
         self.latest: Fragment | None = None  # the latest keyframe's fragment
         self.gop: list[Fragment] = []  # fragments since (and with) the latest keyframe
+        self.keyframes_received: deque[float] = deque(maxlen=120)  # for latency figures
         self.size: tuple[int, int] | None = None
         self.error: str | None = None
         self.closing = False
@@ -150,6 +152,7 @@ class Channel:
             if isinstance(unit, Fragment):
                 if unit.keyframe:
                     self.latest, self.gop = unit, []
+                    self.keyframes_received.append(unit.received)
                 if len(self.gop) < self.options.max_gop:
                     self.gop.append(unit)
                 self.fragments += 1

@@ -148,6 +148,12 @@ class LiveHub:
                 self.forget(camera_id)
             raise unavailable(camera_id, exc) from None
 
+    def keyframes_received(self) -> dict[str, list[float]]:
+        """Per open channel: when (time.time()) its recent keyframes left the demuxer."""
+        with self._lock:
+            channels = list(self._channels.values())
+        return {c.key: list(c.keyframes_received) for c in channels}
+
     def stats(self) -> dict[str, dict]:
         """Per watched camera (camera@profile for a named profile): viewers, fragments sent,
         seconds open, time to first fragment."""

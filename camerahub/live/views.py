@@ -18,7 +18,7 @@ MAX_VIEWS = 50  # per user: a wall list, not a store
 class Filters(BaseModel):
     """Which cameras the wall shows: all, or those of a site, a floor, a room."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     site: str = Field(default="", max_length=63, pattern=PRINTABLE)
     floor: str = Field(default="", max_length=4, pattern=r"^-?[0-9]*$")
     room: str = Field(default="", max_length=63, pattern=PRINTABLE)
@@ -27,7 +27,7 @@ class Filters(BaseModel):
 class LiveViewIn(BaseModel):
     """A wall to save under a name (PUT replaces one of the same name)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     layout: Literal[1, 4, 9, 16, 25]
     cycle_s: int = Field(default=0, ge=0, le=3600, description="0: do not cycle pages")
     filters: Filters = Field(default_factory=Filters)

@@ -55,3 +55,12 @@ def test_views_need_a_signed_in_user(base):
     resp = httpx.put(f"{base}/api/v1/live-views/{'x' * 61}", json={"layout": 4},
                      headers=auth(base, "kiki-sato"))
     assert resp.status_code == 422
+
+
+@pytest.mark.parametrize("body", [
+    {"layout": "4"}, {"layout": 4, "cycle_s": "5"}, {"layout": 4, "cycle_s": True},
+    {"layout": 4, "filters": {"floor": 1}},
+])
+def test_values_of_the_wrong_type_are_not_coerced(base, body):
+    resp = httpx.put(f"{base}/api/v1/live-views/x", json=body, headers=auth(base, "kiki-sato"))
+    assert resp.status_code == 422, resp.text

@@ -61,6 +61,7 @@ class Tile {
       h('figcaption', {}, cam.name, ' ', h('small', {}, cam.room_name)));
     this.el.addEventListener('dblclick', () => onEnlarge(this.cam));
     this.latencies = [];
+    this.video.liveShown = []; // [hub receive ms, display ms] of recent frames, for tests
     this.stamps = new Map(); // media time (ms) -> hub receive time (ms since the epoch)
     this.video.addEventListener('playing', () => {
       if (!this.video.dataset.firstFrameMs) {
@@ -87,6 +88,8 @@ class Tile {
       const stamp = this.stamps.get(Math.round(meta.mediaTime * 1000));
       if (stamp) {
         const shown = performance.timeOrigin + meta.expectedDisplayTime;
+        this.video.liveShown.push([stamp, shown]);
+        if (this.video.liveShown.length > 300) this.video.liveShown.shift();
         this.latencies.push(shown - stamp);
         if (this.latencies.length > 50) this.latencies.shift();
         const sorted = [...this.latencies].sort((a, b) => a - b);
