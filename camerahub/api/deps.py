@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from camerahub.authz import accounts
 from camerahub.authz.accounts import Principal, PrincipalKind
@@ -26,11 +27,13 @@ from camerahub.authz.errors import InvalidRequest, NotAuthenticated, PermissionD
 from camerahub.authz.tokens import verify_token
 from camerahub.db import models as m
 from camerahub.db.types import utcnow
+from camerahub.errors import CamerahubError
 from camerahub.live import LiveHub
 from camerahub.recordings import FootageReader
 
 from .access import AccessRule, rule_of
-from .auditing import STATE_KEY, AuditDraft
+from .auditing import STATE_KEY, AuditDraft, write_draft
+from .errors import status_of
 from .params import REASON_HEADER, parse_time
 from .state import AppState
 
@@ -39,12 +42,12 @@ log = logging.getLogger(__name__)
 MOMENT = timedelta(milliseconds=1)
 
 
-def app_state(request: Request) -> AppState:
+def app_state(request: HTTPConnection) -> AppState:
     """The AppState of the app serving this request."""
     return request.app.state.camerahub
 
 
-def live_hub(request: Request) -> LiveHub:
+def live_hub(request: HTTPConnection) -> LiveHub:
     """The app's live hub (built with the app's services, never here)."""
     return app_state(request).live
 
@@ -60,7 +63,7 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def client_of(request: Request) -> str | None:
+def client_of(request: HTTPConnection) -> str | None:
     """The peer address (no proxy headers are trusted)."""
     return request.client.host if request.client else None
 
@@ -82,7 +85,17 @@ class FootageGrant:
 # --- authentication ------------------------------------------------------------------------
 
 
-def _credentials(request: Request) -> tuple[str, str] | None:
+def method_of(request: HTTPConnection) -> str:
+    """The HTTP method; a WebSocket's opening handshake is a GET."""
+    return request.scope.get("method") or "GET"
+
+
+def is_websocket(request: HTTPConnection) -> bool:
+    """Is this a WebSocket connection (rather than an HTTP request)?"""
+    return request.scope.get("type") == "websocket"
+
+
+def _credentials(request: HTTPConnection) -> tuple[str, str] | None:
     """(transport, value): "apikey" from X-API-Key or a Bearer chk_ key, "bearer" from
     Authorization: Bearer, "query" from ?access_token=; else None."""
     key = request.headers.get("x-api-key")
@@ -96,7 +109,7 @@ def _credentials(request: Request) -> tuple[str, str] | None:
     return ("query", media) if media else None
 
 
-def authenticate(session: Session, state: AppState, request: Request,
+def authenticate(session: Session, state: AppState, request: HTTPConnection,
                  draft: AuditDraft) -> tuple[Principal, str]:
     """The caller and how its credentials came, or NotAuthenticated (recorded in draft)."""
     creds = _credentials(request)
@@ -122,7 +135,7 @@ def authenticate(session: Session, state: AppState, request: Request,
 
 
 def scope_refusal(who: Principal, transport: str, rule: AccessRule,
-                  request: Request) -> str | None:
+                  request: HTTPConnection) -> str | None:
     """Why these credentials may not be used on this route this way, or None.
 
     A media token is a URL credential for one camera's media: it works only in the query
@@ -136,23 +149,24 @@ def scope_refusal(who: Principal, transport: str, rule: AccessRule,
         return "a media token is not a bearer token"
     if not rule.media:
         return "a media token opens media URLs only"
-    if request.method not in ("GET", "HEAD"):
+    if method_of(request) not in ("GET", "HEAD"):
         return "a media token only reads"
     if request.path_params.get(rule.camera_param or "") != who.camera:
         return "the media token is for another camera"
     return None
 
 
-def _keep(request: Request, draft: AuditDraft) -> None:
+def _keep(request: HTTPConnection, draft: AuditDraft) -> None:
     """Make sure the draft is written when the response starts (a refusal, or audited)."""
     setattr(request.state, STATE_KEY, draft)
 
 
-def _open_draft(request: Request, rule: AccessRule) -> AuditDraft:
+def _open_draft(request: HTTPConnection, rule: AccessRule) -> AuditDraft:
     """The request's audit draft: the route's action and camera, anonymous for now."""
     action = rule.audit_action or rule.action or "auth.credentials"
+    method = "WEBSOCKET" if is_websocket(request) else method_of(request)
     draft = AuditDraft(action=action, client=client_of(request), path=request.url.path,
-                       method=request.method)
+                       method=method)
     if rule.camera_param:
         draft.camera_id = str(request.path_params.get(rule.camera_param, ""))[:63] or None
     incident = request.path_params.get("incident_id")
@@ -164,7 +178,7 @@ def _open_draft(request: Request, rule: AccessRule) -> AuditDraft:
     return draft
 
 
-def _describe_early(draft: AuditDraft, rule: AccessRule, request: Request) -> None:
+def _describe_early(draft: AuditDraft, rule: AccessRule, request: HTTPConnection) -> None:
     """Range and reason as far as they parse, so anonymous attempts name them too."""
     try:
         draft.footage_start, draft.footage_end = _range(rule, request)
@@ -176,7 +190,7 @@ def _describe_early(draft: AuditDraft, rule: AccessRule, request: Request) -> No
 # --- footage requests ----------------------------------------------------------------------
 
 
-def _range(rule: AccessRule, request: Request) -> tuple[datetime | None, datetime | None]:
+def _range(rule: AccessRule, request: HTTPConnection) -> tuple[datetime | None, datetime | None]:
     if rule.footage == "now":
         return utcnow(), None
     if rule.footage == "none":
@@ -195,7 +209,7 @@ def _range(rule: AccessRule, request: Request) -> tuple[datetime | None, datetim
     return start, end
 
 
-def _reason(request: Request) -> str | None:
+def _reason(request: HTTPConnection) -> str | None:
     reason = request.query_params.get("reason") or request.headers.get(REASON_HEADER)
     if reason is not None and request.query_params.get("reason") is None:
         reason = unquote(reason)  # headers are Latin-1; clients percent-encode Japanese
@@ -204,7 +218,7 @@ def _reason(request: Request) -> str | None:
     return reason.strip() if reason else None
 
 
-def footage_request(rule: AccessRule, request: Request) -> FootageRequest:
+def footage_request(rule: AccessRule, request: HTTPConnection) -> FootageRequest:
     """The FootageRequest a route's rule and the request's path and query describe."""
     start, end = _range(rule, request)
     camera = request.path_params.get(rule.camera_param or "", "")
@@ -218,7 +232,8 @@ def _incident_reason(session: Session, incident_id: int) -> str | None:
     return f"インシデント#{incident_id}: {incident.reason}"[:MAX_REASON]
 
 
-def _camera_rule(session: Session, state: AppState, authz: Authorizer, request: Request,
+def _camera_rule(session: Session, state: AppState, authz: Authorizer,
+                 request: HTTPConnection,
                  rule: AccessRule, who: Principal, draft: AuditDraft) -> None:
     req = footage_request(rule, request)
     draft.footage_start, draft.footage_end, draft.reason = (req.footage_start, req.footage_end,
@@ -244,7 +259,8 @@ def _camera_rule(session: Session, state: AppState, authz: Authorizer, request: 
                                          decision.basis)
 
 
-def _system_rule(state: AppState, authz: Authorizer, request: Request, rule: AccessRule,
+def _system_rule(state: AppState, authz: Authorizer, request: HTTPConnection,
+                 rule: AccessRule,
                  who: Principal, draft: AuditDraft) -> None:
     allowed = rule.action is None or system_allowed(authz, who, rule.action)
     draft.decide(allowed, "policy" if allowed else "not-permitted")
@@ -254,7 +270,8 @@ def _system_rule(state: AppState, authz: Authorizer, request: Request, rule: Acc
         raise PermissionDenied(f"{rule.action} is not permitted")
 
 
-def _refuse_scope(state: AppState, request: Request, who: Principal, draft: AuditDraft,
+def _refuse_scope(state: AppState, request: HTTPConnection, who: Principal,
+                  draft: AuditDraft,
                   why: str) -> NotAuthenticated:
     """Record a credential used beyond its scope (a media token elsewhere) and refuse it."""
     draft.decide(False, "credential-scope")
@@ -266,12 +283,32 @@ def _refuse_scope(state: AppState, request: Request, who: Principal, draft: Audi
     return NotAuthenticated("not authenticated")
 
 
-def authorize(request: Request) -> Principal | None:
+def authorize(request: HTTPConnection) -> Principal | None:
     """THE global dependency: authenticate, then enforce the route's declared AccessRule.
 
     Every audited request, and every refusal, leaves an AuditDraft that AuditMiddleware
     writes with the real outcome when the response starts.
+
+    A WebSocket has no response for the middleware to see: a refusal is written to the
+    audit trail here and kept on the connection (`ws_refusal`), and the route accepts,
+    tells the client why and closes (a browser sees nothing of a refused handshake). A
+    route that does not look finds no `footage` on its connection and serves nothing.
     """
+    if not is_websocket(request):
+        return _authorize(request)
+    try:
+        return _authorize(request)
+    except CamerahubError as exc:
+        request.state.ws_refusal = exc
+        draft = getattr(request.state, STATE_KEY, None)
+        if draft is not None:
+            draft.error = str(exc)
+            write_draft(app_state(request), draft, status_of(exc.kind))
+            draft.recorded = True
+        return None
+
+
+def _authorize(request: HTTPConnection) -> Principal | None:
     rule = rule_of(request.scope.get("route") and request.scope["route"].endpoint)
     if rule.public:
         return None
@@ -342,3 +379,21 @@ FootageAccess = Annotated[FootageGrant, Depends(footage_access)]
 AuthorizerDep = Annotated[Authorizer, Depends(current_authorizer)]
 LiveHubDep = Annotated[LiveHub, Depends(live_hub)]
 FootageDep = Annotated[FootageReader, Depends(footage_reader)]
+
+
+def recheck_footage(state: AppState, token: str, grant: FootageGrant) -> CamerahubError | None:
+    """Decide an open footage session (live view) again, now: the token must still verify
+    (unexpired, not revoked, the user active) and be a media token of the same person and
+    camera, and the policy and grants must still allow it. The refusal, or None."""
+    authz = state.policy.current()
+    with state.sessions() as session:
+        try:
+            who = accounts.user_from_token(session, verify_token(state.settings.secret_key,
+                                                                 token))
+        except NotAuthenticated:
+            return NotAuthenticated("the access token expired or was revoked")
+        if who.kind != PrincipalKind.MEDIA or who.camera != grant.camera_id \
+                or who.person != grant.principal.person:
+            return NotAuthenticated("the access token is not for this camera")
+        req = FootageRequest(grant.action, grant.camera_id, utcnow(), None, grant.reason)
+        return decide(authz, session, who, req, state.reason_min).refusal()

@@ -62,7 +62,7 @@ def media(media_type: str, description: str, status: int = 200) -> Responses:
                      "content": {media_type: {"schema": BINARY}}}}
 
 
-LIVE_MP4 = media("video/mp4", "Fragmented MP4 (init segment, then one fragment per GOP), "
+LIVE_MP4 = media("video/mp4", "Fragmented MP4 (init segment, then one fragment per frame), "
                               "streamed until the client leaves")
 JPEG = media("image/jpeg", "One JPEG frame")
 CLIP_MP4 = media("video/mp4", "Fragmented MP4 of the range, streamed as segments are read")

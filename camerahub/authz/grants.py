@@ -82,9 +82,13 @@ def _live(now: datetime):
 def covering_grant(session: Session, user_id: str, action: str, camera_id: str,
                    start: datetime | None, end: datetime | None,
                    now: datetime | None = None) -> m.Grant | None:
-    """An unexpired, unrevoked grant whose footage range contains [start, end], or None."""
-    if start is None or end is None:
+    """An unexpired, unrevoked grant whose footage range contains [start, end], or None.
+
+    A live request names only its start (now): a grant covers it if its range holds now.
+    """
+    if start is None:
         return None
+    end = start if end is None else end
     now = now or utcnow()
     stmt = (select(m.Grant).where(_live(now), m.Grant.user_id == user_id,
                                   m.Grant.camera_id == camera_id, m.Grant.action == action,
@@ -97,3 +101,14 @@ def granted_cameras(session: Session, user_id: str, now: datetime | None = None)
     """Cameras on which user_id holds any live grant (they are visible to the user)."""
     stmt = select(m.Grant.camera_id).where(_live(now or utcnow()), m.Grant.user_id == user_id)
     return set(session.scalars(stmt))
+
+
+def granted_actions(session: Session, user_id: str, now: datetime | None = None
+                    ) -> dict[str, set[str]]:
+    """camera id -> the actions user_id holds a live grant for (playback, live, ...)."""
+    stmt = select(m.Grant.camera_id, m.Grant.action).where(_live(now or utcnow()),
+                                                           m.Grant.user_id == user_id)
+    out: dict[str, set[str]] = {}
+    for camera, action in session.execute(stmt):
+        out.setdefault(camera, set()).add(action)
+    return out

@@ -305,3 +305,20 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# --- live wall ---------------------------------------------------------------------------------
+
+
+class LiveView(Base):
+    """A user's saved live wall: layout, filters (site, floor, room), page cycle; by name."""
+
+    __tablename__ = "live_views"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_live_views_user_name"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(63), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    layout: Mapped[int]
+    cycle_s: Mapped[int] = mapped_column(default=0)
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

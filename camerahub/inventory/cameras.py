@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, aliased
 
 from camerahub.authz.accounts import Principal
 from camerahub.authz.authorizer import Authorizer
-from camerahub.authz.grants import granted_cameras
+from camerahub.authz.grants import granted_actions
 from camerahub.authz.policy import VIEW_ACTIONS
 from camerahub.db import models as m
 
@@ -64,12 +64,13 @@ def _with_state(cam, room, div, dept, site, state) -> dict:
 # --- a caller of the API: only the cameras it may see --------------------------------------
 
 
-def _actions(authz: Authorizer, who: Principal, camera_id: str, granted: set[str]
-             ) -> list[str]:
+def _actions(authz: Authorizer, who: Principal, camera_id: str,
+             granted: dict[str, set[str]]) -> list[str]:
     acts = authz.permissions(who.id).get(camera_id, frozenset())
     found = set(acts)
     if camera_id in granted:
         found.add("playback")
+        found |= granted[camera_id]  # a live grant shows as live
     return sorted(a for a in found if a in VIEW_ACTIONS or a == "export")
 
 
@@ -77,8 +78,8 @@ def visible_cameras(session: Session, authz: Authorizer, who: Principal) -> list
     """The cameras the caller may see, each with the footage actions it may take."""
     if who.kind != "user":
         return []
-    granted = granted_cameras(session, who.id)
-    ids = authz.visible_cameras(who.id) | (granted & authz.cameras)
+    granted = granted_actions(session, who.id)
+    ids = authz.visible_cameras(who.id) | (set(granted) & authz.cameras)
     if not ids:
         return []
     states = camera_states(session, ids)
@@ -90,7 +91,7 @@ def visible_cameras(session: Session, authz: Authorizer, who: Principal) -> list
 def camera_detail(session: Session, authz: Authorizer, who: Principal, camera_id: str
                   ) -> dict[str, Any]:
     """One camera (the caller's visibility of it is checked before, by the API)."""
-    granted = granted_cameras(session, who.id)
+    granted = granted_actions(session, who.id)
     row = session.execute(_placed_cameras(ids={camera_id})).first()
     return {**_placement(*row), "actions": _actions(authz, who, camera_id, granted),
             "health": camera_states(session, {camera_id}).get(camera_id)}

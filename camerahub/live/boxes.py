@@ -1,4 +1,4 @@
-"""Cut a fragmented MP4 byte stream into its init segment and per-GOP fragments.
+"""Cut a fragmented MP4 byte stream into its init segment and fragments.
 
 The muxer's output is split on top-level ISO BMFF boxes rather than on write() calls, so
 the result does not depend on how FFmpeg happens to buffer its writes: `ftyp`+`moov` are
@@ -19,11 +19,17 @@ class BoxError(ValueError):
 
 @dataclass(frozen=True)
 class Fragment:
-    """One moof+mdat; decode_time is its tfdt, at tfdt_at (64-bit) or None without one."""
+    """One moof+mdat; decode_time is its tfdt, at tfdt_at (64-bit) or None without one.
+
+    keyframe: it opens with a keyframe (a viewer may start or resume here); received: the
+    wall-clock time (time.time()) its packet came out of the demuxer, for latency figures.
+    """
 
     data: bytes
     decode_time: int
     tfdt_at: int | None
+    keyframe: bool = True
+    received: float = 0.0
 
     def rebased(self, origin: int) -> bytes:
         """The fragment with its tfdt moved back by origin (a viewer's timeline starts at 0)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,7 +26,13 @@ class LiveOptions:
     """Tuning of the hub; seconds unless named otherwise."""
 
     linger_s: float = 30.0  # keep the upstream this long after the last viewer leaves
-    max_queue: int = 8  # fragments (GOPs) a viewer may fall behind before it is dropped
+    # A viewer whose queue holds more than max_lag_s of video (or max_queue fragments, one
+    # per frame) skips to the next keyframe; after max_skips skips in a row without taking
+    # anything it is dropped (a client that stopped reading).
+    max_queue: int = 300
+    max_lag_s: float = 3.0
+    max_skips: int = 3
+    max_gop: int = 600  # frames kept since the latest keyframe, for a new viewer's start
     open_timeout_s: float = 10.0
     read_timeout_s: float = 10.0
     first_item_timeout_s: float = 20.0  # a new viewer's wait for the init segment
@@ -44,13 +51,17 @@ class Channel:
     """A camera's live stream: a thread that reads the camera and feeds each Viewer."""
 
     def __init__(self, camera_id: str, url_of: Callable[[str], str], options: LiveOptions,
-                 on_closed: Callable[[Channel], None]) -> None:
+                 on_closed: Callable[[Channel], None], profile: str | None = None) -> None:
         self.camera_id = camera_id
+        self.profile = profile
+        self.key = camera_id if profile is None else f"{camera_id}@{profile}"
         self.url_of = url_of
         self.options = options
         self.on_closed = on_closed
         self.init: bytes | None = None
-        self.latest: Fragment | None = None
+        self.latest: Fragment | None = None  # the latest keyframe's fragment
+        self.gop: list[Fragment] = []  # fragments since (and with) the latest keyframe
+        self.keyframes_received: deque[float] = deque(maxlen=120)  # for latency figures
         self.size: tuple[int, int] | None = None
         self.error: str | None = None
         self.closing = False
@@ -71,13 +82,13 @@ class Channel:
         self._thread.start()
 
     def add(self, viewer: Viewer) -> bool:
-        """Attach a viewer: init segment and latest keyframe fragment first; False if closing."""
+        """Attach a viewer: init segment and the frames since the latest keyframe first (the
+        player decodes them and starts at the live edge); False if closing."""
         with self._lock:
             if self.closing:
                 return False
-            for item in (self.init, self.latest):
-                if item is not None:
-                    viewer.offer(item)
+            if self.init is not None:
+                viewer.prime(self.init, self.gop)
             self._viewers.add(viewer)
             self._idle_since = None
         return True
@@ -141,7 +152,11 @@ class Channel:
         """Hand a unit to every viewer; a viewer whose queue is full is dropped."""
         with self._lock:
             if isinstance(unit, Fragment):
-                self.latest = unit
+                if unit.keyframe:
+                    self.latest, self.gop = unit, []
+                    self.keyframes_received.append(unit.received)
+                if len(self.gop) < self.options.max_gop:
+                    self.gop.append(unit)
                 self.fragments += 1
                 if self.first_fragment_s is None:
                     self.first_fragment_s = time.monotonic() - self.started

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from camerahub.video.errors import VideoError
@@ -18,6 +19,11 @@ from .upstream import unavailable
 from .viewer import Viewer
 
 log = logging.getLogger(__name__)
+
+
+def channel_key(camera_id: str, profile: str | None) -> str:
+    """The hub's name of a camera's channel: the id (live profile) or id@profile."""
+    return camera_id if profile is None else f"{camera_id}@{profile}"
 
 
 class LiveHub:
@@ -33,33 +39,42 @@ class LiveHub:
         self.options = options or LiveOptions()
         self.forget = forget
         self.upstreams_opened = 0
+        # ms from a frame leaving the demuxer to its fragment handed to a viewer's socket
+        self.sent_latency_ms: deque[float] = deque(maxlen=20000)
         self._channels: dict[str, Channel] = {}
+        # each closed channel's last init segment and keyframe: a tile's poster at once
+        self._recent: dict[str, tuple[bytes, object, float]] = {}
         self._lock = threading.Lock()
         self._closed = False
 
-    def subscribe(self, camera_id: str, loop: asyncio.AbstractEventLoop | None = None
-                  ) -> Viewer:
-        """A new viewer of the camera; the upstream opens if nobody watches it yet."""
-        viewer = Viewer(camera_id, self.options.max_queue, loop)
+    def subscribe(self, camera_id: str, loop: asyncio.AbstractEventLoop | None = None,
+                  profile: str | None = None) -> Viewer:
+        """A new viewer of the camera (its live profile, or the named one); the upstream
+        opens if nobody watches that camera and profile yet."""
+        opts = self.options
+        viewer = Viewer(camera_id, opts.max_queue, loop, opts.max_lag_s, opts.max_skips,
+                        profile)
+        key = channel_key(camera_id, profile)
         with self._lock:
             if self._closed:
                 raise LiveUnavailable("the live hub is shutting down")
-            channel = self._channels.get(camera_id)
+            channel = self._channels.get(key)
             if channel is None or not channel.add(viewer):
-                channel = self._open(camera_id, viewer)
+                channel = self._open(camera_id, viewer, profile)
         viewer.channel = channel
         return viewer
 
-    def _open(self, camera_id: str, viewer: Viewer) -> Channel:
+    def _open(self, camera_id: str, viewer: Viewer, profile: str | None = None) -> Channel:
         """Start a new channel with its first viewer (caller holds the lock).
 
         The viewer is attached before the thread starts: a camera that fails at once
         (connection refused) must find it there to tell it why, not leave it waiting
         for the first-item timeout.
         """
-        channel = Channel(camera_id, self.url_of, self.options, self._on_closed)
+        url_of = self.url_of if profile is None else (lambda cam: self.url_of(cam, profile))
+        channel = Channel(camera_id, url_of, self.options, self._on_closed, profile)
         channel.add(viewer)
-        self._channels[camera_id] = channel
+        self._channels[channel.key] = channel
         self.upstreams_opened += 1
         channel.start()
         return channel
@@ -72,8 +87,10 @@ class LiveHub:
 
     def _on_closed(self, channel: Channel) -> None:
         with self._lock:
-            if self._channels.get(channel.camera_id) is channel:
-                del self._channels[channel.camera_id]
+            if channel.init is not None and channel.latest is not None:
+                self._recent[channel.key] = (channel.init, channel.latest, time.time())
+            if self._channels.get(channel.key) is channel:
+                del self._channels[channel.key]
         if channel.error and self.forget is not None:
             self.forget(channel.camera_id)
 
@@ -102,10 +119,25 @@ class LiveHub:
         finally:
             self.unsubscribe(viewer)
 
-    def snapshot(self, camera_id: str, quality: int = 85) -> bytes:
-        """A JPEG from the latest keyframe of a running channel, else from a short session."""
-        channel = self._channels.get(camera_id)
-        init, latest = (channel.init, channel.latest) if channel else (None, None)
+    def note_sent(self, received: float) -> None:
+        """A fragment received at `received` (time.time()) was just sent to a viewer."""
+        self.sent_latency_ms.append((time.time() - received) * 1000.0)
+
+    def snapshot(self, camera_id: str, quality: int = 85, recent_s: float | None = None
+                 ) -> bytes:
+        """A JPEG from the latest keyframe of a running channel, else from a short session.
+
+        recent_s: a keyframe kept from a channel closed at most that long ago will do, and
+        no session is opened for it (LiveUnavailable when there is none): a tile's poster.
+        """
+        with self._lock:
+            channel = self._channels.get(camera_id)
+            init, latest = (channel.init, channel.latest) if channel else (None, None)
+            kept = self._recent.get(camera_id)
+        if (init is None or latest is None) and recent_s is not None:
+            if kept is None or time.time() - kept[2] > recent_s:
+                raise LiveUnavailable(f"camera {camera_id}: no recent picture")
+            init, latest = kept[0], kept[1]
         try:
             if init is not None and latest is not None:
                 return snapshot.from_fragment(init, latest, quality)
@@ -116,12 +148,19 @@ class LiveHub:
                 self.forget(camera_id)
             raise unavailable(camera_id, exc) from None
 
+    def keyframes_received(self) -> dict[str, list[float]]:
+        """Per open channel: when (time.time()) its recent keyframes left the demuxer."""
+        with self._lock:
+            channels = list(self._channels.values())
+        return {c.key: list(c.keyframes_received) for c in channels}
+
     def stats(self) -> dict[str, dict]:
-        """Per watched camera: viewers, fragments sent, seconds open, time to first fragment."""
+        """Per watched camera (camera@profile for a named profile): viewers, fragments sent,
+        seconds open, time to first fragment."""
         with self._lock:
             channels = list(self._channels.values())
         now = time.monotonic()
-        return {c.camera_id: {"viewers": c.viewers, "fragments": c.fragments,
+        return {c.key: {"viewers": c.viewers, "fragments": c.fragments,
                               "open_s": round(now - c.started, 1),
                               "first_fragment_s": c.first_fragment_s, "size": c.size}
                 for c in channels}

@@ -23,9 +23,11 @@ class LiveSources:
         self.sessions = sessions
         self.access = access or CameraAccess(cfg)
 
-    def __call__(self, camera_id: str) -> str:
-        """The URL to open; LiveUnavailable if the camera does not tell us one."""
-        profile = self._profile(camera_id)
+    def __call__(self, camera_id: str, profile: str | None = None) -> str:
+        """The URL to open (the live profile's, or the named profile's); LiveUnavailable if
+        the camera does not tell us one."""
+        inventory = self._profile(camera_id)
+        profile = profile or inventory
         try:
             return self.access.stream_url(camera_id, profile)
         except CameraAccessError as exc:

@@ -17,17 +17,26 @@ _ids = itertools.count(1)
 
 
 class Viewer:
-    """Bounded per-viewer queue: when it is full the viewer is dropped, never waited for.
+    """Bounded per-viewer queue: never waited for. When it holds more than max_lag_s of
+    video (or max_queue fragments) its fragments are thrown away and it resumes at the next
+    keyframe; after max_skips skips in a row without reading it is dropped.
 
     The channel thread calls offer(); a client reads with chunks() (asyncio) or get()
     (threads). The first item is always the init segment; fragments follow from a keyframe.
     """
 
-    def __init__(self, camera_id: str, max_queue: int = 8,
-                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(self, camera_id: str, max_queue: int = 300,
+                 loop: asyncio.AbstractEventLoop | None = None, max_lag_s: float = 3.0,
+                 max_skips: int = 3, profile: str | None = None) -> None:
         self.id = next(_ids)
         self.camera_id = camera_id
+        self.profile = profile
         self.max_queue = max_queue
+        self.max_lag_s = max_lag_s
+        self.max_skips = max_skips
+        self.skipping = False
+        self.skips = 0  # skips since the client last took an item
+        self.skipped = 0  # fragments thrown away, in all
         self.joined = time.monotonic()
         self.closed = False
         self.reason: str | None = None
@@ -38,18 +47,56 @@ class Viewer:
         self._loop = loop
         self._event = asyncio.Event() if loop is not None else None
 
+    def prime(self, init: bytes, gop: list[Fragment]) -> None:
+        """Queue the init segment and the fragments since the latest keyframe (at attach)."""
+        with self._cond:
+            if not self.closed:
+                self._items.append(init)
+                self._items.extend(gop)
+                self._cond.notify_all()
+        self._wake()
+
     def offer(self, item: Item) -> bool:
         """Queue an item; False if the viewer is closed or was just dropped as too slow."""
         with self._cond:
             if self.closed:
                 return False
-            if len(self._items) >= self.max_queue:
-                self._close_locked("viewer too slow; dropped")
-                return False
+            if isinstance(item, Fragment):
+                if self.skipping and not item.keyframe:
+                    self.skipped += 1
+                    return True
+                self.skipping = False
+                if self._behind(item):
+                    self._skip(item)
+                    if self.closed:
+                        return False
+                    if self.skipping:
+                        return True
             self._items.append(item)
             self._cond.notify_all()
         self._wake()
         return True
+
+    def _behind(self, item: Fragment) -> bool:
+        """Is the queue over its bounds with this fragment added?"""
+        if len(self._items) >= self.max_queue:
+            return True
+        oldest = next((i for i in self._items if isinstance(i, Fragment)), None)
+        return oldest is not None and item.received - oldest.received > self.max_lag_s
+
+    def _skip(self, item: Fragment) -> None:
+        """Throw the queued fragments away; resume at the next keyframe (this one, if it is
+        one). Closed after too many skips without the client reading."""
+        self.skips += 1
+        if self.skips > self.max_skips:
+            self._close_locked("viewer too slow; dropped")
+            return
+        kept = [i for i in self._items if not isinstance(i, Fragment)]
+        self.skipped += len(self._items) - len(kept)
+        self._items = deque(kept)
+        self.skipping = not item.keyframe
+        if self.skipping:
+            self.skipped += 1
 
     def close(self, reason: str | None = None) -> None:
         """No more items; the client sees the end after draining what is queued."""
@@ -72,6 +119,7 @@ class Viewer:
         """(next item or None, whether the stream has ended)."""
         with self._cond:
             if self._items:
+                self.skips = 0
                 return self._items.popleft(), False
             return None, self.closed
 

@@ -30,7 +30,7 @@ def live_app(sim, tmp_path_factory):
     """(server, hub, cfg): the real app over uvicorn with a hub that lingers 1 s."""
     url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'db.sqlite'}"
     cfg = deploy_for(sim, url)
-    app = make_app(url, cfg, live=LiveOptions(linger_s=1.0, max_queue=4))
+    app = make_app(url, cfg, live=LiveOptions(linger_s=1.0, max_lag_s=1.0))
     hub = hub_of(app)
     with serving(app) as server:
         yield server, hub, cfg

@@ -1,8 +1,8 @@
 """Thin routers, one per resource; add yours to ROUTERS (mounted under /api/v1)."""
 
-from . import audit, auth, cameras, health, incidents, live, ops, recordings, register
+from . import audit, auth, cameras, health, incidents, live, liveviews, ops, recordings, register
 
 ROUTERS = (auth.router, cameras.router, recordings.router, incidents.router, audit.router,
-           audit.csv_router, live.router, register.router, ops.router)
+           audit.csv_router, live.router, liveviews.router, register.router, ops.router)
 
 __all__ = ["ROUTERS", "health"]

@@ -1,7 +1,7 @@
 """recorder heartbeats
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-12-02
 
 Each recorder process writes one row every few seconds (alive, cameras, spool, uploads), so
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0005'
-down_revision = '0002'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

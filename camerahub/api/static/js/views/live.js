@@ -1,148 +1,438 @@
-// Live grid: one <video> per camera, each fed by live.mp4 with a media token.
+// Live wall: tiles of 1/4/9/16/25 cameras, each a <video> fed through Media Source
+// Extensions from a WebSocket (fMP4, one fragment per frame). WebSockets do not count
+// against the browser's six HTTP connections per server, so every tile starts at once.
 
-import {mediaUrl} from '../api.js';
+import {getJson, request} from '../api.js';
 import {field, h, replace} from '../dom.js';
 import {t} from '../i18n.js';
 
-// Browsers keep at most 6 HTTP/1.1 connections per server and every tile holds one, so
-// four tiles leave room for the API calls (behind an HTTP/2 proxy this limit goes away).
-const MAX_TILES = 4;
-const RETRY_MS = 5000;
-const START_WAIT_MS = 15000;
-const STALL_MS = 20000; // no new picture for this long: the stream died quietly, reconnect
+const LAYOUTS = [1, 4, 9, 16, 25];
+const RETRY_MS = 3000;
+const MAX_LAG_S = 0.8; // behind the newest buffered frame by more than this: jump forward
+const EDGE_S = 0.15; // where a jump lands, before the newest frame
+const KEEP_S = 8; // buffered video kept behind the playhead
+const STAMP_BYTES = 8; // each binary message opens with the hub's receive time (ms)
+
+function wsUrl(cameraId, accessToken, profile) {
+  const url = new URL(`/api/v1/cameras/${encodeURIComponent(cameraId)}/live.ws`, location.href);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.searchParams.set('access_token', accessToken);
+  if (profile) url.searchParams.set('profile', profile);
+  return url.href;
+}
+
+async function mediaToken(cameraId) {
+  return getJson(`/cameras/${encodeURIComponent(cameraId)}/media-token`, {method: 'POST'});
+}
+
+/** The 64-bit tfdt of a per-frame fragment written by the hub (moof > traf > tfdt). */
+function decodeTime(view) {
+  return Number(view.getBigUint64(60));
+}
+
+/** The timescale of an init segment (moov > trak > mdia > mdhd). */
+function timescaleOf(bytes) {
+  const at = indexOf(bytes, [0x6d, 0x64, 0x68, 0x64]); // 'mdhd'
+  if (at < 0) return 90000;
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  return view.getUint32(at + 4 + (bytes[at + 4] === 1 ? 20 : 12));
+}
+
+function indexOf(bytes, pattern) {
+  outer: for (let i = 0; i + pattern.length <= bytes.length; i++) {
+    for (let j = 0; j < pattern.length; j++) if (bytes[i + j] !== pattern[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
 
 class Tile {
-  constructor(cam, notify) {
+  constructor(cam, {onEnlarge, profile = null}) {
     this.cam = cam;
-    this.notify = notify;
+    this.profile = profile;
     this.stopped = false;
     this.timer = null;
     this.video = h('video', {muted: true, autoplay: true, playsinline: true,
-      'aria-label': `${t('liveTitle')}: ${cam.name}`, 'data-camera': cam.id});
-    this.status = h('div', {class: 'tile-status', role: 'status'}, t('connecting'));
-    this.el = h('figure', {class: 'tile'}, this.video, this.status,
+      'aria-label': `${t('liveTitle')}: ${cam.name}`, 'data-camera': cam.id,
+      'data-state': 'connecting'});
+    this.video.muted = true;
+    this.status = h('div', {class: 'tile-status', role: 'status'}, t('liveState_connecting'));
+    this.el = h('figure', {class: 'tile', 'data-camera': cam.id}, this.video, this.status,
       h('figcaption', {}, cam.name, ' ', h('small', {}, cam.room_name)));
+    this.el.addEventListener('dblclick', () => onEnlarge(this.cam));
+    this.latencies = [];
+    this.video.liveShown = []; // [hub receive ms, display ms] of recent frames, for tests
+    this.stamps = new Map(); // media time (ms) -> hub receive time (ms since the epoch)
     this.video.addEventListener('playing', () => {
-      this.status.hidden = true;
-      // time from asking for the stream to the first picture, for diagnosis
-      this.video.dataset.firstFrameMs = String(Math.round(performance.now() - this.began));
+      if (!this.video.dataset.firstFrameMs) {
+        this.video.dataset.firstFrameMs = String(Math.round(performance.now() - this.began));
+      }
+      this.setState('playing');
     });
-    this.video.addEventListener('error', () => this.retry());
-    this.video.addEventListener('ended', () => this.retry());
-    this.lastTime = -1;
-    this.lastMove = Date.now();
-    this.watchdog = setInterval(() => this.check(), STALL_MS / 4);
+    this.watchFrames();
   }
 
-  /** Reconnect a tile whose picture stopped moving without an error or end event. */
-  check() {
-    if (this.stopped || !this.video.getAttribute('src')) return;
-    if (this.video.currentTime !== this.lastTime) {
-      this.lastTime = this.video.currentTime;
-      this.lastMove = Date.now();
-    } else if (Date.now() - this.lastMove > STALL_MS) {
-      this.lastMove = Date.now();
-      this.retry();
-    }
+  setState(state, message) {
+    this.state = state;
+    this.video.dataset.state = state;
+    this.el.dataset.state = state;
+    this.status.textContent = message || t(`liveState_${state}`);
+    this.status.hidden = state === 'playing';
   }
 
-  /** Connect; resolves once video arrives, the attempt fails, or after START_WAIT_MS. */
+  /** Read back, at display, when the hub received each shown frame (latency figures). */
+  watchFrames() {
+    if (!this.video.requestVideoFrameCallback) return;
+    const onFrame = (now, meta) => {
+      if (this.stopped) return;
+      const stamp = this.stamps.get(Math.round(meta.mediaTime * 1000));
+      if (stamp) {
+        const shown = performance.timeOrigin + meta.expectedDisplayTime;
+        this.video.liveShown.push([stamp, shown]);
+        if (this.video.liveShown.length > 300) this.video.liveShown.shift();
+        this.latencies.push(shown - stamp);
+        if (this.latencies.length > 50) this.latencies.shift();
+        const sorted = [...this.latencies].sort((a, b) => a - b);
+        this.video.dataset.latencyMs = String(Math.round(sorted[sorted.length >> 1]));
+        this.video.dataset.framesShown = String(Number(this.video.dataset.framesShown || 0) + 1);
+      }
+      this.video.requestVideoFrameCallback(onFrame);
+    };
+    this.video.requestVideoFrameCallback(onFrame);
+  }
+
   async start() {
     if (this.stopped) return;
-    this.status.hidden = false;
-    this.began = performance.now();
+    this.began = this.began || performance.now();
+    this.setState('connecting');
+    let issued;
     try {
-      this.video.src = await mediaUrl(this.cam.id, 'live.mp4');
-      this.video.play().catch(() => {});
-      await this.settled();
+      issued = await mediaToken(this.cam.id);
     } catch (err) {
-      this.status.textContent = err.message;
-      this.retry(false);
+      this.fail(err.status === 404 || err.status === 403 ? 'denied' : 'offline', true);
+      return;
+    }
+    if (this.stopped) return;
+    // a poster at once: the hub's recent keyframe (never a camera session of its own)
+    const poster = new URL(`/api/v1/cameras/${encodeURIComponent(this.cam.id)}/snapshot.jpg`,
+      location.href);
+    poster.searchParams.set('recent', 'true');
+    poster.searchParams.set('access_token', issued.access_token);
+    if (!this.video.poster) this.video.poster = poster.pathname + poster.search;
+    this.open(wsUrl(this.cam.id, issued.access_token, this.profile), issued.expires_in);
+  }
+
+  open(url, expiresIn) {
+    const media = new MediaSource();
+    this.media = media;
+    this.queue = [];
+    this.buffer = null;
+    this.video.src = URL.createObjectURL(media);
+    media.addEventListener('sourceopen', () => {
+      URL.revokeObjectURL(this.video.src);
+      if (this.stopped) return;
+      const ws = new WebSocket(url);
+      ws.binaryType = 'arraybuffer';
+      this.ws = ws;
+      ws.onmessage = (ev) => this.message(ev.data);
+      ws.onclose = () => { if (this.ws === ws) this.closed(); };
+      this.refresh = setTimeout(() => this.refreshToken(), Math.max(30, expiresIn / 2) * 1000);
+    }, {once: true});
+  }
+
+  /** Send a fresh media token before the current one expires (the server re-checks it). */
+  async refreshToken() {
+    if (this.stopped || !this.ws) return;
+    try {
+      const issued = await mediaToken(this.cam.id);
+      if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+        this.ws.send(JSON.stringify({type: 'token', access_token: issued.access_token}));
+      }
+      this.refresh = setTimeout(() => this.refreshToken(),
+        Math.max(30, issued.expires_in / 2) * 1000);
+    } catch {
+      // the session ends when the old token expires; the tile reconnects then
     }
   }
 
-  settled() {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        ['loadeddata', 'error'].forEach((e) => this.video.removeEventListener(e, done));
-        resolve();
-      };
-      const timer = setTimeout(done, START_WAIT_MS);
-      ['loadeddata', 'error'].forEach((e) => this.video.addEventListener(e, done));
-    });
+  message(data) {
+    if (typeof data === 'string') {
+      const msg = JSON.parse(data);
+      if (msg.type === 'start') {
+        this.buffer = this.media.addSourceBuffer(`video/mp4; codecs="${msg.codec}"`);
+        this.buffer.mode = 'segments';
+        this.buffer.addEventListener('updateend', () => this.pump());
+      } else if (msg.type === 'end') {
+        this.ended = msg;
+      }
+      return;
+    }
+    const view = new DataView(data);
+    const stamp = view.getFloat64(0);
+    const body = new Uint8Array(data, STAMP_BYTES);
+    if (stamp === 0) {
+      this.timescale = timescaleOf(body);
+    } else if (this.timescale) {
+      const at = decodeTime(new DataView(data, STAMP_BYTES));
+      this.stamps.set(Math.round((at / this.timescale) * 1000), stamp);
+      if (this.stamps.size > 600) this.stamps.delete(this.stamps.keys().next().value);
+    }
+    this.queue.push(body);
+    this.pump();
   }
 
-  /** The stream ended (camera gone, view time over, token expired): reconnect soon. */
-  retry(showMessage = true) {
+  pump() {
+    const sb = this.buffer;
+    if (!sb || sb.updating || this.stopped) return;
+    this.keepNearEdge();
+    if (this.queue.length === 0) return;
+    const size = this.queue.reduce((n, b) => n + b.length, 0);
+    const all = new Uint8Array(size);
+    let at = 0;
+    for (const b of this.queue) { all.set(b, at); at += b.length; }
+    this.queue = [];
+    try {
+      sb.appendBuffer(all);
+    } catch {
+      this.restart(); // quota or a decode error: start again from a keyframe
+    }
+  }
+
+  /** Play close to the newest frame: jump forward when behind; drop old buffered video. */
+  keepNearEdge() {
+    const sb = this.buffer;
+    const b = sb.buffered;
+    if (!b.length) return;
+    const end = b.end(b.length - 1);
+    const v = this.video;
+    if (end - v.currentTime > MAX_LAG_S || v.currentTime < b.start(b.length - 1)) {
+      v.currentTime = Math.max(b.start(b.length - 1), end - EDGE_S);
+    }
+    if (v.paused) v.play().catch(() => {});
+    if (v.currentTime - b.start(0) > KEEP_S * 2) {
+      sb.remove(b.start(0), v.currentTime - KEEP_S);
+    }
+  }
+
+  closed() {
+    const end = this.ended;
+    this.ws = null;
+    clearTimeout(this.refresh);
     if (this.stopped) return;
-    if (showMessage) this.status.textContent = t('liveFailed');
-    this.status.hidden = false;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.start(), RETRY_MS);
+    if (end && ['not-permitted', 'not-found', 'unauthenticated'].includes(end.reason)) {
+      this.fail('denied', false, this.state === 'playing' ? t('liveCut') : null);
+    } else if (end && end.reason === 'unavailable') {
+      this.fail('offline', true);
+    } else {
+      this.fail('ended', true);
+    }
+  }
+
+  fail(state, retry, message) {
+    this.setState(state, message);
+    this.el.dataset.endReason = (this.ended && this.ended.reason) || state;
+    this.teardown();
+    if (retry && !this.stopped) {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => { this.ended = null; this.start(); }, RETRY_MS);
+    }
+  }
+
+  restart() {
+    this.teardown();
+    this.start();
+  }
+
+  teardown() {
+    clearTimeout(this.refresh);
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.close();
+    }
+    this.buffer = null;
+    this.queue = [];
+    if (this.video.getAttribute('src')) {
+      this.video.removeAttribute('src');
+      this.video.load();
+    }
   }
 
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
-    clearInterval(this.watchdog);
-    this.video.removeAttribute('src');
-    this.video.load(); // closes the HTTP stream, so the hub can release the camera
+    this.teardown();
   }
 }
 
-/** Start tiles one after another: each camera's first request is decided and audited
- * on its own, rather than all at once (and the server opens one camera at a time). */
-async function startInTurn(tiles) {
-  for (const tile of tiles) {
-    if (tile.stopped) return;
-    await tile.start();
-  }
+function floorName(floor) {
+  return floor === null || floor === undefined ? '' : t('floorN', {n: floor});
 }
 
-export function render(view, {session, params, notify}) {
+export function render(view, {params, session, notify}) {
   const cams = session.cameras.filter((c) => c.actions.includes('live'));
-  const sites = [...new Set(cams.map((c) => c.site))];
   const wanted = params.get('camera');
-  const state = {site: '', size: wanted ? 1 : MAX_TILES, page: 0};
-  let tiles = [];
-  const site = field(t('liveSite'), h('select', {},
-    h('option', {value: ''}, t('allSites')), sites.map((s) => h('option', {value: s}, s))));
-  const size = field(t('gridSize'), h('select', {},
-    [1, MAX_TILES].map((n) => h('option', {value: n, selected: n === state.size}, String(n)))));
+  const state = {site: '', floor: '', room: '', size: wanted ? 1 : 16, page: 0,
+    enlarged: wanted ? cams.find((c) => c.id === wanted) || null : null, cycle: 0};
+  let tiles = new Map(); // camera id (+ profile) -> Tile, reused across pages and layouts
+  let cycleTimer = null;
+
+  const options = (values, all, label) => [h('option', {value: ''}, all),
+    ...values.map(([v, text]) => h('option', {value: v}, label ? label(text) : text))];
+  const uniq = (list) => [...new Map(list).entries()];
+  const site = field(t('liveSite'), h('select', {name: 'site'},
+    options(uniq(cams.map((c) => [c.site, c.site_name || c.site])), t('allSites'))));
+  const floor = field(t('liveFloor'), h('select', {name: 'floor'}));
+  const room = field(t('liveRoom'), h('select', {name: 'room'}));
+  const size = field(t('liveLayout'), h('select', {name: 'layout'},
+    LAYOUTS.map((n) => h('option', {value: n, selected: n === state.size}, String(n)))));
+  const cycle = field(t('liveSequence'), h('select', {name: 'cycle'},
+    [0, 10, 20, 30, 60].map((n) => h('option', {value: n},
+      n === 0 ? t('liveSequenceOff') : String(n)))));
   const pageInfo = h('span', {class: 'muted', 'aria-live': 'polite'});
   const prev = h('button', {type: 'button', class: 'secondary'}, t('prev'));
   const next = h('button', {type: 'button', class: 'secondary'}, t('next'));
+  const back = h('button', {type: 'button', class: 'secondary', hidden: true}, t('liveBack'));
   const grid = h('div', {class: 'grid', id: 'live-grid'});
+  const views = field(t('liveViews'), h('select', {name: 'view'}));
+  const viewName = field(t('liveViewName'), h('input', {name: 'view-name', maxlength: 60}));
+  const save = h('button', {type: 'button', class: 'secondary'}, t('liveViewSave'));
+  const remove = h('button', {type: 'button', class: 'secondary'}, t('liveViewDelete'));
+  let saved = [];
 
-  if (wanted) state.page = Math.max(0, cams.findIndex((c) => c.id === wanted));
+  function refillPlaces() {
+    const inSite = cams.filter((c) => !state.site || c.site === state.site);
+    const floors = [...new Set(inSite.map((c) => c.floor).filter((f) => f !== null && f !== undefined))]
+      .sort((a, b) => a - b);
+    replace(floor.input, ...options(floors.map((f) => [String(f), f]), t('allFloors'), floorName));
+    floor.input.value = state.floor;
+    const rooms = uniq(inSite.filter((c) => !state.floor || String(c.floor) === state.floor)
+      .map((c) => [c.room, c.room_name]));
+    replace(room.input, ...options(rooms, t('allRooms')));
+    room.input.value = state.room;
+  }
 
   function shown() {
-    return cams.filter((c) => !state.site || c.site === state.site);
+    return cams.filter((c) => (!state.site || c.site === state.site) &&
+      (!state.floor || String(c.floor) === state.floor) && (!state.room || c.room === state.room));
   }
 
   function draw() {
-    tiles.forEach((tile) => tile.stop());
-    const list = shown();
-    const pages = Math.max(1, Math.ceil(list.length / state.size));
-    state.page = Math.min(state.page, pages - 1);
-    const slice = list.slice(state.page * state.size, (state.page + 1) * state.size);
-    tiles = slice.map((cam) => new Tile(cam, notify));
-    grid.className = `grid size-${state.size}`;
-    replace(grid, tiles.map((tile) => tile.el));
-    startInTurn(tiles);
+    let slice;
+    let pages = 1;
+    if (state.enlarged) {
+      slice = [state.enlarged];
+    } else {
+      const list = shown();
+      pages = Math.max(1, Math.ceil(list.length / state.size));
+      state.page = ((state.page % pages) + pages) % pages;
+      slice = list.slice(state.page * state.size, (state.page + 1) * state.size);
+    }
+    const profile = state.enlarged ? 'main' : null; // grids use the light sub stream
+    const keep = new Map();
+    for (const cam of slice) {
+      const key = `${cam.id}|${profile || ''}`;
+      const tile = tiles.get(key) || new Tile(cam, {onEnlarge: enlarge, profile});
+      keep.set(key, tile);
+    }
+    for (const [key, tile] of tiles) if (!keep.has(key)) tile.stop();
+    const fresh = [...keep.entries()].filter(([key]) => !tiles.has(key)).map(([, tile]) => tile);
+    tiles = keep;
+    grid.className = `grid size-${state.enlarged ? 1 : state.size}`;
+    replace(grid, ...[...tiles.values()].map((tile) => tile.el));
+    fresh.forEach((tile) => tile.start()); // every tile at once
     pageInfo.textContent = `${t('page')} ${state.page + 1} / ${pages}`;
-    prev.disabled = state.page === 0;
-    next.disabled = state.page >= pages - 1;
+    prev.disabled = next.disabled = pages <= 1 || Boolean(state.enlarged);
+    back.hidden = !state.enlarged || Boolean(wanted && cams.length === 1);
   }
 
-  site.input.addEventListener('change', () => { state.site = site.input.value; state.page = 0; draw(); });
-  size.input.addEventListener('change', () => { state.size = Number(size.input.value); draw(); });
+  function enlarge(cam) {
+    state.enlarged = state.enlarged ? null : cam;
+    draw();
+  }
+
+  function setCycle(seconds) {
+    state.cycle = seconds;
+    clearInterval(cycleTimer);
+    if (seconds > 0) cycleTimer = setInterval(() => { state.page += 1; draw(); }, seconds * 1000);
+  }
+
+  async function loadViews(select) {
+    try {
+      saved = await getJson('/live-views');
+    } catch {
+      saved = [];
+    }
+    replace(views.input, h('option', {value: ''}, t('liveViewNone')),
+      ...saved.map((v) => h('option', {value: v.name}, v.name)));
+    if (select) views.input.value = select;
+  }
+
+  function applyView(v) {
+    Object.assign(state, {site: v.filters.site || '', floor: v.filters.floor || '',
+      room: v.filters.room || '', size: v.layout, page: 0, enlarged: null});
+    site.input.value = state.site;
+    size.input.value = String(state.size);
+    cycle.input.value = String(v.cycle_s || 0);
+    refillPlaces();
+    setCycle(v.cycle_s || 0);
+    draw();
+  }
+
+  site.input.addEventListener('change', () => {
+    Object.assign(state, {site: site.input.value, floor: '', room: '', page: 0});
+    refillPlaces(); draw();
+  });
+  floor.input.addEventListener('change', () => {
+    Object.assign(state, {floor: floor.input.value, room: '', page: 0});
+    refillPlaces(); draw();
+  });
+  room.input.addEventListener('change', () => { state.room = room.input.value; state.page = 0; draw(); });
+  size.input.addEventListener('change', () => {
+    state.size = Number(size.input.value); state.enlarged = null; draw();
+  });
+  cycle.input.addEventListener('change', () => setCycle(Number(cycle.input.value)));
   prev.addEventListener('click', () => { state.page -= 1; draw(); });
   next.addEventListener('click', () => { state.page += 1; draw(); });
+  back.addEventListener('click', () => { state.enlarged = null; draw(); });
+  views.input.addEventListener('change', () => {
+    const v = saved.find((x) => x.name === views.input.value);
+    if (v) { viewName.input.value = v.name; applyView(v); }
+  });
+  save.addEventListener('click', async () => {
+    const name = viewName.input.value.trim();
+    if (!name) return;
+    const body = {layout: state.size, cycle_s: state.cycle,
+      filters: {site: state.site, floor: state.floor, room: state.room}};
+    try {
+      await request(`/live-views/${encodeURIComponent(name)}`, {method: 'PUT', json: body});
+      notify(t('liveViewSaved', {name}), 'notice');
+      await loadViews(name);
+    } catch (err) {
+      notify(err.message, 'error');
+    }
+  });
+  remove.addEventListener('click', async () => {
+    const name = views.input.value;
+    if (!name) return;
+    try {
+      await request(`/live-views/${encodeURIComponent(name)}`, {method: 'DELETE'});
+      await loadViews();
+    } catch (err) {
+      notify(err.message, 'error');
+    }
+  });
+
   replace(view, h('h1', {}, t('liveTitle')),
-    h('div', {class: 'toolbar'}, site.row, size.row, prev, pageInfo, next),
-    h('p', {class: 'muted small'}, t('liveLimit')), grid);
+    h('div', {class: 'toolbar'}, site.row, floor.row, room.row, size.row, cycle.row, prev,
+      pageInfo, next, back),
+    h('div', {class: 'toolbar'}, views.row, viewName.row, save, remove),
+    h('p', {class: 'muted small'}, t('liveEnlargeHint')), grid);
+  refillPlaces();
+  loadViews();
   draw();
-  return () => tiles.forEach((tile) => tile.stop());
+  return () => {
+    clearInterval(cycleTimer);
+    tiles.forEach((tile) => tile.stop());
+  };
 }

@@ -1,0 +1,121 @@
+"""The live wall in a real browser: 16 tiles over WebSockets and MSE all play; a manager with
+a live grant sees only that camera of their area, and revoking the grant stops the tile."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import timedelta
+
+import pytest
+import yaml
+
+from camerahub.authz.grants import create_grant, revoke_grant
+from camerahub.db.types import utcnow
+from tests.support.deployment import NAKANO, make_app
+from tests.support.live import deploy_for, rtsp_sessions, serving
+from tests.support.simulators import running_simulator
+
+pytest.importorskip("selenium")
+from tests.ui.test_ui import css, shot, sign_in, wait  # noqa: E402
+
+SUBNET = 85  # 127.W.85.x: this module's own cameras
+TILES = 16
+GRANTED = "hq-1f-koseki-02"  # in tokatsu-koseki's area (1階 戸籍執務室)
+
+
+def first_cameras(n: int) -> list[str]:
+    """The cameras a crisis-management wall shows first (list order: site, then id)."""
+    cams = yaml.safe_load(NAKANO.read_text(encoding="utf-8"))["cameras"]
+    return [c["id"] for c in sorted(cams, key=lambda c: (c["site"], c["id"]))][:n]
+
+
+WALL = first_cameras(TILES)
+SIMS = {cam: f"hq-{i + 1:03d}" for i, cam in enumerate(WALL)}
+
+
+@pytest.fixture(scope="module")
+def wall_server(tmp_path_factory):
+    work = tmp_path_factory.mktemp("wall")
+    with pytest.MonkeyPatch.context() as mp, \
+            running_simulator(cameras=TILES, hq=TILES, subnet=SUBNET) as sim:
+        mp.setenv("CAMERAHUB_CAMERA_PASSWORD", "admin")
+        url = f"sqlite:///{work / 'db.sqlite'}"
+        cfg = deploy_for(sim, url, SIMS)
+        app = make_app(url, cfg, data_dir=work)
+        with serving(app) as server:
+            yield server, sim
+
+
+TILE_STATE = """
+return [...document.querySelectorAll('#live-grid video')].map((v) => [
+  v.dataset.camera, v.dataset.state, v.readyState, v.currentTime,
+  Number(v.dataset.firstFrameMs || 0), Number(v.dataset.latencyMs || 0)]);
+"""
+
+
+def test_crisis_management_opens_a_16_tile_wall_and_every_tile_plays(browser, wall_server,
+                                                                      shots):
+    server, sim = wall_server
+    sign_in(browser, server.url, "kiki-sato")
+    opened = time.monotonic()
+    browser.get(f"{server.url}/#/live")
+    wait(browser, lambda d: len(css(d, "#live-grid video")) == TILES)
+    assert [v.get_attribute("data-camera") for v in css(browser, "#live-grid video")] == WALL
+    first = wait(browser, lambda d: (s := d.execute_script(TILE_STATE)) and
+                 all(t[1] == "playing" and t[2] >= 2 for t in s) and s)
+    all_playing_s = time.monotonic() - opened
+    # every tile's video time advances
+    wait(browser, lambda d: all(now[3] > before[3] for now, before in
+                                zip(d.execute_script(TILE_STATE), first, strict=True)))
+    wait(browser, lambda d: all(t[5] > 0 for t in d.execute_script(TILE_STATE)))
+    states = browser.execute_script(TILE_STATE)
+    shot(browser, shots, "live-wall-16")
+    hub = server.app.state.camerahub.live
+    assert hub.upstreams_opened == TILES, "one upstream per camera"
+    assert all(rtsp_sessions(sim, sim_id) == 1 for sim_id in SIMS.values())
+    firsts = sorted(t[4] for t in states)
+    delays = [t[5] for t in states]
+    print(f"16-tile wall: all playing {all_playing_s:.2f} s after opening; first picture "
+          f"per tile p50 {statistics.median(firsts):.0f} ms, max {firsts[-1]:.0f} ms; "
+          f"hub-receive-to-display p50 {statistics.median(delays):.0f} ms, "
+          f"max {max(delays):.0f} ms")
+    # a double-click enlarges a tile to the main stream; again goes back to the wall
+    css(browser, "#live-grid figure")[0].click()
+    from selenium.webdriver.common.action_chains import ActionChains
+    ActionChains(browser).double_click(css(browser, "#live-grid figure")[0]).perform()
+    wait(browser, lambda d: len(css(d, "#live-grid video")) == 1)
+    wait(browser, lambda d: d.execute_script(TILE_STATE)[0][1] == "playing")
+    assert f"{WALL[0]}@main" in hub.stats()
+    shot(browser, shots, "live-wall-enlarged")
+    ActionChains(browser).double_click(css(browser, "#live-grid figure")[0]).perform()
+    wait(browser, lambda d: len(css(d, "#live-grid video")) == TILES)
+    wait(browser, lambda d: all(t[1] == "playing" for t in d.execute_script(TILE_STATE)))
+    assert hub.upstreams_opened == TILES + 1, "back on the wall: the sub upstreams were reused"
+
+
+def test_a_manager_with_a_live_grant_sees_only_it_and_revoking_stops_the_tile(
+        browser, wall_server, shots):
+    server, _ = wall_server
+    sessions = server.app.state.camerahub.sessions
+    now = utcnow()
+    with sessions.begin() as s:
+        grant = create_grant(s, user_id="tokatsu-koseki", camera_ids=[GRANTED], action="live",
+                             footage_start=now - timedelta(minutes=1),
+                             footage_end=now + timedelta(hours=1),
+                             expires_at=now + timedelta(hours=1),
+                             created_by="user:kiki-sato")[0].id
+    sign_in(browser, server.url, "tokatsu-koseki")
+    browser.get(f"{server.url}/#/live")
+    wait(browser, lambda d: (s := d.execute_script(TILE_STATE)) and s[0][1] == "playing")
+    assert [t[0] for t in browser.execute_script(TILE_STATE)] == [GRANTED]
+    with sessions.begin() as s:
+        revoke_grant(s, grant, "user:kiki-sato")
+    revoked = time.monotonic()
+    wait(browser, lambda d: d.execute_script(TILE_STATE)[0][1] == "denied")
+    print(f"tile stopped {time.monotonic() - revoked:.2f} s after the grant was revoked "
+          "(the server re-decides every 2 s)")
+    figure = css(browser, "#live-grid figure")[0]
+    assert figure.get_attribute("data-end-reason") == "not-permitted"
+    assert "閲覧権限が終了" in figure.text
+    shot(browser, shots, "live-wall-grant-revoked")
