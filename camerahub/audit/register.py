@@ -88,6 +88,7 @@ class Access:
     purpose: str
     outcome: str
     count: int = 1
+    what: str = ""  # which request: listing, clip, playlist, segment, stream, image, bundle
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,20 @@ def _purpose(e: m.AuditEntry) -> str:
     return " / ".join(parts)
 
 
+WHAT = (("/recordings", "listing"), ("/clip.mp4", "clip"), ("/playback.m3u8", "playlist"),
+        (".ts", "segment"), ("/live.mp4", "stream"), ("/snapshot.jpg", "image"),
+        ("/export", "bundle"))
+
+
+def _what(e: m.AuditEntry) -> str:
+    """Which kind of request an entry was, from its path (an HLS player fetches a playlist,
+    then one segment after another: each is an entry, and the register says which)."""
+    path = (e.detail or {}).get("path")
+    if not isinstance(path, str):
+        return "bundle" if e.action == "export" else ""
+    return next((what for end, what in WHAT if path.endswith(end)), "")
+
+
 def _outcome(e: m.AuditEntry) -> str:
     status = (e.detail or {}).get("status")
     return f"{e.decision} ({status})" if isinstance(status, int) else e.decision
@@ -214,7 +229,8 @@ def _access(e: m.AuditEntry, cams: dict[str, Camera], people: dict[str, str],
                  person_name=people.get(e.actor, ""), role=e.role or "", action=e.action,
                  camera=f"{camera} ({cam_id})" if cam_id else "", room=cam.room if cam else "",
                  start=_local(e.footage_start, tz), end=_local(e.footage_end, tz),
-                 purpose=_purpose(e), outcome=_outcome(e), count=entry_count(e))
+                 purpose=_purpose(e), outcome=_outcome(e), count=entry_count(e),
+                 what=_what(e))
     return (cam.site_id if cam else UNKNOWN_SITE), row
 
 
@@ -320,8 +336,8 @@ def _hold_in_site(change: HoldChange, e: m.AuditEntry, cams: dict[str, Camera],
     return any(cams[c].site_id == site for c in ids if c in cams)
 
 
-ACCESS_COLUMNS = ("seq", "at", "person", "person_name", "role", "action", "camera", "room",
-                  "start", "end", "purpose", "outcome", "count")
+ACCESS_COLUMNS = ("seq", "at", "person", "person_name", "role", "action", "what", "camera",
+                  "room", "start", "end", "purpose", "outcome", "count")
 DISPOSAL_COLUMNS = ("seq", "at", "site", "camera", "day", "start", "end", "segments", "bytes",
                     "why")
 HOLD_COLUMNS = ("seq", "at", "op", "person", "incident", "cameras", "start", "end", "note")

@@ -46,6 +46,8 @@ LABELS = {
         "page": "{n} / {total} ページ",
         "act": {"live": "ライブ", "playback": "録画再生", "snapshot": "静止画",
                 "export": "書き出し"},
+        "what": {"listing": "録画一覧", "clip": "動画", "playlist": "再生リスト",
+                 "segment": "HLS断片", "stream": "配信", "image": "画像", "bundle": "証拠一式"},
         "decision": {"allow": "許可", "deny": "拒否", "fail": "失敗"},
         "role": {"crisis-management": "危機管理", "department-head": "部長",
                  "division-manager": "統括管理者", "ops": "情報システム担当",
@@ -74,6 +76,7 @@ LABELS = {
         "sign_fields": ("Date", "Reviewer (division, title)", "Name", "Signature"),
         "page": "page {n} of {total}",
         "act": {}, "decision": {}, "role": {},
+        "what": {"segment": "HLS segment", "bundle": "evidence bundle"},
     },
 }
 
@@ -182,9 +185,11 @@ def render(reg: Register, lang: str = "ja") -> bytes:
             if a.count > 1:
                 outcome += f" ×{a.count}"
             rng = f"{a.start}\n– {a.end}" if a.end and a.end != a.start else a.start
-            rows.append([a.seq, a.at, person, role.get(a.role, a.role),
-                         act.get(a.action, a.action), a.camera, a.room, rng, a.purpose,
-                         outcome])
+            what = L["what"].get(a.what, a.what)
+            action = f"{act.get(a.action, a.action)}\n({what})" if what else \
+                act.get(a.action, a.action)
+            rows.append([a.seq, a.at, person, role.get(a.role, a.role), action, a.camera,
+                         a.room, rng, a.purpose, outcome])
         table(L["cols"], (12, 28, 34, 20, 16, 36, 28, 32, 50, 20), rows)
 
     heading(L["disposals"])

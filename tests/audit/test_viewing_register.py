@@ -284,6 +284,8 @@ def test_the_auditors_screen_api(month):
     body = resp.json()
     assert body["chain"]["ok"] and body["timezone"] == "Asia/Tokyo"
     assert sum(len(s["accesses"]) for s in body["sites"]) == expected
+    whats = {(a["action"], a["what"]) for s in body["sites"] for a in s["accesses"]}
+    assert whats == {("playback", ""), ("live", ""), ("snapshot", ""), ("export", "bundle")}
     assert len(body["disposals"]) == len(deleted_days)
     pdf = api.client.get(url, params={"month": MONTH, "format": "pdf", "site": "hq"},
                          headers=api.auth("audit-watanabe"))

@@ -24,6 +24,9 @@ export default {
     registerColIncident: 'インシデント', registerColNote: '備考',
     registerPlace: '設定', registerRelease: '解除', registerMonthInvalid: '対象月を選んでください。',
     registerTimes: '時刻はすべて日本時間です。',
+    registerWhat_listing: '録画一覧', registerWhat_clip: '動画', registerWhat_playlist: '再生リスト',
+    registerWhat_segment: 'HLS断片', registerWhat_stream: '配信', registerWhat_image: '画像',
+    registerWhat_bundle: '証拠一式',
   },
   en: {
     navRegister: 'Viewing register',
@@ -50,5 +53,8 @@ export default {
     registerColNote: 'Note', registerPlace: 'placed', registerRelease: 'released',
     registerMonthInvalid: 'Choose a month.',
     registerTimes: 'All times are Japan time (Asia/Tokyo, UTC+9).',
+    registerWhat_listing: 'listing', registerWhat_clip: 'clip', registerWhat_playlist: 'playlist',
+    registerWhat_segment: 'HLS segment', registerWhat_stream: 'stream', registerWhat_image: 'image',
+    registerWhat_bundle: 'evidence bundle',
   },
 };

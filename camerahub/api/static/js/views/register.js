@@ -35,7 +35,8 @@ function siteTable(section) {
       t('registerColAction'), t('registerColCamera'), t('registerColRoom'), t('registerColRange'),
       t('registerColPurpose'), t('registerColOutcome')],
     section.accesses.map((a) => [String(a.seq), h('span', {class: 'nowrap'}, a.at), person(a),
-      tv('role', a.role), tv('act', a.action), a.camera, a.room, range(a), a.purpose,
+      tv('role', a.role), a.what ? `${tv('act', a.action)} (${tv('registerWhat', a.what)})`
+        : tv('act', a.action), a.camera, a.room, range(a), a.purpose,
       outcome(a.outcome, a.count)])));
 }
 
