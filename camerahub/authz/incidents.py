@@ -122,7 +122,7 @@ def check_may_approve(authz: Authorizer, who: Principal, incident: m.Incident) -
 
 def check_may_move(session: Session, authz: Authorizer, who: Principal, incident: m.Incident,
                    state: str) -> None:
-    """Who may change an incident's state (report 4 (2) ウ; README, "Incident states").
+    """Who may change an incident's state (report 4 (2) ウ; README, "Past footage and incidents").
 
     - reviewing: crisis-management, or a manager (division manager, department head) of the
       incident's room: the general manager is the one who checks the footage.

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from camerahub.db import models as m
@@ -84,6 +84,43 @@ def _recorded(rows: Sequence, start: datetime, end: datetime,
     return runs
 
 
+def _seconds_between(dialect: str, lo, hi):
+    """SQL: seconds from lo to hi, or None where the database has no such arithmetic."""
+    if dialect == "postgresql":
+        return func.extract("epoch", hi - lo)
+    if dialect == "sqlite":
+        return (func.julianday(hi) - func.julianday(lo)) * 86400.0
+    return None
+
+
+def _runs_in_sql(session: Session, camera_id: str, start: datetime, end: datetime,
+                 join: timedelta) -> list[Span] | None:
+    """The recorded runs computed by the database ("gaps and islands" with window functions):
+    a day is 8,640 segments but a handful of runs, so only the runs travel. None where the
+    dialect has no interval arithmetic we know."""
+    seg = m.Segment
+    dialect = session.get_bind().dialect.name
+    inner = (select(seg.start, seg.end,
+                    func.lag(seg.end).over(order_by=seg.start).label("prev_end"))
+             .where(seg.camera_id == camera_id, seg.start < end, seg.end > start,
+                    seg.start >= start - timedelta(seconds=120))
+             .subquery())
+    gap = _seconds_between(dialect, inner.c.prev_end, inner.c.start)
+    if gap is None:
+        return None
+    join_s, tol_s = join.total_seconds(), JOIN_TOLERANCE.total_seconds()
+    new_run = case((or_(inner.c.prev_end.is_(None), gap > join_s), 1), else_=0)
+    hidden = case((and_(inner.c.prev_end.is_not(None), gap > tol_s, gap <= join_s), 1),
+                  else_=0)
+    marked = select(inner.c.start, inner.c.end, hidden.label("hidden"),
+                    func.sum(new_run).over(order_by=inner.c.start).label("run")).subquery()
+    stmt = (select(func.min(marked.c.start), func.max(marked.c.end), func.count(),
+                   func.sum(marked.c.hidden))
+            .group_by(marked.c.run).order_by(func.min(marked.c.start)))
+    return [Span("recorded", lo, hi, segments=int(n), hidden_gaps=int(h or 0))
+            for lo, hi, n, h in session.execute(stmt).all()]
+
+
 def _cause(gaps: Sequence[m.Gap], lo: datetime, hi: datetime) -> tuple[str, str | None]:
     for gap in gaps:
         if gap.start < hi and (gap.end is None or gap.end > lo):
@@ -128,11 +165,12 @@ def _merge(spans: list[Span]) -> list[Span]:
     return merged
 
 
-def _base_spans(rows: Sequence, gaps: Sequence[m.Gap], start: datetime, end: datetime,
-                join: timedelta, now: datetime, first: datetime | None,
+def _base_spans(runs: list[Span], gaps: Sequence[m.Gap], start: datetime, end: datetime,
+                now: datetime, first: datetime | None,
                 horizon: datetime | None) -> list[Span]:
-    runs = _recorded(rows, start, end, join)
-    last_end = rows[-1][1] if rows else None
+    last_end = runs[-1].end if runs else None  # unclipped: the newest footage's end
+    for run in runs:
+        run.start, run.end = max(run.start, start), min(run.end, end)
     out: list[Span] = []
     cursor = start
 
@@ -192,17 +230,21 @@ def camera_timeline(session: Session, camera_id: str, start: datetime, end: date
     step = resolution or default_resolution(start, end)
     step = max(step, MIN_RESOLUTION, (end - start) / MAX_SPANS)
     seg = m.Segment
-    rows = session.execute(
-        select(seg.start, seg.end)
-        .where(seg.camera_id == camera_id, seg.start < end, seg.end > start,
-               seg.start >= start - timedelta(seconds=120))
-        .order_by(seg.start)).all()
+    runs = _runs_in_sql(session, camera_id, start, end, step)
+    if runs is None:  # another database: join the runs here
+        rows = session.execute(
+            select(seg.start, seg.end)
+            .where(seg.camera_id == camera_id, seg.start < end, seg.end > start,
+                   seg.start >= start - timedelta(seconds=120))
+            .order_by(seg.start)).all()
+        runs = _recorded(rows, datetime.min.replace(tzinfo=start.tzinfo),
+                         datetime.max.replace(tzinfo=start.tzinfo), step)
     first = session.scalar(select(func.min(seg.start)).where(seg.camera_id == camera_id))
     days = session.scalar(select(m.Camera.retention_days).where(m.Camera.id == camera_id))
     horizon = now - timedelta(days=days) if days else None
     gaps = index.gaps_in_range(session, camera_id, start, end)
     view = TimelineView(camera_id, start, end, step, first_recording=first,
                         retention_horizon=horizon)
-    view.spans = _base_spans(rows, gaps, start, end, step, now, first, horizon)
+    view.spans = _base_spans(runs, gaps, start, end, now, first, horizon)
     view.overlays = _overlays(session, camera_id, start, end, incidents, with_incidents)
     return view

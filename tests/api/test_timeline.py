@@ -217,3 +217,21 @@ def test_thumbnail_refusals(stored):
     missing = api.client.get(f"{BASE}/{cam}/thumbnail.jpg", headers=api.auth("kiki-sato"))
     assert missing.status_code == 400 and "at" in missing.json()["detail"]
     assert _thumb(api, cam, at, user="ops-takahashi").status_code == 404
+
+
+def test_runs_are_joined_by_the_database_on_sqlite_and_postgresql(fresh_api):
+    """The runs come from one window-function query on either database."""
+    api = fresh_api
+    t0 = _now() - timedelta(days=1)
+    with api.sessions.begin() as s:
+        _add(s, t0, 10)                                       # 100 s
+        _add(s, t0 + timedelta(seconds=105), 10, tag="b")     # a 5 s hole
+        _add(s, t0 + timedelta(seconds=230), 10, tag="c")     # a 25 s hole
+    resp = _timeline(api, "kiki-sato", t0, t0 + timedelta(seconds=330), resolution=10)
+    assert resp.status_code == 200, resp.text
+    spans = resp.json()["spans"]
+    assert _kinds(resp.json()) == [("recorded", None), ("gap", "no_recording"),
+                                   ("recorded", None)]
+    assert (spans[0]["segments"], spans[0]["hidden_gaps"]) == (20, 1)
+    assert spans[1]["start"] == wire_time(t0 + timedelta(seconds=205))
+    assert spans[2]["end"] == wire_time(t0 + timedelta(seconds=330))

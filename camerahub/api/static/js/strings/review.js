@@ -36,6 +36,8 @@ export default {
     notesTitle: 'ブックマーク・メモ', noteKind: '種類', noteText: '内容', note_bookmark: 'ブックマーク',
     note_note: 'メモ', bookmarkHere: '再生位置にブックマーク', addNote: 'メモを追加',
     noteEmpty: '内容を入力してください。',
+    actor_system_cli: '管理コマンド（CLI）', actor_system_retention: '保存期間の自動削除',
+    actorApiKey: 'APIキー {name}',
   },
   en: {
     zoom: 'Zoom', zoom_day: '24 hours', zoom_hour: '1 hour', zoom_ten: '10 minutes',
@@ -73,5 +75,7 @@ export default {
     notesTitle: 'Bookmarks and notes', noteKind: 'Kind', noteText: 'Text',
     note_bookmark: 'Bookmark', note_note: 'Note', bookmarkHere: 'Bookmark this moment',
     addNote: 'Add note', noteEmpty: 'Please write something.',
+    actor_system_cli: 'Command line (CLI)', actor_system_retention: 'Retention sweep',
+    actorApiKey: 'API key {name}',
   },
 };

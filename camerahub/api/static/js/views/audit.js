@@ -2,7 +2,7 @@
 
 import {getJson, request} from '../api.js';
 import {download, field, h, replace, table} from '../dom.js';
-import {lang, t, tv} from '../i18n.js';
+import {has, lang, t, tv} from '../i18n.js';
 import {showTime, tokyoInputToUtc, utcToTokyoInput} from '../time.js';
 
 const PAGE = 100;
@@ -61,7 +61,13 @@ function decisionBadge(decision) {
 
 function who(e) {
   if (e.actor === 'anonymous') return t('anonymous');
-  return e.names?.actor || e.actor;
+  if (e.names?.actor) return e.names.actor;
+  const [kind, ...rest] = String(e.actor).split(':');
+  const name = rest.join(':');
+  if (kind === 'system') return has(`actor_system_${name}`) ? t(`actor_system_${name}`) : e.actor;
+  if (kind === 'alert-source') return `${t('openedByAlert')} (${name})`;
+  if (kind === 'apikey') return t('actorApiKey', {name});
+  return e.actor;
 }
 
 function details(e, session) {
