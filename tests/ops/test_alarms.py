@@ -169,3 +169,29 @@ def test_a_refused_broker_keeps_the_messages_for_the_next_round(api, monkeypatch
     alarms.run_once()
     assert alarms.publisher.failures == 1 and alarms.publisher.sent == 0
     assert any(t.endswith(f"/alarms/camera_offline/{CAM}") for t in alarms.publisher._pending)
+
+
+def test_spool_upload_lag_disk_and_audit_chain_alarms(api, monkeypatch):
+    broken = {"why": "audit chain broken at entry 12: hash mismatch"}
+    alarms = _alarms(api, unique_prefix(), "http://127.0.0.1:9/unused", monkeypatch)
+    alarms.publisher.mqtt = None
+    alarms.publisher.webhooks = []
+    alarms.audit_broken = lambda: broken["why"]
+    _set(api, "recording", since_s=1)
+    with api.sessions.begin() as s:
+        s.merge(m.RecorderHeartbeat(id="rec-1", at=utcnow(), started_at=utcnow(), cameras=1,
+                                    details={"spool_bytes": 300 << 20,
+                                             "spool_limit_bytes": 200 << 20,
+                                             "upload_lag_s": 5000.0,
+                                             "spool_disk_free_bytes": 1 << 20,
+                                             "spool_disk_total_bytes": 100 << 30}))
+    raised, _ = alarms.run_once()
+    assert {(a.kind, a.subject) for a in raised} >= {
+        ("spool_over_limit", "rec-1"), ("upload_lag", "rec-1"), ("disk_low", "spool-rec-1"),
+        ("audit_chain", "audit")}
+    assert alarms.active()[0]["kind"] == "audit_chain"  # the most severe first
+    broken["why"] = None
+    _set(api, "recording", since_s=1)  # the heartbeat is healthy again
+    _, cleared = alarms.run_once()
+    assert {a.kind for a in cleared} >= {"spool_over_limit", "upload_lag", "disk_low",
+                                         "audit_chain"}
