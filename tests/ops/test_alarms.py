@@ -195,3 +195,19 @@ def test_spool_upload_lag_disk_and_audit_chain_alarms(api, monkeypatch):
     _, cleared = alarms.run_once()
     assert {a.kind for a in cleared} >= {"spool_over_limit", "upload_lag", "disk_low",
                                          "audit_chain"}
+
+
+def test_no_live_recorder_is_one_alarm_not_one_per_camera(api, monkeypatch):
+    alarms = _alarms(api, unique_prefix(), "http://127.0.0.1:9/unused", monkeypatch)
+    alarms.publisher.mqtt = None
+    alarms.publisher.webhooks = []
+    _set(api, "recording", since_s=1)
+    with api.sessions.begin() as s:
+        s.query(m.RecorderHeartbeat).delete()
+    alarms.run_once(utcnow())
+    raised, _ = alarms.run_once(utcnow() + timedelta(seconds=31))  # past recording_stalled_s
+    stalled = [a for a in raised if a.kind == "recording_stalled"]
+    assert [(a.subject, a.data["cameras"]) for a in stalled] == [("recorders", 100)]
+    _set(api, "recording", since_s=1)  # a recorder beats again
+    _, cleared = alarms.run_once(utcnow() + timedelta(seconds=32))
+    assert "recording_stalled/recorders" in {a.key for a in cleared}
