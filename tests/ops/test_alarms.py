@@ -211,3 +211,16 @@ def test_no_live_recorder_is_one_alarm_not_one_per_camera(api, monkeypatch):
     _set(api, "recording", since_s=1)  # a recorder beats again
     _, cleared = alarms.run_once(utcnow() + timedelta(seconds=32))
     assert "recording_stalled/recorders" in {a.key for a in cleared}
+
+
+@pytest.mark.parametrize("hook", [
+    {"url": "https://hooks.example.internal/x"},  # no secret at all
+    {"url": "https://hooks.example.internal/x", "secret": "inline"},  # a secret in the YAML
+    {"url": "https://hooks.example.internal/x", "secret_env": "A", "secret_file": "/s"},
+    {"url": "file:///etc/passwd", "secret_env": "A"},
+])
+def test_webhook_settings_refuse_inline_missing_or_double_secrets(hook):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Webhook(**hook)
