@@ -292,6 +292,7 @@ class Alarms:
                     ) -> dict[str, Alarm]:
         found: dict[str, Alarm] = {}
         seen: set[str] = set()
+        down: list[str] = []
 
         def add(alarm: Alarm) -> None:
             found[alarm.key] = alarm
@@ -306,6 +307,8 @@ class Alarms:
                               f"({st['why_not'] or 'not answering'})",
                               since or self._first_seen[key], cid,
                               {"why_not": st["why_not"]}))
+            elif st["why_not"] == "recorder_down":
+                down.append(cid)  # one alarm for all of them, below
             elif not st["recording"] and st["why_not"] not in ("disabled", None):
                 key = f"recording_stalled/{cid}"
                 seen.add(key)
@@ -321,6 +324,13 @@ class Alarms:
             if "replaced" in st.get("findings", []):
                 add(Alarm("camera_replaced", cid, f"{cid}: another device answers at its "
                           "address", now, cid))
+        if down:  # no live recorder: one alarm, not one per camera (100 webhook posts)
+            key = "recording_stalled/recorders"
+            seen.add(key)
+            if self._held(key, now, None, self.cfg.recording_stalled_s):
+                add(Alarm("recording_stalled", "recorders", f"no recorder heartbeat: "
+                          f"{len(down)} camera(s) not recorded", self._first_seen[key], None,
+                          {"why_not": "recorder_down", "cameras": len(down)}))
         for beat in beats:
             if not beat["alive"]:
                 continue

@@ -169,3 +169,58 @@ def test_a_refused_broker_keeps_the_messages_for_the_next_round(api, monkeypatch
     alarms.run_once()
     assert alarms.publisher.failures == 1 and alarms.publisher.sent == 0
     assert any(t.endswith(f"/alarms/camera_offline/{CAM}") for t in alarms.publisher._pending)
+
+
+def test_spool_upload_lag_disk_and_audit_chain_alarms(api, monkeypatch):
+    broken = {"why": "audit chain broken at entry 12: hash mismatch"}
+    alarms = _alarms(api, unique_prefix(), "http://127.0.0.1:9/unused", monkeypatch)
+    alarms.publisher.mqtt = None
+    alarms.publisher.webhooks = []
+    alarms.audit_broken = lambda: broken["why"]
+    _set(api, "recording", since_s=1)
+    with api.sessions.begin() as s:
+        s.merge(m.RecorderHeartbeat(id="rec-1", at=utcnow(), started_at=utcnow(), cameras=1,
+                                    details={"spool_bytes": 300 << 20,
+                                             "spool_limit_bytes": 200 << 20,
+                                             "upload_lag_s": 5000.0,
+                                             "spool_disk_free_bytes": 1 << 20,
+                                             "spool_disk_total_bytes": 100 << 30}))
+    raised, _ = alarms.run_once()
+    assert {(a.kind, a.subject) for a in raised} >= {
+        ("spool_over_limit", "rec-1"), ("upload_lag", "rec-1"), ("disk_low", "spool-rec-1"),
+        ("audit_chain", "audit")}
+    assert alarms.active()[0]["kind"] == "audit_chain"  # the most severe first
+    broken["why"] = None
+    _set(api, "recording", since_s=1)  # the heartbeat is healthy again
+    _, cleared = alarms.run_once()
+    assert {a.kind for a in cleared} >= {"spool_over_limit", "upload_lag", "disk_low",
+                                         "audit_chain"}
+
+
+def test_no_live_recorder_is_one_alarm_not_one_per_camera(api, monkeypatch):
+    alarms = _alarms(api, unique_prefix(), "http://127.0.0.1:9/unused", monkeypatch)
+    alarms.publisher.mqtt = None
+    alarms.publisher.webhooks = []
+    _set(api, "recording", since_s=1)
+    with api.sessions.begin() as s:
+        s.query(m.RecorderHeartbeat).delete()
+    alarms.run_once(utcnow())
+    raised, _ = alarms.run_once(utcnow() + timedelta(seconds=31))  # past recording_stalled_s
+    stalled = [a for a in raised if a.kind == "recording_stalled"]
+    assert [(a.subject, a.data["cameras"]) for a in stalled] == [("recorders", 100)]
+    _set(api, "recording", since_s=1)  # a recorder beats again
+    _, cleared = alarms.run_once(utcnow() + timedelta(seconds=32))
+    assert "recording_stalled/recorders" in {a.key for a in cleared}
+
+
+@pytest.mark.parametrize("hook", [
+    {"url": "https://hooks.example.internal/x"},  # no secret at all
+    {"url": "https://hooks.example.internal/x", "secret": "inline"},  # a secret in the YAML
+    {"url": "https://hooks.example.internal/x", "secret_env": "A", "secret_file": "/s"},
+    {"url": "file:///etc/passwd", "secret_env": "A"},
+])
+def test_webhook_settings_refuse_inline_missing_or_double_secrets(hook):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Webhook(**hook)

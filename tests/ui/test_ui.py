@@ -40,6 +40,13 @@ def no_errors(driver):
     assert not box.is_displayed() or "error" not in box.get_attribute("class"), box.text
 
 
+def search_for(driver, text):
+    """Replace the camera list's search text (as typing does: an input event)."""
+    driver.execute_script("const el = document.querySelector('#cam-search');"
+                          "el.value = arguments[0];"
+                          "el.dispatchEvent(new Event('input'));", text)
+
+
 def shot(driver, shots, name):
     path = shots / f"{name}.png"
     driver.save_screenshot(str(path))
@@ -63,7 +70,20 @@ def test_division_manager_sees_their_area_and_plays_recorded_footage(browser, ui
     assert shown == cameras_in_area(ui_server.app.state.camerahub.settings.config, "koseki")
     assert not css(browser, "#nav-live") and not css(browser, "#nav-audit")
     assert "カメラ一覧" in browser.find_element(By.TAG_NAME, "h1").text
+    # sites and floors by their names from the YAML, never ids; a state badge per camera
+    page = browser.find_element(By.TAG_NAME, "main").text
+    assert "拠点: 中野区役所 本庁舎" in page and "1 階" in page and "拠点: hq" not in page
+    assert len(css(browser, "tr[data-camera] td.health .badge")) >= len(shown)
     shot(browser, shots, "cameras-division-manager")
+    # search narrows the list; a state filter with no match says so
+    css(browser, "#cam-search")[0].send_keys("戸籍執務室")
+    wait(browser, lambda d: 0 < len(css(d, "tr[data-camera]")) < len(shown))
+    assert all("戸籍執務室" in row.text for row in css(browser, "tr[data-camera]"))
+    search_for(browser, "該当なしの名前")
+    wait(browser, lambda d: not css(d, "tr[data-camera]"))
+    assert "条件に合うカメラはありません" in browser.find_element(By.TAG_NAME, "main").text
+    search_for(browser, "")
+    wait(browser, lambda d: len(css(d, "tr[data-camera]")) == len(shown))
 
     # a range wider than the recording: gaps (not recorded) on both sides
     start, end = T0 - timedelta(seconds=30), T0 + timedelta(seconds=RECORDED_SECONDS + 30)

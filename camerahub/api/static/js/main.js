@@ -3,6 +3,7 @@
 import {getJson, onSignOut, signOut, token} from './api.js';
 import {h, replace} from './dom.js';
 import {lang, setLang, t, tv} from './i18n.js';
+import {alarmText} from './views/health.js';
 import * as audit from './views/audit.js';
 import * as cameras from './views/cameras.js';
 import * as home from './views/home.js';
@@ -162,7 +163,7 @@ function drawNotices(alarms) {
   box.hidden = !alarms.length;
   replace(box, alarms.length ? [h('strong', {}, `${t('noticesTitle')} (${alarms.length})`),
     h('ul', {}, alarms.slice(0, 5).map((a) => h('li', {'data-alarm': a.kind,
-      'data-subject': a.subject}, `${tv('alarm', a.kind)}: ${a.message}`)))] : []);
+      'data-subject': a.subject}, alarmText(a))))] : []);
 }
 
 async function pollNotices() {

@@ -15,6 +15,12 @@ export function duration(seconds) {
   return t('durD', {n: Math.round(s / 86400)});
 }
 
+/** An alarm in the current language: its kind, the camera (or subject) and why. */
+export function alarmText(a) {
+  const why = a.data && a.data.why_not ? ` (${tv('why', a.data.why_not)})` : '';
+  return a.camera ? `${tv('alarm', a.kind)}: ${a.camera}${why}` : `${tv('alarm', a.kind)}: ${a.message}`;
+}
+
 /** Bits per second as kbit/s or Mbit/s. */
 export function bitrate(bps) {
   if (!bps) return '—';

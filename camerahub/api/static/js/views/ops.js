@@ -6,7 +6,7 @@ import {getJson} from '../api.js';
 import {h, replace, table} from '../dom.js';
 import {lang, t, tv} from '../i18n.js';
 import {showTime} from '../time.js';
-import {badges, bytes, duration, figures, healthClass} from './health.js';
+import {alarmText, badges, bytes, duration, figures, healthClass} from './health.js';
 
 const REFRESH_MS = 10000;
 
@@ -22,7 +22,7 @@ function alarmsCard(alarms) {
   if (!alarms.length) return card(t('opsEvents'), h('p', {class: 'muted'}, t('opsNoEvents')));
   return card(t('opsEvents'), table([t('kind'), t('detail'), t('opsSince')],
     alarms.map((a) => [h('span', {class: 'badge hs-bad', 'data-alarm': a.kind},
-      tv('alarm', a.kind)), a.message, showTime(a.since, lang(), false)])));
+      tv('alarm', a.kind)), alarmText(a), showTime(a.since, lang(), false)])));
 }
 
 function notRecordingCard(sites) {
@@ -72,7 +72,8 @@ function healthCard(health) {
 function forecastCard(f) {
   return card(t('opsForecast'), h('p', {}, t('opsRate', {rate: bytes(f.bytes_per_day)})),
     h('p', {}, f.store_days === null ? '—' : t('opsForecastStore', {d: f.store_days})),
-    h('p', {}, f.spool_hours === null ? '—' : t('opsForecastSpool', {h: f.spool_hours})));
+    h('p', {}, f.spool_hours === null ? '—'
+      : t('opsForecastSpool', {h: duration(f.spool_hours * 3600)})));
 }
 
 function findingsCard(findings) {
