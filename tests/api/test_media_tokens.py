@@ -37,7 +37,7 @@ class NoCameraHub:
     def subscribe(self, camera_id, loop=None):
         raise LiveUnavailable(f"camera {camera_id}: not in this test")
 
-    def snapshot(self, camera_id):
+    def snapshot(self, camera_id, quality=85, recent_s=None):
         raise LiveUnavailable(f"camera {camera_id}: not in this test")
 
 
