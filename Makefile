@@ -17,15 +17,21 @@ $(STAMP): pyproject.toml
 # The web UI tests drive Debian's headless Chromium (never a downloaded browser); CJK fonts
 # so that Japanese renders in its screenshots; ffprobe/ffmpeg as independent players in tests
 # and references in benchmarks (the product records without them); IPAex Gothic, the TrueType
-# font the viewing register's PDF embeds, and poppler-utils to check that PDF in tests.
-# Needs root (as on CI) the first time only.
+# font the viewing register's PDF embeds, and poppler-utils to check that PDF in tests;
+# GStreamer's RTSP server (run by the system python through python3-gi) as a camera the
+# project did not write, for tests/reliability. Needs root (as on CI) the first time only.
+GST_PACKAGES := gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+GST_CHECK := import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer
+
 setup: $(STAMP)
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null \
 	  && command -v ffprobe >/dev/null && fc-list 2>/dev/null | grep -qi 'noto sans cjk' \
 	  && test -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf \
 	  && command -v pdftoppm >/dev/null \
+	  && /usr/bin/python3 -c "$(GST_CHECK)" 2>/dev/null \
 	  || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk ffmpeg \
-	      fonts-ipaexfont-gothic poppler-utils)
+	      fonts-ipaexfont-gothic poppler-utils $(GST_PACKAGES))
 
 # The demo keeps its data in var/demo between runs; demo-reset deletes them first.
 demo: setup

@@ -397,11 +397,13 @@ class Recorder:
             previous_end, self._last_end[cam.id] = self._last_end.get(cam.id), info.end_utc
         hole = None if previous_end is None else info.start_utc - previous_end
         try:
+            closed = 0
             if unsettled:
                 with self.sessions.begin() as s:
-                    index.close_gaps(s, cam.id, info.start_utc)
+                    closed = index.close_gaps(s, cam.id, info.start_utc)
                     _set_recording(_state(s, cam.id), "recording", info.start_utc)
-            elif hole is not None and hole > HOLE_TOLERANCE:
+            if not closed and hole is not None and hole > HOLE_TOLERANCE:
+                # no gap was open for it (or its opening could not be written)
                 self._record_hole(cam.id, previous_end, info.start_utc)
         except Exception:
             with self._lock:  # try again with the next segment

@@ -93,6 +93,10 @@ class SegmenterConfig:
     segment_seconds: float = 10.0
     drift_threshold_s: float | None = 2.0
     max_timestamp_jump_s: float = 5.0
+    # Stream time advancing more than this between two frames means frames are missing (the
+    # camera paused or skipped them): the frames up to the next keyframe refer to frames
+    # never received and cannot decode, so the segment ends and the next starts there.
+    max_frame_gap_s: float = 1.0
     # Whether the input arrives in real time (a camera), so that segment times are its
     # receipt; None decides by the URL: rtsp:// and rtsps:// do, files and HTTP do not.
     realtime: bool | None = None
@@ -262,6 +266,7 @@ class _Session:
         config = owner.config
         self.target = round(config.segment_seconds / time_base)
         self.max_jump = round(config.max_timestamp_jump_s / time_base)
+        self.max_frame_gap = round(config.max_frame_gap_s / time_base)
         timeline = ReceiptTimeline if live else FileTimeline
         self.timeline = timeline(time_base, owner.clock, config.drift_threshold_s)
         self.timeline.begin(opened_at, owner.last_end_utc)
@@ -351,6 +356,13 @@ class _Session:
             self.close_segment()
             self.timeline.restart(self.owner.last_end_utc)
             self.rebase = True
+        elif dts - last > self.max_frame_gap and self.segment is not None:
+            # Frames are missing: what follows until a keyframe cannot decode. The segment
+            # ends at its last whole frame; the pause is a hole the recorder records as a gap.
+            log.warning("camera %s: %.1f s of frames missing; resuming at a keyframe",
+                        self.owner.camera_id, float((dts - last) * self.time_base))
+            self.close_segment()
+            self.guard.progress()  # the stream is back: the next keyframe is due from now
 
     def packet_duration(self, packet: av.Packet) -> int:
         """Packet duration, estimated from the frame interval when the source omits it."""

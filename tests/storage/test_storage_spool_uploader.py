@@ -364,3 +364,28 @@ def test_retry_delays_grow_exponentially_and_are_capped():
     for attempt, nominal in [(1, 1), (2, 2), (3, 4), (4, 8), (5, 8), (30, 8)]:
         for _ in range(50):
             assert nominal * 0.75 <= policy.delay(attempt) <= nominal * 1.25
+
+
+def test_admission_check_failing_is_retried_not_dropped(spool_and_infos, tmp_path):
+    """The admit callback failing (the index's database restarting) retries the segment
+    with backoff; before, the segment left the queue until the next idle rescan (30 s by
+    default, never while other segments keep coming) and waited in the spool meanwhile."""
+    spool, infos = spool_and_infos
+    store = FileStore(tmp_path / "store")
+    recorder = Recorder(expected=6)
+    failures = {"left": 3}
+
+    def admit(item):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("server closed the connection unexpectedly")
+        return None
+
+    uploader = run_uploader(spool, store, recorder, admit=admit, rescan_s=3600)
+    try:
+        assert recorder.done.wait(WAIT_S) and uploader.wait_idle(WAIT_S)
+    finally:
+        uploader.stop()
+    assert failures["left"] == 0
+    assert sorted(store.iter_keys()) == sorted(_key(i) for i in infos)
+    assert not spool.ready_items()

@@ -38,14 +38,16 @@ SPLIT_MODULES = frozenset({
 # Units known to take long (serial seconds measured on a loaded 2-core machine), longest
 # first; everything else follows in collection order. Update when a module grows slow.
 SLOW_FIRST = (
+    "tests/reliability/test_camera_chaos.py",  # ~140 s: two minutes of faults, by design
+    "tests/reliability/test_s3_outage.py",  # ~80 s: a 60 s S3 outage, by design
     "tests/reliability/test_many_services.py",  # ~65 s: 60 s of load, by design
     "tests/ui/test_ops_console.py",  # ~40 s: 100-camera process, discovery, Chromium
     "tests/recorder/test_recorder_hostile.py::test_bad_onvif_answers_never_end_a_cameras_loop",
     "tests/ui/test_ui.py",  # ~65 s: Chromium, live grid over simulated cameras
     "tests/api/test_schemathesis.py",  # ~45 s: every operation, signed in and out
     "tests/discovery (sim100)",  # ~45 s: 100-camera process, scans
-    "tests/recorder/test_recorder_faults.py::test_sigkill_loses_at_most_the_segment_in_progress",
-    "tests/recorder/test_recorder_faults.py::test_s3_outage_loses_and_duplicates_nothing",
+    "tests/reliability/test_sigkill.py",  # ~60 s: four recorder processes
+    "tests/reliability/test_spool_full.py",  # ~50 s: fills a tmpfs, drains it
     "tests/recorder/test_recorder_hostile_streams.py",  # ~40 s per test
     "tests/deploy/test_rollout_100.py",  # ~50 s: 100-camera process
     "tests/e2e/test_alert_to_evidence_e2e.py",  # ~35 s
@@ -56,6 +58,8 @@ SLOW_FIRST = (
     "tests/recorder/test_recorder_e2e.py",  # ~40 s
     "tests/simulator/test_discovery_multicast.py",  # ~25 s: 100 cameras in a netns
     "tests/discovery/test_discovery_netns.py",  # ~20 s: 100 cameras in a netns
+    "tests/reliability/test_foreign_rtsp.py",  # ~30 s: GStreamer's RTSP server
+    "tests/reliability/test_postgres_restart.py",  # ~30 s: initdb, pg_ctl restart
     "tests/recorder/test_recorder_faults.py",  # ~20 s per remaining test
     "tests/recorder/test_recorder_hostile.py",  # ~10 s per remaining test
     "tests/simulator/test_rtsp.py",  # ~25 s

@@ -6,7 +6,8 @@ simulator.testing.worker_octet), so the same folder running on two workers never
 address. Ranges in use: 31-39 and 45 simulator, 41 video, 51 discovery (and its netns run),
 53 and 55 onvif, 61 recorder (61 also inside the simulator's netns run), 65 e2e, 67 recorder
 background, 81 live, 83 ui, 91 and 93 deploy, 95 simulator settings; behind a hostile ONVIF
-front (tests.support.hostile_onvif): 201 onvif, 203 recorder, 205 discovery.
+front (tests.support.hostile_onvif): 201 onvif, 203 recorder, 205 discovery; 231 and 241-249
+(odd) reliability; benchmarks use 71 (record_bench) and 73 (soak).
 
 Encoded video loops come from the shared .sim-cache/ (written atomically, see simulator.media).
 """
