@@ -11,8 +11,9 @@ process alone (uvicorn, hub threads, database, audit). Three runs:
 
 Figures: upstream RTSP sessions opened (must equal the cameras, not the viewers); the
 latency the hub adds, from a frame leaving the demuxer to the viewer's socket receiving it
-(measured by the client against the hub's stamp in each message); the hub's CPU (percent
-of one core) and RSS; from the browsers, tiles playing, time to the first picture per tile
+(measured by the client against the hub's stamp in each message; the frames since the
+latest keyframe that a joining viewer gets at once are old by design and not counted);
+the hub's CPU (percent of one core) and RSS; from the browsers, tiles playing, time to the first picture per tile
 and glass-to-glass: the simulator's send time of a keyframe (its own log) to the moment
 the browser displays that frame (requestVideoFrameCallback's expected display time).
 
@@ -64,6 +65,7 @@ async def _viewer(url: str, seconds: float, out: dict) -> None:
     begun = time.monotonic()
     try:
         async with connect(url, max_size=2**24, open_timeout=30) as ws:
+            joined = time.time() * 1000.0
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
                 try:
@@ -79,7 +81,8 @@ async def _viewer(url: str, seconds: float, out: dict) -> None:
                 if out["first"] is None:
                     out["first"] = time.monotonic() - begun
                 out["frames"] += 1
-                out["lat"].append(now - stamp)
+                if stamp >= joined:  # frames from before we joined are the start-up backlog
+                    out["lat"].append(now - stamp)
     except Exception as exc:  # noqa: BLE001 - reported, the run goes on
         out["error"] = f"{type(exc).__name__}: {exc}"
 
