@@ -14,8 +14,9 @@ latency the hub adds, from a frame leaving the demuxer to the viewer's socket re
 (measured by the client against the hub's stamp in each message; the frames since the
 latest keyframe that a joining viewer gets at once are old by design and not counted);
 the hub's CPU (percent of one core) and RSS; from the browsers, tiles playing, time to the
-first picture per tile and glass-to-glass: the simulator's send time of a keyframe (its own log) to the moment
-the browser displays that frame (requestVideoFrameCallback's expected display time).
+first picture per tile and glass-to-glass: the simulator's send time of a keyframe (its
+own log) to the moment the browser displays that frame (requestVideoFrameCallback's
+expected display time).
 
     python benchmarks/live_bench.py            # 50 viewers, 100 cameras, 4 browsers
     python benchmarks/live_bench.py --quick    # 50 viewers, 25 cameras, 1 browser (< 60 s)
