@@ -32,10 +32,10 @@ CELLS = ("query-on-A", "query-on-B", "bearer-on-A")
 class NoCameraHub:
     """Live view without cameras: the route runs, the camera is 'unavailable' at once."""
 
-    def subscribe(self, camera_id, loop=None):
+    def subscribe(self, camera_id, loop=None, profile=None):
         raise LiveUnavailable(f"camera {camera_id}: not in this test")
 
-    def snapshot(self, camera_id):
+    def snapshot(self, camera_id, quality=85, recent_s=None):
         raise LiveUnavailable(f"camera {camera_id}: not in this test")
 
 
