@@ -130,7 +130,8 @@ class LiveSocket:
             origin = item.decode_time if origin is None else origin
             await self.ws.send_bytes(STAMP.pack(item.received * 1000.0) + item.rebased(origin))
             self.frames += 1
-            self.hub.note_sent(item.received)
+            if item.received >= viewer.joined_wall:  # the backlog at attach is old by design
+                self.hub.note_sent(item.received)
 
     async def _listen(self) -> Ended:
         """Token refreshes from the client; a disconnect ends the session."""

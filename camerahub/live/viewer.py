@@ -38,6 +38,7 @@ class Viewer:
         self.skips = 0  # skips since the client last took an item
         self.skipped = 0  # fragments thrown away, in all
         self.joined = time.monotonic()
+        self.joined_wall = time.time()  # fragments received before this are the backlog
         self.closed = False
         self.reason: str | None = None
         self.delivered = 0

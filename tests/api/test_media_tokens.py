@@ -34,7 +34,7 @@ CELLS = ("query-on-A", "query-on-B", "bearer-on-A")
 class NoCameraHub:
     """Live view without cameras: the route runs, the camera is 'unavailable' at once."""
 
-    def subscribe(self, camera_id, loop=None):
+    def subscribe(self, camera_id, loop=None, profile=None):
         raise LiveUnavailable(f"camera {camera_id}: not in this test")
 
     def snapshot(self, camera_id, quality=85, recent_s=None):

@@ -3,6 +3,7 @@ runs (a revoked grant cuts the session within seconds), audited start and end.""
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 from datetime import timedelta
@@ -29,8 +30,14 @@ def base(live_app):
     return live_app[0].url
 
 
+@functools.cache
+def bearer(base, user):
+    """One sign-in per user for the module (password hashing is the costly part)."""
+    return token(base, user)
+
+
 def media_token(base, user, camera):
-    auth = {"Authorization": f"Bearer {token(base, user)}"}
+    auth = {"Authorization": f"Bearer {bearer(base, user)}"}
     resp = httpx.post(f"{base}/api/v1/cameras/{camera}/media-token", headers=auth)
     assert resp.status_code == 200, resp.text
     return resp.json()["access_token"]
@@ -159,3 +166,29 @@ def test_a_bad_profile_is_refused_with_a_message(base):
     tok = media_token(base, "kiki-sato", CAM)
     s = Session(ws_url(base, CAM, tok, profile="../etc")).read(1, timeout=30)
     assert s.end["reason"] == "invalid"
+
+
+def test_a_fresh_token_keeps_the_session_and_another_cameras_token_ends_it(base):
+    s = Session(ws_url(base, CAM, media_token(base, "kiki-sato", CAM))).read(2)
+    try:
+        s.ws.send(json.dumps({"type": "token",
+                              "access_token": media_token(base, "kiki-sato", CAM)}))
+        while True:  # fragments keep coming; the answer is among them
+            msg = s.ws.recv(timeout=30)
+            if isinstance(msg, str):
+                assert json.loads(msg) == {"type": "token-ok"}
+                break
+        other = media_token(base, "kiki-sato", "hq-1f-koseki-01")
+        s.ws.send(json.dumps({"type": "token", "access_token": other}))
+        s.read(10**6, timeout=30)
+        assert s.end["reason"] == "unauthenticated"
+    finally:
+        s.close()
+
+
+def test_a_client_message_that_is_not_a_token_ends_the_session(base):
+    s = Session(ws_url(base, CAM, media_token(base, "kiki-sato", CAM))).read(1)
+    s.ws.send("x" * 10_000)
+    s.read(10**6, timeout=30)
+    assert s.end["reason"] == "invalid"
+    s.close()

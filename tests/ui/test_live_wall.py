@@ -119,3 +119,29 @@ def test_a_manager_with_a_live_grant_sees_only_it_and_revoking_stops_the_tile(
     assert figure.get_attribute("data-end-reason") == "not-permitted"
     assert "閲覧権限が終了" in figure.text
     shot(browser, shots, "live-wall-grant-revoked")
+
+
+def test_a_saved_view_filters_by_floor_and_cycles_pages(browser, wall_server, shots):
+    from selenium.webdriver.support.ui import Select
+    server, _ = wall_server
+    sign_in(browser, server.url, "kiki-sato")
+    browser.get(f"{server.url}/#/live")
+    wait(browser, lambda d: css(d, "select[name=floor] option[value='1']"))
+    Select(css(browser, "select[name=site]")[0]).select_by_value("hq")
+    Select(css(browser, "select[name=floor]")[0]).select_by_value("1")
+    Select(css(browser, "select[name=layout]")[0]).select_by_value("4")
+    Select(css(browser, "select[name=cycle]")[0]).select_by_value("10")
+    floor1 = [c for c in WALL if c.startswith("hq-1f-")]
+    wait(browser, lambda d: [t[0] for t in d.execute_script(TILE_STATE)] == floor1[:4])
+    css(browser, "input[name=view-name]")[0].send_keys("本庁舎1階")
+    [b for b in css(browser, "button") if b.text == "この表示を保存"][0].click()
+    wait(browser, lambda d: css(d, "select[name=view] option[value='本庁舎1階']"))
+    browser.get(f"{server.url}/#/cameras")
+    browser.get(f"{server.url}/#/live")  # a fresh page: the view comes from the server
+    wait(browser, lambda d: css(d, "select[name=view] option[value='本庁舎1階']"))
+    Select(css(browser, "select[name=view]")[0]).select_by_value("本庁舎1階")
+    wait(browser, lambda d: [t[0] for t in d.execute_script(TILE_STATE)] == floor1[:4])
+    assert css(browser, "select[name=floor]")[0].get_attribute("value") == "1"
+    # the sequence moves to the next page of floor 1 by itself (10 s)
+    wait(browser, lambda d: [t[0] for t in d.execute_script(TILE_STATE)] == floor1[4:8])
+    shot(browser, shots, "live-wall-saved-view")

@@ -122,7 +122,10 @@ def test_crisis_management_live_grid_plays(browser, ui_server, shots):
     from selenium.webdriver.support.ui import Select
     sign_in(browser, ui_server.url, "kiki-sato")
     browser.get(f"{ui_server.url}/#/live")
-    wait(browser, lambda d: css(d, "select[name=layout]"))
+    wait(browser, lambda d: len(css(d, "#live-grid video")) == 16)  # the default wall
+    # cameras 5-16 are not simulated (connection refused): their tiles say so
+    offline = wait(browser, lambda d: css(d, "#live-grid figure[data-state=offline]"))
+    assert "カメラに接続できません" in offline[0].text
     Select(css(browser, "select[name=layout]")[0]).select_by_value("4")
     wait(browser, lambda d: len(css(d, "#live-grid video")) == 4)
     tiles = [v.get_attribute("data-camera") for v in css(browser, "#live-grid video")]

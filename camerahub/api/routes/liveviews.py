@@ -10,16 +10,17 @@ from camerahub.authz.accounts import PrincipalKind
 from camerahub.authz.errors import InvalidRequest, PermissionDenied
 from camerahub.errors import CamerahubError, ErrorKind
 from camerahub.errors import ErrorKind as K
-from camerahub.live.views import LiveViewIn, TooManyViews, delete_view, list_views, save_view
+from camerahub.live.views import BadView, LiveViewIn, delete_view, list_views, save_view
 
 from .. import openapi as doc
 from ..access import authenticated
 from ..deps import CurrentPrincipal, SessionDep, WriteSessionDep
-from ..params import PRINTABLE
 
 router = APIRouter(prefix="/live-views", tags=["live"])
-ViewName = Annotated[str, Path(min_length=1, max_length=60, pattern=PRINTABLE,
-                               description="the view's name, chosen by the user")]
+ViewName = Annotated[str, Path(min_length=1, max_length=60,
+                               description="the view's name, chosen by the user: printable, "
+                                           "without / \\ ? # %, not starting with . or a "
+                                           "space (else 400)")]
 
 
 class NoSuchView(CamerahubError):
@@ -46,11 +47,9 @@ def get_views(who: CurrentPrincipal, session: SessionDep) -> list[dict]:
 def put_view(name: ViewName, view: LiveViewIn, who: CurrentPrincipal,
              session: WriteSessionDep) -> dict:
     """Save (or replace) a live wall of the caller under name."""
-    if not name.strip():
-        raise InvalidRequest("the view needs a name")
     try:
-        out = save_view(session, _user(who), name.strip(), view)
-    except TooManyViews as exc:
+        out = save_view(session, _user(who), name, view)
+    except BadView as exc:
         raise InvalidRequest(str(exc)) from None
     session.commit()
     return out
@@ -61,7 +60,7 @@ def put_view(name: ViewName, view: LiveViewIn, who: CurrentPrincipal,
 @authenticated
 def remove_view(name: ViewName, who: CurrentPrincipal, session: WriteSessionDep) -> Response:
     """Delete one of the caller's saved walls."""
-    if not delete_view(session, _user(who), name.strip()):
+    if not delete_view(session, _user(who), name):
         raise NoSuchView("no saved view of that name")
     session.commit()
     return Response(status_code=204)

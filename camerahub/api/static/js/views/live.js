@@ -12,6 +12,7 @@ const MAX_LAG_S = 0.8; // behind the newest buffered frame by more than this: ju
 const EDGE_S = 0.15; // where a jump lands, before the newest frame
 const KEEP_S = 8; // buffered video kept behind the playhead
 const STAMP_BYTES = 8; // each binary message opens with the hub's receive time (ms)
+const STALL_MS = 10000; // a picture that stopped moving this long: reconnect
 
 function wsUrl(cameraId, accessToken, profile) {
   const url = new URL(`/api/v1/cameras/${encodeURIComponent(cameraId)}/live.ws`, location.href);
@@ -69,7 +70,25 @@ class Tile {
       }
       this.setState('playing');
     });
+    this.video.addEventListener('error', () => {
+      if (!this.stopped && this.ws) this.fail('ended', true);
+    });
+    this.lastTime = -1;
+    this.lastMove = Date.now();
+    this.watchdog = setInterval(() => this.checkStall(), STALL_MS / 4);
     this.watchFrames();
+  }
+
+  /** Reconnect a tile whose picture stopped without an error or an end message. */
+  checkStall() {
+    if (this.stopped || !this.ws) return;
+    if (this.video.currentTime !== this.lastTime) {
+      this.lastTime = this.video.currentTime;
+      this.lastMove = Date.now();
+    } else if (Date.now() - this.lastMove > STALL_MS) {
+      this.lastMove = Date.now();
+      this.fail('ended', true);
+    }
   }
 
   setState(state, message) {
@@ -123,6 +142,7 @@ class Tile {
   }
 
   open(url, expiresIn) {
+    this.lastMove = Date.now(); // the stall watchdog counts from the new connection
     const media = new MediaSource();
     this.media = media;
     this.queue = [];
@@ -261,6 +281,7 @@ class Tile {
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.watchdog);
     this.teardown();
   }
 }
