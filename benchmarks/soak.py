@@ -53,7 +53,7 @@ from simulator.testing import free_port, isolated_args  # noqa: E402
 from tests.support.integrity import check_footage, coverage  # noqa: E402
 from tests.support.tcpproxy import TcpProxy  # noqa: E402
 
-SUBNET = 73  # 127.0.73.x / 127.0.74.x (record_bench uses 71)
+SUBNET = 75  # 127.0.75.x / 127.0.76.x (record_bench uses 71, record_split_bench 73)
 FAULTS = ("drop", "stall", "offline")
 
 

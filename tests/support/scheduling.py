@@ -44,6 +44,8 @@ SLOW_FIRST = (
     "tests/ui/test_ops_console.py",  # ~40 s: 100-camera process, discovery, Chromium
     "tests/recorder/test_recorder_hostile.py::test_bad_onvif_answers_never_end_a_cameras_loop",
     "tests/ui/test_ui.py",  # ~65 s: Chromium, live grid over simulated cameras
+    "tests/ui/test_live_wall.py",  # ~40 s: Chromium, a 16-tile wall over WebSockets
+    "tests/ui/test_review_ui.py",  # ~35 s: Chromium, timeline and incident workspace
     "tests/api/test_schemathesis.py",  # ~45 s: every operation, signed in and out
     "tests/discovery (sim100)",  # ~45 s: 100-camera process, scans
     "tests/reliability/test_sigkill.py",  # ~60 s: four recorder processes
@@ -55,6 +57,8 @@ SLOW_FIRST = (
     "tests/video/test_video_receipt_time.py",  # ~25 s per test
     "tests/simulator/test_stream_faults.py",  # ~35 s
     "tests/live/test_live.py",  # ~45 s
+    "tests/live/test_live_ws.py",  # ~30 s
+    "tests/audit/test_viewing_register.py",  # ~25 s: a month of activity, a PDF
     "tests/recorder/test_recorder_e2e.py",  # ~40 s
     "tests/simulator/test_discovery_multicast.py",  # ~25 s: 100 cameras in a netns
     "tests/discovery/test_discovery_netns.py",  # ~20 s: 100 cameras in a netns
