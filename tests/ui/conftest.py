@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from camerahub.db import segments as index
+from camerahub.live import LiveOptions
 from camerahub.storage import FileStore
 from tests.support.deployment import make_app
 from tests.support.live import deploy_for, serving
@@ -62,8 +63,9 @@ def ui_server(tmp_path_factory, h264):
         mp.setenv("CAMERAHUB_CAMERA_PASSWORD", "admin")
         url = f"sqlite:///{work / 'db.sqlite'}"
         cfg = deploy_for(sim, url, LIVE_CAMERAS)
-        # The live hub keeps its default 30 s linger: a return to the grid is warm.
-        app = make_app(url, cfg, data_dir=work)
+        # A linger longer than any test (30 s by default): a return to the grid is warm
+        # however slowly a loaded machine runs the steps between.
+        app = make_app(url, cfg, data_dir=work, live=LiveOptions(linger_s=600))
         source = h264(RECORDED_SECONDS, size=SIZE, profile="baseline")
         record_segments(app.state.camerahub.sessions, FileStore(work / "segments"), work, source)
         with serving(app) as server:
