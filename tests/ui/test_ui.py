@@ -143,7 +143,9 @@ def test_crisis_management_live_grid_plays(browser, ui_server, shots):
     wait(browser, lambda d: css(d, "tr[data-camera]"))
     assert len(css(browser, "tr[data-camera]")) == 100
     wait(browser, lambda d: all(s["viewers"] == 0 for s in hub.stats().values()))
-    opened = hub.upstreams_opened
+    # each simulated camera's upstream, by how long it has been open: a reopened one would
+    # be younger (offline cameras' tiles retry theirs, so a global count is not the test)
+    before = {cam: hub.stats()[cam]["open_s"] for cam in LIVE_CAMERAS}
     browser.get(f"{ui_server.url}/#/live")  # back within the linger time: upstreams still open
     wait(browser, lambda d: css(d, "select[name=layout]"))
     Select(css(browser, "select[name=layout]")[0]).select_by_value("4")
@@ -152,7 +154,9 @@ def test_crisis_management_live_grid_plays(browser, ui_server, shots):
         video_plays(browser, f"#live-grid figure:nth-child({i}) video")
     warm = [v.get_attribute("data-first-frame-ms") for v in css(browser, "#live-grid video")]
     print("live tiles, upstream already open: ms to first picture:", warm)
-    assert hub.upstreams_opened == opened, "rejoining viewers reuse the open upstreams"
+    after = {cam: hub.stats()[cam]["open_s"] for cam in LIVE_CAMERAS}
+    assert all(after[c] >= before[c] for c in LIVE_CAMERAS), (
+        "rejoining viewers reuse the open upstreams", before, after)
 
 
 def test_incidents_screens(browser, ui_server, shots):
