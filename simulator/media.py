@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -71,6 +72,13 @@ class Label:
     name: str
     site: str
     address: str
+
+    def drawn(self) -> dict:
+        """The fields drawn into the picture, so the fields the cached loops depend on.
+
+        The address is not drawn: the same camera on another loopback range (each test folder
+        and xdist worker has its own) then reuses the loop instead of encoding it again."""
+        return {"camera_id": self.camera_id, "name": self.name, "site": self.site}
 
 
 @dataclass
@@ -144,7 +152,7 @@ def _draw(background: np.ndarray, label: Label, spec: ProfileSpec, index: int,
         shift = (index * 7919) % noise.shape[0]
         img = cv2.add(img, np.roll(noise, shift, axis=0)[:h, :w])
     font, thick = cv2.FONT_HERSHEY_SIMPLEX, max(1, int(2 * scale))
-    lines = (f"{label.camera_id}  {label.name}", f"site {label.site}  {label.address}",
+    lines = (f"{label.camera_id}  {label.name}", f"site {label.site}",
              f"{spec.token} {w}x{h}@{spec.fps}  frame {index:04d}")
     for k, text in enumerate(lines):
         org = (int(20 * scale), int((50 + 45 * k) * scale))
@@ -215,7 +223,7 @@ def _finish(spec: ProfileSpec, frames: list[bytes], keyframes: list[bool]) -> En
 
 def cache_key(label: Label, spec: ProfileSpec) -> str:
     """A file name that changes whenever the picture or the encoding would change."""
-    blob = json.dumps([ENCODER_VERSION, av.__version__, label.__dict__, spec.encoding()],
+    blob = json.dumps([ENCODER_VERSION, av.__version__, label.drawn(), spec.encoding()],
                       sort_keys=True)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
     return f"{label.camera_id}-{spec.token}-{digest}.h264loop"
@@ -269,14 +277,21 @@ def load_loop(path: Path, spec: ProfileSpec) -> EncodedLoop | None:
 
 def get_loop(label: Label, spec: ProfileSpec, cache_dir: Path | None) -> EncodedLoop:
     """The loop from the cache, encoding and caching it when missing."""
-    path = cache_dir / cache_key(label, spec) if cache_dir else None
-    if path is not None:
+    if cache_dir is None:
+        return encode_loop(label, spec)
+    path = cache_dir / cache_key(label, spec)
+    loop = load_loop(path, spec)
+    if loop is not None:
+        return loop
+    # Simulators starting at once (test workers, the demo's processes) often want the same
+    # loop: one encodes it while the others wait for the file instead of encoding it too.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         loop = load_loop(path, spec)
-        if loop is not None:
-            return loop
-    loop = encode_loop(label, spec)
-    if path is not None:
-        save_loop(path, loop)
+        if loop is None:
+            loop = encode_loop(label, spec)
+            save_loop(path, loop)
     return loop
 
 
