@@ -40,7 +40,7 @@ SPLIT_MODULES = frozenset({
 SLOW_FIRST = (
     "tests/reliability/test_camera_chaos.py",  # ~140 s: two minutes of faults, by design
     "tests/reliability/test_s3_outage.py",  # ~80 s: a 60 s S3 outage, by design
-    "tests/reliability/test_many_services.py",  # ~65 s: 60 s of load, by design
+    "tests/reliability/test_many_services.py",  # ~30 s: 20 s of load, by design
     "tests/ui/test_ops_console.py",  # ~40 s: 100-camera process, discovery, Chromium
     "tests/recorder/test_recorder_hostile.py::test_bad_onvif_answers_never_end_a_cameras_loop",
     "tests/ui/test_ui.py",  # ~65 s: Chromium, live grid over simulated cameras
