@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from camerahub.cameras import CameraAccessError, CredentialUnavailable, StreamUnavailable
@@ -75,6 +75,9 @@ SUPERVISE_S = 5.0
 HOLE_TOLERANCE = timedelta(milliseconds=250)
 # How often the recorder writes its heartbeat row (alive, spool, uploads) for the API.
 HEARTBEAT_S = 10.0
+# Heartbeat rows of recorders that stopped beating (killed, host gone) are kept this long,
+# so the operations console shows the dead recorder for a week, then dropped.
+HEARTBEAT_KEEP = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -348,6 +351,9 @@ class Recorder:
                     row = m.RecorderHeartbeat(id=self.heartbeat_id, started_at=self._started_at)
                     s.add(row)
                 row.at, row.cameras, row.details = now, getattr(self, "_cameras_n", 0), details
+                s.execute(delete(m.RecorderHeartbeat).where(
+                    m.RecorderHeartbeat.at < now - HEARTBEAT_KEEP,
+                    m.RecorderHeartbeat.id != self.heartbeat_id))
         except Exception:  # noqa: BLE001 - a missed heartbeat shows as one; never fatal
             log.exception("recorder heartbeat could not be written")
 
