@@ -63,8 +63,13 @@ def test_cameras_listing_json(cli):
     assert {k: row[k] for k in ("site", "room", "division", "department", "address", "state")} == {
         "site": "hq", "room": "hq-1f-koseki", "division": "koseki", "department": "kumin",
         "address": "127.0.1.1", "state": "unknown"}
+    # health as the API shows it: nothing records these cameras yet
+    assert row["health"]["recording"] is False and row["health"]["why_not"] == "recorder_down"
+    assert row["health"]["last_segment_age_s"] is None
     code, out, _ = cli("cameras")
     assert "hq-1f-koseki-01" in out and "1階 戸籍執務室 カメラ1" in out
+    line = next(x for x in out.splitlines() if "hq-1f-koseki-01" in x)
+    assert "recorder_down" in line
 
 
 def _edited(tmp_path, fn):
