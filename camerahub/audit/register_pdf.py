@@ -105,12 +105,90 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
+class _Grid:
+    """Tables drawn with fpdf's primitives (rectangles and text at a point).
+
+    fpdf2's own table lays out every cell twice through its general line breaker and took
+    about 0.75 ms a cell: 94 s for a month of 2,000 entries. Here each cell is wrapped once
+    with cached glyph widths (breaking anywhere for Japanese, at a space when a line of
+    Latin text has one), rows never split across pages, and the heading row repeats on
+    every page. A cell longer than MAX_LINES lines ends with an ellipsis."""
+
+    LINE_H = 3.6  # mm, for 7 pt
+    PAD = 0.9  # mm inside each cell
+    MAX_LINES = 30
+    HEAD_FILL = (225, 225, 225)
+
+    def __init__(self, pdf) -> None:
+        self.pdf = pdf
+        self._widths: dict[str, float] = {}
+
+    def _w(self, ch: str) -> float:
+        width = self._widths.get(ch)
+        if width is None:
+            width = self._widths[ch] = self.pdf.get_string_width(ch)
+        return width
+
+    def wrap(self, text: str, width: float) -> list[str]:
+        """TEXT as lines no wider than WIDTH mm."""
+        room = width - 2 * self.PAD
+        lines: list[str] = []
+        for para in text.split("\n"):
+            line, used = [], 0.0
+            for ch in para:
+                w = self._w(ch)
+                if line and used + w > room:
+                    cut = len(line)
+                    if ch != " " and " " in line and ord(ch) < 0x3000:
+                        cut = max(i for i, c in enumerate(line) if c == " ") + 1
+                    lines.append("".join(line[:cut]).rstrip())
+                    line = line[cut:]
+                    used = sum(self._w(c) for c in line)
+                    if ch == " " and not line:
+                        continue
+                line.append(ch)
+                used += w
+            lines.append("".join(line))
+        if len(lines) > self.MAX_LINES:
+            lines = lines[:self.MAX_LINES]
+            lines[-1] = lines[-1][:-1] + "…"
+        return lines
+
+    def _row(self, cells: list[list[str]], widths: tuple[int, ...], fill: bool) -> None:
+        pdf = self.pdf
+        height = max(len(c) for c in cells) * self.LINE_H + 2 * self.PAD
+        x, y = pdf.l_margin, pdf.get_y()
+        for lines, width in zip(cells, widths, strict=True):
+            pdf.rect(x, y, width, height, style="DF" if fill else "D")
+            for i, line in enumerate(lines):
+                if line:
+                    pdf.text(x + self.PAD, y + self.PAD + (i + 0.78) * self.LINE_H, line)
+            x += width
+        pdf.set_y(y + height)
+
+    def draw(self, cols: tuple[str, ...], widths: tuple[int, ...], rows: list[list]) -> None:
+        pdf = self.pdf
+        pdf.set_fill_color(*self.HEAD_FILL)
+        head = [self.wrap(c, w) for c, w in zip(cols, widths, strict=True)]
+        head_h = max(len(c) for c in head) * self.LINE_H + 2 * self.PAD
+        bottom = pdf.h - pdf.b_margin
+        if pdf.get_y() + head_h + self.LINE_H + 2 * self.PAD > bottom:
+            pdf.add_page()
+        self._row(head, widths, fill=True)
+        for values in rows:
+            cells = [self.wrap(str(v), w) for v, w in zip(values, widths, strict=True)]
+            height = max(len(c) for c in cells) * self.LINE_H + 2 * self.PAD
+            if pdf.get_y() + height > bottom:
+                pdf.add_page()
+                pdf.set_font("jp", size=7)
+                self._row(head, widths, fill=True)
+            self._row(cells, widths, fill=False)
+
+
 def render(reg: Register, lang: str = "ja") -> bytes:
     """The register as PDF bytes: one table per site, then disposals, holds, signature."""
-    from fpdf import FPDF, FontFace
-    from fpdf.enums import TextEmphasis, XPos, YPos
-
-    HEADINGS = FontFace(emphasis=TextEmphasis.NONE, fill_color=(225, 225, 225))  # noqa: N806
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
 
     L = LABELS["en" if lang == "en" else "ja"]
     font = font_path()
@@ -155,16 +233,14 @@ def render(reg: Register, lang: str = "ja") -> bytes:
         pdf.cell(0, 7, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_font("jp", size=7)
 
+    grid = _Grid(pdf)
+
     def table(cols: tuple[str, ...], widths: tuple[int, ...], rows: list[list[str]]) -> None:
         if not rows:
             pdf.cell(0, 5, L["no_rows"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             pdf.ln(2)
             return
-        with pdf.table(col_widths=widths, line_height=4, first_row_as_headings=True,
-                       repeat_headings=1, text_align="LEFT", headings_style=HEADINGS) as t:
-            t.row(list(cols))
-            for values in rows:
-                t.row([str(v) for v in values])
+        grid.draw(cols, widths, rows)
         pdf.ln(3)
 
     act, dec, role = L["act"], L["decision"], L["role"]
