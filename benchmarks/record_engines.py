@@ -12,18 +12,23 @@ segment, spool, key and index contracts with the FileStore:
   muxer-factory=mpegtsmux max-size-time=10s` pipeline per camera in one process of the system
   interpreter (benchmarks/gst_recorder.py), its closed segments hashed, committed into the
   spool, stored and indexed by the product's own Spool and Uploader
-  (benchmarks/gst_ingest.py): the whole job;
+  (benchmarks/engine_ingest.py): the whole job; its properties are `tuned` for TCP
+  (gst_recorder.py; `gstreamer_default`, not run unless asked, is the pipeline as shipped);
+- ffmpeg_engine: what else could record for the product: one ffmpeg per camera (the
+  reference's command, plus its segment list on a pipe) supervised by the same ingest as
+  GStreamer's, which hashes, commits, stores and indexes each closed segment;
 - references: one `ffmpeg -rtsp_transport tcp -i URI -c copy -f segment -segment_time 10` per
   camera (local files only), and the floor (benchmarks/rtsp_floor.py: the sessions' bytes read
   to nowhere).
 
 CPU seconds per camera-minute come from /proc over each candidate's whole process tree
 (utime + stime of every process, plus what they reaped), over a steady window after a
-warm-up; memory is the sum of the tree's peak RSS (VmHWM). Segments expected, stored (at
-least 9 s, indexed) and missing, and discontinuities (consecutive segments of a camera that
-do not abut) come from each engine's own index. Afterwards a sample of every engine's
-segments is checked with ffprobe/ffmpeg: each must decode without error and begin on a
-keyframe.
+warm-up; memory is the sum of the tree's peak RSS (VmHWM) and, fairer to many processes
+sharing libraries, the sum of their proportional set sizes (Pss) at the window's end.
+Segments expected, stored (at least 9 s, indexed) and missing, and discontinuities
+(consecutive segments of a camera that do not abut) come from each engine's own index.
+Afterwards a sample of every engine's segments is checked with ffprobe/ffmpeg: each must
+decode without error and begin on a keyframe.
 
     python benchmarks/record_engines.py --quick                 # 10 cameras, 15 s each
     python benchmarks/record_engines.py --cameras 50 --seconds 60
@@ -34,6 +39,7 @@ The last line printed is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -51,12 +57,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import record_bench as rb  # noqa: E402
+
 from simulator.launcher import SimulatorProcess  # noqa: E402
 from simulator.testing import isolated_args  # noqa: E402
 
 SUBNET = 77  # 127.0.77.x / 127.0.78.x: this benchmark's own ranges
-ENGINES = ("pyav", "pyav_mp", "gstreamer", "ffmpeg", "floor")
-CANDIDATES = ("pyav", "pyav_mp", "gstreamer")
+ENGINES = ("pyav", "pyav_mp", "gstreamer", "ffmpeg_engine", "ffmpeg", "floor")
+CANDIDATES = ("pyav", "pyav_mp", "gstreamer", "gstreamer_default", "ffmpeg_engine")
+KNOWN = (*ENGINES, "gstreamer_default")
 log = rb.log
 
 
@@ -96,6 +104,14 @@ def tree_cpu(roots: list[int]) -> dict[int, float]:
     return cpu
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size of a process (shared pages divided among their sharers), MiB."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def measure_trees(roots: list[int], warmup: float, seconds: float) -> dict:
     """CPU of the trees over a window after a warm-up, per process too; their peak RSS."""
     time.sleep(warmup)
@@ -105,15 +121,14 @@ def measure_trees(roots: list[int], warmup: float, seconds: float) -> dict:
     after = tree_cpu(roots)
     elapsed = time.monotonic() - started
     per_pid = {pid: v - base.get(pid, 0.0) for pid, v in after.items()}
-    rss = 0.0
+    rss = pss = 0.0
     for root in roots:
         for pid in tree(root):
-            try:
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                 rss += rb.peak_rss_mb(pid)
-            except FileNotFoundError:
-                pass
+                pss += pss_mb(pid)
     return {"cpu_s": sum(per_pid.values()), "per_pid": per_pid, "rss_mb": rss,
-            "seconds": elapsed, "processes": len(after)}
+            "pss_mb": pss, "seconds": elapsed, "processes": len(after)}
 
 
 # --- the engines ----------------------------------------------------------------------------
@@ -170,20 +185,22 @@ def run_pyav_mp(folder: Path, cameras: int, ports: dict, env: dict, warmup: floa
     return {**figures, "db": env["CAMERAHUB_DATABASE_URL"], "store": folder / "store"}
 
 
-def run_gstreamer(folder: Path, cameras: int, ports: dict, env: dict, urls: list[str],
-                  warmup: float, seconds: float) -> dict:
+def run_ingested(engine: str, folder: Path, cameras: int, ports: dict, env: dict,
+                 urls: list[str], warmup: float, seconds: float, tuning: str = "tuned") -> dict:
+    """An external engine (gstreamer, ffmpeg) under benchmarks/engine_ingest.py."""
     cfg, env = prepare(folder, cameras, ports, env)
     pairs = [f"cam-{i:03d}={url}" for i, url in enumerate(urls, start=1)]
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "gst_ingest.py"), "--store",
-         str(folder / "store"), "--spool", str(folder / "data" / "spool"), "--database",
-         env["CAMERAHUB_DATABASE_URL"], "--site", "hq", *pairs],
+        [sys.executable, str(ROOT / "benchmarks" / "engine_ingest.py"), "--engine", engine,
+         "--tuning", tuning, "--store", str(folder / "store"), "--spool",
+         str(folder / "data" / "spool"), "--database", env["CAMERAHUB_DATABASE_URL"],
+         "--site", "hq", *pairs],
         env=env, stdout=subprocess.PIPE, text=True)
     proc.stdout.readline()
     figures = measure_trees([proc.pid], warmup, seconds)
-    # the split: GStreamer's process (C threads) against the product's Python side
+    # the split: the engine's processes (C threads) against the product's Python side
     figures["ingest_cpu_s"] = figures["per_pid"].get(proc.pid, 0.0)
-    figures["gst_cpu_s"] = figures["cpu_s"] - figures["ingest_cpu_s"]
+    figures["engine_cpu_s"] = figures["cpu_s"] - figures["ingest_cpu_s"]
     tail = stop(proc).strip().splitlines()
     figures["counts"] = json.loads(tail[-1]) if tail else None
     return {**figures, "db": env["CAMERAHUB_DATABASE_URL"], "store": folder / "store"}
@@ -191,7 +208,20 @@ def run_gstreamer(folder: Path, cameras: int, ports: dict, env: dict, urls: list
 
 def run_ffmpeg(ffmpeg: str, folder: Path, urls: list[str], warmup: float,
                seconds: float) -> dict:
-    figures = rb.run_ffmpeg(ffmpeg, urls, warmup, seconds, folder)
+    """The reference: one ffmpeg per camera segmenting into local files, nothing else."""
+    procs = []
+    for i, url in enumerate(urls):
+        (folder / f"cam{i:03d}").mkdir(parents=True)
+        procs.append(subprocess.Popen(
+            [ffmpeg, "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
+             "-c", "copy", "-f", "segment", "-segment_time", "10",
+             str(folder / f"cam{i:03d}" / "%05d.ts")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    figures = measure_trees([p.pid for p in procs], warmup, seconds)
+    for p in procs:
+        p.send_signal(signal.SIGINT)
+    for p in procs:
+        p.wait(60)
     return {**figures, "files": folder}
 
 
@@ -211,23 +241,29 @@ def ffmpeg_segments(folder: Path, cameras: int, total_s: float) -> dict:
 
 
 def sample_check(files: list[Path], ffprobe: str, ffmpeg: str, n: int) -> dict:
-    """Decode a spread sample of segments; each must decode cleanly and open on a keyframe."""
+    """Decode a spread sample of segments: each must decode without a decoder error and
+    open on a keyframe; timestamps that do not increase (muxer warnings) are counted."""
     files = [f for f in files if f.stat().st_size > 0]
     if not files:
-        return {"checked": 0, "decoded": 0, "keyframe_start": 0}
+        return {"checked": 0, "decoded": 0, "keyframe_start": 0, "dts_warnings": 0}
     step = max(len(files) // n, 1)
     sample = files[::step][:n]
-    decoded = keyed = 0
+    decoded = keyed = dts = 0
     for f in sample:
         first = subprocess.run(
             [ffprobe, "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1",
              "-show_entries", "frame=key_frame", "-of", "csv=p=0", str(f)],
             capture_output=True, text=True, check=False)
-        keyed += first.stdout.strip().splitlines()[:1] == ["1"]
+        lines = [line for line in first.stdout.splitlines() if line.strip()]
+        keyed += bool(lines) and lines[0].split(",")[0] == "1"
         full = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", str(f), "-map", "0:v",
                                "-f", "null", "-"], capture_output=True, text=True, check=False)
-        decoded += full.returncode == 0 and not full.stderr.strip()
-    return {"checked": len(sample), "decoded": decoded, "keyframe_start": keyed}
+        errors = [e for e in full.stderr.splitlines() if e.strip()]
+        muxer = [e for e in errors if e.startswith("[null @")]
+        dts += bool(muxer)
+        decoded += full.returncode == 0 and len(muxer) == len(errors)
+    return {"checked": len(sample), "decoded": decoded, "keyframe_start": keyed,
+            "dts_warnings": dts}
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -241,8 +277,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                         help="worker processes of pyav_mp (default: the cores)")
     parser.add_argument("--sample", type=int, default=5, help="segments checked per engine")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--engines", default=",".join(ENGINES),
-                        help=f"comma separated subset of {','.join(ENGINES)}")
+                        help=f"comma separated, of {','.join(KNOWN)}")
     args = parser.parse_args()
     cameras = args.cameras or (10 if args.quick else 100)
     seconds = args.seconds or (15.0 if args.quick else 60.0)
@@ -266,7 +303,7 @@ def main() -> None:
     base = ports["hq_base"].rsplit(".", 1)[0]
     urls = [f"rtsp://admin:admin@{base}.{i}:{ports['rtsp_port']}/main"
             for i in range(1, cameras + 1)]
-    runs: dict[str, list[dict]] = {e: [] for e in ENGINES}
+    runs: dict[str, list[dict]] = {e: [] for e in KNOWN}
     try:
         for n in range(args.rounds):
             for engine in engines:
@@ -278,8 +315,13 @@ def main() -> None:
                 elif engine == "pyav_mp":
                     run = run_pyav_mp(folder, cameras, ports, env, warmup, seconds,
                                       args.workers)
-                elif engine == "gstreamer":
-                    run = run_gstreamer(folder, cameras, ports, env, urls, warmup, seconds)
+                elif engine in ("gstreamer", "gstreamer_default"):
+                    run = run_ingested("gstreamer", folder, cameras, ports, env, urls, warmup,
+                                       seconds, engine.removeprefix("gstreamer_") if
+                                       engine != "gstreamer" else "tuned")
+                elif engine == "ffmpeg_engine" and ffmpeg:
+                    run = run_ingested("ffmpeg", folder, cameras, ports, env, urls, warmup,
+                                       seconds)
                 elif engine == "ffmpeg" and ffmpeg:
                     run = run_ffmpeg(ffmpeg, folder, urls, warmup, seconds)
                 elif engine == "floor":
@@ -293,7 +335,10 @@ def main() -> None:
                            ffmpeg, ffprobe, ffmpeg_note)
     finally:
         sim.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result, ensure_ascii=False))
 
 
@@ -305,27 +350,32 @@ def summarize(runs: dict[str, list[dict]], cameras: int, warmup: float, seconds:
     result: dict = {"cameras": cameras, "seconds": seconds, "warmup_s": warmup,
                     "rounds": args.rounds, "main_stream": f"{size}@{bitrate}",
                     "store": "file", "workers": args.workers}
-    for e in ENGINES:
+    ran = [e for e in KNOWN if runs[e]]
+    for e in ran:
         result[f"{e}_cpu_s_per_camera_minute"] = rounded(cpu[e])
     for e in CANDIDATES:
+        if not runs[e]:
+            continue
         result[f"{e}_cpu_ratio_vs_ffmpeg"] = rb.ratio(cpu[e], cpu["ffmpeg"])
         result[f"{e}_cpu_ratio_vs_floor"] = rb.ratio(cpu[e], cpu["floor"])
     result["ffmpeg_cpu_ratio_vs_floor"] = rb.ratio(cpu["ffmpeg"], cpu["floor"])
-    for e in ("pyav", "pyav_mp", "gstreamer", "ffmpeg"):
+    for e in (*CANDIDATES, "ffmpeg"):
         if runs[e]:
             result[f"{e}_rss_mb"] = round(max(r["rss_mb"] for r in runs[e]), 1)
+            result[f"{e}_pss_mb"] = round(max(r.get("pss_mb", 0.0) for r in runs[e]), 1)
             result[f"{e}_processes"] = runs[e][0].get("processes", cameras)
     minutes = lambda e: cameras * sum(r["seconds"] for r in runs[e]) / 60  # noqa: E731
     if runs["pyav"]:
         for group in ("rec", "upload", "other"):
             result[f"pyav_{group}_threads_cpu_s_per_camera_minute"] = round(
                 sum(r["threads"].get(group, 0.0) for r in runs["pyav"]) / minutes("pyav"), 3)
-    if runs["gstreamer"]:
-        result["gstreamer_gst_process_cpu_s_per_camera_minute"] = round(
-            sum(r["gst_cpu_s"] for r in runs["gstreamer"]) / minutes("gstreamer"), 3)
-        result["gstreamer_python_ingest_cpu_s_per_camera_minute"] = round(
-            sum(r["ingest_cpu_s"] for r in runs["gstreamer"]) / minutes("gstreamer"), 3)
-        result["gstreamer_counts"] = runs["gstreamer"][0]["counts"]
+    for e in ("gstreamer", "gstreamer_default", "ffmpeg_engine"):
+        if runs[e]:
+            result[f"{e}_engine_process_cpu_s_per_camera_minute"] = round(
+                sum(r["engine_cpu_s"] for r in runs[e]) / minutes(e), 3)
+            result[f"{e}_python_ingest_cpu_s_per_camera_minute"] = round(
+                sum(r["ingest_cpu_s"] for r in runs[e]) / minutes(e), 3)
+            result[f"{e}_counts"] = runs[e][0]["counts"]
     if runs["pyav_mp"]:
         result["pyav_mp_pool"] = runs["pyav_mp"][0]["pool"]
     total = warmup + seconds
@@ -341,7 +391,7 @@ def summarize(runs: dict[str, list[dict]], cameras: int, warmup: float, seconds:
         for key in ("segments_expected", "segments_stored", "missing_segments"):
             result[f"ffmpeg_{key}"] = figs[key]
     if ffprobe and ffmpeg:
-        for e in ("pyav", "pyav_mp", "gstreamer", "ffmpeg"):
+        for e in (*CANDIDATES, "ffmpeg"):
             if runs[e]:
                 where = runs[e][0].get("store")
                 where = where / "data" if where else runs[e][0]["files"]
@@ -349,6 +399,8 @@ def summarize(runs: dict[str, list[dict]], cameras: int, warmup: float, seconds:
                 result[f"{e}_sample_decoded"] = f"{check['decoded']}/{check['checked']}"
                 result[f"{e}_sample_keyframe_start"] = (
                     f"{check['keyframe_start']}/{check['checked']}")
+                result[f"{e}_sample_nonmonotonic_dts"] = (
+                    f"{check['dts_warnings']}/{check['checked']}")
     if runs["floor"] and runs["floor"][0].get("bytes"):
         result["floor_bytes_per_camera_s"] = round(
             runs["floor"][0]["bytes"] / cameras / runs["floor"][0]["seconds"])
