@@ -164,8 +164,9 @@ def run_pyav(folder: Path, cameras: int, ports: dict, env: dict, warmup: float,
     proc = subprocess.Popen([*cli(env), "record", "--config", str(cfg)], env=env,
                             stdout=subprocess.PIPE, text=True)
     proc.stdout.readline()
+    time.sleep(warmup)  # the per-thread split covers the same window as the total
     threads_before = rb.thread_cpu(proc.pid)
-    figures = measure_trees([proc.pid], warmup, seconds)
+    figures = measure_trees([proc.pid], 0.0, seconds)
     threads = {k: v - threads_before.get(k, 0.0) for k, v in rb.thread_cpu(proc.pid).items()}
     figures["threads"] = threads
     stop(proc)
