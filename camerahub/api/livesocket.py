@@ -80,7 +80,8 @@ class LiveSocket:
         self.viewer = None
 
     async def serve(self, profile: str | None) -> None:
-        """Run the session and write its end entry, whatever ends it."""
+        """Run the session (its viewer already subscribed) and write its end entry, whatever
+        ends it."""
         began = time.monotonic()
         end = Ended("ended", "the live stream ended")
         try:
@@ -96,8 +97,8 @@ class LiveSocket:
             await asyncio.to_thread(self._audit_end, end, time.monotonic() - began)
 
     async def _run(self, profile: str | None) -> Ended:
-        loop = asyncio.get_running_loop()
-        self.viewer = viewer = self.hub.subscribe(self.grant.camera_id, loop, profile)
+        viewer = self.viewer
+        assert viewer is not None
         init = await self.hub.first(viewer)
         await self.ws.send_text(json.dumps({
             "type": "start", "session": self.id, "camera": self.grant.camera_id,
@@ -208,15 +209,27 @@ async def serve_live(ws: WebSocket, hub: LiveHub, state: AppState) -> None:
         return
     draft = getattr(ws.state, STATE_KEY, None)
     session = LiveSocket(ws, hub, state, grant)
+    # The access is decided: the upstream starts opening (RTSP, the first keyframe) while
+    # the start entry is written; no byte of video leaves before that entry exists.
+    try:
+        session.viewer = hub.subscribe(grant.camera_id, asyncio.get_running_loop(), profile)
+    except LiveUnavailable as exc:
+        await refuse(ws, exc)
+        return
     if isinstance(draft, AuditDraft):
         draft.detail.update({"event": "start", "session": session.id, "profile": profile})
         try:
             await asyncio.to_thread(write_draft, state, draft, 101)
         except Exception:  # noqa: BLE001 - no entry, no footage
             log.exception("live session start could not be audited")
+            hub.unsubscribe(session.viewer)
             await refuse(ws, LiveUnavailable("the access could not be recorded"))
             return
-    await ws.accept()
+    try:
+        await ws.accept()
+    except BaseException:
+        hub.unsubscribe(session.viewer)
+        raise
     await session.serve(profile)
 
 

@@ -68,6 +68,9 @@ class Channel:
         self.fragments = 0
         self.started = time.monotonic()
         self.first_fragment_s: float | None = None
+        # seconds from the channel's start to each start-up step: url (the camera told its
+        # stream URI), open (RTSP DESCRIBE/SETUP/PLAY done), init, keyframe (the first one)
+        self.timings: dict[str, float] = {}
         self.stopped = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -118,7 +121,9 @@ class Channel:
     def _run(self) -> None:
         reason = None
         try:
-            self._stream(self.url_of(self.camera_id))
+            url = self.url_of(self.camera_id)
+            self._step("url")
+            self._stream(url)
         except LiveUnavailable as exc:
             reason = str(exc)
         except VideoError as exc:
@@ -133,6 +138,7 @@ class Channel:
     def _stream(self, url: str) -> None:
         """Read, remux and publish until stopped, idle past the linger time, or failed."""
         with open_stream(url, self.options.input) as container:
+            self._step("open")
             stream = video_stream(container, url)
             muxer = FragmentMuxer(stream)
             self.size = muxer.size
@@ -160,14 +166,19 @@ class Channel:
                 self.fragments += 1
                 if self.first_fragment_s is None:
                     self.first_fragment_s = time.monotonic() - self.started
+                    self._step("keyframe")
             else:
                 self.init = unit
+                self._step("init")
             dropped = [v for v in self._viewers if not v.offer(unit)]
             for viewer in dropped:
                 self._viewers.discard(viewer)
                 log.info("live: camera %s: viewer %d dropped (%s)", self.camera_id, viewer.id,
                          viewer.reason)
             self._mark_idle()
+
+    def _step(self, name: str) -> None:
+        self.timings.setdefault(name, round(time.monotonic() - self.started, 3))
 
     def _mark_idle(self) -> None:
         if not self._viewers and self._idle_since is None:

@@ -162,7 +162,8 @@ class LiveHub:
         now = time.monotonic()
         return {c.key: {"viewers": c.viewers, "fragments": c.fragments,
                               "open_s": round(now - c.started, 1),
-                              "first_fragment_s": c.first_fragment_s, "size": c.size}
+                              "first_fragment_s": c.first_fragment_s, "size": c.size,
+                        "timings": dict(c.timings)}
                 for c in channels}
 
     def close(self, timeout: float = 15.0) -> None:

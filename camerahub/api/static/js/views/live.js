@@ -62,12 +62,14 @@ class Tile {
       h('figcaption', {}, cam.name, ' ', h('small', {}, cam.room_name)));
     this.el.addEventListener('dblclick', () => onEnlarge(this.cam));
     this.latencies = [];
+    // When each start-up step happened (performance.now(), ms since the page opened): where
+    // a tile's first picture spends its time, read by the browser test and the benchmark.
+    this.marks = {};
+    this.video.liveMarks = this.marks;
     this.video.liveShown = []; // [hub receive ms, display ms] of recent frames, for tests
     this.stamps = new Map(); // media time (ms) -> hub receive time (ms since the epoch)
     this.video.addEventListener('playing', () => {
-      if (!this.video.dataset.firstFrameMs) {
-        this.video.dataset.firstFrameMs = String(Math.round(performance.now() - this.began));
-      }
+      this.firstPicture();
       this.setState('playing');
     });
     this.video.addEventListener('error', () => {
@@ -91,6 +93,18 @@ class Tile {
     }
   }
 
+  mark(step) {
+    if (this.marks[step] === undefined) this.marks[step] = Math.round(performance.now());
+  }
+
+  /** The first frame is on screen: from the tile's start, and since the page opened. */
+  firstPicture() {
+    if (this.video.dataset.firstFrameMs) return;
+    this.mark('picture');
+    this.video.dataset.firstFrameMs = String(Math.round(performance.now() - this.began));
+    this.video.dataset.firstPictureAt = String(Math.round(performance.now()));
+  }
+
   setState(state, message) {
     this.state = state;
     this.video.dataset.state = state;
@@ -104,6 +118,7 @@ class Tile {
     if (!this.video.requestVideoFrameCallback) return;
     const onFrame = (now, meta) => {
       if (this.stopped) return;
+      this.firstPicture();
       const stamp = this.stamps.get(Math.round(meta.mediaTime * 1000));
       if (stamp) {
         const shown = performance.timeOrigin + meta.expectedDisplayTime;
@@ -123,6 +138,7 @@ class Tile {
   async start() {
     if (this.stopped) return;
     this.began = this.began || performance.now();
+    this.mark('start');
     this.setState('connecting');
     let issued;
     try {
@@ -132,12 +148,15 @@ class Tile {
       return;
     }
     if (this.stopped) return;
-    // a poster at once: the hub's recent keyframe (never a camera session of its own)
+    this.mark('token');
+    // a poster: the hub's recent keyframe (never a camera session of its own), asked for
+    // once the socket is open so that it does not hold up the other tiles' token requests
+    // on the browser's six HTTP connections
     const poster = new URL(`/api/v1/cameras/${encodeURIComponent(this.cam.id)}/snapshot.jpg`,
       location.href);
     poster.searchParams.set('recent', 'true');
     poster.searchParams.set('access_token', issued.access_token);
-    if (!this.video.poster) this.video.poster = poster.pathname + poster.search;
+    this.posterUrl = poster.pathname + poster.search;
     this.open(wsUrl(this.cam.id, issued.access_token, this.profile), issued.expires_in);
   }
 
@@ -147,17 +166,38 @@ class Tile {
     this.media = media;
     this.queue = [];
     this.buffer = null;
+    this.codec = null;
     this.video.src = URL.createObjectURL(media);
     media.addEventListener('sourceopen', () => {
       URL.revokeObjectURL(this.video.src);
-      if (this.stopped) return;
-      const ws = new WebSocket(url);
-      ws.binaryType = 'arraybuffer';
-      this.ws = ws;
-      ws.onmessage = (ev) => this.message(ev.data);
-      ws.onclose = () => { if (this.ws === ws) this.closed(); };
-      this.refresh = setTimeout(() => this.refreshToken(), Math.max(30, expiresIn / 2) * 1000);
+      if (this.media !== media || this.stopped) return;
+      this.mark('source');
+      this.attach();
     }, {once: true});
+    // The socket opens at once, beside the MediaSource (not after it): what arrives before
+    // the source is open waits in the queue.
+    const ws = new WebSocket(url);
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    ws.onopen = () => {
+      this.mark('socket');
+      if (!this.video.poster && !this.marks.picture) this.video.poster = this.posterUrl;
+    };
+    ws.onmessage = (ev) => this.message(ev.data);
+    ws.onclose = () => { if (this.ws === ws) this.closed(); };
+    this.refresh = setTimeout(() => this.refreshToken(), Math.max(30, expiresIn / 2) * 1000);
+  }
+
+  /** The SourceBuffer, once the MediaSource is open and the server named the codec. */
+  attach() {
+    const media = this.media;
+    if (this.buffer || !this.codec || !media || media.readyState !== 'open' || this.stopped) {
+      return;
+    }
+    this.buffer = media.addSourceBuffer(`video/mp4; codecs="${this.codec}"`);
+    this.buffer.mode = 'segments';
+    this.buffer.addEventListener('updateend', () => this.pump());
+    this.pump();
   }
 
   /** Send a fresh media token before the current one expires (the server re-checks it). */
@@ -179,9 +219,9 @@ class Tile {
     if (typeof data === 'string') {
       const msg = JSON.parse(data);
       if (msg.type === 'start') {
-        this.buffer = this.media.addSourceBuffer(`video/mp4; codecs="${msg.codec}"`);
-        this.buffer.mode = 'segments';
-        this.buffer.addEventListener('updateend', () => this.pump());
+        this.mark('started');
+        this.codec = msg.codec;
+        this.attach();
       } else if (msg.type === 'end') {
         this.ended = msg;
       }
@@ -191,8 +231,10 @@ class Tile {
     const stamp = view.getFloat64(0);
     const body = new Uint8Array(data, STAMP_BYTES);
     if (stamp === 0) {
+      this.mark('init');
       this.timescale = timescaleOf(body);
     } else if (this.timescale) {
+      this.mark('frame');
       const at = decodeTime(new DataView(data, STAMP_BYTES));
       this.stamps.set(Math.round((at / this.timescale) * 1000), stamp);
       if (this.stamps.size > 600) this.stamps.delete(this.stamps.keys().next().value);
@@ -271,6 +313,8 @@ class Tile {
       ws.close();
     }
     this.buffer = null;
+    this.media = null;
+    this.codec = null;
     this.queue = [];
     if (this.video.getAttribute('src')) {
       this.video.removeAttribute('src');
