@@ -10,9 +10,11 @@ Protocol (documented in docs/architecture.md, "Live view over WebSocket"):
 - client, text: {"type": "token", "access_token": "<a fresh media token>"} before the
   current one expires; the server answers {"type": "token-ok"} or ends the session.
 
-The session is re-decided every `recheck_s` seconds (token, policy, grants): a viewer whose
-right ended is told why and cut. Its audit entries are a start (the connect decision) and an
-end (duration, frames, why it ended).
+The session is re-decided at once when this process changes access (a grant created or
+revoked, the user's sessions revoked, a new policy loaded: camerahub.authz.changes), and
+every `recheck_s` seconds as the backstop for changes made elsewhere (the CLI, another
+node) and for token expiry: a viewer whose right ended is told why and cut. Its audit
+entries are a start (the connect decision) and an end (duration, frames, why it ended).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass, replace
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from camerahub.authz import changes
 from camerahub.authz.errors import NotAuthenticated
 from camerahub.errors import CamerahubError, ErrorKind
 from camerahub.live import LiveHub, LiveUnavailable
@@ -71,9 +74,10 @@ class LiveSocket:
     """Serve one accepted WebSocket from the hub until the camera, the client or access ends."""
 
     def __init__(self, ws: WebSocket, hub: LiveHub, state: AppState, grant: FootageGrant,
-                 recheck_s: float = RECHECK_S) -> None:
+                 recheck_s: float | None = None) -> None:
         self.ws, self.hub, self.state, self.grant = ws, hub, state, grant
-        self.recheck_s = recheck_s
+        self.recheck_s = recheck_s or RECHECK_S
+        self.changed = asyncio.Event()  # access changed in this process: decide again now
         self.token = ws.query_params.get("access_token", "")
         self.id = next(_sessions)
         self.frames = 0
@@ -153,15 +157,30 @@ class LiveSocket:
             await self.ws.send_text(json.dumps({"type": "token-ok"}))
 
     async def _guard(self) -> Ended:
-        """Decide again every recheck_s: token expiry or revocation, policy, grants."""
-        while True:
-            await asyncio.sleep(self.recheck_s)
-            refusal = await asyncio.to_thread(recheck_footage, self.state, self.token,
-                                              self.grant)
-            if refusal is not None:
-                log.info("live session %d on %s cut: %s", self.id, self.grant.camera_id,
-                         refusal)
-                return ended_by(refusal)
+        """Decide again when access changes in this process, and every recheck_s anyway
+        (token expiry, changes made elsewhere): token, policy, grants."""
+        loop = asyncio.get_running_loop()
+        person = self.grant.principal.person
+
+        def told(users: frozenset[str] | None) -> None:  # in the committing thread
+            if users is None or person in users:
+                with contextlib.suppress(RuntimeError):  # the loop has gone away
+                    loop.call_soon_threadsafe(self.changed.set)
+
+        unsubscribe = changes.subscribe(told)
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.changed.wait(), self.recheck_s)
+                self.changed.clear()
+                refusal = await asyncio.to_thread(recheck_footage, self.state, self.token,
+                                                  self.grant)
+                if refusal is not None:
+                    log.info("live session %d on %s cut: %s", self.id, self.grant.camera_id,
+                             refusal)
+                    return ended_by(refusal)
+        finally:
+            unsubscribe()
 
     async def _close(self, end: Ended) -> None:
         with contextlib.suppress(Exception):  # the client may be gone already

@@ -1,5 +1,6 @@
 """Live view over a WebSocket: per-frame fMP4, access decided on connect and again while it
-runs (a revoked grant cuts the session within seconds), audited start and end."""
+runs (a grant revoked in this process cuts the session at once, one ended elsewhere at the
+next periodic check), audited start and end."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from camerahub.api import livesocket
+from camerahub.authz import changes
 from camerahub.authz.grants import create_grant, revoke_grant
 from camerahub.db import models as m
 from camerahub.db.types import utcnow
@@ -136,18 +139,30 @@ def test_websocket_refusals_are_told_and_audited(base, live_app, user, camera, r
         assert (entry.actor, entry.decision) == (f"user:{user}", "deny")
 
 
-def test_a_revoked_live_grant_cuts_the_session_within_5_s(base, live_app):
-    sessions = live_app[0].app.state.camerahub.sessions
+def live_grant(sessions, user="tokatsu-koseki"):
     now = utcnow()
     with sessions.begin() as s:
-        grant = create_grant(s, user_id="tokatsu-koseki", camera_ids=[CAM], action="live",
-                             footage_start=now - timedelta(minutes=1),
-                             footage_end=now + timedelta(hours=1),
-                             expires_at=now + timedelta(hours=1), created_by="user:kiki-sato")[0]
-        grant_id = grant.id
+        return create_grant(s, user_id=user, camera_ids=[CAM], action="live",
+                            footage_start=now - timedelta(minutes=1),
+                            footage_end=now + timedelta(hours=1),
+                            expires_at=now + timedelta(hours=1), created_by="user:kiki-sato")[0].id
+
+
+def test_a_revoked_live_grant_cuts_the_session_at_once_not_at_the_next_check(
+        base, live_app, monkeypatch):
+    # No periodic re-check during this test: only the pushed notification can cut it.
+    monkeypatch.setattr(livesocket, "RECHECK_S", 3600.0)
+    sessions = live_app[0].app.state.camerahub.sessions
+    grant_id = live_grant(sessions)
     tok = media_token(base, "tokatsu-koseki", CAM)
     s = Session(ws_url(base, CAM, tok, reason="アラート確認のため")).read(3)
     assert s.end is None and len(s.frames) >= 3
+    assert s.start["recheck_s"] == 3600.0
+    other = live_grant(sessions, "tokatsu-zeimu")  # someone else's grant changes...
+    with sessions.begin() as db:
+        revoke_grant(db, other, "user:kiki-sato")
+    s.read(len(s.frames) + 3)
+    assert s.end is None, "another user's grant does not end this session"
     with sessions.begin() as db:
         revoke_grant(db, grant_id, "user:kiki-sato")
     revoked = utcnow()
@@ -160,6 +175,41 @@ def test_a_revoked_live_grant_cuts_the_session_within_5_s(base, live_app):
     assert (entry.actor, entry.decision, entry.detail["ended"]) == \
         ("user:tokatsu-koseki", "deny", "not-permitted")
     s.close()
+
+
+def test_a_grant_ended_elsewhere_is_cut_by_the_periodic_check_within_5_s(base, live_app):
+    # another process (the CLI, another node) ends the grant: nothing is told to this one
+    sessions = live_app[0].app.state.camerahub.sessions
+    grant_id = live_grant(sessions)
+    tok = media_token(base, "tokatsu-koseki", CAM)
+    s = Session(ws_url(base, CAM, tok, reason="アラート確認のため")).read(3)
+    assert s.end is None and len(s.frames) >= 3
+    with sessions.begin() as db:
+        db.execute(update(m.Grant).where(m.Grant.id == grant_id).values(revoked_at=utcnow()))
+    revoked = utcnow()
+    s.read(10**6, timeout=10)
+    assert s.end is not None and s.end["reason"] == "not-permitted"
+    assert (utcnow() - revoked).total_seconds() < 5
+    s.close()
+
+
+def test_access_changes_are_told_after_the_commit_only(live_app):
+    sessions = live_app[0].app.state.camerahub.sessions
+    told = []
+    unsubscribe = changes.subscribe(told.append)
+    try:
+        grant_id = live_grant(sessions)
+        assert told == [frozenset({"tokatsu-koseki"})]
+        with pytest.raises(RuntimeError), sessions.begin() as db:
+            revoke_grant(db, grant_id, "user:kiki-sato")
+            assert len(told) == 1, "not before the commit"
+            raise RuntimeError("rolled back")
+        assert len(told) == 1, "a rolled-back revocation is not news"
+        with sessions.begin() as db:
+            revoke_grant(db, grant_id, "user:kiki-sato")
+        assert told[-1] == frozenset({"tokatsu-koseki"})
+    finally:
+        unsubscribe()
 
 
 def test_a_bad_profile_is_refused_with_a_message(base):

@@ -137,7 +137,7 @@ def test_a_manager_with_a_live_grant_sees_only_it_and_revoking_stops_the_tile(
     revoked = time.monotonic()
     wait(browser, lambda d: d.execute_script(TILE_STATE)[0][1] == "denied")
     print(f"tile stopped {time.monotonic() - revoked:.2f} s after the grant was revoked "
-          "(the server re-decides every 2 s)")
+          "(pushed to the live session when the grant changes)")
     figure = css(browser, "#live-grid figure")[0]
     assert figure.get_attribute("data-end-reason") == "not-permitted"
     assert "閲覧権限が終了" in figure.text
