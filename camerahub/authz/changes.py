@@ -8,6 +8,11 @@ process: the CLI, another node, and for token expiry).
 
 A listener gets the users concerned, or None when anyone's access may have changed; it is
 called in the committing thread and must only hand the news on (never block, never raise).
+
+fingerprint() is the cheap way to notice changes made by another process: one query whose
+answer moves whenever a grant is created, revoked or deleted, a user's tokens are revoked or
+the user deactivated, or a new deployment (policy) is applied. What it cannot see is time:
+an expiring token or grant, which the session watches itself.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import event
+from sqlalchemy import case, event, func, select
 from sqlalchemy.orm import Session
+
+from camerahub.db import models as m
 
 log = logging.getLogger(__name__)
 Listener = Callable[[frozenset[str] | None], None]
@@ -53,3 +60,14 @@ def on_commit(session: Session, users: Iterable[str] | None = None) -> None:
     the change: a re-decision now would find the old state)."""
     who = None if users is None else frozenset(users)
     event.listen(session, "after_commit", lambda _s: notify(who), once=True)
+
+
+def fingerprint(session: Session) -> tuple:
+    """A value that changes with any stored change to who may see what (see the module)."""
+    grants = select(func.count(), func.max(m.Grant.id), func.count(m.Grant.revoked_at),
+                    func.max(m.Grant.revoked_at))
+    users = select(func.count(), func.sum(m.User.token_version),
+                   func.sum(case((m.User.active.is_(True), 1), else_=0)))
+    version = select(func.max(m.Deployment.id))
+    return (*session.execute(grants).one(), *session.execute(users).one(),
+            session.scalar(version))

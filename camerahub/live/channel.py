@@ -16,7 +16,7 @@ from .boxes import Fragment
 from .errors import LiveUnavailable
 from .remux import FragmentMuxer
 from .upstream import open_stream, packets, unavailable, video_stream
-from .viewer import Item, Viewer
+from .viewer import Item, Viewer, wake_all
 
 log = logging.getLogger(__name__)
 
@@ -170,12 +170,14 @@ class Channel:
             else:
                 self.init = unit
                 self._step("init")
-            dropped = [v for v in self._viewers if not v.offer(unit)]
+            viewers = list(self._viewers)
+            dropped = [v for v in viewers if not v.offer(unit, wake=False)]
             for viewer in dropped:
                 self._viewers.discard(viewer)
                 log.info("live: camera %s: viewer %d dropped (%s)", self.camera_id, viewer.id,
                          viewer.reason)
             self._mark_idle()
+        wake_all(viewers)  # outside the lock: a new viewer need not wait for the hand-over
 
     def _step(self, name: str) -> None:
         self.timings.setdefault(name, round(time.monotonic() - self.started, 3))

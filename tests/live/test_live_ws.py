@@ -193,6 +193,42 @@ def test_a_grant_ended_elsewhere_is_cut_by_the_periodic_check_within_5_s(base, l
     s.close()
 
 
+def test_between_changes_a_session_looks_at_one_shared_answer_not_a_full_decision(
+        base, live_app, monkeypatch):
+    monkeypatch.setattr(livesocket, "RECHECK_S", 0.1)
+    decisions = []
+
+    def counted(*args):
+        decisions.append(args[-1].camera_id)
+        return livesocket_recheck(*args)
+    livesocket_recheck = livesocket.recheck_footage
+    monkeypatch.setattr(livesocket, "recheck_footage", counted)
+    watch = live_app[0].app.state.live_access_watch
+    reads = watch.reads
+    s = Session(ws_url(base, CAM, media_token(base, "kiki-sato", CAM))).read(25)
+    assert s.end is None and len(s.frames) >= 25  # 2.5 s of video at least: ticks of 0.1 s
+    s.close()
+    assert watch.reads - reads >= 3, "the fingerprint was looked at"
+    assert len(decisions) <= 2, "the first tick decides in full, then nothing changed"
+
+
+def test_a_users_sessions_revoked_elsewhere_are_cut_by_the_periodic_look_within_5_s(
+        base, live_app):
+    # `camerahub user revoke` in another process: only the shared fingerprint notices it
+    s = Session(ws_url(base, CAM, media_token(base, "kiki-suzuki", CAM))).read(3)
+    assert s.end is None and len(s.frames) >= 3
+    sessions = live_app[0].app.state.camerahub.sessions
+    with sessions.begin() as db:
+        db.execute(update(m.User).where(m.User.id == "kiki-suzuki")
+                   .values(token_version=m.User.token_version + 1))
+    bearer.cache_clear()
+    revoked = utcnow()
+    s.read(10**6, timeout=10)
+    assert s.end is not None and s.end["reason"] == "unauthenticated"
+    assert (utcnow() - revoked).total_seconds() < 5
+    s.close()
+
+
 def test_access_changes_are_told_after_the_commit_only(live_app):
     sessions = live_app[0].app.state.camerahub.sessions
     told = []

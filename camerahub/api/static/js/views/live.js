@@ -337,7 +337,9 @@ function floorName(floor) {
 export function render(view, {params, session, notify}) {
   const cams = session.cameras.filter((c) => c.actions.includes('live'));
   const wanted = params.get('camera');
-  const state = {site: '', floor: '', room: '', size: wanted ? 1 : 16, page: 0,
+  const layout = Number(params.get('layout')); // #/live?layout=25 opens that grid at once
+  const state = {site: '', floor: '', room: '',
+    size: wanted ? 1 : (LAYOUTS.includes(layout) ? layout : 16), page: 0,
     enlarged: wanted ? cams.find((c) => c.id === wanted) || null : null, cycle: 0};
   let tiles = new Map(); // camera id (+ profile) -> Tile, reused across pages and layouts
   let cycleTimer = null;
