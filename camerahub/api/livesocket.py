@@ -282,6 +282,11 @@ class LiveSocket:
 async def refuse(ws: WebSocket, exc: CamerahubError) -> None:
     """Accept only to say why not, then close (the refusal was audited by authorize)."""
     await ws.accept()
+    await tell_end(ws, exc)
+
+
+async def tell_end(ws: WebSocket, exc: CamerahubError) -> None:
+    """Say why an accepted connection ends, then close it."""
     end = ended_by(exc)
     with contextlib.suppress(Exception):
         await ws.send_text(json.dumps({"type": "end", "reason": end.reason,
@@ -303,13 +308,21 @@ async def serve_live(ws: WebSocket, hub: LiveHub, state: AppState) -> None:
         return
     draft = getattr(ws.state, STATE_KEY, None)
     session = LiveSocket(ws, hub, state, grant)
-    # The access is decided: the upstream starts opening (RTSP, the first keyframe) while
-    # the start entry is written; no byte of video leaves before that entry exists.
+    # The access is decided: the upstream starts opening (RTSP, the first keyframe) and the
+    # handshake completes at once, while the start entry is written; no byte of video
+    # leaves before that entry exists. Accepting first matters: a browser opens one socket
+    # to a server at a time (RFC 6455 4.1), so each tile's handshake waits for the previous
+    # tile's, and a wall's last tile waited for every other tile's database commit.
     try:
         session.viewer = hub.subscribe(grant.camera_id, asyncio.get_running_loop(), profile)
     except LiveUnavailable as exc:
         await refuse(ws, exc)
         return
+    try:
+        await ws.accept()
+    except BaseException:
+        hub.unsubscribe(session.viewer)
+        raise
     if isinstance(draft, AuditDraft):
         draft.detail.update({"event": "start", "session": session.id, "profile": profile})
         try:
@@ -317,13 +330,8 @@ async def serve_live(ws: WebSocket, hub: LiveHub, state: AppState) -> None:
         except Exception:  # noqa: BLE001 - no entry, no footage
             log.exception("live session start could not be audited")
             hub.unsubscribe(session.viewer)
-            await refuse(ws, LiveUnavailable("the access could not be recorded"))
+            await tell_end(ws, LiveUnavailable("the access could not be recorded"))
             return
-    try:
-        await ws.accept()
-    except BaseException:
-        hub.unsubscribe(session.viewer)
-        raise
     await session.serve(profile)
 
 

@@ -67,6 +67,7 @@ class Channel:
         self.closing = False
         self.fragments = 0
         self.started = time.monotonic()
+        self.started_wall = time.time()  # to set the timings beside a browser's clock
         self.first_fragment_s: float | None = None
         # seconds from the channel's start to each start-up step: url (the camera told its
         # stream URI), open (RTSP DESCRIBE/SETUP/PLAY done), init, keyframe (the first one)

@@ -163,7 +163,7 @@ class LiveHub:
         return {c.key: {"viewers": c.viewers, "fragments": c.fragments,
                               "open_s": round(now - c.started, 1),
                               "first_fragment_s": c.first_fragment_s, "size": c.size,
-                        "timings": dict(c.timings)}
+                        "timings": dict(c.timings), "started_at": c.started_wall}
                 for c in channels}
 
     def close(self, timeout: float = 15.0) -> None:

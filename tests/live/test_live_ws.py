@@ -229,6 +229,34 @@ def test_a_users_sessions_revoked_elsewhere_are_cut_by_the_periodic_look_within_
     s.close()
 
 
+def test_a_wall_gets_its_tokens_in_one_request_each_camera_audited(base, live_app):
+    auth = {"Authorization": f"Bearer {bearer(base, 'tokatsu-koseki')}"}
+    asked = [CAM, UNSEEN, CAM, "no-such-camera"]
+    resp = httpx.post(f"{base}/api/v1/cameras/media-tokens", headers=auth,
+                      json={"cameras": asked})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert set(body["tokens"]) == {CAM}  # the manager sees the koseki cameras only
+    assert body["refused"] == {UNSEEN: "not-found", "no-such-camera": "not-found"}
+    sessions = live_app[0].app.state.camerahub.sessions
+    with sessions() as s:
+        entries = list(s.scalars(select(m.AuditEntry)
+                                 .where(m.AuditEntry.action == "media-token")
+                                 .order_by(m.AuditEntry.seq.desc()).limit(3)))[::-1]
+    assert [(e.camera_id, e.decision, e.actor) for e in entries] == [
+        (CAM, "allow", "user:tokatsu-koseki"), (UNSEEN, "deny", "user:tokatsu-koseki"),
+        ("no-such-camera", "deny", "user:tokatsu-koseki")]
+    # the token is the single route's: decided on that camera's live view like any other
+    tok = body["tokens"][CAM]["access_token"]
+    refused = Session(ws_url(base, CAM, tok)).read(1, timeout=30)
+    assert refused.end["reason"] == "not-permitted"  # a manager has no live view here
+    too_many = httpx.post(f"{base}/api/v1/cameras/media-tokens", headers=auth,
+                          json={"cameras": [CAM] * 37})
+    assert too_many.status_code == 422
+    assert httpx.post(f"{base}/api/v1/cameras/media-tokens",
+                      json={"cameras": [CAM]}).status_code == 401
+
+
 def test_access_changes_are_told_after_the_commit_only(live_app):
     sessions = live_app[0].app.state.camerahub.sessions
     told = []
