@@ -232,7 +232,7 @@ def test_a_users_sessions_revoked_elsewhere_are_cut_by_the_periodic_look_within_
 def test_a_wall_gets_its_tokens_in_one_request_each_camera_audited(base, live_app):
     auth = {"Authorization": f"Bearer {bearer(base, 'tokatsu-koseki')}"}
     asked = [CAM, UNSEEN, CAM, "no-such-camera"]
-    resp = httpx.post(f"{base}/api/v1/cameras/media-tokens", headers=auth,
+    resp = httpx.post(f"{base}/api/v1/live/media-tokens", headers=auth,
                       json={"cameras": asked})
     assert resp.status_code == 200, resp.text
     body = resp.json()
@@ -250,10 +250,10 @@ def test_a_wall_gets_its_tokens_in_one_request_each_camera_audited(base, live_ap
     tok = body["tokens"][CAM]["access_token"]
     refused = Session(ws_url(base, CAM, tok)).read(1, timeout=30)
     assert refused.end["reason"] == "not-permitted"  # a manager has no live view here
-    too_many = httpx.post(f"{base}/api/v1/cameras/media-tokens", headers=auth,
+    too_many = httpx.post(f"{base}/api/v1/live/media-tokens", headers=auth,
                           json={"cameras": [CAM] * 37})
     assert too_many.status_code == 422
-    assert httpx.post(f"{base}/api/v1/cameras/media-tokens",
+    assert httpx.post(f"{base}/api/v1/live/media-tokens",
                       json={"cameras": [CAM]}).status_code == 401
 
 

@@ -1,6 +1,6 @@
 """Live view: WebSocket /cameras/{id}/live.ws (fMP4, one fragment per frame, for Media
 Source Extensions), GET /cameras/{id}/live.mp4 (the same as one HTTP stream),
-snapshot.jpg, and POST /cameras/media-tokens (a wall's tokens in one request)."""
+snapshot.jpg, and POST /live/media-tokens (a wall's tokens in one request)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from ..livesocket import serve_live
 from ..params import FOOTAGE_NOW
 
 router = APIRouter(prefix="/cameras", tags=["live"])
+# not under /cameras, where a path of one segment is a camera id
+wall_router = APIRouter(prefix="/live", tags=["live"])
 NO_STORE = {"Cache-Control": "no-store"}
 RECENT_S = 600.0
 ERRORS = (K.INVALID, K.UNAUTHENTICATED, K.FORBIDDEN, K.NOT_FOUND, K.UNAVAILABLE)
@@ -40,7 +42,7 @@ class MediaTokensIn(BaseModel):
     cameras: list[CameraId] = Field(min_length=1, max_length=MAX_TOKENS)
 
 
-@router.post("/media-tokens", responses=doc.responses(K.UNAUTHENTICATED))
+@wall_router.post("/media-tokens", responses=doc.responses(K.UNAUTHENTICATED))
 @authenticated
 def media_tokens(body: MediaTokensIn, request: Request, who: CurrentPrincipal,
                  authz: AuthorizerDep, state: StateDep, session: SessionDep) -> dict:

@@ -34,7 +34,7 @@ async function startAll(tiles) {
   }
   let batch = null;
   try {
-    batch = await getJson('/cameras/media-tokens',
+    batch = await getJson('/live/media-tokens',
       {method: 'POST', json: {cameras: tiles.map((tile) => tile.cam.id)}});
   } catch {
     batch = null; // each tile asks for its own
