@@ -77,6 +77,7 @@ class Channel:
         self._lock = threading.Lock()
         self._viewers: set[Viewer] = set()
         self._idle_since: float | None = None
+        self._reserved_until = 0.0  # kept open for viewers on their way (a wall starting)
         self._thread = threading.Thread(target=self._run, name=f"live-{camera_id}", daemon=True)
 
     # --- viewers ---------------------------------------------------------------------------
@@ -95,6 +96,16 @@ class Channel:
                 viewer.prime(self.init, self.gop)
             self._viewers.add(viewer)
             self._idle_since = None
+        return True
+
+    def reserve(self, seconds: float) -> bool:
+        """Stay open at least this long for viewers announced but not yet attached; False
+        if closing."""
+        with self._lock:
+            if self.closing:
+                return False
+            self._reserved_until = max(self._reserved_until, time.monotonic() + seconds)
+            self._mark_idle()
         return True
 
     def remove(self, viewer: Viewer) -> None:
@@ -192,7 +203,8 @@ class Channel:
         with self._lock:
             if self._viewers or self._idle_since is None:
                 return False
-            if time.monotonic() - self._idle_since < self.options.linger_s:
+            now = time.monotonic()
+            if now - self._idle_since < self.options.linger_s or now < self._reserved_until:
                 return False
             self.closing = True
             return True

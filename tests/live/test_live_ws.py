@@ -257,6 +257,30 @@ def test_a_wall_gets_its_tokens_in_one_request_each_camera_audited(base, live_ap
                       json={"cameras": [CAM]}).status_code == 401
 
 
+def test_a_crisis_managers_wall_tokens_open_the_upstreams_before_the_sockets(
+        sim, base, live_app):
+    hub = live_app[1]
+    wait_until(lambda: rtsp_sessions(sim, SIM) == 0 and CAM not in hub.stats(), 60,
+               "the camera idle")
+    opened = hub.upstreams_opened
+    auth = {"Authorization": f"Bearer {bearer(base, 'kiki-sato')}"}
+    resp = httpx.post(f"{base}/api/v1/live/media-tokens", headers=auth,
+                      json={"cameras": [CAM]})
+    assert resp.status_code == 200, resp.text
+    # no viewer yet: the upstream opens and waits (its reservation outlasts the 1 s linger)
+    wait_until(lambda: hub.stats().get(CAM, {}).get("fragments", 0) >= 12, 60,
+               "the prepared upstream reads the camera")
+    assert hub.stats()[CAM]["viewers"] == 0
+    s = Session(ws_url(base, CAM, resp.json()["tokens"][CAM]["access_token"])).read(1)
+    try:
+        # the tile starts from the waiting GOP: its first frames come at once, a keyframe first
+        assert s.end is None and s.init is not None
+        assert decode_frames(s.init + s.frames[0][1])[0].key_frame
+        assert hub.upstreams_opened == opened + 1 and rtsp_sessions(sim, SIM) == 1
+    finally:
+        s.close()
+
+
 def test_access_changes_are_told_after_the_commit_only(live_app):
     sessions = live_app[0].app.state.camerahub.sessions
     told = []

@@ -45,14 +45,17 @@ class MediaTokensIn(BaseModel):
 @wall_router.post("/media-tokens", responses=doc.responses(K.UNAUTHENTICATED))
 @authenticated
 def media_tokens(body: MediaTokensIn, request: Request, who: CurrentPrincipal,
-                 authz: AuthorizerDep, state: StateDep, session: SessionDep) -> dict:
+                 authz: AuthorizerDep, state: StateDep, session: SessionDep,
+                 hub: HubDep) -> dict:
     """Media tokens for many cameras at once, as POST /cameras/{id}/media-token gives one:
     a live wall asks once instead of once per tile through the browser's six connections.
 
     `tokens` maps each camera the caller may view to {access_token, expires_in};
     `refused` maps the others to not-found (unknown or not visible, as the single route's
     404). Each camera gets the single route's media-token audit entry, all written in one
-    transaction before any token is returned.
+    transaction before any token is returned. The live hub starts opening the cameras the
+    caller may watch live (by policy), so that tiles whose sockets the browser opens one
+    after another find their stream waiting; nothing is sent before a socket is decided.
     """
     drafts: list[tuple[AuditDraft, int]] = []
     tokens: dict[str, dict] = {}
@@ -77,6 +80,9 @@ def media_tokens(body: MediaTokensIn, request: Request, who: CurrentPrincipal,
     with state.sessions.begin() as db:
         for draft, status in drafts:
             audit.append(db, **draft.fields(status))
+    for camera_id in tokens:
+        if decide_camera(authz, session, who, camera_id, "live").allowed:
+            hub.prepare(camera_id)
     return {"tokens": tokens, "refused": refused}
 
 
