@@ -176,14 +176,13 @@ class Tile {
     }
     if (this.stopped) return;
     this.mark('token');
-    // a poster: the hub's recent keyframe (never a camera session of its own), asked for
-    // once the socket is open so that it does not hold up the other tiles' token requests
-    // on the browser's six HTTP connections
+    // a poster at once: the hub's recent keyframe (never a camera session of its own); the
+    // wall's tokens came in one request, so the posters hold up no token request
     const poster = new URL(`/api/v1/cameras/${encodeURIComponent(this.cam.id)}/snapshot.jpg`,
       location.href);
     poster.searchParams.set('recent', 'true');
     poster.searchParams.set('access_token', issued.access_token);
-    this.posterUrl = poster.pathname + poster.search;
+    if (!this.video.poster) this.video.poster = poster.pathname + poster.search;
     this.open(wsUrl(this.cam.id, issued.access_token, this.profile), issued.expires_in);
   }
 
@@ -206,10 +205,7 @@ class Tile {
     const ws = new WebSocket(url);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
-    ws.onopen = () => {
-      this.mark('socket');
-      if (!this.video.poster && !this.marks.picture) this.video.poster = this.posterUrl;
-    };
+    ws.onopen = () => this.mark('socket');
     ws.onmessage = (ev) => this.message(ev.data);
     ws.onclose = () => { if (this.ws === ws) this.closed(); };
     this.refresh = setTimeout(() => this.refreshToken(), Math.max(30, expiresIn / 2) * 1000);
