@@ -16,7 +16,7 @@ from camerahub.config.services import Auth
 from camerahub.db import models as m
 from camerahub.db.types import utcnow
 
-from . import apikeys
+from . import apikeys, changes
 from .errors import NotAuthenticated, UnknownAccount
 from .passwords import Passwords, check_password
 from .tokens import TokenClaims
@@ -187,6 +187,7 @@ def revoke_sessions(session: Session, user_id: str) -> m.User:
     """Invalidate every token issued to user_id so far (bumps token_version)."""
     user = require_user(session, user_id)
     user.token_version += 1
+    changes.on_commit(session, [user_id])
     return user
 
 

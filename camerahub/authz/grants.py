@@ -12,6 +12,7 @@ from camerahub import audit
 from camerahub.db import models as m
 from camerahub.db.types import utcnow
 
+from . import changes
 from .errors import InvalidRequest, UnknownAccount
 from .policy import FOOTAGE_ACTIONS
 
@@ -44,7 +45,8 @@ def create_grant(session: Session, *, user_id: str, camera_ids: Iterable[str],
     """Grant user_id `action` on each camera for [footage_start, footage_end] until expires_at.
 
     Runs in the caller's transaction and appends a `grant.create` audit entry. Nothing has to
-    clean up later: decisions compare expires_at and the footage range at request time.
+    clean up later: decisions compare expires_at and the footage range at request time. Open
+    sessions of the user are told once the transaction commits (authz.changes).
     """
     now, cams = now or utcnow(), list(dict.fromkeys(camera_ids))
     if action not in FOOTAGE_ACTIONS:
@@ -56,6 +58,7 @@ def create_grant(session: Session, *, user_id: str, camera_ids: Iterable[str],
                     expires_at=expires_at, created_by=created_by) for cam in cams]
     session.add_all(rows)
     session.flush()
+    changes.on_commit(session, [user_id])
     audit.append(session, actor=created_by, action="grant.create", decision="info",
                  incident_id=incident_id, footage_start=footage_start, footage_end=footage_end,
                  detail={"user": user_id, "cameras": cams, "grant_action": action,
@@ -64,11 +67,12 @@ def create_grant(session: Session, *, user_id: str, camera_ids: Iterable[str],
 
 
 def revoke_grant(session: Session, grant_id: int, revoked_by: str) -> m.Grant:
-    """End a grant now (audited)."""
+    """End a grant now (audited); the user's open sessions re-decide once it commits."""
     row = session.get(m.Grant, grant_id)
     if row is None:
         raise InvalidRequest(f"no grant {grant_id}")
     row.revoked_at = row.revoked_at or utcnow()
+    changes.on_commit(session, [row.user_id])
     audit.append(session, actor=revoked_by, action="grant.revoke", decision="info",
                  incident_id=row.incident_id, camera_id=row.camera_id,
                  detail={"grant": grant_id, "user": row.user_id})

@@ -13,6 +13,7 @@ from camerahub.config import ConfigError, parse_config
 from camerahub.config.services import Access
 from camerahub.db import models as m
 
+from . import changes
 from .authorizer import Authorizer
 from .policy import AreaRow, Inventory, UserRow
 
@@ -78,10 +79,14 @@ class PolicyStore:
         return self._current
 
     def _refresh(self, now: float) -> None:
+        changed = False
         with self._sessions() as session:
             version = policy_version(session)
             if self._current is None or version != self._current.version:
+                changed = self._current is not None
                 self._current = Authorizer(load_inventory(session, self._access))
                 self.reloads += 1
                 log.info("access policy loaded for deployment %s", version)
         self._checked = now
+        if changed:  # a new policy: every open session is decided again under it
+            changes.notify()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from camerahub import audit
 from camerahub.audit import actors
+from camerahub.authz import changes
 from camerahub.authz.accounts import Principal
 from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.grants import create_grant
@@ -277,9 +278,10 @@ class IncidentService:
             incident.state, incident.outcome = req.state, req.outcome or incident.outcome
             if req.state == "closed":
                 incident.closed_at = self.now()
-                s.execute(update(m.Grant).where(m.Grant.incident_id == incident.id,
-                                                m.Grant.revoked_at.is_(None))
-                          .values(revoked_at=self.now()))
+                ending = (m.Grant.incident_id == incident.id) & m.Grant.revoked_at.is_(None)
+                users = set(s.scalars(select(m.Grant.user_id).where(ending)))
+                s.execute(update(m.Grant).where(ending).values(revoked_at=self.now()))
+                changes.on_commit(s, users)  # their open live sessions re-decide at once
             audit.append(s, actor=actors.user(user_id), action=f"incident.{req.state}",
                          decision="info", incident_id=incident.id, reason=req.outcome)
         return incident

@@ -8,7 +8,7 @@ the init segment and every `moof`+`mdat` pair is one fragment.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 HEADER = struct.Struct(">I4s")
 
@@ -30,13 +30,20 @@ class Fragment:
     tfdt_at: int | None
     keyframe: bool = True
     received: float = 0.0
+    # rebased bytes by origin: the viewers who joined at the same keyframe share one copy
+    _rebased: dict[int, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     def rebased(self, origin: int) -> bytes:
         """The fragment with its tfdt moved back by origin (a viewer's timeline starts at 0)."""
         if self.tfdt_at is None or origin == 0:
             return self.data
-        value = struct.pack(">Q", max(0, self.decode_time - origin))
-        return self.data[:self.tfdt_at] + value + self.data[self.tfdt_at + 8:]
+        out = self._rebased.get(origin)
+        if out is None:
+            value = struct.pack(">Q", max(0, self.decode_time - origin))
+            out = self.data[:self.tfdt_at] + value + self.data[self.tfdt_at + 8:]
+            if len(self._rebased) < 8:
+                self._rebased[origin] = out
+        return out
 
 
 def _boxes(data: bytes, start: int, end: int):

@@ -16,7 +16,7 @@ from .boxes import Fragment
 from .errors import LiveUnavailable
 from .remux import FragmentMuxer
 from .upstream import open_stream, packets, unavailable, video_stream
-from .viewer import Item, Viewer
+from .viewer import Item, Viewer, wake_all
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,17 @@ class Channel:
         self.closing = False
         self.fragments = 0
         self.started = time.monotonic()
+        self.started_wall = time.time()  # to set the timings beside a browser's clock
         self.first_fragment_s: float | None = None
+        # seconds from the channel's start to each start-up step: url (the camera told its
+        # stream URI), open (RTSP DESCRIBE/SETUP/PLAY done), init, keyframe (the first one)
+        self.timings: dict[str, float] = {}
         self.stopped = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._viewers: set[Viewer] = set()
         self._idle_since: float | None = None
+        self._reserved_until = 0.0  # kept open for viewers on their way (a wall starting)
         self._thread = threading.Thread(target=self._run, name=f"live-{camera_id}", daemon=True)
 
     # --- viewers ---------------------------------------------------------------------------
@@ -91,6 +96,16 @@ class Channel:
                 viewer.prime(self.init, self.gop)
             self._viewers.add(viewer)
             self._idle_since = None
+        return True
+
+    def reserve(self, seconds: float) -> bool:
+        """Stay open at least this long for viewers announced but not yet attached; False
+        if closing."""
+        with self._lock:
+            if self.closing:
+                return False
+            self._reserved_until = max(self._reserved_until, time.monotonic() + seconds)
+            self._mark_idle()
         return True
 
     def remove(self, viewer: Viewer) -> None:
@@ -118,7 +133,9 @@ class Channel:
     def _run(self) -> None:
         reason = None
         try:
-            self._stream(self.url_of(self.camera_id))
+            url = self.url_of(self.camera_id)
+            self._step("url")
+            self._stream(url)
         except LiveUnavailable as exc:
             reason = str(exc)
         except VideoError as exc:
@@ -133,6 +150,7 @@ class Channel:
     def _stream(self, url: str) -> None:
         """Read, remux and publish until stopped, idle past the linger time, or failed."""
         with open_stream(url, self.options.input) as container:
+            self._step("open")
             stream = video_stream(container, url)
             muxer = FragmentMuxer(stream)
             self.size = muxer.size
@@ -160,14 +178,21 @@ class Channel:
                 self.fragments += 1
                 if self.first_fragment_s is None:
                     self.first_fragment_s = time.monotonic() - self.started
+                    self._step("keyframe")
             else:
                 self.init = unit
-            dropped = [v for v in self._viewers if not v.offer(unit)]
+                self._step("init")
+            viewers = list(self._viewers)
+            dropped = [v for v in viewers if not v.offer(unit, wake=False)]
             for viewer in dropped:
                 self._viewers.discard(viewer)
                 log.info("live: camera %s: viewer %d dropped (%s)", self.camera_id, viewer.id,
                          viewer.reason)
             self._mark_idle()
+        wake_all(viewers)  # outside the lock: a new viewer need not wait for the hand-over
+
+    def _step(self, name: str) -> None:
+        self.timings.setdefault(name, round(time.monotonic() - self.started, 3))
 
     def _mark_idle(self) -> None:
         if not self._viewers and self._idle_since is None:
@@ -178,7 +203,8 @@ class Channel:
         with self._lock:
             if self._viewers or self._idle_since is None:
                 return False
-            if time.monotonic() - self._idle_since < self.options.linger_s:
+            now = time.monotonic()
+            if now - self._idle_since < self.options.linger_s or now < self._reserved_until:
                 return False
             self.closing = True
             return True

@@ -64,6 +64,23 @@ class LiveHub:
         viewer.channel = channel
         return viewer
 
+    def prepare(self, camera_id: str, seconds: float = 15.0) -> None:
+        """A viewer of the camera's live profile is on its way (a wall's tile got its token):
+        open the upstream now, or keep it open, for at least `seconds`, so that the tile finds
+        the init segment and the latest GOP waiting instead of an RTSP open and a keyframe.
+        Nothing is sent to anyone until a viewer attaches (decided and audited then)."""
+        with self._lock:
+            if self._closed:
+                return
+            channel = self._channels.get(camera_id)
+            if channel is not None and channel.reserve(seconds):
+                return
+            channel = Channel(camera_id, self.url_of, self.options, self._on_closed)
+            channel.reserve(seconds)
+            self._channels[channel.key] = channel
+            self.upstreams_opened += 1
+            channel.start()
+
     def _open(self, camera_id: str, viewer: Viewer, profile: str | None = None) -> Channel:
         """Start a new channel with its first viewer (caller holds the lock).
 
@@ -162,7 +179,8 @@ class LiveHub:
         now = time.monotonic()
         return {c.key: {"viewers": c.viewers, "fragments": c.fragments,
                               "open_s": round(now - c.started, 1),
-                              "first_fragment_s": c.first_fragment_s, "size": c.size}
+                              "first_fragment_s": c.first_fragment_s, "size": c.size,
+                        "timings": dict(c.timings), "started_at": c.started_wall}
                 for c in channels}
 
     def close(self, timeout: float = 15.0) -> None:

@@ -143,13 +143,21 @@ class FragmentMuxer:
     def feed(self, packet: av.Packet) -> list[bytes | Fragment]:
         """One packet in; the init segment (first time) and the packet's fragment out."""
         received = time.time()
-        if packet.dts is None or packet.size == 0:
+        if packet.size == 0:
             return []
+        raw = packet.dts
+        if raw is None:
+            if self.origin is not None or not packet.is_keyframe:
+                return []
+            # FFmpeg's RTP demuxer counts a stream's time from its first packet (0), and
+            # the stream probing in av.open hands that packet back without timestamps:
+            # dropping it would make the first picture wait a whole GOP for the next one.
+            raw = 0
         if self.origin is None:
             if not packet.is_keyframe:
                 return []  # a viewer's stream must open on a keyframe
-            self.origin = packet.dts
-        dts = packet.dts - self.origin
+            self.origin = raw
+        dts = raw - self.origin
         pts = dts if packet.pts is None else packet.pts - self.origin
         if dts < 0:
             return []  # a late packet from before the first keyframe

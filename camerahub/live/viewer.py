@@ -16,6 +16,24 @@ Item = bytes | Fragment
 _ids = itertools.count(1)
 
 
+def _set_all(events: list[asyncio.Event]) -> None:
+    for event in events:
+        event.set()
+
+
+def wake_all(viewers: list[Viewer]) -> None:
+    """Wake the asyncio readers of these viewers with one call per event loop (offer(...,
+    wake=False) queued their items): a frame for 50 viewers is one hand-over to the loop,
+    not 50, each of which would write to the loop's self-pipe."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Event]] = {}
+    for viewer in viewers:
+        if viewer._loop is not None and viewer._event is not None:
+            by_loop.setdefault(viewer._loop, []).append(viewer._event)
+    for loop, events in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop has gone away
+            loop.call_soon_threadsafe(_set_all, events)
+
+
 class Viewer:
     """Bounded per-viewer queue: never waited for. When it holds more than max_lag_s of
     video (or max_queue fragments) its fragments are thrown away and it resumes at the next
@@ -57,8 +75,9 @@ class Viewer:
                 self._cond.notify_all()
         self._wake()
 
-    def offer(self, item: Item) -> bool:
-        """Queue an item; False if the viewer is closed or was just dropped as too slow."""
+    def offer(self, item: Item, wake: bool = True) -> bool:
+        """Queue an item; False if the viewer is closed or was just dropped as too slow.
+        wake=False: the caller wakes the asyncio reader (wake_all, for many viewers at once)."""
         with self._cond:
             if self.closed:
                 return False
@@ -75,7 +94,8 @@ class Viewer:
                         return True
             self._items.append(item)
             self._cond.notify_all()
-        self._wake()
+        if wake:
+            self._wake()
         return True
 
     def _behind(self, item: Fragment) -> bool:

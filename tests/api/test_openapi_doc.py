@@ -18,6 +18,7 @@ EXPECTED = {  # (method, path): statuses the route can return besides 422
     ("get", "/api/v1/cameras"): {"200", "401"},
     ("get", CAMERA): {"200", "401", "404"},
     ("post", f"{CAMERA}/media-token"): {"200", "401", "404"},
+    ("post", "/api/v1/live/media-tokens"): {"200", "401"},
     ("get", f"{CAMERA}/recordings"): {"200"} | FOOTAGE,
     ("get", f"{CAMERA}/clip.mp4"): {"200", "502", "503"} | FOOTAGE,
     ("get", f"{CAMERA}/playback.m3u8"): {"200"} | FOOTAGE,

@@ -1,5 +1,6 @@
 """Live view over a WebSocket: per-frame fMP4, access decided on connect and again while it
-runs (a revoked grant cuts the session within seconds), audited start and end."""
+runs (a grant revoked in this process cuts the session at once, one ended elsewhere at the
+next periodic check), audited start and end."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from camerahub.api import livesocket
+from camerahub.authz import changes
 from camerahub.authz.grants import create_grant, revoke_grant
 from camerahub.db import models as m
 from camerahub.db.types import utcnow
@@ -136,18 +139,30 @@ def test_websocket_refusals_are_told_and_audited(base, live_app, user, camera, r
         assert (entry.actor, entry.decision) == (f"user:{user}", "deny")
 
 
-def test_a_revoked_live_grant_cuts_the_session_within_5_s(base, live_app):
-    sessions = live_app[0].app.state.camerahub.sessions
+def live_grant(sessions, user="tokatsu-koseki"):
     now = utcnow()
     with sessions.begin() as s:
-        grant = create_grant(s, user_id="tokatsu-koseki", camera_ids=[CAM], action="live",
-                             footage_start=now - timedelta(minutes=1),
-                             footage_end=now + timedelta(hours=1),
-                             expires_at=now + timedelta(hours=1), created_by="user:kiki-sato")[0]
-        grant_id = grant.id
+        return create_grant(s, user_id=user, camera_ids=[CAM], action="live",
+                            footage_start=now - timedelta(minutes=1),
+                            footage_end=now + timedelta(hours=1),
+                            expires_at=now + timedelta(hours=1), created_by="user:kiki-sato")[0].id
+
+
+def test_a_revoked_live_grant_cuts_the_session_at_once_not_at_the_next_check(
+        base, live_app, monkeypatch):
+    # No periodic re-check during this test: only the pushed notification can cut it.
+    monkeypatch.setattr(livesocket, "RECHECK_S", 3600.0)
+    sessions = live_app[0].app.state.camerahub.sessions
+    grant_id = live_grant(sessions)
     tok = media_token(base, "tokatsu-koseki", CAM)
     s = Session(ws_url(base, CAM, tok, reason="アラート確認のため")).read(3)
     assert s.end is None and len(s.frames) >= 3
+    assert s.start["recheck_s"] == 3600.0
+    other = live_grant(sessions, "tokatsu-zeimu")  # someone else's grant changes...
+    with sessions.begin() as db:
+        revoke_grant(db, other, "user:kiki-sato")
+    s.read(len(s.frames) + 3)
+    assert s.end is None, "another user's grant does not end this session"
     with sessions.begin() as db:
         revoke_grant(db, grant_id, "user:kiki-sato")
     revoked = utcnow()
@@ -160,6 +175,129 @@ def test_a_revoked_live_grant_cuts_the_session_within_5_s(base, live_app):
     assert (entry.actor, entry.decision, entry.detail["ended"]) == \
         ("user:tokatsu-koseki", "deny", "not-permitted")
     s.close()
+
+
+def test_a_grant_ended_elsewhere_is_cut_by_the_periodic_check_within_5_s(base, live_app):
+    # another process (the CLI, another node) ends the grant: nothing is told to this one
+    sessions = live_app[0].app.state.camerahub.sessions
+    grant_id = live_grant(sessions)
+    tok = media_token(base, "tokatsu-koseki", CAM)
+    s = Session(ws_url(base, CAM, tok, reason="アラート確認のため")).read(3)
+    assert s.end is None and len(s.frames) >= 3
+    with sessions.begin() as db:
+        db.execute(update(m.Grant).where(m.Grant.id == grant_id).values(revoked_at=utcnow()))
+    revoked = utcnow()
+    s.read(10**6, timeout=10)
+    assert s.end is not None and s.end["reason"] == "not-permitted"
+    assert (utcnow() - revoked).total_seconds() < 5
+    s.close()
+
+
+def test_between_changes_a_session_looks_at_one_shared_answer_not_a_full_decision(
+        base, live_app, monkeypatch):
+    monkeypatch.setattr(livesocket, "RECHECK_S", 0.1)
+    decisions = []
+
+    def counted(*args):
+        decisions.append(args[-1].camera_id)
+        return livesocket_recheck(*args)
+    livesocket_recheck = livesocket.recheck_footage
+    monkeypatch.setattr(livesocket, "recheck_footage", counted)
+    watch = live_app[0].app.state.live_access_watch
+    reads = watch.reads
+    s = Session(ws_url(base, CAM, media_token(base, "kiki-sato", CAM))).read(25)
+    assert s.end is None and len(s.frames) >= 25  # 2.5 s of video at least: ticks of 0.1 s
+    s.close()
+    assert watch.reads - reads >= 3, "the fingerprint was looked at"
+    assert len(decisions) <= 2, "the first tick decides in full, then nothing changed"
+
+
+def test_a_users_sessions_revoked_elsewhere_are_cut_by_the_periodic_look_within_5_s(
+        base, live_app):
+    # `camerahub user revoke` in another process: only the shared fingerprint notices it
+    s = Session(ws_url(base, CAM, media_token(base, "kiki-suzuki", CAM))).read(3)
+    assert s.end is None and len(s.frames) >= 3
+    sessions = live_app[0].app.state.camerahub.sessions
+    with sessions.begin() as db:
+        db.execute(update(m.User).where(m.User.id == "kiki-suzuki")
+                   .values(token_version=m.User.token_version + 1))
+    bearer.cache_clear()
+    revoked = utcnow()
+    s.read(10**6, timeout=10)
+    assert s.end is not None and s.end["reason"] == "unauthenticated"
+    assert (utcnow() - revoked).total_seconds() < 5
+    s.close()
+
+
+def test_a_wall_gets_its_tokens_in_one_request_each_camera_audited(base, live_app):
+    auth = {"Authorization": f"Bearer {bearer(base, 'tokatsu-koseki')}"}
+    asked = [CAM, UNSEEN, CAM, "no-such-camera"]
+    resp = httpx.post(f"{base}/api/v1/live/media-tokens", headers=auth,
+                      json={"cameras": asked})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert set(body["tokens"]) == {CAM}  # the manager sees the koseki cameras only
+    assert body["refused"] == {UNSEEN: "not-found", "no-such-camera": "not-found"}
+    sessions = live_app[0].app.state.camerahub.sessions
+    with sessions() as s:
+        entries = list(s.scalars(select(m.AuditEntry)
+                                 .where(m.AuditEntry.action == "media-token")
+                                 .order_by(m.AuditEntry.seq.desc()).limit(3)))[::-1]
+    assert [(e.camera_id, e.decision, e.actor) for e in entries] == [
+        (CAM, "allow", "user:tokatsu-koseki"), (UNSEEN, "deny", "user:tokatsu-koseki"),
+        ("no-such-camera", "deny", "user:tokatsu-koseki")]
+    # the token is the single route's: decided on that camera's live view like any other
+    tok = body["tokens"][CAM]["access_token"]
+    refused = Session(ws_url(base, CAM, tok)).read(1, timeout=30)
+    assert refused.end["reason"] == "not-permitted"  # a manager has no live view here
+    too_many = httpx.post(f"{base}/api/v1/live/media-tokens", headers=auth,
+                          json={"cameras": [CAM] * 37})
+    assert too_many.status_code == 422
+    assert httpx.post(f"{base}/api/v1/live/media-tokens",
+                      json={"cameras": [CAM]}).status_code == 401
+
+
+def test_a_crisis_managers_wall_tokens_open_the_upstreams_before_the_sockets(
+        sim, base, live_app):
+    hub = live_app[1]
+    wait_until(lambda: rtsp_sessions(sim, SIM) == 0 and CAM not in hub.stats(), 60,
+               "the camera idle")
+    opened = hub.upstreams_opened
+    auth = {"Authorization": f"Bearer {bearer(base, 'kiki-sato')}"}
+    resp = httpx.post(f"{base}/api/v1/live/media-tokens", headers=auth,
+                      json={"cameras": [CAM]})
+    assert resp.status_code == 200, resp.text
+    # no viewer yet: the upstream opens and waits (its reservation outlasts the 1 s linger)
+    wait_until(lambda: hub.stats().get(CAM, {}).get("fragments", 0) >= 12, 60,
+               "the prepared upstream reads the camera")
+    assert hub.stats()[CAM]["viewers"] == 0
+    s = Session(ws_url(base, CAM, resp.json()["tokens"][CAM]["access_token"])).read(1)
+    try:
+        # the tile starts from the waiting GOP: its first frames come at once, a keyframe first
+        assert s.end is None and s.init is not None
+        assert decode_frames(s.init + s.frames[0][1])[0].key_frame
+        assert hub.upstreams_opened == opened + 1 and rtsp_sessions(sim, SIM) == 1
+    finally:
+        s.close()
+
+
+def test_access_changes_are_told_after_the_commit_only(live_app):
+    sessions = live_app[0].app.state.camerahub.sessions
+    told = []
+    unsubscribe = changes.subscribe(told.append)
+    try:
+        grant_id = live_grant(sessions)
+        assert told == [frozenset({"tokatsu-koseki"})]
+        with pytest.raises(RuntimeError), sessions.begin() as db:
+            revoke_grant(db, grant_id, "user:kiki-sato")
+            assert len(told) == 1, "not before the commit"
+            raise RuntimeError("rolled back")
+        assert len(told) == 1, "a rolled-back revocation is not news"
+        with sessions.begin() as db:
+            revoke_grant(db, grant_id, "user:kiki-sato")
+        assert told[-1] == frozenset({"tokatsu-koseki"})
+    finally:
+        unsubscribe()
 
 
 def test_a_bad_profile_is_refused_with_a_message(base):

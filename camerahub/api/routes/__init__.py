@@ -3,6 +3,7 @@
 from . import audit, auth, cameras, health, incidents, live, liveviews, ops, recordings, register
 
 ROUTERS = (auth.router, cameras.router, recordings.router, incidents.router, audit.router,
-           audit.csv_router, live.router, liveviews.router, register.router, ops.router)
+           audit.csv_router, live.router, live.wall_router, liveviews.router, register.router,
+           ops.router)
 
 __all__ = ["ROUTERS", "health"]

@@ -1,28 +1,89 @@
 """Live view: WebSocket /cameras/{id}/live.ws (fMP4, one fragment per frame, for Media
-Source Extensions), GET /cameras/{id}/live.mp4 (the same as one HTTP stream) and
-snapshot.jpg."""
+Source Extensions), GET /cameras/{id}/live.mp4 (the same as one HTTP stream),
+snapshot.jpg, and POST /live/media-tokens (a wall's tokens in one request)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query, WebSocket
+from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, Field, StringConstraints
 
+from camerahub import audit
+from camerahub.authz.decision import decide_camera
+from camerahub.authz.policy import VIEW
 from camerahub.errors import ErrorKind as K
+from camerahub.signin import issue_camera_media_token
 
 from .. import openapi as doc
-from ..access import media_url, requires
-from ..deps import FootageAccess
+from ..access import authenticated, media_url, requires
+from ..auditing import AuditDraft
+from ..deps import AuthorizerDep, CurrentPrincipal, FootageAccess, SessionDep, StateDep, client_of
 from ..deps import LiveHubDep as HubDep
+from ..errors import status_of
 from ..livesocket import serve_live
 from ..params import FOOTAGE_NOW
 
 router = APIRouter(prefix="/cameras", tags=["live"])
+# not under /cameras, where a path of one segment is a camera id
+wall_router = APIRouter(prefix="/live", tags=["live"])
 NO_STORE = {"Cache-Control": "no-store"}
 RECENT_S = 600.0
 ERRORS = (K.INVALID, K.UNAUTHENTICATED, K.FORBIDDEN, K.NOT_FOUND, K.UNAVAILABLE)
+MAX_TOKENS = 36  # the largest wall (25) and some room
+CameraId = Annotated[str, StringConstraints(min_length=1, max_length=63)]
+
+
+class MediaTokensIn(BaseModel):
+    """The cameras of a wall's tiles."""
+
+    cameras: list[CameraId] = Field(min_length=1, max_length=MAX_TOKENS)
+
+
+@wall_router.post("/media-tokens", responses=doc.responses(K.UNAUTHENTICATED))
+@authenticated
+def media_tokens(body: MediaTokensIn, request: Request, who: CurrentPrincipal,
+                 authz: AuthorizerDep, state: StateDep, session: SessionDep,
+                 hub: HubDep) -> dict:
+    """Media tokens for many cameras at once, as POST /cameras/{id}/media-token gives one:
+    a live wall asks once instead of once per tile through the browser's six connections.
+
+    `tokens` maps each camera the caller may view to {access_token, expires_in};
+    `refused` maps the others to not-found (unknown or not visible, as the single route's
+    404). Each camera gets the single route's media-token audit entry, all written in one
+    transaction before any token is returned. The live hub starts opening the cameras the
+    caller may watch live (by policy), so that tiles whose sockets the browser opens one
+    after another find their stream waiting; nothing is sent before a socket is decided.
+    """
+    drafts: list[tuple[AuditDraft, int]] = []
+    tokens: dict[str, dict] = {}
+    refused: dict[str, str] = {}
+    for camera_id in dict.fromkeys(body.cameras):
+        draft = AuditDraft(action="media-token", client=client_of(request),
+                           path=request.url.path, method="POST", camera_id=camera_id)
+        draft.identify(who)
+        decision = decide_camera(authz, session, who, camera_id, VIEW)
+        draft.decide(decision.allowed, decision.basis)
+        state.metrics.decision(VIEW, "allow" if decision.allowed else decision.basis)
+        if decision.allowed:
+            issued = issue_camera_media_token(session, state.settings.secret_key, who,
+                                              camera_id)
+            tokens[camera_id] = {"access_token": issued["access_token"],
+                                 "expires_in": issued["expires_in"]}
+            drafts.append((draft, 200))
+        else:
+            draft.error = decision.message
+            refused[camera_id] = "not-found"
+            drafts.append((draft, status_of(decision.kind)))
+    with state.sessions.begin() as db:
+        for draft, status in drafts:
+            audit.append(db, **draft.fields(status))
+    for camera_id in tokens:
+        if decide_camera(authz, session, who, camera_id, "live").allowed:
+            hub.prepare(camera_id)
+    return {"tokens": tokens, "refused": refused}
 
 
 @router.get("/{camera_id}/live.mp4", response_class=Response, dependencies=FOOTAGE_NOW,

@@ -26,6 +26,23 @@ async function mediaToken(cameraId) {
   return getJson(`/cameras/${encodeURIComponent(cameraId)}/media-token`, {method: 'POST'});
 }
 
+/** Every new tile's token in one request (not one per tile through six connections). */
+async function startAll(tiles) {
+  if (tiles.length < 2) {
+    tiles.forEach((tile) => tile.start());
+    return;
+  }
+  let batch = null;
+  try {
+    batch = await getJson('/live/media-tokens',
+      {method: 'POST', json: {cameras: tiles.map((tile) => tile.cam.id)}});
+  } catch {
+    batch = null; // each tile asks for its own
+  }
+  tiles.forEach((tile) => tile.start(batch && batch.tokens[tile.cam.id],
+    batch && batch.refused[tile.cam.id]));
+}
+
 /** The 64-bit tfdt of a per-frame fragment written by the hub (moof > traf > tfdt). */
 function decodeTime(view) {
   return Number(view.getBigUint64(60));
@@ -62,12 +79,14 @@ class Tile {
       h('figcaption', {}, cam.name, ' ', h('small', {}, cam.room_name)));
     this.el.addEventListener('dblclick', () => onEnlarge(this.cam));
     this.latencies = [];
+    // When each start-up step happened (performance.now(), ms since the page opened): where
+    // a tile's first picture spends its time, read by the browser test and the benchmark.
+    this.marks = {};
+    this.video.liveMarks = this.marks;
     this.video.liveShown = []; // [hub receive ms, display ms] of recent frames, for tests
     this.stamps = new Map(); // media time (ms) -> hub receive time (ms since the epoch)
     this.video.addEventListener('playing', () => {
-      if (!this.video.dataset.firstFrameMs) {
-        this.video.dataset.firstFrameMs = String(Math.round(performance.now() - this.began));
-      }
+      this.firstPicture();
       this.setState('playing');
     });
     this.video.addEventListener('error', () => {
@@ -91,6 +110,18 @@ class Tile {
     }
   }
 
+  mark(step) {
+    if (this.marks[step] === undefined) this.marks[step] = Math.round(performance.now());
+  }
+
+  /** The first frame is on screen: from the tile's start, and since the page opened. */
+  firstPicture() {
+    if (this.video.dataset.firstFrameMs) return;
+    this.mark('picture');
+    this.video.dataset.firstFrameMs = String(Math.round(performance.now() - this.began));
+    this.video.dataset.firstPictureAt = String(Math.round(performance.now()));
+  }
+
   setState(state, message) {
     this.state = state;
     this.video.dataset.state = state;
@@ -104,6 +135,7 @@ class Tile {
     if (!this.video.requestVideoFrameCallback) return;
     const onFrame = (now, meta) => {
       if (this.stopped) return;
+      this.firstPicture();
       const stamp = this.stamps.get(Math.round(meta.mediaTime * 1000));
       if (stamp) {
         const shown = performance.timeOrigin + meta.expectedDisplayTime;
@@ -120,19 +152,32 @@ class Tile {
     this.video.requestVideoFrameCallback(onFrame);
   }
 
-  async start() {
-    if (this.stopped) return;
+  /** Show the tile connecting (its token is being asked for). */
+  starting() {
     this.began = this.began || performance.now();
+    this.mark('start');
     this.setState('connecting');
-    let issued;
+  }
+
+  /** Connect with a token already issued (startAll), or ask for one. */
+  async start(given = null, refused = null) {
+    if (this.stopped) return;
+    this.starting();
+    if (refused) {
+      this.fail('denied', true);
+      return;
+    }
+    let issued = given;
     try {
-      issued = await mediaToken(this.cam.id);
+      issued = issued || await mediaToken(this.cam.id);
     } catch (err) {
       this.fail(err.status === 404 || err.status === 403 ? 'denied' : 'offline', true);
       return;
     }
     if (this.stopped) return;
-    // a poster at once: the hub's recent keyframe (never a camera session of its own)
+    this.mark('token');
+    // a poster at once: the hub's recent keyframe (never a camera session of its own); the
+    // wall's tokens came in one request, so the posters hold up no token request
     const poster = new URL(`/api/v1/cameras/${encodeURIComponent(this.cam.id)}/snapshot.jpg`,
       location.href);
     poster.searchParams.set('recent', 'true');
@@ -147,17 +192,35 @@ class Tile {
     this.media = media;
     this.queue = [];
     this.buffer = null;
+    this.codec = null;
     this.video.src = URL.createObjectURL(media);
     media.addEventListener('sourceopen', () => {
       URL.revokeObjectURL(this.video.src);
-      if (this.stopped) return;
-      const ws = new WebSocket(url);
-      ws.binaryType = 'arraybuffer';
-      this.ws = ws;
-      ws.onmessage = (ev) => this.message(ev.data);
-      ws.onclose = () => { if (this.ws === ws) this.closed(); };
-      this.refresh = setTimeout(() => this.refreshToken(), Math.max(30, expiresIn / 2) * 1000);
+      if (this.media !== media || this.stopped) return;
+      this.mark('source');
+      this.attach();
     }, {once: true});
+    // The socket opens at once, beside the MediaSource (not after it): what arrives before
+    // the source is open waits in the queue.
+    const ws = new WebSocket(url);
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    ws.onopen = () => this.mark('socket');
+    ws.onmessage = (ev) => this.message(ev.data);
+    ws.onclose = () => { if (this.ws === ws) this.closed(); };
+    this.refresh = setTimeout(() => this.refreshToken(), Math.max(30, expiresIn / 2) * 1000);
+  }
+
+  /** The SourceBuffer, once the MediaSource is open and the server named the codec. */
+  attach() {
+    const media = this.media;
+    if (this.buffer || !this.codec || !media || media.readyState !== 'open' || this.stopped) {
+      return;
+    }
+    this.buffer = media.addSourceBuffer(`video/mp4; codecs="${this.codec}"`);
+    this.buffer.mode = 'segments';
+    this.buffer.addEventListener('updateend', () => this.pump());
+    this.pump();
   }
 
   /** Send a fresh media token before the current one expires (the server re-checks it). */
@@ -179,9 +242,9 @@ class Tile {
     if (typeof data === 'string') {
       const msg = JSON.parse(data);
       if (msg.type === 'start') {
-        this.buffer = this.media.addSourceBuffer(`video/mp4; codecs="${msg.codec}"`);
-        this.buffer.mode = 'segments';
-        this.buffer.addEventListener('updateend', () => this.pump());
+        this.mark('started');
+        this.codec = msg.codec;
+        this.attach();
       } else if (msg.type === 'end') {
         this.ended = msg;
       }
@@ -191,8 +254,10 @@ class Tile {
     const stamp = view.getFloat64(0);
     const body = new Uint8Array(data, STAMP_BYTES);
     if (stamp === 0) {
+      this.mark('init');
       this.timescale = timescaleOf(body);
     } else if (this.timescale) {
+      this.mark('frame');
       const at = decodeTime(new DataView(data, STAMP_BYTES));
       this.stamps.set(Math.round((at / this.timescale) * 1000), stamp);
       if (this.stamps.size > 600) this.stamps.delete(this.stamps.keys().next().value);
@@ -271,6 +336,8 @@ class Tile {
       ws.close();
     }
     this.buffer = null;
+    this.media = null;
+    this.codec = null;
     this.queue = [];
     if (this.video.getAttribute('src')) {
       this.video.removeAttribute('src');
@@ -293,7 +360,9 @@ function floorName(floor) {
 export function render(view, {params, session, notify}) {
   const cams = session.cameras.filter((c) => c.actions.includes('live'));
   const wanted = params.get('camera');
-  const state = {site: '', floor: '', room: '', size: wanted ? 1 : 16, page: 0,
+  const layout = Number(params.get('layout')); // #/live?layout=25 opens that grid at once
+  const state = {site: '', floor: '', room: '',
+    size: wanted ? 1 : (LAYOUTS.includes(layout) ? layout : 16), page: 0,
     enlarged: wanted ? cams.find((c) => c.id === wanted) || null : null, cycle: 0};
   let tiles = new Map(); // camera id (+ profile) -> Tile, reused across pages and layouts
   let cycleTimer = null;
@@ -361,7 +430,8 @@ export function render(view, {params, session, notify}) {
     tiles = keep;
     grid.className = `grid size-${state.enlarged ? 1 : state.size}`;
     replace(grid, ...[...tiles.values()].map((tile) => tile.el));
-    fresh.forEach((tile) => tile.start()); // every tile at once
+    fresh.forEach((tile) => tile.starting());
+    startAll(fresh); // every tile at once, their tokens in one request
     pageInfo.textContent = `${t('page')} ${state.page + 1} / ${pages}`;
     prev.disabled = next.disabled = pages <= 1 || Boolean(state.enlarged);
     back.hidden = !state.enlarged || Boolean(wanted && cams.length === 1);
