@@ -107,10 +107,10 @@ class RtspClient:
             if status == 401 and self.digest is None:
                 challenge = headers.get("www-authenticate", "")
                 if challenge.lower().startswith("digest"):
-                    self.digest = {m.group(1).lower(): m.group(2) or m.group(3) for m in
-                                   re.finditer(r'(\w+)="([^"]*)"|(\w+)=([^\s,]+)',
-                                               challenge)}
-                    self.digest = {k: v for k, v in self.digest.items() if k}
+                    self.digest = {
+                        (m.group(1) or m.group(3)).lower():
+                            m.group(2) if m.group(1) else m.group(4)
+                        for m in re.finditer(r'(\w+)="([^"]*)"|(\w+)=([^\s,]+)', challenge)}
                     continue
             if status != 200:
                 raise ConnectionError(f"{method}: RTSP status {status}")
