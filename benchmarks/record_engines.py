@@ -17,6 +17,11 @@ segment, spool, key and index contracts with the FileStore:
 - ffmpeg_engine: what else could record for the product: one ffmpeg per camera (the
   reference's command, plus its segment list on a pipe) supervised by the same ingest as
   GStreamer's, which hashes, commits, stores and indexes each closed segment;
+- rtp_py: a prototype of a cheaper reading path (benchmarks/rtp_reader.py): the interleaved
+  RTSP/TCP bytes read with large reads, RTP and H.264 depacketized in Python, the access
+  units muxed by PyAV into MPEG-TS segments cut on IDRs, SHA-256 per segment, local files
+  only like the ffmpeg reference (so compared with it, not with the whole job); one selector
+  thread for every camera (`rtp_py_threads`, not run unless asked: one thread per camera);
 - references: one `ffmpeg -rtsp_transport tcp -i URI -c copy -f segment -segment_time 10` per
   camera (local files only), and the floor (benchmarks/rtsp_floor.py: the sessions' bytes read
   to nowhere).
@@ -40,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -62,9 +68,10 @@ from simulator.launcher import SimulatorProcess  # noqa: E402
 from simulator.testing import isolated_args  # noqa: E402
 
 SUBNET = 77  # 127.0.77.x / 127.0.78.x: this benchmark's own ranges
-ENGINES = ("pyav", "pyav_mp", "gstreamer", "ffmpeg_engine", "ffmpeg", "floor")
+ENGINES = ("pyav", "pyav_mp", "gstreamer", "ffmpeg_engine", "rtp_py", "ffmpeg", "floor")
 CANDIDATES = ("pyav", "pyav_mp", "gstreamer", "gstreamer_default", "ffmpeg_engine")
-KNOWN = (*ENGINES, "gstreamer_default")
+LOCAL = ("rtp_py", "rtp_py_threads")  # record side only: local files, like the reference
+KNOWN = (*ENGINES, "gstreamer_default", "rtp_py_threads")
 log = rb.log
 
 
@@ -226,6 +233,19 @@ def run_ffmpeg(ffmpeg: str, folder: Path, urls: list[str], warmup: float,
     return {**figures, "files": folder}
 
 
+def run_rtp_py(folder: Path, urls: list[str], warmup: float, seconds: float,
+               mode: str) -> dict:
+    """The prototype reader (benchmarks/rtp_reader.py) segmenting into local files."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "rtp_reader.py"),
+                             "--out", str(folder), "--mode", mode, *urls],
+                            stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()  # "reading N sessions"
+    figures = measure_trees([proc.pid], warmup, seconds)
+    tail = stop(proc).strip().splitlines()
+    figures["counts"] = json.loads(tail[-1]) if tail else None
+    return {**figures, "files": folder}
+
+
 # --- checks ---------------------------------------------------------------------------------
 
 def ffmpeg_segments(folder: Path, cameras: int, total_s: float) -> dict:
@@ -239,6 +259,22 @@ def ffmpeg_segments(folder: Path, cameras: int, total_s: float) -> dict:
     full = sum(max(n - 1, 0) for n in per_cam.values())
     return {"segments_expected": expected, "segments_stored": full,
             "missing_segments": max(expected - full, 0), "discontinuities": None}
+
+
+def listed_segments(folder: Path) -> dict:
+    """rtp_py's own lists: every listed SHA-256 checked against its file, and consecutive
+    segments of a camera that do not abut in stream time counted."""
+    checked = bad = holes = 0
+    for listing in sorted(folder.rglob("segments.csv")):
+        previous_end = None
+        for line in listing.read_text(encoding="utf-8").splitlines():
+            name, sha, start, duration, _frames = line.split(",")
+            checked += 1
+            bad += hashlib.sha256((listing.parent / name).read_bytes()).hexdigest() != sha
+            if previous_end is not None and abs(int(start) - previous_end) > 1:
+                holes += 1
+            previous_end = int(start) + round(float(duration) * 90_000)
+    return {"sha256_checked": checked, "sha256_mismatch": bad, "discontinuities": holes}
 
 
 def sample_check(files: list[Path], ffprobe: str, ffmpeg: str, n: int) -> dict:
@@ -325,6 +361,9 @@ def main() -> None:
                                        seconds)
                 elif engine == "ffmpeg" and ffmpeg:
                     run = run_ffmpeg(ffmpeg, folder, urls, warmup, seconds)
+                elif engine in LOCAL:
+                    run = run_rtp_py(folder, urls, warmup, seconds,
+                                     "threads" if engine == "rtp_py_threads" else "selector")
                 elif engine == "floor":
                     run = rb.run_floor(urls, warmup, seconds)
                 else:
@@ -354,13 +393,13 @@ def summarize(runs: dict[str, list[dict]], cameras: int, warmup: float, seconds:
     ran = [e for e in KNOWN if runs[e]]
     for e in ran:
         result[f"{e}_cpu_s_per_camera_minute"] = rounded(cpu[e])
-    for e in CANDIDATES:
+    for e in (*CANDIDATES, *LOCAL):
         if not runs[e]:
             continue
         result[f"{e}_cpu_ratio_vs_ffmpeg"] = rb.ratio(cpu[e], cpu["ffmpeg"])
         result[f"{e}_cpu_ratio_vs_floor"] = rb.ratio(cpu[e], cpu["floor"])
     result["ffmpeg_cpu_ratio_vs_floor"] = rb.ratio(cpu["ffmpeg"], cpu["floor"])
-    for e in (*CANDIDATES, "ffmpeg"):
+    for e in (*CANDIDATES, *LOCAL, "ffmpeg"):
         if runs[e]:
             result[f"{e}_rss_mb"] = round(max(r["rss_mb"] for r in runs[e]), 1)
             result[f"{e}_pss_mb"] = round(max(r.get("pss_mb", 0.0) for r in runs[e]), 1)
@@ -377,6 +416,9 @@ def summarize(runs: dict[str, list[dict]], cameras: int, warmup: float, seconds:
             result[f"{e}_python_ingest_cpu_s_per_camera_minute"] = round(
                 sum(r["ingest_cpu_s"] for r in runs[e]) / minutes(e), 3)
             result[f"{e}_counts"] = runs[e][0]["counts"]
+    for e in LOCAL:
+        if runs[e]:
+            result[f"{e}_counts"] = runs[e][0]["counts"]
     if runs["pyav_mp"]:
         result["pyav_mp_pool"] = runs["pyav_mp"][0]["pool"]
     total = warmup + seconds
@@ -387,12 +429,18 @@ def summarize(runs: dict[str, list[dict]], cameras: int, warmup: float, seconds:
                         "discontinuities"):
                 result[f"{e}_{key}"] = figs[key]
             result[f"{e}_upload_lag_p99_s"] = figs["upload_lag_p99_s"]
-    if runs["ffmpeg"]:
-        figs = ffmpeg_segments(runs["ffmpeg"][0]["files"], cameras, total)
-        for key in ("segments_expected", "segments_stored", "missing_segments"):
-            result[f"ffmpeg_{key}"] = figs[key]
+    for e in ("ffmpeg", *LOCAL):
+        if runs[e]:
+            figs = ffmpeg_segments(runs[e][0]["files"], cameras, total)
+            for key in ("segments_expected", "segments_stored", "missing_segments"):
+                result[f"{e}_{key}"] = figs[key]
+    for e in LOCAL:
+        if runs[e]:
+            figs = listed_segments(runs[e][0]["files"])
+            for key, value in figs.items():
+                result[f"{e}_{key}"] = value
     if ffprobe and ffmpeg:
-        for e in (*CANDIDATES, "ffmpeg"):
+        for e in (*CANDIDATES, *LOCAL, "ffmpeg"):
             if runs[e]:
                 where = runs[e][0].get("store")
                 where = where / "data" if where else runs[e][0]["files"]
