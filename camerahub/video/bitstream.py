@@ -123,3 +123,202 @@ def _judge_hevc(headers: list[bytes]) -> str | None:
             return f"reserved NAL unit type {kind}"
         slices = slices or kind in _HEVC_SLICES
     return None if slices else "no slice"
+
+
+# --- missing reference frames (H.264 frame_num) ---------------------------------------------
+#
+# A camera's stream that loses frames for less than the segmenter's frame-gap limit (a short
+# stall, a lost burst) leaves no trace in the timestamps a demuxer reports worth acting on,
+# but every frame after a lost reference frame, up to the next IDR, cannot decode. H.264
+# numbers reference frames: each picture's frame_num is the previous reference picture's
+# (PrevRefFrameNum) or one more, modulo MaxFrameNum, unless the SPS allows gaps (Rec. ITU-T
+# H.264 7.4.3). Reading frame_num takes the SPS (log2_max_frame_num, separate colour planes,
+# the gaps flag) and the first bytes of each slice header; nothing is decoded.
+
+
+class _Bits:
+    """Exp-Golomb bit reader over RBSP bytes (emulation prevention already removed)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.value, self.left = int.from_bytes(data, "big"), len(data) * 8
+
+    def u(self, n: int) -> int:
+        if n > self.left:
+            raise ValueError("read past the end")
+        self.left -= n
+        return (self.value >> self.left) & ((1 << n) - 1)
+
+    def ue(self) -> int:
+        zeros = 0
+        while not self.u(1):
+            zeros += 1
+            if zeros > 31:
+                raise ValueError("exp-Golomb code too long")
+        return (1 << zeros) - 1 + self.u(zeros)
+
+    def se(self) -> int:
+        k = self.ue()
+        return (k + 1) // 2 if k % 2 else -(k // 2)
+
+
+def _rbsp(nal: bytes, limit: int) -> bytes:
+    """The first bytes of a NAL unit's payload with emulation prevention bytes removed."""
+    return nal[1:limit].replace(b"\x00\x00\x03", b"\x00\x00")
+
+
+def _skip_scaling_list(bits: _Bits, size: int) -> None:
+    last = following = 8
+    for _ in range(size):
+        if following:
+            following = (last + bits.se() + 256) % 256
+        last = following or last
+
+
+def _parse_sps(nal: bytes) -> tuple[int, int, bool, bool]:
+    """(sps id, log2 MaxFrameNum, separate colour planes, frame_num gaps allowed)."""
+    bits = _Bits(_rbsp(nal, 256))
+    profile = bits.u(8)
+    bits.u(16)  # constraint flags, level
+    sps_id = bits.ue()
+    separate = False
+    if profile in (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135):
+        chroma = bits.ue()
+        if chroma == 3:
+            separate = bool(bits.u(1))
+        bits.ue()  # bit depth luma
+        bits.ue()  # bit depth chroma
+        bits.u(1)  # qpprime_y_zero_transform_bypass
+        if bits.u(1):  # seq_scaling_matrix_present
+            for i in range(8 if chroma != 3 else 12):
+                if bits.u(1):
+                    _skip_scaling_list(bits, 16 if i < 6 else 64)
+    log2_max_frame_num = bits.ue() + 4
+    if sps_id > 31 or log2_max_frame_num > 16:
+        raise ValueError("SPS out of range")
+    poc_type = bits.ue()
+    if poc_type == 0:
+        bits.ue()
+    elif poc_type == 1:
+        bits.u(1)
+        bits.se()
+        bits.se()
+        for _ in range(bits.ue()):
+            bits.se()
+    bits.ue()  # max_num_ref_frames
+    gaps_allowed = bool(bits.u(1))
+    return sps_id, log2_max_frame_num, separate, gaps_allowed
+
+
+def _nal_units(data: bytes, length_size: int, keep: int = 1 << 30) -> list[bytes]:
+    """A packet's NAL units (Annex B or length-prefixed), without start codes or lengths,
+    each cut to its first KEEP bytes (the headers are all that is read)."""
+    units: list[bytes] = []
+    if length_size:
+        pos = 0
+        while pos + length_size <= len(data):
+            length = int.from_bytes(data[pos:pos + length_size], "big")
+            pos += length_size
+            units.append(data[pos:pos + min(length, keep)])
+            pos += length
+        return units
+    pos = data.find(_START)
+    while pos >= 0:
+        nxt = data.find(_START, pos + 3)
+        end = nxt if nxt >= 0 else len(data)
+        units.append(data[pos + 3:min(end, pos + 3 + keep)])
+        pos = nxt
+    return units
+
+
+def _avcc_units(extradata: bytes) -> list[bytes]:
+    """The SPS and PPS NAL units of avcC extradata (ISO/IEC 14496-15 5.3.3.1: the count of
+    SPS is the low 5 bits of byte 5, each unit follows its 2-byte length, then the PPS)."""
+    units, pos = [], 5
+    for count_mask in (0x1F, 0xFF):
+        if pos >= len(extradata):
+            break
+        count, pos = extradata[pos] & count_mask, pos + 1
+        for _ in range(count):
+            length = int.from_bytes(extradata[pos:pos + 2], "big")
+            units.append(extradata[pos + 2:pos + 2 + length])
+            pos += 2 + length
+    return units
+
+
+_HEADER_BYTES = 256  # of a NAL unit: enough for an SPS up to its frame_num fields
+
+
+class FrameNumCheck:
+    """Tells when reference frames went missing in an H.264 stream; call it with each
+    packet's bytes in decode order: None, or what is missing. Other codecs: always None.
+
+    After a report it follows the stream again from the packet reported, so one loss is
+    reported once; an IDR starts afresh. Parameter sets it cannot read switch it off for
+    their stream (nothing is reported rather than something wrong)."""
+
+    def __init__(self, codec: str, extradata: bytes | None) -> None:
+        self.enabled = codec == "h264"
+        self.length_size = _length_size(codec, extradata)
+        self.sps: dict[int, tuple[int, int, bool, bool]] = {}
+        self.pps: dict[int, int] = {}  # pps id -> sps id
+        self.prev: int | None = None  # PrevRefFrameNum; None until an IDR
+        if self.enabled and extradata:
+            units = _avcc_units(extradata) if self.length_size else \
+                _nal_units(extradata, 0)
+            for nal in units:
+                self._parameter_set(nal)
+
+    def _parameter_set(self, nal: bytes) -> None:
+        kind = nal[0] & 0x1F if nal else 0
+        try:
+            if kind == 7:
+                parsed = _parse_sps(nal)
+                self.sps[parsed[0]] = parsed
+            elif kind == 8:
+                bits = _Bits(_rbsp(nal, 16))
+                pps_id, sps_id = bits.ue(), bits.ue()
+                if pps_id > 255 or sps_id > 31:
+                    raise ValueError("PPS out of range")
+                self.pps[pps_id] = sps_id
+        except ValueError:
+            self.enabled = False  # parameter sets we cannot read: judge nothing
+
+    def __call__(self, data: bytes) -> str | None:
+        if not self.enabled:
+            return None
+        for nal in _nal_units(data, self.length_size, _HEADER_BYTES):
+            if not nal:
+                continue
+            kind = nal[0] & 0x1F
+            if kind in (7, 8):
+                self._parameter_set(nal)
+            elif kind in (1, 5):
+                return self._slice(nal, kind == 5, bool(nal[0] & 0x60))
+        return None
+
+    def _slice(self, nal: bytes, idr: bool, reference: bool) -> str | None:
+        try:
+            bits = _Bits(_rbsp(nal, 24))
+            bits.ue()  # first_mb_in_slice
+            bits.ue()  # slice_type
+            sps = self.sps.get(self.pps.get(bits.ue(), -1))
+            if sps is None:
+                return None  # a slice before its parameter sets: nothing to compare with
+            _, log2_max, separate, gaps_allowed = sps
+            if separate:
+                bits.u(2)
+            frame_num = bits.u(log2_max)
+        except ValueError:
+            return None  # a header the NAL check passed but too short to read: not ours
+        if idr:
+            self.prev = frame_num
+            return None
+        prev, modulus = self.prev, 1 << log2_max
+        if reference:
+            self.prev = frame_num
+        if prev is None or gaps_allowed or frame_num in (prev, (prev + 1) % modulus):
+            return None
+        if not reference:
+            self.prev = (frame_num - 1) % modulus  # follow the stream from here on
+        missing = (frame_num - prev - 1) % modulus
+        return f"{missing} reference frame(s) missing (frame_num {prev} -> {frame_num})"

@@ -54,7 +54,7 @@ from typing import Generic, TypeVar
 import av
 
 from camerahub import retry
-from camerahub.video.bitstream import NalCheck, keyframe_decodes
+from camerahub.video.bitstream import FrameNumCheck, NalCheck, keyframe_decodes
 from camerahub.video.errors import (
     ImplausibleTiming,
     SinkFailed,
@@ -272,6 +272,8 @@ class _Session:
         self.timeline.begin(opened_at, owner.last_end_utc)
         self.nal_check = NalCheck(self.stream.codec_context.name,
                                   self.stream.codec_context.extradata)
+        self.frame_nums = FrameNumCheck(self.stream.codec_context.name,
+                                        self.stream.codec_context.extradata)
         self.segment: _SegmentMuxer | None = None
         self.origin, self.rebase = 0, True  # output timestamps restart at 0 per anchor
         self.last_dts: int | None = None
@@ -300,10 +302,19 @@ class _Session:
         """Route one packet: refuse, skip, cut a new segment, or append."""
         if packet.dts is None or packet.size == 0:
             return  # demuxer flush packets and packets FFmpeg could not time
-        fault = self.nal_check(bytes(packet))
+        data = bytes(packet)
+        fault = self.nal_check(data)
         if fault is not None:
             self.refuse(f"invalid packet: {fault}")
             return
+        missing = self.frame_nums(data)
+        if missing is not None and self.segment is not None:
+            # Frames were lost for less than the frame-gap limit (a short stall, a lost
+            # burst): what follows until a keyframe cannot decode. As for a longer gap, the
+            # segment ends at its last whole frame and recording resumes at a keyframe.
+            log.warning("camera %s: %s; resuming at a keyframe", self.owner.camera_id,
+                        missing)
+            self.close_segment()
         self.check_continuity(packet.dts)
         pts = packet.pts if packet.pts is not None else packet.dts
         held = self.held_ms(packet)

@@ -7,7 +7,7 @@ import random
 import av
 import pytest
 
-from camerahub.video.bitstream import NalCheck, keyframe_decodes
+from camerahub.video.bitstream import FrameNumCheck, NalCheck, keyframe_decodes
 
 
 def packets_of(path, count=60):
@@ -78,3 +78,64 @@ def test_a_keyframe_of_noise_does_not_decode(h264_ts):
             data[i] = rng.randrange(256)
         noisy = av.Packet(bytes(data))
         assert not keyframe_decodes(stream, noisy)
+
+
+def _all_packets(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        codec = (stream.codec_context.name, stream.codec_context.extradata)
+        return codec, [p for p in container.demux(stream) if p.size]
+
+
+@pytest.mark.parametrize("options", [
+    {"bframes": 0}, {"bframes": 2}, {"bframes": 2, "container": "mp4"},
+    {"bframes": 0, "profile": "high"}])
+def test_frame_numbers_of_a_whole_stream_report_nothing(h264, options):
+    (name, extradata), packets = _all_packets(h264(4, **options))
+    check = FrameNumCheck(name, extradata)
+    assert [check(bytes(p)) for p in packets] == [None] * len(packets)
+
+
+@pytest.mark.parametrize("options", [
+    {"bframes": 0}, {"bframes": 2}, {"bframes": 2, "container": "mp4"},
+    {"bframes": 0, "profile": "high"}])
+def test_a_lost_reference_frame_is_reported_once_and_an_idr_starts_afresh(h264, options):
+    (name, extradata), packets = _all_packets(h264(4, **options))
+    check = FrameNumCheck(name, extradata)
+    # lose the first reference P-frame after the second keyframe (its NAL ref idc is set)
+    second = [i for i, p in enumerate(packets) if p.is_keyframe][1]
+    lost = next(i for i in range(second + 1, len(packets))
+                if _is_reference(bytes(packets[i])))
+    reports = [(i, check(bytes(p))) for i, p in enumerate(packets) if i != lost]
+    found = [(i, why) for i, why in reports if why]
+    assert len(found) == 1 and "missing" in found[0][1], found
+    assert lost < found[0][0] < next(i for i, p in enumerate(packets)
+                                     if p.is_keyframe and i > second)
+
+
+def _is_reference(data: bytes) -> bool:
+    """Whether a packet's first slice is a non-IDR reference picture."""
+    pos = data.find(b"\x00\x00\x01")
+    while pos >= 0:
+        header = data[pos + 3] if pos + 3 < len(data) else 0
+        if header & 0x1F == 1:
+            return bool(header & 0x60)
+        if header & 0x1F == 5:
+            return False
+        pos = data.find(b"\x00\x00\x01", pos + 3)
+    # length-prefixed (MP4): four-byte lengths
+    pos = 0
+    while pos + 4 < len(data):
+        length, header = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4]
+        if header & 0x1F == 1:
+            return bool(header & 0x60)
+        if header & 0x1F == 5:
+            return False
+        pos += 4 + length
+    return False
+
+
+def test_other_codecs_and_unreadable_parameter_sets_report_nothing():
+    assert FrameNumCheck("hevc", None)(b"\x00\x00\x01\x26\x01\xaf") is None
+    check = FrameNumCheck("h264", b"\x00\x00\x00\x01\x67\x64")  # an SPS cut short
+    assert check(b"\x00\x00\x00\x01\x41\x9a\x00") is None

@@ -19,6 +19,7 @@ from camerahub.video import (
     VideoError,
     probe_segment,
 )
+from tests.support.integrity import decode_problem
 from tests.support.media import FPS, GOP, SECONDS, SIZE
 
 GOP_MS = GOP * 1000 // FPS
@@ -259,3 +260,28 @@ def test_segmenter_writes_through_any_segment_sink(h264_ts):
         assert data[:1] == b"G" and len(data) % 188 == 0  # whole TS packets
         assert (facts["codec"], facts["width"], facts["height"]) == ("h264", *SIZE)
         assert facts["keyframes"] == facts["frames"] // GOP
+
+
+@pytest.mark.parametrize("bframes", [0, 2])
+def test_frames_lost_inside_a_segment_end_it_at_its_last_whole_frame(h264, tmp_path, bframes):
+    """Two frames lost in mid-GOP (far less than the frame-gap limit, as in a short stall):
+    every stored segment still decodes to its last frame, and the lost GOP's rest is a
+    hole between two segments rather than undecodable footage inside one."""
+    source = h264(12, bframes=bframes)
+    lossy = tmp_path / "lossy.ts"
+    with av.open(str(source)) as src, av.open(str(lossy), "w", format="mpegts") as dst:
+        stream = src.streams.video[0]
+        out = dst.add_stream_from_template(stream)
+        index = 0
+        for packet in src.demux(stream):
+            if packet.dts is None:
+                continue
+            if index not in (5 * GOP + 7, 5 * GOP + 8):  # mid 6th GOP: inside segment 2
+                packet.stream = out
+                dst.mux(packet)
+            index += 1
+    infos = record_file(lossy, tmp_path / "spool", seconds=4.0)
+    assert [decode_problem(info.path.read_bytes()) for info in infos] == [None] * len(infos)
+    holes = [b.start_utc - a.end_utc for a, b in zip(infos, infos[1:], strict=False)
+             if b.start_utc > a.end_utc]
+    assert len(holes) == 1 and holes[0] <= timedelta(milliseconds=GOP_MS)
