@@ -1,4 +1,4 @@
-"""How the suite is spread over pytest-xdist workers (`-n 5` in pyproject.toml).
+"""How the suite is spread over pytest-xdist workers (`-n 7` in pyproject.toml).
 
 Work is handed out in units that run whole on one worker, as with `--dist loadscope`, so
 module-scoped fixtures (a started simulator, a deployed app, a browser's server) are built
