@@ -80,6 +80,11 @@ def test_a_keyframe_of_noise_does_not_decode(h264_ts):
         assert not keyframe_decodes(stream, noisy)
 
 
+# baseline, B-frames (reference B-pictures too), MP4 with avcC, high profile
+STREAMS = [{"bframes": 0}, {"bframes": 2}, {"bframes": 2, "container": "mp4"},
+           {"bframes": 0, "profile": "high"}]
+
+
 def _all_packets(path):
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -87,18 +92,14 @@ def _all_packets(path):
         return codec, [p for p in container.demux(stream) if p.size]
 
 
-@pytest.mark.parametrize("options", [
-    {"bframes": 0}, {"bframes": 2}, {"bframes": 2, "container": "mp4"},
-    {"bframes": 0, "profile": "high"}])
+@pytest.mark.parametrize("options", STREAMS)
 def test_frame_numbers_of_a_whole_stream_report_nothing(h264, options):
     (name, extradata), packets = _all_packets(h264(4, **options))
     check = FrameNumCheck(name, extradata)
     assert [check(bytes(p)) for p in packets] == [None] * len(packets)
 
 
-@pytest.mark.parametrize("options", [
-    {"bframes": 0}, {"bframes": 2}, {"bframes": 2, "container": "mp4"},
-    {"bframes": 0, "profile": "high"}])
+@pytest.mark.parametrize("options", STREAMS)
 def test_a_lost_reference_frame_is_reported_once_and_an_idr_starts_afresh(h264, options):
     (name, extradata), packets = _all_packets(h264(4, **options))
     check = FrameNumCheck(name, extradata)
