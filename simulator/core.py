@@ -299,7 +299,8 @@ class SimulatorCore:
         return await self.set_faults(target, {"offline": False, "drop_after": None,
                                               "reject_auth": False, "skew": 0, "stall": False,
                                               "stream_uri": None, "snapshot_uri": None,
-                                              "garbage_rtp": None, "random_bytes": False})
+                                              "garbage_rtp": None, "random_bytes": False,
+                                              "lose_packets": 0, "session_timeout": None})
 
     def sent_log(self, target: str) -> dict:
         """Per profile: when each keyframe and each session's first packet were sent."""

@@ -88,6 +88,7 @@ class StreamSource:
         self.keyframes_sent: deque[dict] = deque(maxlen=SENT_LOG)
         self.sessions_started: deque[dict] = deque(maxlen=SENT_LOG)
         self._garbage_ts = self.ts_base
+        self._lose_count = 0  # RTP packets counted by the lose_packets fault
 
     def frame_now(self) -> int:
         """The frame number due at this instant."""
@@ -154,12 +155,23 @@ class StreamSource:
             packets = self._garbage(frame_no, faults.garbage_rtp)
         else:
             packets = self.loop.rtp_packets(frame_no, self.ssrc, self.seq_base, self.ts_base)
+            if faults.lose_packets:
+                packets = self._lose(packets, faults.lose_packets)
         self.packets_sent += len(packets)
         self.octets_sent += sum(len(p) - 12 for p in packets)
         sent_at = time.time()
         self._fan_out(packets, receivers)
         if not faults.garbage_rtp:
             self._log_sent(frame_no, sent_at, receivers)
+
+    def _lose(self, packets: list[bytes], every: int) -> list[bytes]:
+        """The lose_packets fault: every Nth packet is skipped, its number with it."""
+        kept = []
+        for packet in packets:
+            self._lose_count += 1
+            if self._lose_count % every:
+                kept.append(packet)
+        return kept
 
     def _fan_out(self, packets: list[bytes], receivers: list[RtspSession]) -> None:
         """Hand packets to each session, framed once per interleaved channel."""
@@ -496,8 +508,11 @@ class RtspConnection:
         """Handle one interleaved packet or request; False ends the connection."""
         # a client that is not playing must keep talking; a playing one is kept by TCP
         playing = self.session is not None and self.session.playing
+        # ...unless the camera times playing sessions out too (the session_timeout fault)
+        limit = self.server.camera.faults.session_timeout
         try:
             first = await asyncio.wait_for(self.reader.readexactly(1),
+                                           limit if playing and limit else
                                            None if playing else SESSION_TIMEOUT)
         except TimeoutError:
             return False
@@ -562,7 +577,8 @@ class RtspConnection:
     def _session_headers(self) -> dict[str, str]:
         if self.session is None:
             return {}
-        return {"Session": f"{self.session.session_id};timeout={SESSION_TIMEOUT}"}
+        timeout = self.server.camera.faults.session_timeout or SESSION_TIMEOUT
+        return {"Session": f"{self.session.session_id};timeout={max(1, round(timeout))}"}
 
     def _check_session(self, request: RtspRequest) -> RtspSession:
         sid = request.headers.get("session", "").split(";")[0].strip()

@@ -37,6 +37,12 @@ class Faults:
     # of the camera's own URI ("{address}" and "{port}" are filled in).
     stream_uri: str | None = None
     snapshot_uri: str | None = None
+    # A camera whose sender overflows: every Nth RTP packet of the video is never sent (its
+    # sequence number is skipped, as such cameras do), over TCP too. 0: none lost.
+    lose_packets: int = 0
+    # A camera that ends a playing session when its client sent no RTSP request and no RTCP
+    # report for this many seconds (RFC 2326 12.37), and says so in SETUP's Session header.
+    session_timeout: float | None = None
 
     def as_dict(self) -> dict:
         """JSON view."""
@@ -186,7 +192,9 @@ FAULT_ALIASES = {"offline": "offline", "drop": "drop_after", "drop_after": "drop
                  "stream-uri": "stream_uri", "snapshot_uri": "snapshot_uri",
                  "snapshot-uri": "snapshot_uri", "garbage_rtp": "garbage_rtp",
                  "garbage-rtp": "garbage_rtp", "random_bytes": "random_bytes",
-                 "random-bytes": "random_bytes"}
+                 "random-bytes": "random_bytes", "lose_packets": "lose_packets",
+                 "lose-packets": "lose_packets", "session_timeout": "session_timeout",
+                 "session-timeout": "session_timeout"}
 GARBAGE_MODES = ("advance", "jump")
 
 
@@ -227,13 +235,21 @@ def _fault_value(key: str, value: object) -> object:
             return value.lower() in ("1", "true", "yes", "on")
         return bool(value)
     if value is None or value is False:
-        return None if key == "drop_after" else 0.0
+        return {"drop_after": None, "session_timeout": None, "lose_packets": 0}.get(key, 0.0)
+    if key == "lose_packets":
+        try:
+            every = int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise FaultSpecError(f"fault lose_packets: {value!r} is not a whole number") from exc
+        if every < 0 or every == 1:
+            raise FaultSpecError("fault lose_packets is 0 (off) or N >= 2 (every Nth lost)")
+        return every
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
         raise FaultSpecError(f"fault {key}: {value!r} is not a number") from exc
-    if key == "drop_after" and number <= 0:
-        raise FaultSpecError("fault drop_after must be a positive number of seconds")
+    if key in ("drop_after", "session_timeout") and number <= 0:
+        raise FaultSpecError(f"fault {key} must be a positive number of seconds")
     return number
 
 

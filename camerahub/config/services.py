@@ -70,6 +70,11 @@ class Recorder(Strict):
     read_timeout_s: float = Field(default=10.0, ge=1, le=120)
     reconnect_min_s: float = Field(default=1.0, ge=0.1, le=60)
     reconnect_max_s: float = Field(default=60.0, ge=1, le=3600)
+    engine: Literal["rtp", "pyav"] = Field(
+        default="rtp",
+        description="How cameras are read: rtp (camerahub's RTSP client, one reading thread "
+                    "for all cameras) or pyav (FFmpeg's RTSP client, a thread per camera); "
+                    "cameras that do not send H.264 are read by PyAV either way")
 
 
 class Retention(Strict):

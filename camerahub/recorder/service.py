@@ -93,6 +93,7 @@ class RecorderOptions:
     auth_retry_s: float = AUTH_RETRY_S
     supervise_s: float = SUPERVISE_S
     heartbeat_s: float = HEARTBEAT_S
+    engine: str = "rtp"
 
     @classmethod
     def from_config(cls, cfg: Config) -> RecorderOptions:
@@ -100,7 +101,8 @@ class RecorderOptions:
         rec = cfg.recorder
         return cls(segment_seconds=rec.segment_seconds, read_timeout_s=rec.read_timeout_s,
                    upload_workers=rec.upload_workers, spool_limit_bytes=rec.spool_limit_mb << 20,
-                   backoff=Backoff(initial_s=rec.reconnect_min_s, max_s=rec.reconnect_max_s))
+                   backoff=Backoff(initial_s=rec.reconnect_min_s, max_s=rec.reconnect_max_s),
+                   engine=rec.engine)
 
 
 def gap_cause(exc: StreamError) -> str:
@@ -266,7 +268,8 @@ class Recorder:
     def _segmenter(self, cam: m.Camera) -> Segmenter:
         """The camera's segmenter into the spool, announcing each segment."""
         config = SegmenterConfig(segment_seconds=self.options.segment_seconds,
-                                 input=InputOptions(read_timeout_s=self.options.read_timeout_s))
+                                 input=InputOptions(read_timeout_s=self.options.read_timeout_s),
+                                 engine=self.options.engine)
         return Segmenter(cam.id, cam.site_id, self.spool.sink(),
                          lambda info: self._on_segment(cam, info), config)
 

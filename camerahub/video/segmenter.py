@@ -42,6 +42,7 @@ capped exponential backoff that reports every gap to a callback.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -101,6 +102,10 @@ class SegmenterConfig:
     # receipt; None decides by the URL: rtsp:// and rtsps:// do, files and HTTP do not.
     realtime: bool | None = None
     input: InputOptions = field(default_factory=InputOptions)
+    # How an rtsp:// camera is read: "rtp" (camerahub.video.rtprecord: our RTSP client, one
+    # reading thread for every camera) or "pyav" (FFmpeg's RTSP client in the camera's
+    # thread). Cameras that do not send H.264, and RTP over UDP, are read by PyAV either way.
+    engine: str = "rtp"
 
 
 def utc_now_ms() -> datetime:
@@ -173,6 +178,17 @@ class Segmenter(Generic[Item]):
     def record(self, url: str, stop: threading.Event | None = None) -> None:
         """Record one session; return if `stop` is set, else raise a StreamError."""
         self.segments_in_session = 0
+        stop = stop or threading.Event()
+        if (self.config.engine == "rtp" and is_live(url)
+                and self.config.input.rtsp_transport == "tcp"):
+            from camerahub.video.rtprecord import record_rtp  # noqa: PLC0415 - it imports us
+
+            if record_rtp(self, url, stop):
+                return
+        self._record_pyav(url, stop)
+
+    def _record_pyav(self, url: str, stop: threading.Event) -> None:
+        """Record one session read by PyAV (FFmpeg's demuxers) in this thread."""
         live = self.config.realtime if self.config.realtime is not None else is_live(url)
         guard = SessionGuard(self.config.input.read_timeout_s)
         before = socket_inodes() if is_live(url) else None
@@ -184,9 +200,10 @@ class Segmenter(Generic[Item]):
             raise
         self._guard(guard, url, before)
         try:
-            _Session(self, container, url, guard, live, opened_at).run(stop or threading.Event())
+            stream = _video_stream(container, url)
+            _Session(self, stream, url, guard, live, opened_at).run(container, stop)
         except StreamError as exc:
-            raise self._session_end(exc, guard) from exc
+            raise self.session_end(exc, guard) from exc
         finally:
             WATCHDOG.forget(guard)
             container.close()
@@ -204,7 +221,7 @@ class Segmenter(Generic[Item]):
             log.info("camera %s: connection not found; a stream of noise is caught only "
                      "when FFmpeg hands over packets", self.camera_id)
 
-    def _session_end(self, exc: StreamError, guard: SessionGuard) -> StreamError:
+    def session_end(self, exc: StreamError, guard: SessionGuard) -> StreamError:
         """The error that ends the session, saying so when the watchdog cut it."""
         if guard.fired == INVALID and not isinstance(exc, StreamInvalid):
             exc = StreamInvalid(f"no recordable video for {guard.limit_s:g} s while the "
@@ -214,14 +231,30 @@ class Segmenter(Generic[Item]):
         exc.last_end_utc = self.last_end_utc
         return exc
 
-    def commit(self, seg: _SegmentMuxer, placement: Placement, codec: av.VideoStream) -> Item:
-        """Close a segment, have the sink commit it where it was placed, and announce it."""
+    def commit(self, seg: _SegmentMuxer, placement: Placement, codec: av.VideoStream,
+               defer: Callable[[Callable[[], object]], None] | None = None) -> None:
+        """Close a segment, have the sink commit it where it was placed, and announce it.
+
+        With `defer`, the muxer is closed now and the sink's commit (fsyncs) and the
+        announcement are handed to `defer` to run later, in order, in another thread.
+        """
         self._close_muxer(seg)
+        publish = functools.partial(self._publish, seg, placement, codec.codec_context.name,
+                                    codec.width, codec.height)
+        if defer is None:
+            publish()
+            return
+        self.last_end_utc = placement.end
+        defer(publish)
+
+    def _publish(self, seg: _SegmentMuxer, placement: Placement, codec: str, width: int,
+                 height: int) -> Item:
+        """The sink's commit of a closed segment, then on_segment."""
         item = self.sink.commit(
             seg.file, start_utc=placement.start, duration_ms=placement.duration_ms,
-            frames=seg.frames, keyframes=seg.keyframes, codec=codec.codec_context.name,
-            width=codec.width, height=codec.height)
-        self.last_end_utc = placement.end
+            frames=seg.frames, keyframes=seg.keyframes, codec=codec, width=width,
+            height=height)
+        self.last_end_utc = max(self.last_end_utc or placement.end, placement.end)
         self.segments_in_session += 1
         try:
             self.on_segment(item)
@@ -256,13 +289,22 @@ class Segmenter(Generic[Item]):
 
 
 class _Session:
-    """One connection's packet loop: checking, cutting, placing and closing segments."""
+    """One connection's packets: checking, cutting, placing and closing segments.
 
-    def __init__(self, owner: Segmenter, container: av.container.InputContainer, url: str,
-                 guard: SessionGuard, live: bool, opened_at: datetime | None):
-        self.owner, self.container, self.url, self.guard = owner, container, url, guard
-        self.stream = _video_stream(container, url)
-        self.time_base = time_base = Fraction(self.stream.time_base)
+    `run` pulls them from a PyAV container; a reading thread pushes them to `handle` instead
+    (camerahub.video.rtprecord), with their own time base, taking over the commits (`defer`)
+    and telling of losses the depacketizer saw (`lost`). `holds_frames`: the demuxer hands
+    each frame over only when the next begins (FFmpeg's parser), not at its end.
+    """
+
+    def __init__(self, owner: Segmenter, stream: av.VideoStream, url: str,
+                 guard: SessionGuard, live: bool, opened_at: datetime | None, *,
+                 time_base: Fraction | None = None, holds_frames: bool = True,
+                 defer: Callable[[Callable[[], object]], None] | None = None):
+        self.owner, self.url, self.guard = owner, url, guard
+        self.stream = stream
+        self.time_base = time_base = time_base or Fraction(stream.time_base)
+        self.holds_frames, self.defer = holds_frames, defer
         config = owner.config
         self.target = round(config.segment_seconds / time_base)
         self.max_jump = round(config.max_timestamp_jump_s / time_base)
@@ -280,10 +322,10 @@ class _Session:
         self.frame_interval = 0
         self.refused, self.refusal = 0, ""
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, container: av.container.InputContainer, stop: threading.Event) -> None:
         """Demux until stop, EOF or error; always close the open segment."""
         try:
-            for packet in self.container.demux(self.stream):
+            for packet in container.demux(self.stream):
                 if stop.is_set():
                     return
                 self.handle(packet)
@@ -292,11 +334,22 @@ class _Session:
         except OSError as exc:  # spool disk full or gone: end the session, retry later
             raise SinkFailed(f"spool write failed: {exc}", exc.errno) from exc
         finally:
-            self.close_segment_safely()
-            if self.refused:
-                log.warning("camera %s: %d packets refused in this session (last: %s)",
-                            self.owner.camera_id, self.refused, self.refusal)
+            self.finish()
         raise StreamEnded(f"{redact(self.url)}: end of stream")
+
+    def finish(self) -> None:
+        """The session ends: commit the open segment now and say what was refused."""
+        self.defer = None
+        self.close_segment_safely()
+        if self.refused:
+            log.warning("camera %s: %d packets refused in this session (last: %s)",
+                        self.owner.camera_id, self.refused, self.refusal)
+
+    def lost(self, why: str) -> None:
+        """The reader lost part of the stream: end the segment at its last whole frame."""
+        if self.segment is not None:
+            log.warning("camera %s: %s; resuming at a keyframe", self.owner.camera_id, why)
+            self.close_segment()
 
     def handle(self, packet: av.Packet) -> None:
         """Route one packet: refuse, skip, cut a new segment, or append."""
@@ -382,6 +435,8 @@ class _Session:
     def held_ms(self, packet: av.Packet) -> int:
         """How long the demuxer held a packet before handing it over: FFmpeg's parser knows
         a frame has ended only when the next one begins, a frame interval later."""
+        if not self.holds_frames:
+            return 0
         return round(self.packet_duration(packet) * self.time_base * 1000)
 
     def start_segment(self, pts: int, dts: int, held_ms: int) -> None:
@@ -410,7 +465,7 @@ class _Session:
         except ImplausibleTiming as exc:
             self.owner.reject(segment, str(exc))
             raise StreamInvalid(f"{redact(self.url)}: {exc}") from exc
-        self.owner.commit(segment, placement, self.stream)
+        self.owner.commit(segment, placement, self.stream, self.defer)
 
 
 def _video_stream(container: av.container.InputContainer, url: str) -> av.VideoStream:

@@ -1,0 +1,187 @@
+"""One thread reading every camera's connection: large reads from one selector.
+
+Measured (docs/recorder-engines.md): reading RTP with FFmpeg in a thread per camera spends
+most of its time in small reads, polls and thread switches. Here one thread waits on all the
+sockets at once, reads whatever each has (up to READ_SIZE), hands it to that camera's feed,
+then pauses for `pause_s` so that the next reads are large again: a camera's 3 Mbit/s
+arrives as one read of ~20-40 KB every pass instead of a hundred small ones. The kernel
+keeps what arrives meanwhile; the pause is far below any timeout.
+
+A feed is one camera's session (camerahub.video.rtprecord): `received(data)` with each
+read, `tick(now)` a few times a second (keepalives, receiver reports, read timeout), and
+`ended(exc)` once, when the reactor lets it go because its connection closed or failed or
+one of its own calls raised. Feeds never block: whatever can (fsync, the index) is handed
+back to the camera's own thread. `remove` lets a feed go from another thread and returns
+once the reactor no longer touches it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import selectors
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+READ_SIZE = 256 * 1024
+PAUSE_S = 0.05
+TICK_S = 0.25
+
+
+class Feed(Protocol):
+    """What the reactor drives: one connection and what to do with its bytes."""
+
+    sock: socket.socket
+
+    def received(self, data: bytes) -> None:
+        """Bytes read from the connection (never empty)."""
+
+    def tick(self, now: float) -> None:
+        """A few times a second (monotonic now); may raise to end the feed."""
+
+    def ended(self, exc: BaseException | None) -> None:
+        """The reactor let the feed go: why (None when removed on request)."""
+
+
+class Reactor:
+    """The reading thread, started with its first feed and ended with its last."""
+
+    def __init__(self, name: str = "rec-reactor", pause_s: float = PAUSE_S,
+                 read_size: int = READ_SIZE) -> None:
+        self.name, self.pause_s, self.read_size = name, pause_s, read_size
+        self._lock = threading.Lock()
+        self._commands: deque[tuple[str, Feed, threading.Event | None]] = deque()
+        self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+
+    def add(self, feed: Feed) -> None:
+        """Start reading a feed's connection (from any thread)."""
+        feed.sock.setblocking(False)
+        with self._lock:
+            self._commands.append(("add", feed, None))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+                _name_native(self._thread)
+        self._wake()
+
+    def remove(self, feed: Feed, timeout: float = 10.0) -> None:
+        """Stop reading a feed; returns once the reactor no longer touches it."""
+        done = threading.Event()
+        with self._lock:
+            if self._thread is None or self._thread is threading.current_thread():
+                return
+            self._commands.append(("remove", feed, done))
+        self._wake()
+        if not done.wait(timeout):
+            log.error("reactor did not let a feed go within %.0f s", timeout)
+
+    def _wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            self._wake_w.send(b"\0")
+
+    def _run(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self._wake_r, selectors.EVENT_READ, None)
+        feeds: dict[Feed, None] = {}
+        next_tick = time.monotonic()
+        try:
+            while True:
+                if not self._apply(sel, feeds):
+                    return
+                for key, _ in sel.select(timeout=TICK_S):
+                    if key.data is None:
+                        with contextlib.suppress(BlockingIOError, OSError):
+                            while self._wake_r.recv(4096):
+                                pass
+                        continue
+                    self._read(sel, feeds, key.data)
+                now = time.monotonic()
+                if now >= next_tick:
+                    next_tick = now + TICK_S
+                    for feed in list(feeds):
+                        try:
+                            feed.tick(now)
+                        except BaseException as exc:  # noqa: BLE001 - ends that feed only
+                            self._end(sel, feeds, feed, exc)
+                if feeds:
+                    time.sleep(self.pause_s)
+        except BaseException:
+            log.exception("reactor failed; ending every feed")
+            for feed in list(feeds):
+                self._end(sel, feeds, feed, RuntimeError("the reading thread failed"))
+            with self._lock:
+                self._thread = None
+            raise
+        finally:
+            sel.close()
+
+    def _apply(self, sel: selectors.BaseSelector, feeds: dict[Feed, None]) -> bool:
+        """Take queued adds and removes; False when the thread should end (no feeds left)."""
+        with self._lock:
+            commands = list(self._commands)
+            self._commands.clear()
+            if not commands and not feeds:
+                self._thread = None
+                return False
+        for verb, feed, done in commands:
+            if verb == "add":
+                try:
+                    sel.register(feed.sock, selectors.EVENT_READ, feed)
+                    feeds[feed] = None
+                except (OSError, ValueError, KeyError) as exc:
+                    with contextlib.suppress(Exception):
+                        feed.ended(exc)
+            elif feed in feeds:
+                self._end(sel, feeds, feed, None)
+            if done is not None:
+                done.set()
+        return True
+
+    def _read(self, sel: selectors.BaseSelector, feeds: dict[Feed, None], feed: Feed) -> None:
+        if feed not in feeds:
+            return
+        try:
+            data = feed.sock.recv(self.read_size)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError,
+                ssl.SSLWantWriteError):
+            return
+        except OSError as exc:
+            self._end(sel, feeds, feed, exc)
+            return
+        if not data:
+            self._end(sel, feeds, feed, EOFError("connection closed by the camera"))
+            return
+        try:
+            feed.received(data)
+        except BaseException as exc:  # noqa: BLE001 - ends that feed only
+            self._end(sel, feeds, feed, exc)
+
+    @staticmethod
+    def _end(sel: selectors.BaseSelector, feeds: dict[Feed, None], feed: Feed,
+             exc: BaseException | None) -> None:
+        feeds.pop(feed, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            sel.unregister(feed.sock)
+        try:
+            feed.ended(exc)
+        except Exception:
+            log.exception("a feed failed to end")
+
+
+def _name_native(thread: threading.Thread) -> None:
+    """Name the thread at OS level too (top -H, benchmarks), where Linux allows it."""
+    with contextlib.suppress(OSError), \
+            open(f"/proc/self/task/{thread.native_id}/comm", "w") as comm:
+        comm.write(thread.name[:15])
+
+
+REACTOR = Reactor()

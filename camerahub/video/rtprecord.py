@@ -1,0 +1,269 @@
+"""Recording a camera read by our own RTSP client and the shared reading thread.
+
+`record_rtp` is `Segmenter.record` for an rtsp:// camera with the "rtp" engine. In the
+camera's thread it sets the session up (camerahub.video.rtsp: OPTIONS, DESCRIBE, SETUP,
+PLAY, in the open timeout), then hands the connection to the reactor
+(camerahub.video.reactor), which reads every camera's connection in one thread. Each read
+goes through the H.264 depacketizer (camerahub.video.rtp) into the segmenter's session
+(`_Session.handle`), exactly the checks, cuts, timing and muxing of the PyAV path; what
+would block the reading thread, the sink's commit (fsyncs) and the announcement of each
+segment, is handed back to the camera's thread, which otherwise only waits.
+
+What the camera's thread keeps doing while the reactor reads:
+- committing finished segments in order, and ending the session when the sink fails;
+- at stop, or when the reactor let the session go, committing the open segment, sending
+  TEARDOWN and raising what ended it (the caller reconnects with backoff).
+
+What the reactor does for the session a few times a second (`tick`): the read timeout (no
+byte for `read_timeout_s`: StreamStalled), the stall guard (nothing recordable for the stall
+timeout while bytes keep coming: StreamInvalid; nothing recordable for twice that:
+StreamStalled), the RTSP keepalive at half the session timeout, and an RTCP receiver report
+every RR_INTERVAL_S seconds.
+
+Timing: a unit is handed over as soon as its last RTP packet is read (the marker bit), so
+segments are placed with `holds_frames=False`; the reactor's pause between reads adds up to
+50 ms of read delay to some packets, which the receipt timeline's smallest-lag anchor absorbs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+import av
+
+from camerahub.redact import redact
+from camerahub.video.errors import (
+    SinkFailed,
+    StreamEnded,
+    StreamError,
+    StreamInvalid,
+    StreamOpenError,
+    StreamStalled,
+)
+from camerahub.video.guard import NOISE_BYTES, SessionGuard
+from camerahub.video.reactor import REACTOR
+from camerahub.video.rtp import H264Depacketizer
+from camerahub.video.rtsp import RtspConnection, Track
+
+if TYPE_CHECKING:
+    from camerahub.video.segmenter import Segmenter, _Session
+
+log = logging.getLogger(__name__)
+
+RR_INTERVAL_S = 5.0
+_JOB_WAIT_S = 1.0  # how often the waiting camera thread looks at `stop`
+_warned_codecs: set[tuple[str, str]] = set()
+
+
+def record_rtp(segmenter: Segmenter, url: str, stop: threading.Event) -> bool:
+    """Record one session of an rtsp:// camera; False when it is not H.264 (the caller
+    records it with PyAV instead). Returns at stop, else raises a StreamError."""
+    from camerahub.video.segmenter import _Session  # noqa: PLC0415 - segmenter imports us
+
+    config = segmenter.config
+    guard = SessionGuard(config.input.read_timeout_s)
+    opened_at = segmenter.clock()
+    try:
+        conn = RtspConnection(url, config.input.open_timeout_s)
+        track = conn.play()
+    except StreamOpenError as exc:
+        exc.last_end_utc = segmenter.last_end_utc
+        raise
+    if track.codec != "h264":
+        conn.teardown()
+        if (segmenter.camera_id, track.codec) not in _warned_codecs:
+            _warned_codecs.add((segmenter.camera_id, track.codec))
+            log.info("camera %s sends %s, not H.264: recorded through PyAV",
+                     segmenter.camera_id, track.codec)
+        return False
+
+    def make_session(stream: av.VideoStream, time_base: Fraction) -> _Session:
+        return _Session(segmenter, stream, url, guard, True, opened_at, time_base=time_base,
+                        holds_frames=False, defer=feed.jobs.put)
+
+    feed = RtpFeed(conn, track, make_session, guard, config.input.read_timeout_s,
+                   redact(url))
+    guard.progress()
+    REACTOR.add(feed)
+    try:
+        feed.serve(stop)
+    finally:
+        REACTOR.remove(feed)
+        feed.close()
+    error = feed.error
+    if error is None:
+        return True  # stopped
+    if not isinstance(error, StreamError):
+        raise error  # a fault of ours: the caller keeps the traceback
+    raise segmenter.session_end(error, guard) from error
+
+
+class RtpFeed:
+    """One camera's session as the reactor reads it (camerahub.video.reactor.Feed)."""
+
+    def __init__(self, conn: RtspConnection, track: Track,
+                 make_session: Callable[[av.VideoStream, Fraction], _Session],
+                 guard: SessionGuard, read_timeout_s: float, name: str) -> None:
+        self.conn, self.sock, self.name = conn, conn.sock, name
+        self.make_session, self.guard = make_session, guard
+        self.time_base = Fraction(1, track.clock_rate)
+        self.depay = H264Depacketizer(self._unit, self._loss, track.payload_type,
+                                      track.parameter_sets)
+        self.session: _Session | None = None
+        self.template: av.container.InputContainer | None = None
+        self.jobs: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.read_timeout_s = read_timeout_s
+        now = time.monotonic()
+        self.last_rx = now
+        self.rx_bytes = 0
+        self.progress_seen, self.rx_at_progress = guard.last_ok, 0
+        self.keepalive_every = max(1.0, conn.session_timeout_s / 2)
+        self.next_keepalive = now + self.keepalive_every
+        self.next_report = now + RR_INTERVAL_S
+        self.ssrc = secrets.randbits(32)
+        self.before_keyframe = 0
+        if conn.buf:  # data read together with PLAY's answer
+            early, conn.buf = conn.buf, b""
+            self.received(early)
+
+    # --- in the reactor's thread --------------------------------------------------------
+
+    def received(self, data: bytes) -> None:
+        """Bytes of the connection: depacketize; units go to the session."""
+        self.last_rx = time.monotonic()
+        self.rx_bytes += len(data)
+        try:
+            self.depay.feed(data)
+        except OSError as exc:  # spool disk full or gone: end the session, retry later
+            raise SinkFailed(f"spool write failed: {exc}", exc.errno) from exc
+        except av.error.FFmpegError as exc:
+            raise StreamEnded(f"{self.name}: muxing failed: {exc}") from exc
+
+    def _unit(self, ts: int, data: bytes, key: bool) -> None:
+        if self.session is None:
+            if not key:
+                self.before_keyframe += 1
+                return
+            self._start(data)
+            if self.session is None:
+                return
+        packet = av.Packet(data)
+        packet.pts = packet.dts = ts
+        packet.time_base = self.time_base
+        packet.is_keyframe = key
+        self.session.handle(packet)
+
+    def _start(self, keyframe: bytes) -> None:
+        """The session's codec parameters, from its first keyframe (SPS and PPS in it)."""
+        try:
+            template = av.open(io.BytesIO(keyframe), format="h264")
+            stream = template.streams.video[0]
+        except (av.error.FFmpegError, IndexError):
+            self.before_keyframe += 1
+            return
+        if not stream.codec_context.width:
+            template.close()
+            self.before_keyframe += 1
+            return
+        self.template = template
+        self.session = self.make_session(stream, self.time_base)
+
+    def _loss(self, why: str) -> None:
+        if self.session is not None:
+            self.session.lost(why)
+
+    def tick(self, now: float) -> None:
+        """Timeouts, the stall guard, keepalives and receiver reports."""
+        quiet = now - self.last_rx
+        if quiet > self.read_timeout_s:
+            raise StreamStalled(f"{self.name}: no data within read timeout ({quiet:.1f} s)")
+        guard = self.guard
+        if guard.last_ok != self.progress_seen:
+            self.progress_seen, self.rx_at_progress = guard.last_ok, self.rx_bytes
+        idle = guard.idle_s()
+        if idle > guard.limit_s:
+            why = "no keyframe" if self.session is None else \
+                (self.session.refusal or "no keyframe")
+            if self.rx_bytes - self.rx_at_progress >= NOISE_BYTES:
+                raise StreamInvalid(f"{self.name}: no recordable video for {idle:.1f} s while "
+                                    f"the connection kept receiving data ({why})")
+            if idle > 2 * guard.limit_s:
+                raise StreamStalled(f"{self.name}: no recordable video for {idle:.1f} s")
+        out = b""
+        if now >= self.next_keepalive:
+            self.next_keepalive = now + self.keepalive_every
+            out += self.conn.keepalive()
+        if now >= self.next_report:
+            self.next_report = now + RR_INTERVAL_S
+            out += self.depay.receiver_report(self.ssrc)
+        if out:
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                self.sock.send(out)  # a few hundred bytes: a full send buffer skips one
+
+    def ended(self, exc: BaseException | None) -> None:
+        """The reactor let the session go; wake the camera's thread."""
+        if exc is not None:
+            self.error = _as_stream_error(exc, self.name)
+        self.jobs.put(None)
+
+    # --- in the camera's thread ---------------------------------------------------------
+
+    def serve(self, stop: threading.Event) -> None:
+        """Run the deferred commits until the reactor ends the session or stop is set."""
+        while not stop.is_set():
+            try:
+                job = self.jobs.get(timeout=_JOB_WAIT_S)
+            except queue.Empty:
+                continue
+            if job is None:
+                return
+            if not self._run(job):
+                return
+
+    def _run(self, job: Callable[[], object]) -> bool:
+        try:
+            job()
+        except OSError as exc:
+            if self.error is None:
+                self.error = SinkFailed(f"spool write failed: {exc}", exc.errno)
+            return False
+        return True
+
+    def close(self) -> None:
+        """After the reactor let go: the queued commits, the open segment, TEARDOWN."""
+        while True:
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                self._run(job)
+        if self.session is not None:
+            try:
+                self.session.finish()
+            except StreamError as exc:  # a last segment with impossible timing
+                self.error = self.error or exc
+        if self.before_keyframe and self.session is None:
+            log.info("%s: %d access units before the first keyframe", self.name,
+                     self.before_keyframe)
+        self.conn.teardown()
+        if self.template is not None:
+            self.template.close()
+
+
+def _as_stream_error(exc: BaseException, name: str) -> BaseException:
+    """What ended a session, as the segmenter's callers know it; anything else (a fault of
+    ours) is kept as it is."""
+    if isinstance(exc, (EOFError, OSError)) and not isinstance(exc, StreamError):
+        return StreamEnded(f"{name}: {exc}")
+    return exc
