@@ -3,7 +3,8 @@
 Four candidates record the same simulated cameras (main stream at a realistic bitrate) over
 RTSP/TCP in one run, one after another (`--rounds N` alternates them N times):
 
-- camerahub: `camerahub record` (PyAV stream copy, SHA-256, upload, index), one process;
+- camerahub: `camerahub record` (its own RTSP client and one reading thread, stream copy
+  muxed by PyAV, SHA-256, upload, index), one process;
 - ffmpeg: one `ffmpeg -rtsp_transport tcp -i URI -c copy -f segment -segment_time 10` per
   camera, writing local files only (the record-side reference);
 - ffmpeg + rclone: the same, plus Debian's `rclone move --checksum` every 10 s moving the

@@ -4,8 +4,11 @@ On the same simulated cameras (the project's simulator, loopback only), in one r
 another for the same duration (`--rounds N` alternates them N times), each keeping today's
 segment, spool, key and index contracts with the FileStore:
 
-- pyav: today's in-process PyAV recorder, `camerahub record` (one process, one thread per
-  camera, SHA-256, spool, uploader, index);
+- camerahub: the recorder as shipped, `camerahub record` with `recorder.engine: rtp` (its
+  own RTSP client, one thread reading every camera, H.264 depacketized in Python, PyAV
+  muxing; SHA-256, spool, uploader, index): the engine chosen from this comparison;
+- pyav: the same recorder reading with FFmpeg's RTSP client (`recorder.engine: pyav`, one
+  thread per camera), what the product did before;
 - pyav_mp: the same recorder over K worker processes (K = cores) under a small supervisor,
   cameras assigned by a salted hash (benchmarks/pyav_pool.py);
 - gstreamer: one `rtspsrc protocols=tcp ! rtph264depay ! h264parse ! splitmuxsink
@@ -68,8 +71,12 @@ from simulator.launcher import SimulatorProcess  # noqa: E402
 from simulator.testing import isolated_args  # noqa: E402
 
 SUBNET = 77  # 127.0.77.x / 127.0.78.x: this benchmark's own ranges
-ENGINES = ("pyav", "pyav_mp", "gstreamer", "ffmpeg_engine", "rtp_py", "ffmpeg", "floor")
-CANDIDATES = ("pyav", "pyav_mp", "gstreamer", "gstreamer_default", "ffmpeg_engine")
+# camerahub: the recorder as shipped (recorder.engine: rtp, its own RTSP client and one
+# reading thread); pyav: the same recorder reading with FFmpeg's RTSP client per camera.
+ENGINES = ("camerahub", "pyav", "pyav_mp", "gstreamer", "ffmpeg_engine", "rtp_py", "ffmpeg",
+           "floor")
+CANDIDATES = ("camerahub", "pyav", "pyav_mp", "gstreamer", "gstreamer_default",
+              "ffmpeg_engine")
 LOCAL = ("rtp_py", "rtp_py_threads")  # record side only: local files, like the reference
 KNOWN = (*ENGINES, "gstreamer_default", "rtp_py_threads")
 log = rb.log
@@ -144,11 +151,13 @@ def cli(env: dict) -> list[str]:
     return [sys.executable, "-m", "camerahub.cli"]
 
 
-def prepare(folder: Path, cameras: int, ports: dict, env: dict) -> tuple[Path, dict]:
+def prepare(folder: Path, cameras: int, ports: dict, env: dict, engine: str = "pyav"
+            ) -> tuple[Path, dict]:
     """A config with a FileStore and a database of the engine's own, cameras applied."""
     folder.mkdir(parents=True)
     data = rb.config(cameras, ports, "", "", folder / "data")
     data["storage"] = {"backend": "file", "file": {"path": str(folder / "store")}}
+    data["recorder"]["engine"] = engine
     cfg = folder / "camerahub.yaml"
     cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     env = {**env, "CAMERAHUB_DATABASE_URL": f"sqlite:///{folder / 'index.db'}"}
@@ -166,8 +175,8 @@ def stop(proc: subprocess.Popen, timeout: float = 300) -> str:
 
 
 def run_pyav(folder: Path, cameras: int, ports: dict, env: dict, warmup: float,
-             seconds: float) -> dict:
-    cfg, env = prepare(folder, cameras, ports, env)
+             seconds: float, engine: str = "pyav") -> dict:
+    cfg, env = prepare(folder, cameras, ports, env, engine)
     proc = subprocess.Popen([*cli(env), "record", "--config", str(cfg)], env=env,
                             stdout=subprocess.PIPE, text=True)
     proc.stdout.readline()
@@ -347,8 +356,9 @@ def main() -> None:
                 folder = work / f"round{n}" / engine
                 log(f"round {n + 1}: {engine}, {cameras} cameras, {warmup:.0f} s warm-up + "
                     f"{seconds:.0f} s measured")
-                if engine == "pyav":
-                    run = run_pyav(folder, cameras, ports, env, warmup, seconds)
+                if engine in ("camerahub", "pyav"):
+                    run = run_pyav(folder, cameras, ports, env, warmup, seconds,
+                                   "rtp" if engine == "camerahub" else "pyav")
                 elif engine == "pyav_mp":
                     run = run_pyav_mp(folder, cameras, ports, env, warmup, seconds,
                                       args.workers)
@@ -405,10 +415,11 @@ def summarize(runs: dict[str, list[dict]], cameras: int, warmup: float, seconds:
             result[f"{e}_pss_mb"] = round(max(r.get("pss_mb", 0.0) for r in runs[e]), 1)
             result[f"{e}_processes"] = runs[e][0].get("processes", cameras)
     minutes = lambda e: cameras * sum(r["seconds"] for r in runs[e]) / 60  # noqa: E731
-    if runs["pyav"]:
-        for group in ("rec", "upload", "other"):
-            result[f"pyav_{group}_threads_cpu_s_per_camera_minute"] = round(
-                sum(r["threads"].get(group, 0.0) for r in runs["pyav"]) / minutes("pyav"), 3)
+    for e in ("camerahub", "pyav"):
+        if runs[e]:
+            for group in ("rec", "upload", "other"):
+                result[f"{e}_{group}_threads_cpu_s_per_camera_minute"] = round(
+                    sum(r["threads"].get(group, 0.0) for r in runs[e]) / minutes(e), 3)
     for e in ("gstreamer", "gstreamer_default", "ffmpeg_engine"):
         if runs[e]:
             result[f"{e}_engine_process_cpu_s_per_camera_minute"] = round(

@@ -71,10 +71,17 @@ class _Anchor:
 
     def __init__(self, wall_ms: int, pts: int, time_base: Fraction) -> None:
         self.wall_ms, self.pts, self.time_base = wall_ms, pts, time_base
+        # integers: this runs for every packet of every camera, and Fraction is slow
+        self._num, self._den = time_base.numerator * 1000, time_base.denominator
 
     def offset_ms(self, pts: int) -> int:
-        """Milliseconds of stream time from the anchor to pts (rounded once per pts)."""
-        return round((pts - self.pts) * self.time_base * 1000)
+        """Milliseconds of stream time from the anchor to pts (rounded once per pts, half
+        to even, exactly as round() of the Fraction)."""
+        q, r = divmod((pts - self.pts) * self._num, self._den)
+        twice = 2 * r
+        if twice > self._den or (twice == self._den and q & 1):
+            q += 1
+        return q
 
     def at(self, pts: int) -> int:
         """The wall-clock milliseconds of a stream timestamp."""
