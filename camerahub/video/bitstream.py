@@ -39,6 +39,13 @@ class NalCheck:
         headers = self._headers(data)
         if isinstance(headers, str):
             return headers
+        return self.judge(headers)
+
+    def judge(self, headers: list[bytes]) -> str | None:
+        """The same for a packet whose NAL units are already known: the first two bytes of
+        each (an RTP depacketizer has them without scanning the packet for start codes)."""
+        if self.codec is None:
+            return None
         return _judge_h264(headers) if self.codec == "h264" else _judge_hevc(headers)
 
     def _headers(self, data: bytes) -> list[bytes] | str:
@@ -245,7 +252,7 @@ def _avcc_units(extradata: bytes) -> list[bytes]:
     return units
 
 
-_HEADER_BYTES = 256  # of a NAL unit: enough for an SPS up to its frame_num fields
+_HEADER_BYTES = HEADER_BYTES = 256  # of a NAL unit: enough for an SPS to its frame_num fields
 
 
 class FrameNumCheck:
@@ -286,7 +293,14 @@ class FrameNumCheck:
     def __call__(self, data: bytes) -> str | None:
         if not self.enabled:
             return None
-        for nal in _nal_units(data, self.length_size, _HEADER_BYTES):
+        return self.units(_nal_units(data, self.length_size, _HEADER_BYTES))
+
+    def units(self, nals: list[bytes]) -> str | None:
+        """The same for a packet's NAL units already split (each at least its first
+        HEADER_BYTES bytes, or whole), without start codes."""
+        if not self.enabled:
+            return None
+        for nal in nals:
             if not nal:
                 continue
             kind = nal[0] & 0x1F

@@ -27,9 +27,11 @@ from collections.abc import Callable
 START = b"\x00\x00\x00\x01"
 MAX_UNIT = 8 << 20  # an access unit larger than this is refused (no camera sends one)
 MAX_RTSP_HEAD = 16 << 10  # an RTSP message among the data
+NAL_PREFIX = 256  # bytes of each NAL unit handed over beside the unit (headers to check)
 _BYTE = [bytes((i,)) for i in range(256)]
 _RTP = struct.Struct("!BBHII")
-UnitSink = Callable[[int, bytes, bool], None]  # (timestamp, access unit, is IDR)
+# (timestamp, access unit, is IDR, the first NAL_PREFIX bytes of each of its NAL units)
+UnitSink = Callable[[int, bytes, bool, list[bytes]], None]
 
 
 class H264Depacketizer:
@@ -39,6 +41,8 @@ class H264Depacketizer:
                  parameter_sets: list[bytes] | None = None) -> None:
         self.on_unit, self.on_loss, self.payload_type = on_unit, on_loss, payload_type
         self.parameter_sets = b"".join(START + p for p in parameter_sets or [])
+        self.parameter_nals = [p[:NAL_PREFIX] for p in parameter_sets or []]
+        self.nals: list[bytes] = []
         self.pending = b""
         self.skip = 0  # bytes of an RTSP message's body still to skip
         self.ssrc: int | None = None
@@ -115,6 +119,7 @@ class H264Depacketizer:
     def _lose(self, why: str) -> None:
         """Drop the unit being built and say what was lost."""
         self.parts, self.size, self.in_fu, self.key, self.has_sps = [], 0, False, False, False
+        self.nals = []
         self.unit_ts = None
         self.losses += 1
         self.on_loss(why)
@@ -165,6 +170,8 @@ class H264Depacketizer:
                 self._note(inner)
                 parts.append(START)
                 parts.append(_BYTE[(nal & 0xE0) | inner])
+                self.nals.append(_BYTE[(nal & 0xE0) | inner]
+                                 + data[s + 2:min(end, s + 1 + NAL_PREFIX)])
             elif not self.in_fu:
                 return self._lose("FU-A without its start")
             parts.append(view[s + 2:end])
@@ -177,6 +184,7 @@ class H264Depacketizer:
             self._note(kind)
             parts.append(START)
             parts.append(view[s:end])
+            self.nals.append(data[s:min(end, s + NAL_PREFIX)])
             self.size += end - s + 4
         elif kind == 24:  # STAP-A
             p = s + 1
@@ -188,6 +196,7 @@ class H264Depacketizer:
                 self._note(data[p] & 0x1F)
                 parts.append(START)
                 parts.append(view[p:p + size])
+                self.nals.append(data[p:p + min(size, NAL_PREFIX)])
                 self.size += size + 4
                 p += size
         else:
@@ -205,7 +214,9 @@ class H264Depacketizer:
 
     def _finish(self) -> None:
         parts, key, raw, has_sps = self.parts, self.key, self.unit_ts, self.has_sps
+        nals = self.nals
         self.parts, self.size, self.key, self.has_sps, self.unit_ts = [], 0, False, False, None
+        self.nals = []
         if self.in_fu:
             self.in_fu = False
             return self._lose("FU-A without its end")
@@ -221,8 +232,9 @@ class H264Depacketizer:
         self.ext_ts, self.last_raw = ext, raw
         if key and not has_sps and self.parameter_sets:
             parts.insert(0, self.parameter_sets)
+            nals = self.parameter_nals + nals
         self.units += 1
-        self.on_unit(ext, b"".join(parts), key)
+        self.on_unit(ext, b"".join(parts), key, nals)
         return None
 
     # --- RTCP -----------------------------------------------------------------------------

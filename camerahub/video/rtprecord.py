@@ -149,7 +149,7 @@ class RtpFeed:
         except av.error.FFmpegError as exc:
             raise StreamEnded(f"{self.name}: muxing failed: {exc}") from exc
 
-    def _unit(self, ts: int, data: bytes, key: bool) -> None:
+    def _unit(self, ts: int, data: bytes, key: bool, nals: list[bytes]) -> None:
         if self.session is None:
             if not key:
                 self.before_keyframe += 1
@@ -161,7 +161,7 @@ class RtpFeed:
         packet.pts = packet.dts = ts
         packet.time_base = self.time_base
         packet.is_keyframe = key
-        self.session.handle(packet)
+        self.session.handle(packet, nals)
 
     def _start(self, keyframe: bytes) -> None:
         """The session's codec parameters, from its first keyframe (SPS and PPS in it)."""

@@ -351,16 +351,23 @@ class _Session:
             log.warning("camera %s: %s; resuming at a keyframe", self.owner.camera_id, why)
             self.close_segment()
 
-    def handle(self, packet: av.Packet) -> None:
-        """Route one packet: refuse, skip, cut a new segment, or append."""
+    def handle(self, packet: av.Packet, nals: list[bytes] | None = None) -> None:
+        """Route one packet: refuse, skip, cut a new segment, or append.
+
+        `nals`: its NAL units' first bytes where the reader already knows them (RTP), so
+        the checks need not scan the packet for start codes.
+        """
         if packet.dts is None or packet.size == 0:
             return  # demuxer flush packets and packets FFmpeg could not time
-        data = bytes(packet)
-        fault = self.nal_check(data)
+        if nals is None:
+            data = bytes(packet)
+            fault = self.nal_check(data)
+        else:
+            fault = self.nal_check.judge([nal[:2] for nal in nals]) if nals else "no NAL unit"
         if fault is not None:
             self.refuse(f"invalid packet: {fault}")
             return
-        missing = self.frame_nums(data)
+        missing = self.frame_nums(data) if nals is None else self.frame_nums.units(nals)
         if missing is not None and self.segment is not None:
             # Frames were lost for less than the frame-gap limit (a short stall, a lost
             # burst): what follows until a keyframe cannot decode. As for a longer gap, the

@@ -26,7 +26,8 @@ from camerahub.video import (
     StreamOpenError,
     probe_segment,
 )
-from camerahub.video.rtp import H264Depacketizer
+from camerahub.video.bitstream import _nal_units
+from camerahub.video.rtp import NAL_PREFIX, H264Depacketizer
 from camerahub.video.rtprecord import record_rtp
 from camerahub.video.rtsp import RtspConnection, parse_sdp
 from tests.support.simulators import simulator_fixture
@@ -55,7 +56,7 @@ def read_session(url: str, seconds: float) -> tuple[bytes, object]:
 
 def depacketize(data: bytes, track, sizes) -> tuple[list, list[str]]:
     units, losses = [], []
-    depay = H264Depacketizer(lambda ts, au, key: units.append((ts, au, key)), losses.append,
+    depay = H264Depacketizer(lambda ts, au, key, nals: units.append((ts, au, key)), losses.append,
                              track.payload_type, track.parameter_sets)
     pos = 0
     for size in sizes:
@@ -74,6 +75,15 @@ def test_units_do_not_depend_on_how_the_bytes_were_read(sim):
     rng = random.Random(7)
     for sizes in ([1] * 5000 + [len(data)], [rng.randint(1, 3000) for _ in range(len(data))]):
         assert depacketize(data, track, sizes) == (whole, [])
+    # the NAL units handed beside each unit are the unit's own, as a scan would find them
+    units, _ = [], None
+    depay = H264Depacketizer(lambda ts, au, key, nals: units.append((au, nals)),
+                             lambda why: None, track.payload_type, track.parameter_sets)
+    depay.feed(data)
+    for au, nals in units:
+        scanned = [n[:-1] if len(n) < NAL_PREFIX and n.endswith(b"\0") else n
+                   for n in _nal_units(au, 0, NAL_PREFIX)]
+        assert nals == scanned
     # what the units make is a stream PyAV decodes to its last picture
     keyed = [au for _, au, key in whole]
     first = next(i for i, (_, _, key) in enumerate(whole) if key)
