@@ -55,7 +55,7 @@ from typing import Generic, TypeVar
 import av
 
 from camerahub import retry
-from camerahub.video.bitstream import FrameNumCheck, NalCheck, keyframe_decodes
+from camerahub.video.bitstream import FrameNumCheck, KeyframeCheck, NalCheck
 from camerahub.video.errors import (
     ImplausibleTiming,
     SinkFailed,
@@ -316,6 +316,7 @@ class _Session:
                                   self.stream.codec_context.extradata)
         self.frame_nums = FrameNumCheck(self.stream.codec_context.name,
                                         self.stream.codec_context.extradata)
+        self.keyframe_decodes = KeyframeCheck(self.stream)
         self.segment: _SegmentMuxer | None = None
         self.origin, self.rebase = 0, True  # output timestamps restart at 0 per anchor
         self.last_dts: int | None = None
@@ -379,7 +380,7 @@ class _Session:
         pts = packet.pts if packet.pts is not None else packet.dts
         held = self.held_ms(packet)
         if packet.is_keyframe and self.due(pts):
-            if not keyframe_decodes(self.stream, packet):
+            if not self.keyframe_decodes(packet):
                 self.refuse("keyframe does not decode")
                 return
             self.close_segment()

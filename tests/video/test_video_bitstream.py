@@ -7,7 +7,7 @@ import random
 import av
 import pytest
 
-from camerahub.video.bitstream import FrameNumCheck, NalCheck, keyframe_decodes
+from camerahub.video.bitstream import FrameNumCheck, KeyframeCheck, NalCheck, keyframe_decodes
 
 
 def packets_of(path, count=60):
@@ -78,6 +78,21 @@ def test_a_keyframe_of_noise_does_not_decode(h264_ts):
             data[i] = rng.randrange(256)
         noisy = av.Packet(bytes(data))
         assert not keyframe_decodes(stream, noisy)
+
+
+def test_one_decoder_judges_keyframe_after_keyframe(h264_ts):
+    """KeyframeCheck keeps its decoder: each keyframe is still judged on its own."""
+    container, stream, packets = packets_of(h264_ts, 1)
+    with container:
+        keys = [p for p in packets if p.is_keyframe]
+        data = bytearray(bytes(keys[0]))
+        rng = random.Random(5)
+        for i in range(len(data) // 2, len(data)):
+            data[i] = rng.randrange(256)
+        noisy = av.Packet(bytes(data))
+        check = KeyframeCheck(stream)
+        verdicts = [check(p) for p in (keys[0], keys[0], noisy, keys[0], noisy, noisy, keys[0])]
+        assert verdicts == [True, True, False, True, False, False, True]
 
 
 # baseline, B-frames (reference B-pictures too), MP4 with avcC, high profile
