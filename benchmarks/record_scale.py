@@ -11,6 +11,11 @@ that many cameras and each candidate records them for the window on the FileStor
 The ramp stops for a candidate at its first step not held; the figures are the most cameras
 each held (`max_cameras`, `ffmpeg_max_cameras`).
 
+The simulated cameras run on the same two cores: each step also reports the CPU the
+candidate and the simulator used over the window, in percent of one core, so that a step
+lost because the simulator could not keep its cameras' clocks is told from one lost by the
+candidate (a simulator near 100 % of a core falls behind and skips frames).
+
     python benchmarks/record_scale.py                   # 100, 200, 300 ... for 60 s each
     python benchmarks/record_scale.py --quick           # 10, 20, 40 at 720p for 25 s each
     python benchmarks/record_scale.py --steps 100,300,500
@@ -21,6 +26,7 @@ The last line printed is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -38,7 +44,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from record_bench import config, find_ffmpeg, log, start_simulator  # noqa: E402
+from record_bench import (  # noqa: E402
+    config,
+    cpu_seconds,
+    find_ffmpeg,
+    log,
+    start_simulator,
+)
 
 from camerahub.db import models as m  # noqa: E402
 from camerahub.db.engine import open_database  # noqa: E402
@@ -52,7 +64,27 @@ def whole_segments(seconds: float) -> int:
     return max(int(seconds // SEGMENT_S) - 1, 1)
 
 
-def camerahub_step(cameras: int, ports: dict, seconds: float, work: Path) -> dict:
+def tree_cpu(pids: list[int]) -> float:
+    """CPU seconds of processes (0 for one that is gone)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+    return total
+
+
+def window(pids: list[int], sim_pid: int, seconds: float) -> dict:
+    """Wait `seconds`; CPU of the candidate's processes and of the simulator meanwhile."""
+    before, sim_before, start = tree_cpu(pids), tree_cpu([sim_pid]), time.monotonic()
+    time.sleep(seconds)
+    took = time.monotonic() - start
+    return {"cpu_percent_one_core": round(100 * (tree_cpu(pids) - before) / took, 1),
+            "simulator_cpu_percent_one_core": round(
+                100 * (tree_cpu([sim_pid]) - sim_before) / took, 1)}
+
+
+def camerahub_step(cameras: int, ports: dict, seconds: float, work: Path,
+                   sim_pid: int) -> dict:
     cfg = config(cameras, ports, "http://127.0.0.1:9", "unused", work / "data")
     cfg["storage"] = {"backend": "file", "file": {"path": str(work / "store")}}
     cfg_path = work / "scale.yaml"
@@ -65,7 +97,7 @@ def camerahub_step(cameras: int, ports: dict, seconds: float, work: Path) -> dic
     proc = subprocess.Popen([*cli, "record", "--config", str(cfg_path)], env=env,
                             stdout=subprocess.PIPE, text=True)
     proc.stdout.readline()
-    time.sleep(seconds)
+    cpu = window([proc.pid], sim_pid, seconds)
     proc.send_signal(signal.SIGTERM)
     proc.wait(600)
     _, sessions = open_database(db_url)
@@ -86,10 +118,12 @@ def camerahub_step(cameras: int, ports: dict, seconds: float, work: Path) -> dic
     growing = last > 2 * first + 2.0
     return {"cameras": cameras, "missing_segments": short, "discontinuities": holes,
             "lag_first_s": round(first, 2), "lag_last_s": round(last, 2),
-            "lag_growing": growing, "held": short == 0 and holes == 0 and not growing}
+            "lag_growing": growing, **cpu,
+            "held": short == 0 and holes == 0 and not growing}
 
 
-def ffmpeg_step(ffmpeg: str, cameras: int, ports: dict, seconds: float, work: Path) -> dict:
+def ffmpeg_step(ffmpeg: str, cameras: int, ports: dict, seconds: float, work: Path,
+                sim_pid: int) -> dict:
     base = ports["hq_base"].rsplit(".", 1)[0]
     procs = []
     for i in range(1, cameras + 1):
@@ -100,7 +134,7 @@ def ffmpeg_step(ffmpeg: str, cameras: int, ports: dict, seconds: float, work: Pa
             [ffmpeg, "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
              "-c", "copy", "-f", "segment", "-segment_time", str(SEGMENT_S),
              str(folder / "%05d.ts")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    time.sleep(seconds)
+    cpu = window([p.pid for p in procs], sim_pid, seconds)
     for p in procs:
         p.send_signal(signal.SIGINT)
     for p in procs:
@@ -114,7 +148,7 @@ def ffmpeg_step(ffmpeg: str, cameras: int, ports: dict, seconds: float, work: Pa
         files = sorted((work / f"cam{i:03d}").glob("*.ts"))
         # every file but the last is a closed segment
         short += max(need - max(len(files) - 1, 0), 0)
-    return {"cameras": cameras, "missing_segments": short, "held": short == 0}
+    return {"cameras": cameras, "missing_segments": short, **cpu, "held": short == 0}
 
 
 def main() -> None:
@@ -146,8 +180,9 @@ def main() -> None:
                 work = Path(tempfile.mkdtemp(prefix=f"record-scale-{name}-"))
                 try:
                     log(f"{name}: {cameras} cameras for {seconds:.0f} s")
-                    step = (camerahub_step(cameras, ports, seconds, work) if name == "camerahub"
-                            else ffmpeg_step(ffmpeg, cameras, ports, seconds, work))
+                    step = (camerahub_step(cameras, ports, seconds, work, sim.proc.pid)
+                            if name == "camerahub" else
+                            ffmpeg_step(ffmpeg, cameras, ports, seconds, work, sim.proc.pid))
                 finally:
                     shutil.rmtree(work, ignore_errors=True)
                 log(f"  {step}")

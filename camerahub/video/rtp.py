@@ -38,8 +38,10 @@ class H264Depacketizer:
     """One camera's interleaved stream in, whole H.264 access units out (see module text)."""
 
     def __init__(self, on_unit: UnitSink, on_loss: Callable[[str], None], payload_type: int,
-                 parameter_sets: list[bytes] | None = None) -> None:
+                 parameter_sets: list[bytes] | None = None,
+                 on_message: Callable[[bytes], None] | None = None) -> None:
         self.on_unit, self.on_loss, self.payload_type = on_unit, on_loss, payload_type
+        self.on_message = on_message  # the head of each RTSP answer found among the data
         self.parameter_sets = b"".join(START + p for p in parameter_sets or [])
         self.parameter_nals = [p[:NAL_PREFIX] for p in parameter_sets or []]
         self.nals: list[bytes] = []
@@ -102,6 +104,8 @@ class H264Depacketizer:
                     return None
                 self.skipped_bytes += len(data) - pos
                 return len(data)
+            if self.on_message is not None:
+                self.on_message(data[pos:end])
             head = data[pos:end].lower()
             length = 0
             at = head.find(b"content-length:")

@@ -117,7 +117,7 @@ class RtpFeed:
         self.make_session, self.guard = make_session, guard
         self.time_base = Fraction(1, track.clock_rate)
         self.depay = H264Depacketizer(self._unit, self._loss, track.payload_type,
-                                      track.parameter_sets)
+                                      track.parameter_sets, self._message)
         self.session: _Session | None = None
         self.template: av.container.InputContainer | None = None
         self.jobs: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
@@ -177,6 +177,12 @@ class RtpFeed:
             return
         self.template = template
         self.session = self.make_session(stream, self.time_base)
+
+    def _message(self, head: bytes) -> None:
+        """An RTSP answer among the data: a keepalive refused for a stale nonce is sent
+        again at once with the camera's new challenge."""
+        if self.conn.answered(head):
+            self.next_keepalive = 0.0
 
     def _loss(self, why: str) -> None:
         if self.session is not None:

@@ -271,6 +271,21 @@ class RtspConnection:
 
     # --- after PLAY -----------------------------------------------------------------------
 
+    def answered(self, head: bytes) -> bool:
+        """An answer read among the data (a keepalive's): True when it asks for our
+        credentials again (a Digest nonce gone stale), taken so the next request has them."""
+        first, *lines = head.decode("latin-1").split("\r\n")
+        if not re.match(r"^RTSP/1\.\d 401(?: |$)", first):
+            return False
+        headers = {}
+        for line in lines:
+            key, sep, value = line.partition(":")
+            if sep:
+                headers[key.strip().lower()] = value.strip()
+        old = (self.digest or {}).get("nonce")
+        # a new nonce only: a camera that keeps refusing is not asked again every tick
+        return self._challenge(headers) and (self.digest or {}).get("nonce") != old
+
     def keepalive(self) -> bytes:
         """The request that keeps the session alive (its answer arrives among the data)."""
         return self._message(self.keepalive_method,

@@ -317,3 +317,30 @@ def test_sdp_parameter_sets_and_control_urls():
     assert track.control == "rtsp://127.0.0.1:554/main/trackID=1"
     assert [p[0] & 0x1F for p in track.parameter_sets] == [7, 8]
     assert parse_sdp(sdp.replace(b"trackID=1", b"*"), "rtsp://h/").control == "rtsp://h/"
+
+
+def test_a_stale_nonce_in_a_keepalive_answer_is_taken_for_the_next_request():
+    answers = []
+
+    def answer(request: str) -> bytes:
+        answers.append(request)
+        if request.startswith("DESCRIBE") and "Authorization" not in request:
+            return reply("401 Unauthorized", request,
+                         'WWW-Authenticate: Digest realm="cam", nonce="first"\r\n')
+        return staged()(request)
+
+    with rtsp_server(answer) as url:
+        conn = RtspConnection(url, 5)
+        conn.play()
+        assert 'nonce="first"' in conn.keepalive().decode()
+        stale = b'RTSP/1.0 401 Unauthorized\r\nCSeq: 9\r\nWWW-Authenticate: Digest realm="cam", ' \
+                b'nonce="second", stale=TRUE'
+        units = []
+        depay = H264Depacketizer(lambda *unit: units.append(unit), lambda why: None, 96,
+                                 on_message=lambda head: answers.append(conn.answered(head)))
+        depay.feed(stale + b"\r\n\r\n")
+        assert answers[-1] is True  # a new nonce: send the keepalive again now
+        assert 'nonce="second"' in conn.keepalive().decode()
+        depay.feed(stale + b"\r\n\r\n")
+        assert answers[-1] is False  # the same refusal again: not every tick
+        conn.close()
