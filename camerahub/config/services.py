@@ -74,7 +74,8 @@ class Recorder(Strict):
         default="rtp",
         description="How cameras are read: rtp (camerahub's RTSP client, one reading thread "
                     "for all cameras) or pyav (FFmpeg's RTSP client, a thread per camera); "
-                    "cameras that do not send H.264 are read by PyAV either way")
+                    "cameras that do not send H.264, and rtsps:// cameras, are read by "
+                    "PyAV either way")
 
 
 class Retention(Strict):

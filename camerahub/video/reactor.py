@@ -21,7 +21,6 @@ import contextlib
 import logging
 import selectors
 import socket
-import ssl
 import threading
 import time
 from collections import deque
@@ -151,8 +150,7 @@ class Reactor:
             return
         try:
             data = feed.sock.recv(self.read_size)
-        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError,
-                ssl.SSLWantWriteError):
+        except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             self._end(sel, feeds, feed, exc)

@@ -25,7 +25,6 @@ import hashlib
 import re
 import secrets
 import socket
-import ssl
 import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -59,11 +58,11 @@ class RtspConnection:
 
     def __init__(self, url: str, timeout_s: float) -> None:
         parts = urlsplit(url)
-        if parts.scheme not in ("rtsp", "rtsps") or not parts.hostname:
+        if parts.scheme != "rtsp" or not parts.hostname:  # rtsps:// is read by PyAV
             raise StreamOpenError("invalid", f"{redact(url)}: not an rtsp:// URL")
         self.redacted = redact(url)
         try:
-            port = parts.port or (322 if parts.scheme == "rtsps" else 554)
+            port = parts.port or 554
         except ValueError as exc:
             raise StreamOpenError("invalid", f"{self.redacted}: bad port") from exc
         self.user = unquote(parts.username or "")
@@ -89,13 +88,6 @@ class RtspConnection:
         except OSError as exc:
             raise StreamOpenError("unreachable", f"{self.redacted}: {exc.strerror or exc}"
                                   ) from exc
-        if parts.scheme == "rtsps":
-            try:
-                sock = ssl.create_default_context().wrap_socket(
-                    sock, server_hostname=parts.hostname)
-            except (ssl.SSLError, OSError) as exc:
-                sock.close()
-                raise StreamOpenError("unreachable", f"{self.redacted}: TLS: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = sock
 

@@ -104,7 +104,7 @@ class SegmenterConfig:
     input: InputOptions = field(default_factory=InputOptions)
     # How an rtsp:// camera is read: "rtp" (camerahub.video.rtprecord: our RTSP client, one
     # reading thread for every camera) or "pyav" (FFmpeg's RTSP client in the camera's
-    # thread). Cameras that do not send H.264, and RTP over UDP, are read by PyAV either way.
+    # thread). Cameras that do not send H.264, rtsps:// and RTP over UDP are read by PyAV.
     engine: str = "rtp"
 
 
@@ -179,7 +179,7 @@ class Segmenter(Generic[Item]):
         """Record one session; return if `stop` is set, else raise a StreamError."""
         self.segments_in_session = 0
         stop = stop or threading.Event()
-        if (self.config.engine == "rtp" and is_live(url)
+        if (self.config.engine == "rtp" and url.startswith("rtsp://")
                 and self.config.input.rtsp_transport == "tcp"):
             from camerahub.video.rtprecord import record_rtp  # noqa: PLC0415 - it imports us
 
