@@ -192,7 +192,10 @@ def rclone_env(store: str, endpoint: str) -> dict:
             "RCLONE_CONFIG_BENCH_ENDPOINT": endpoint, "RCLONE_CONFIG_BENCH_REGION": "us-east-1",
             "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID": "bench",
             "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY": "bench",
-            "RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE": "true"}
+            "RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE": "true",
+            # the endpoint is plain HTTP on loopback; rclone's S3 client refuses to start at
+            # all when AWS_CA_BUNDLE is set (as some machines set it for every tool)
+            "AWS_CA_BUNDLE": ""}
 
 
 def run_ffmpeg(ffmpeg: str, urls: list[str], warmup: float, seconds: float, out: Path,
@@ -252,8 +255,16 @@ def segment_figures(db_url: str, cameras: int, seconds: float) -> dict:
     full = [x for x in segs if x.duration_ms >= 9000]
     expected = cameras * max(int(seconds // 10) - 1, 1)
     missing = max(expected - len(full), 0) + holes + (cameras - len(by_cam)) * 0
+    with sessions() as s:  # why: the recorder's own account of every hole
+        gaps = list(s.scalars(select(m.Gap)))
+    causes: dict[str, int] = {}
+    for gap in gaps:
+        causes[gap.cause] = causes.get(gap.cause, 0) + 1
+    sizes = sorted(((g.end or g.start) - g.start).total_seconds() for g in gaps)
     return {"segments_expected": expected, "segments_stored": len(full),
             "missing_segments": missing, "discontinuities": holes,
+            "gap_causes": causes, "gap_max_s": round(sizes[-1], 3) if sizes else None,
+            "gap_details": sorted({(g.detail or "")[:120] for g in gaps})[:3],
             "upload_lag_p50_s": round(statistics.median(lags), 3) if lags else None,
             "upload_lag_p99_s": round(lags[int(0.99 * (len(lags) - 1))], 3) if lags else None}
 
@@ -379,6 +390,10 @@ def main() -> None:
                                      else None),
         "rclone_segments_left_behind": (runs["ffmpeg_rclone"][0]["left_behind"]
                                         if runs["ffmpeg_rclone"] else None),
+        # every camera's open segment and those finished in the last few seconds stay;
+        # more means rclone failed or fell behind, and its CPU figure is not the whole job
+        "rclone_kept_up": (runs["ffmpeg_rclone"][0]["left_behind"] <= 2 * cameras
+                           if runs["ffmpeg_rclone"] else None),
         "ffmpeg": ffmpeg_note, "rclone": rclone or "not installed (apt-get install rclone)",
         **figures,
     }
