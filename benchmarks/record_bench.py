@@ -29,6 +29,7 @@ The last line printed is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import shlex
@@ -105,8 +106,19 @@ def start_simulator(cameras: int, size: str, bitrate: str) -> tuple[SimulatorPro
     return proc, ports
 
 
+def address(ports: dict, i: int) -> str:
+    """The loopback address of simulated camera i (1-based): the simulator counts on from
+    its base across octets, so camera 256 of 127.0.71.1 is 127.0.72.0."""
+    return str(ipaddress.IPv4Address(ports["hq_base"]) + i - 1)
+
+
+def camera_urls(ports: dict, cameras: int) -> list[str]:
+    """The main-stream RTSP URLs of the simulator's first `cameras` cameras."""
+    return [f"rtsp://admin:admin@{address(ports, i)}:{ports['rtsp_port']}/main"
+            for i in range(1, cameras + 1)]
+
+
 def config(cameras: int, ports: dict, endpoint: str, bucket: str, data: Path) -> dict:
-    base = ports["hq_base"].rsplit(".", 1)[0]
     return {
         "sites": [{"id": "hq", "name": "本庁舎", "kind": "headquarters"}],
         "org": {"departments": [{"id": "d", "name": "部", "divisions": [
@@ -115,7 +127,7 @@ def config(cameras: int, ports: dict, endpoint: str, bucket: str, data: Path) ->
                          "password_env": "CAMERAHUB_CAMERA_PASSWORD"}],
         "defaults": {"port": ports["port"], "credential": "cam"},
         "cameras": [{"id": f"cam-{i:03d}", "name": f"カメラ{i}", "site": "hq", "room": "r",
-                     "address": f"{base}.{i}"} for i in range(1, cameras + 1)],
+                     "address": address(ports, i)} for i in range(1, cameras + 1)],
         "storage": {"backend": "s3", "s3": {"bucket": bucket, "endpoint_url": endpoint,
                                             "path_style": True, "region": "us-east-1"}},
         "recorder": {"segment_seconds": 10, "upload_workers": 8},
@@ -314,9 +326,7 @@ def main() -> None:
         if moto:
             make_client(S3Settings(bucket=bucket, endpoint_url=endpoint, path_style=True)
                         ).create_bucket(Bucket=bucket)
-        base = ports["hq_base"].rsplit(".", 1)[0]
-        urls = [f"rtsp://admin:admin@{base}.{i}:{ports['rtsp_port']}/main"
-                for i in range(1, cameras + 1)]
+        urls = camera_urls(ports, cameras)
         for n in range(args.rounds):
             round_dir = work / f"round{n}"
             env["CAMERAHUB_DATABASE_URL"] = f"sqlite:///{round_dir / 'bench.db'}"

@@ -346,9 +346,7 @@ def main() -> None:
     env = {**os.environ, "CAMERAHUB_CAMERA_PASSWORD": "admin",
            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH"))
                                          if p)}
-    base = ports["hq_base"].rsplit(".", 1)[0]
-    urls = [f"rtsp://admin:admin@{base}.{i}:{ports['rtsp_port']}/main"
-            for i in range(1, cameras + 1)]
+    urls = rb.camera_urls(ports, cameras)
     runs: dict[str, list[dict]] = {e: [] for e in KNOWN}
     try:
         for n in range(args.rounds):

@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from record_bench import (  # noqa: E402
+    camera_urls,
     config,
     cpu_seconds,
     find_ffmpeg,
@@ -124,12 +125,10 @@ def camerahub_step(cameras: int, ports: dict, seconds: float, work: Path,
 
 def ffmpeg_step(ffmpeg: str, cameras: int, ports: dict, seconds: float, work: Path,
                 sim_pid: int) -> dict:
-    base = ports["hq_base"].rsplit(".", 1)[0]
     procs = []
-    for i in range(1, cameras + 1):
+    for i, url in enumerate(camera_urls(ports, cameras), start=1):
         folder = work / f"cam{i:03d}"
         folder.mkdir(parents=True)
-        url = f"rtsp://admin:admin@{base}.{i}:{ports['rtsp_port']}/main"
         procs.append(subprocess.Popen(
             [ffmpeg, "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
              "-c", "copy", "-f", "segment", "-segment_time", str(SEGMENT_S),

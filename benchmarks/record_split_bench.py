@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.record_bench import cpu_seconds, find_ffmpeg, log  # noqa: E402
+from benchmarks.record_bench import camera_urls, cpu_seconds, find_ffmpeg, log  # noqa: E402
 from simulator.launcher import SimulatorProcess  # noqa: E402
 from simulator.testing import isolated_args  # noqa: E402
 
@@ -143,9 +143,7 @@ def main() -> None:
     figures: dict[str, float | None] = {}
     try:
         sim.wait_ready(600)
-        base = ports["hq_base"].rsplit(".", 1)[0]
-        urls = [f"rtsp://admin:admin@{base}.{i}:{ports['rtsp_port']}/main"
-                for i in range(1, cameras + 1)]
+        urls = camera_urls(ports, cameras)
         for name in names:
             figures[name] = run_variant(name, urls, ffmpeg, out, warmup, seconds)
             log(f"{name}: {figures[name]} CPU s per camera-minute")
