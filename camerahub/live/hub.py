@@ -48,12 +48,13 @@ class LiveHub:
         self._closed = False
 
     def subscribe(self, camera_id: str, loop: asyncio.AbstractEventLoop | None = None,
-                  profile: str | None = None) -> Viewer:
+                  profile: str | None = None, event: asyncio.Event | None = None) -> Viewer:
         """A new viewer of the camera (its live profile, or the named one); the upstream
-        opens if nobody watches that camera and profile yet."""
+        opens if nobody watches that camera and profile yet. event: set when it has items
+        (shared by the tiles of one wall socket; its own by default)."""
         opts = self.options
         viewer = Viewer(camera_id, opts.max_queue, loop, opts.max_lag_s, opts.max_skips,
-                        profile)
+                        profile, event)
         key = channel_key(camera_id, profile)
         with self._lock:
             if self._closed:
