@@ -20,6 +20,9 @@ expected display time).
 
     python benchmarks/live_bench.py            # 50 viewers, 100 cameras, 4 browsers
     python benchmarks/live_bench.py --quick    # 50 viewers, 25 cameras, 1 browser (< 60 s)
+    python benchmarks/live_bench.py --parts cameras --cameras 100   # one part, to dig in
+
+The browsers' wall is the live page itself: one WebSocket per page carrying every tile.
 
 The last line printed is one JSON object with the figures.
 """
@@ -286,6 +289,9 @@ def glass_to_glass(bench: Bench, cameras: list[str], tiles: list[dict]) -> list[
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="25 cameras, 1 browser, short runs")
+    ap.add_argument("--cameras", type=int, help="cameras of the one-viewer-each run")
+    ap.add_argument("--parts", default="fanout,cameras,wall",
+                    help="comma-separated runs: fanout, cameras, wall (default all)")
     ap.add_argument("--client", help=argparse.SUPPRESS)
     ap.add_argument("--seconds", type=float, default=10, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -300,7 +306,10 @@ def main() -> None:
     from tests.support.live import serving
     from tests.support.simulators import SimProcess, nakano_on, running_process
 
-    viewers, cameras_n = 50, 25 if args.quick else 100
+    viewers, cameras_n = 50, args.cameras or (25 if args.quick else 100)
+    parts = set(args.parts.split(","))
+    skipped = {"upstream_sessions": None, "receiving": None, "lat_p50": None, "lat_p99": None,
+               "hub_send_p99_ms": None, "cpu_percent_one_core": 0.0, "rss_mb": 0.0}
     browsers, seconds = (1, 8) if args.quick else (4, 20)
     t0 = time.monotonic()
     os.environ["CAMERAHUB_CAMERA_PASSWORD"] = "admin"
@@ -319,12 +328,16 @@ def main() -> None:
             bench.sent_log = lambda sid: httpx.get(f"{sim.control}/cameras/{sid}/sent",
                                                    timeout=30).json()
             log(f"setup {time.monotonic() - t0:.1f} s")
-            fan = bench.run_clients([bench.ws_url(order[0]) for _ in range(viewers)], seconds)
-            log(f"1 camera -> {viewers} viewers: {fan}")
-            bench.idle()
-            many = bench.run_clients([bench.ws_url(c) for c in order[:cameras_n]], seconds)
-            log(f"{cameras_n} cameras, one viewer each: {many}")
-            bench.idle()
+            fan = many = skipped
+            if "fanout" in parts:
+                fan = bench.run_clients([bench.ws_url(order[0]) for _ in range(viewers)],
+                                        seconds)
+                log(f"1 camera -> {viewers} viewers: {fan}")
+                bench.idle()
+            if "cameras" in parts:
+                many = bench.run_clients([bench.ws_url(c) for c in order[:cameras_n]], seconds)
+                log(f"{cameras_n} cameras, one viewer each: {many}")
+                bench.idle()
             holder: dict[str, list[float]] = {}
             bench.keyframes = holder
             wall_cams = order[:25]
@@ -340,7 +353,7 @@ def main() -> None:
             keeper = threading.Thread(target=keep_keyframes, daemon=True)
             keeper.start()
             cpu0, wall0 = time.process_time(), time.monotonic()
-            walls = wall(bench, browsers, wall_cams, seconds)
+            walls = wall(bench, browsers, wall_cams, seconds) if "wall" in parts else {}
             stop.set()
             keeper.join(5)
             walls["wall_upstream_sessions"] = bench.hub.upstreams_opened - opened
