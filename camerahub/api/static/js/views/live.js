@@ -349,7 +349,9 @@ class Tile {
     const sb = this.buffer;
     if (!sb || sb.updating || this.stopped) return;
     this.keepNearEdge();
-    if (this.queue.length === 0) return;
+    // keepNearEdge may have started removing old video: appending now would throw
+    // (InvalidStateError) and restart a healthy tile; updateend pumps again
+    if (this.queue.length === 0 || sb.updating) return;
     const size = this.queue.reduce((n, b) => n + b.length, 0);
     const all = new Uint8Array(size);
     let at = 0;
@@ -357,8 +359,11 @@ class Tile {
     this.queue = [];
     try {
       sb.appendBuffer(all);
-    } catch {
-      this.restart(); // quota or a decode error: start again from a keyframe
+    } catch (err) {
+      // quota or a decode error: start again from a keyframe (counted, for the bench)
+      this.video.dataset.restarts = String(Number(this.video.dataset.restarts || 0) + 1);
+      this.video.dataset.restartError = err.name;
+      this.restart();
     }
   }
 
