@@ -45,6 +45,7 @@ class LiveHub:
         # each closed channel's last init segment and keyframe: a tile's poster at once
         self._recent: dict[str, tuple[bytes, object, float]] = {}
         self._lock = threading.Lock()
+        self._opening = threading.Semaphore(self.options.max_opening)
         self._closed = False
 
     def subscribe(self, camera_id: str, loop: asyncio.AbstractEventLoop | None = None,
@@ -76,7 +77,8 @@ class LiveHub:
             channel = self._channels.get(camera_id)
             if channel is not None and channel.reserve(seconds):
                 return
-            channel = Channel(camera_id, self.url_of, self.options, self._on_closed)
+            channel = Channel(camera_id, self.url_of, self.options, self._on_closed,
+                              opening=self._opening)
             channel.reserve(seconds)
             self._channels[channel.key] = channel
             self.upstreams_opened += 1
@@ -90,7 +92,8 @@ class LiveHub:
         for the first-item timeout.
         """
         url_of = self.url_of if profile is None else (lambda cam: self.url_of(cam, profile))
-        channel = Channel(camera_id, url_of, self.options, self._on_closed, profile)
+        channel = Channel(camera_id, url_of, self.options, self._on_closed, profile,
+                          self._opening)
         channel.add(viewer)
         self._channels[channel.key] = channel
         self.upstreams_opened += 1
