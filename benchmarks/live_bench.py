@@ -262,7 +262,10 @@ def one_browser(bench: Bench, seconds: float, index: int = 0) -> dict:
         driver.find_element("css selector", "input[name=username]").send_keys("kiki-sato")
         driver.find_element("css selector", "input[name=password]").send_keys(PASSWORD)
         driver.find_element("css selector", "#signin").click()
-        wait.until(lambda d: d.find_elements("css selector", "#signout"))
+        # #signout is always in the page (hidden until signed in): wait until it shows, or
+        # the navigation below aborts a sign-in still hashing its password
+        wait.until(lambda d: any(e.is_displayed()
+                                 for e in d.find_elements("css selector", "#signout")))
         # The wall opens as a fresh page load with its 25 tiles (the sign-in stays in the
         # tab's sessionStorage): every time below counts from the page's navigation start.
         driver.get("about:blank")
@@ -279,7 +282,11 @@ def one_browser(bench: Bench, seconds: float, index: int = 0) -> dict:
         tiles = driver.execute_script(TILES_JS)
         for tile in tiles:
             tile["browser"] = index
-        return {"tiles": tiles, "all_playing_s": round(all_playing, 2) if all_playing else None}
+        out = {"tiles": tiles, "all_playing_s": round(all_playing, 2) if all_playing else None}
+        if not tiles:  # say what the page showed instead of a wall
+            text = driver.execute_script("return document.body.innerText") or ""
+            out["error"] = f"no tiles at {driver.current_url}: {' '.join(text.split())[:160]}"
+        return out
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
