@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import struct
@@ -56,6 +57,7 @@ from .livesocket import PROFILE, Ended, access_watch, ended_by
 from .state import AppState
 
 log = logging.getLogger(__name__)
+_walls = itertools.count(1)
 HEADER = struct.Struct(">Hd")
 MAX_TILES = 36  # the largest wall (25), an enlarged tile beside it, and some room
 MAX_MESSAGE = 4096
@@ -149,6 +151,7 @@ class WallSocket:
         self.refused = 0
         self.idle_since: float | None = time.monotonic()
         self.closing = False
+        self.id = next(_walls)  # in the audit entries of its tiles: which socket served them
         self._send_lock = asyncio.Lock()
         self._opening: set[asyncio.Task] = set()
         self._audits: set[asyncio.Task] = set()
@@ -205,7 +208,8 @@ class WallSocket:
             if message["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(message.get("code", 1000))
             control = parse(message.get("text"))
-            handler = self.handlers.get(control.get("type"))  # type: ignore[arg-type]
+            kind = control.get("type")
+            handler = self.handlers.get(kind) if isinstance(kind, str) else None
             if handler is None:
                 raise ProtocolError("unknown message type")
             await handler(control)
@@ -247,9 +251,14 @@ class WallSocket:
             except CamerahubError as exc:
                 await self._refuse(tile, draft, exc)
                 return
+            except Exception:  # noqa: BLE001 - the database failed: this tile ends, not all
+                log.exception("live tile on %s could not be decided", camera)
+                await self._tell(tile, Ended("unavailable", "the access could not be decided",
+                                             503))
+                return
             session = livesocket.next_session()
             draft.detail.update({"event": "start", "session": session, "profile": profile,
-                                 "tile": tile, "socket": "wall"})
+                                 "tile": tile, "wall": self.id})
             try:
                 await asyncio.to_thread(write_draft, self.state, draft, 101)
             except Exception:  # noqa: BLE001 - no entry, no footage

@@ -236,6 +236,7 @@ def test_too_many_tiles_refuses_the_extra_ones_only(base):
     ("{not json", 4400, "invalid"),
     ("[1, 2]", 4400, "invalid"),
     (json.dumps({"type": "dance"}), 4400, "invalid"),
+    (json.dumps({"type": ["subscribe"], "tile": 2}), 4400, "invalid"),
     (json.dumps({"type": "subscribe", "tile": 0}), 4400, "invalid"),
     (json.dumps({"type": "unsubscribe", "tile": "1; drop table"}), 4400, "invalid"),
     ("x" * (MAX_MESSAGE + 1), 1009, "too-big"),
