@@ -20,6 +20,9 @@ expected display time).
 
     python benchmarks/live_bench.py            # 50 viewers, 100 cameras, 4 browsers
     python benchmarks/live_bench.py --quick    # 50 viewers, 25 cameras, 1 browser (< 60 s)
+    python benchmarks/live_bench.py --parts cameras --cameras 100   # one part, to dig in
+
+The browsers' wall is the live page itself: one WebSocket per page carrying every tile.
 
 The last line printed is one JSON object with the figures.
 """
@@ -88,12 +91,13 @@ async def _viewer(url: str, seconds: float, out: dict) -> None:
                 out["frames"] += 1
                 if stamp >= joined:  # frames from before we joined are the start-up backlog
                     out["lat"].append(now - stamp)
+                    out["at"].append(now)
     except Exception as exc:  # noqa: BLE001 - reported, the run goes on
         out["error"] = f"{type(exc).__name__}: {exc}"
 
 
 async def _clients(urls: list[str], seconds: float) -> list[dict]:
-    outs = [{"first": None, "frames": 0, "lat": [], "error": None} for _ in urls]
+    outs = [{"first": None, "frames": 0, "lat": [], "at": [], "error": None} for _ in urls]
     await asyncio.gather(*(_viewer(u, seconds, o) for u, o in zip(urls, outs, strict=True)))
     return outs
 
@@ -102,10 +106,14 @@ def client_main(path: str, seconds: float) -> None:
     urls = json.loads(Path(path).read_text())
     outs = asyncio.run(_clients(urls, seconds))
     lat = [x for o in outs for x in o["lat"]]
+    # once every viewer has its first frame (the upstreams' start-up is over): steady state
+    settled = max((o["at"][0] for o in outs if o["at"]), default=0.0)
+    steady = [x for o in outs for x, at in zip(o["lat"], o["at"], strict=True) if at >= settled]
     print(json.dumps({"viewers": len(urls), "receiving": sum(1 for o in outs if o["frames"]),
                       "frames": sum(o["frames"] for o in outs),
                       "errors": sorted({o["error"] for o in outs if o["error"]})[:5],
                       "lat_p50": pct(lat, 0.5), "lat_p99": pct(lat, 0.99),
+                      "steady_lat_p99": pct(steady, 0.99), "steady_frames": len(steady),
                       "first_p95": pct([o["first"] for o in outs if o["first"]], 0.95)}))
 
 
@@ -167,11 +175,12 @@ class Bench:
 
 def wall(bench: Bench, browsers: int, cameras: list[str], seconds: float) -> dict:
     """B headless browsers each open a 25-tile wall; tiles playing, first picture, g2g."""
+    from collections import Counter
     from concurrent.futures import ThreadPoolExecutor
 
     results = []
     with ThreadPoolExecutor(browsers) as pool:
-        results = list(pool.map(lambda i: one_browser_safe(bench, seconds), range(browsers)))
+        results = list(pool.map(lambda i: one_browser_safe(bench, seconds, i), range(browsers)))
     tiles = [t for r in results for t in r["tiles"]]
     errors = sorted({r["error"] for r in results if r.get("error")})
     # since the page began to load (a fresh load: performance.now() counts from it)
@@ -179,13 +188,25 @@ def wall(bench: Bench, browsers: int, cameras: list[str], seconds: float) -> dic
     steps = {step: pct([t["marks"][step] for t in tiles if step in t["marks"]], 0.5)
              for step in STEPS}
     g2g = glass_to_glass(bench, cameras, [t for r in results for t in r["tiles"]])
+    # each upstream's own start-up (s since it began opening: ONVIF URI, RTSP open, init,
+    # first keyframe), kept by the main loop while the wall's channels were open
+    timings = list(bench.timings.values())
+    upstream = {step: pct([t[step] for t in timings if step in t], 0.5)
+                for step in ("url", "open", "init", "keyframe")}
     hub_to_display = [t["delay_ms"] for t in tiles if t["delay_ms"]]
     return {"wall_tiles": 25 * browsers, "wall_tiles_playing": sum(t["playing"] for t in tiles),
             "wall_errors": errors,
+            # tiles not playing at the end: their state and the last end reason they were told
+            "wall_tiles_not_playing": dict(Counter(
+                f"{t['state']}/{t['ended']}/{max(t['marks'], key=t['marks'].get, default='-')}"
+                f"/b{t['browser']}/r{t['restarts']}:{t['restart_error']}" for t in tiles
+                if not t["playing"])),
+            "wall_tile_restarts": sum(t["restarts"] for t in tiles),
             "wall_first_picture_p50_s": in_s(pct(firsts, 0.5)),
             "wall_first_picture_p95_s": in_s(pct(firsts, 0.95)),
             "wall_first_picture_max_s": in_s(max(firsts, default=None)),
-            "wall_steps_p50_ms": steps,
+            "wall_steps_p50_ms": steps, "wall_upstream_steps_p50_s": upstream,
+            "wall_tiles_per_browser": [len(r["tiles"]) for r in results],
             "wall_all_playing_s": max(r["all_playing_s"] or 0 for r in results),
             "hub_to_display_p50_ms": pct(hub_to_display, 0.5),
             "glass_to_glass_p50_ms": pct(g2g, 0.5), "glass_to_glass_p95_ms": pct(g2g, 0.95),
@@ -195,6 +216,8 @@ def wall(bench: Bench, browsers: int, cameras: list[str], seconds: float) -> dic
 TILES_JS = """
 return [...document.querySelectorAll('#live-grid video')].map((v) => ({
   camera: v.dataset.camera, playing: v.dataset.state === 'playing' && v.readyState >= 2,
+  state: v.dataset.state, ended: v.closest('figure').dataset.endReason || null,
+  restarts: Number(v.dataset.restarts || 0), restart_error: v.dataset.restartError || null,
   time: v.currentTime, first_ms: Number(v.dataset.firstPictureAt || 0),
   delay_ms: Number(v.dataset.latencyMs || 0), shown: v.liveShown || [],
   marks: v.liveMarks || {}}));
@@ -205,16 +228,16 @@ return [...document.querySelectorAll('#live-grid video')].map((v) => ({
 STEPS = ("start", "token", "source", "socket", "started", "init", "frame", "picture")
 
 
-def one_browser_safe(bench: Bench, seconds: float) -> dict:
+def one_browser_safe(bench: Bench, seconds: float, index: int = 0) -> dict:
     """one_browser, a failure (e.g. a start-up timeout on a loaded machine) counted as 0."""
     try:
-        return one_browser(bench, seconds)
+        return one_browser(bench, seconds, index)
     except Exception as exc:  # noqa: BLE001 - reported in the figures
         log(f"browser failed: {type(exc).__name__}: {exc}")
         return {"tiles": [], "all_playing_s": None, "error": type(exc).__name__}
 
 
-def one_browser(bench: Bench, seconds: float) -> dict:
+def one_browser(bench: Bench, seconds: float, index: int = 0) -> dict:
     import shutil
 
     from selenium import webdriver
@@ -239,7 +262,10 @@ def one_browser(bench: Bench, seconds: float) -> dict:
         driver.find_element("css selector", "input[name=username]").send_keys("kiki-sato")
         driver.find_element("css selector", "input[name=password]").send_keys(PASSWORD)
         driver.find_element("css selector", "#signin").click()
-        wait.until(lambda d: d.find_elements("css selector", "#signout"))
+        # #signout is always in the page (hidden until signed in): wait until it shows, or
+        # the navigation below aborts a sign-in still hashing its password
+        wait.until(lambda d: any(e.is_displayed()
+                                 for e in d.find_elements("css selector", "#signout")))
         # The wall opens as a fresh page load with its 25 tiles (the sign-in stays in the
         # tab's sessionStorage): every time below counts from the page's navigation start.
         driver.get("about:blank")
@@ -254,7 +280,13 @@ def one_browser(bench: Bench, seconds: float) -> dict:
                 deadline = min(deadline, time.monotonic() + seconds)
             time.sleep(0.25)
         tiles = driver.execute_script(TILES_JS)
-        return {"tiles": tiles, "all_playing_s": round(all_playing, 2) if all_playing else None}
+        for tile in tiles:
+            tile["browser"] = index
+        out = {"tiles": tiles, "all_playing_s": round(all_playing, 2) if all_playing else None}
+        if not tiles:  # say what the page showed instead of a wall
+            text = driver.execute_script("return document.body.innerText") or ""
+            out["error"] = f"no tiles at {driver.current_url}: {' '.join(text.split())[:160]}"
+        return out
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
@@ -286,6 +318,9 @@ def glass_to_glass(bench: Bench, cameras: list[str], tiles: list[dict]) -> list[
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="25 cameras, 1 browser, short runs")
+    ap.add_argument("--cameras", type=int, help="cameras of the one-viewer-each run")
+    ap.add_argument("--parts", default="fanout,cameras,wall",
+                    help="comma-separated runs: fanout, cameras, wall (default all)")
     ap.add_argument("--client", help=argparse.SUPPRESS)
     ap.add_argument("--seconds", type=float, default=10, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -300,7 +335,10 @@ def main() -> None:
     from tests.support.live import serving
     from tests.support.simulators import SimProcess, nakano_on, running_process
 
-    viewers, cameras_n = 50, 25 if args.quick else 100
+    viewers, cameras_n = 50, args.cameras or (25 if args.quick else 100)
+    parts = set(args.parts.split(","))
+    skipped = {"upstream_sessions": None, "receiving": None, "lat_p50": None, "lat_p99": None,
+               "hub_send_p99_ms": None, "cpu_percent_one_core": 0.0, "rss_mb": 0.0}
     browsers, seconds = (1, 8) if args.quick else (4, 20)
     t0 = time.monotonic()
     os.environ["CAMERAHUB_CAMERA_PASSWORD"] = "admin"
@@ -319,20 +357,27 @@ def main() -> None:
             bench.sent_log = lambda sid: httpx.get(f"{sim.control}/cameras/{sid}/sent",
                                                    timeout=30).json()
             log(f"setup {time.monotonic() - t0:.1f} s")
-            fan = bench.run_clients([bench.ws_url(order[0]) for _ in range(viewers)], seconds)
-            log(f"1 camera -> {viewers} viewers: {fan}")
-            bench.idle()
-            many = bench.run_clients([bench.ws_url(c) for c in order[:cameras_n]], seconds)
-            log(f"{cameras_n} cameras, one viewer each: {many}")
-            bench.idle()
+            fan = many = skipped
+            if "fanout" in parts:
+                fan = bench.run_clients([bench.ws_url(order[0]) for _ in range(viewers)],
+                                        seconds)
+                log(f"1 camera -> {viewers} viewers: {fan}")
+                bench.idle()
+            if "cameras" in parts:
+                many = bench.run_clients([bench.ws_url(c) for c in order[:cameras_n]], seconds)
+                log(f"{cameras_n} cameras, one viewer each: {many}")
+                bench.idle()
             holder: dict[str, list[float]] = {}
             bench.keyframes = holder
+            bench.timings = {}
             wall_cams = order[:25]
             opened = bench.hub.upstreams_opened
             stop = threading.Event()
 
             def keep_keyframes():
                 while not stop.is_set():
+                    for key, stat in bench.hub.stats().items():
+                        bench.timings[(key, stat["started_at"])] = stat["timings"]
                     for key, times in bench.hub.keyframes_received().items():
                         seen = holder.setdefault(key, [])
                         seen.extend(t for t in times if not seen or t > seen[-1])
@@ -340,7 +385,7 @@ def main() -> None:
             keeper = threading.Thread(target=keep_keyframes, daemon=True)
             keeper.start()
             cpu0, wall0 = time.process_time(), time.monotonic()
-            walls = wall(bench, browsers, wall_cams, seconds)
+            walls = wall(bench, browsers, wall_cams, seconds) if "wall" in parts else {}
             stop.set()
             keeper.join(5)
             walls["wall_upstream_sessions"] = bench.hub.upstreams_opened - opened
@@ -355,6 +400,7 @@ def main() -> None:
         "added_latency_p50_ms": fan["lat_p50"], "added_latency_p99_ms": fan["lat_p99"],
         "cameras_added_latency_p50_ms": many["lat_p50"],
         "cameras_added_latency_p99_ms": many["lat_p99"],
+        "cameras_steady_latency_p99_ms": many.get("steady_lat_p99"),
         "hub_send_p99_ms": max(filter(None, [fan["hub_send_p99_ms"],
                                              many["hub_send_p99_ms"]]), default=None),
         "cameras_receiving": many["receiving"],

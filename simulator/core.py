@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 import os
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +110,16 @@ def release_free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def gop_phase(camera_id: str) -> float:
+    """Where in its GOP a camera's clock starts, in [0, 1): stable per camera id.
+
+    A real fleet's cameras were switched on at different moments, so their keyframes fall
+    anywhere in the GOP; cameras started together in lockstep would send every keyframe
+    (the largest frames) at the same instant and make every frame clock wake together.
+    """
+    return zlib.crc32(camera_id.encode()) / 2**32
+
+
 class SimulatorCore:
     """All cameras in one asyncio loop."""
 
@@ -148,13 +159,13 @@ class SimulatorCore:
     def _node(self, cam: CameraState, ports: Ports, loops: dict, epoch: float) -> CameraNode:
         """Build one camera's servers (not yet listening)."""
         onvif = OnvifService(cam, ports, lambda token, c=cam: self.encoder_changed(c, token))
-        # offset each camera's frame clock so 100 cameras do not wake in lockstep
         sources = {}
         for token in cam.profiles:
             packetized = PacketizedLoop.build(loops[(cam.camera_id, token)])
             cam.served[token] = packetized.loop.spec
-            offset = (cam.index % 16) / 16 / packetized.loop.spec.fps
-            sources[token] = StreamSource(cam, packetized, epoch - offset)
+            spec = packetized.loop.spec
+            sources[token] = StreamSource(cam, packetized,
+                                          epoch - gop_phase(cam.camera_id) * spec.gop / spec.fps)
         http = HttpServer(cam.address, ports.http, lambda req, o=onvif: self._http(o, req),
                           cam.camera_id)
         return CameraNode(cam, onvif, http, RtspCameraServer(cam, ports.rtsp, sources))

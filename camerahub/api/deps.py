@@ -18,6 +18,7 @@ from camerahub.authz.accounts import Principal, PrincipalKind
 from camerahub.authz.authorizer import Authorizer
 from camerahub.authz.decision import (
     MAX_REASON,
+    Decision,
     FootageRequest,
     decide,
     decide_camera,
@@ -242,6 +243,12 @@ def _camera_rule(session: Session, state: AppState, authz: Authorizer,
         decision = decide(authz, session, who, req, state.reason_min)
     else:
         decision = decide_camera(authz, session, who, req.camera_id, rule.action or "")
+    request.state.footage = _grant_of(session, state, who, req, decision, draft)
+
+
+def _grant_of(session: Session, state: AppState, who: Principal, req: FootageRequest,
+              decision: Decision, draft: AuditDraft) -> FootageGrant:
+    """Record a camera decision in the draft; the grant, or its refusal raised."""
     draft.decide(decision.allowed, decision.basis)
     draft.incident_id = decision.incident_id
     if decision.incident_id is not None and not req.reason:
@@ -254,9 +261,8 @@ def _camera_rule(session: Session, state: AppState, authz: Authorizer,
     refusal = decision.refusal()
     if refusal is not None:
         raise refusal
-    request.state.footage = FootageGrant(who, req.action, req.camera_id, req.footage_start,
-                                         req.footage_end, req.reason, decision.incident_id,
-                                         decision.basis)
+    return FootageGrant(who, req.action, req.camera_id, req.footage_start, req.footage_end,
+                        req.reason, decision.incident_id, decision.basis)
 
 
 def _system_rule(state: AppState, authz: Authorizer, request: HTTPConnection,
@@ -397,3 +403,34 @@ def recheck_footage(state: AppState, token: str, grant: FootageGrant) -> Camerah
             return NotAuthenticated("the access token is not for this camera")
         req = FootageRequest(grant.action, grant.camera_id, utcnow(), None, grant.reason)
         return decide(authz, session, who, req, state.reason_min).refusal()
+
+
+def authorize_tile(state: AppState, token: str, camera_id: str, reason: str | None,
+                   draft: AuditDraft) -> FootageGrant:
+    """Decide one tile of a wall socket as the tile's own live.ws handshake would be: the
+    media token must verify and be of this camera, and the policy and grants must allow
+    live view now. Fills the draft (who, decision, basis); raises the refusal."""
+    draft.footage_start, draft.reason = utcnow(), reason
+    if reason is not None and len(reason) > MAX_REASON:
+        raise InvalidRequest(f"reason is longer than {MAX_REASON} characters")
+    authz = state.policy.current()
+    with state.sessions() as session:
+        try:
+            who = accounts.user_from_token(session, verify_token(state.settings.secret_key,
+                                                                 token))
+        except NotAuthenticated as exc:
+            draft.decide(False, "credentials-rejected")
+            draft.detail["credentials"] = {"transport": "message", "result": str(exc)}
+            state.metrics.decision("authenticate", "unauthenticated")
+            raise NotAuthenticated("not authenticated") from None
+        draft.identify(who)
+        draft.detail["credentials"] = "message"
+        if who.kind != PrincipalKind.MEDIA or who.camera != camera_id:
+            draft.decide(False, "credential-scope")
+            draft.detail["refused"] = "the media token is for another camera" \
+                if who.kind == PrincipalKind.MEDIA else "a tile needs a media token"
+            state.metrics.decision("authenticate", "credential-scope")
+            raise NotAuthenticated("not authenticated")
+        req = FootageRequest("live", camera_id, draft.footage_start, None, reason)
+        return _grant_of(session, state, who, req,
+                         decide(authz, session, who, req, state.reason_min), draft)

@@ -63,6 +63,11 @@ CLOSE_CODES = {"unauthenticated": 4401, "not-permitted": 4403, "not-found": 4404
 _sessions = itertools.count(1)
 
 
+def next_session() -> int:
+    """A new live session number (audit entries of one session share it)."""
+    return next(_sessions)
+
+
 @dataclass
 class Ended:
     """Why a session ended: a reason name, a message for the tile, the audit status."""
@@ -126,7 +131,7 @@ class LiveSocket:
         self.full_decisions = 0
         self.token = ws.query_params.get("access_token", "")
         self.token_expires = self._expiry(self.token)
-        self.id = next(_sessions)
+        self.id = next_session()
         self.frames = 0
         self.viewer = None
 

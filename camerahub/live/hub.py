@@ -45,15 +45,17 @@ class LiveHub:
         # each closed channel's last init segment and keyframe: a tile's poster at once
         self._recent: dict[str, tuple[bytes, object, float]] = {}
         self._lock = threading.Lock()
+        self._opening = threading.Semaphore(self.options.max_opening)
         self._closed = False
 
     def subscribe(self, camera_id: str, loop: asyncio.AbstractEventLoop | None = None,
-                  profile: str | None = None) -> Viewer:
+                  profile: str | None = None, event: asyncio.Event | None = None) -> Viewer:
         """A new viewer of the camera (its live profile, or the named one); the upstream
-        opens if nobody watches that camera and profile yet."""
+        opens if nobody watches that camera and profile yet. event: set when it has items
+        (shared by the tiles of one wall socket; its own by default)."""
         opts = self.options
         viewer = Viewer(camera_id, opts.max_queue, loop, opts.max_lag_s, opts.max_skips,
-                        profile)
+                        profile, event)
         key = channel_key(camera_id, profile)
         with self._lock:
             if self._closed:
@@ -75,7 +77,8 @@ class LiveHub:
             channel = self._channels.get(camera_id)
             if channel is not None and channel.reserve(seconds):
                 return
-            channel = Channel(camera_id, self.url_of, self.options, self._on_closed)
+            channel = Channel(camera_id, self.url_of, self.options, self._on_closed,
+                              opening=self._opening)
             channel.reserve(seconds)
             self._channels[channel.key] = channel
             self.upstreams_opened += 1
@@ -89,7 +92,8 @@ class LiveHub:
         for the first-item timeout.
         """
         url_of = self.url_of if profile is None else (lambda cam: self.url_of(cam, profile))
-        channel = Channel(camera_id, url_of, self.options, self._on_closed, profile)
+        channel = Channel(camera_id, url_of, self.options, self._on_closed, profile,
+                          self._opening)
         channel.add(viewer)
         self._channels[channel.key] = channel
         self.upstreams_opened += 1

@@ -28,7 +28,9 @@ def wake_all(viewers: list[Viewer]) -> None:
     by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Event]] = {}
     for viewer in viewers:
         if viewer._loop is not None and viewer._event is not None:
-            by_loop.setdefault(viewer._loop, []).append(viewer._event)
+            events = by_loop.setdefault(viewer._loop, [])
+            if viewer._event not in events:  # a wall's tiles share one
+                events.append(viewer._event)
     for loop, events in by_loop.items():
         with contextlib.suppress(RuntimeError):  # the loop has gone away
             loop.call_soon_threadsafe(_set_all, events)
@@ -45,7 +47,8 @@ class Viewer:
 
     def __init__(self, camera_id: str, max_queue: int = 300,
                  loop: asyncio.AbstractEventLoop | None = None, max_lag_s: float = 3.0,
-                 max_skips: int = 3, profile: str | None = None) -> None:
+                 max_skips: int = 3, profile: str | None = None,
+                 event: asyncio.Event | None = None) -> None:
         self.id = next(_ids)
         self.camera_id = camera_id
         self.profile = profile
@@ -64,7 +67,9 @@ class Viewer:
         self._items: deque[Item] = deque()
         self._cond = threading.Condition()
         self._loop = loop
-        self._event = asyncio.Event() if loop is not None else None
+        # one reader may drain many viewers (a wall's socket): they share its event
+        self._event = event if event is not None else (
+            asyncio.Event() if loop is not None else None)
 
     def prime(self, init: bytes, gop: list[Fragment]) -> None:
         """Queue the init segment and the fragments since the latest keyframe (at attach)."""
@@ -135,6 +140,11 @@ class Viewer:
         if self._loop is not None and self._event is not None:
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._event.set)
+
+    def take(self) -> tuple[Item | None, bool]:
+        """(next item or None, whether the stream has ended), without waiting: for a reader
+        that drains many viewers in turn and waits on their shared event."""
+        return self._pop()
 
     def _pop(self) -> tuple[Item | None, bool]:
         """(next item or None, whether the stream has ended)."""

@@ -9,8 +9,10 @@ from datetime import timedelta
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from camerahub.authz.grants import create_grant, revoke_grant
+from camerahub.db import models as m
 from camerahub.db.types import utcnow
 from tests.support.deployment import NAKANO, make_app
 from tests.support.live import deploy_for, rtsp_sessions, serving
@@ -153,6 +155,14 @@ def test_a_manager_with_a_live_grant_sees_only_it_and_revoking_stops_the_tile(
     shot(browser, shots, "live-wall-grant-revoked")
 
 
+def live_starts(server) -> list:
+    """The live sessions' start entries, oldest first."""
+    with server.app.state.camerahub.sessions() as s:
+        entries = s.scalars(select(m.AuditEntry).where(m.AuditEntry.action == "live")
+                            .order_by(m.AuditEntry.seq))
+        return [e for e in entries if e.detail.get("event") == "start"]
+
+
 def test_a_saved_view_filters_by_floor_and_cycles_pages(browser, wall_server, shots):
     from selenium.webdriver.support.ui import Select
     server, _ = wall_server
@@ -176,4 +186,7 @@ def test_a_saved_view_filters_by_floor_and_cycles_pages(browser, wall_server, sh
     assert css(browser, "select[name=floor]")[0].get_attribute("value") == "1"
     # the sequence moves to the next page of floor 1 by itself (10 s)
     wait(browser, lambda d: [t[0] for t in d.execute_script(TILE_STATE)] == floor1[4:8])
+    # both pages' tiles came over the page's one wall socket (each camera's latest start)
+    latest = {e.camera_id: e for e in live_starts(server)}
+    assert len({latest[cam].detail["wall"] for cam in floor1[:8]}) == 1
     shot(browser, shots, "live-wall-saved-view")

@@ -1,6 +1,7 @@
-"""Live view: WebSocket /cameras/{id}/live.ws (fMP4, one fragment per frame, for Media
-Source Extensions), GET /cameras/{id}/live.mp4 (the same as one HTTP stream),
-snapshot.jpg, and POST /live/media-tokens (a wall's tokens in one request)."""
+"""Live view: WebSocket /live/wall.ws (every tile of a wall on one socket), WebSocket
+/cameras/{id}/live.ws (one camera; fMP4, one fragment per frame, for Media Source
+Extensions), GET /cameras/{id}/live.mp4 (the same as one HTTP stream), snapshot.jpg, and
+POST /live/media-tokens (a wall's tokens in one request)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ from camerahub.errors import ErrorKind as K
 from camerahub.signin import issue_camera_media_token
 
 from .. import openapi as doc
-from ..access import authenticated, media_url, requires
+from ..access import authenticated, media_url, public, requires
 from ..auditing import AuditDraft
 from ..deps import AuthorizerDep, CurrentPrincipal, FootageAccess, SessionDep, StateDep, client_of
 from ..deps import LiveHubDep as HubDep
 from ..errors import status_of
 from ..livesocket import serve_live
+from ..livewall import serve_wall
 from ..params import FOOTAGE_NOW
 
 router = APIRouter(prefix="/cameras", tags=["live"])
@@ -126,3 +128,16 @@ async def live_ws(websocket: WebSocket, camera_id: str) -> None:
     """
     state = websocket.app.state.camerahub
     await serve_live(websocket, state.live, state)
+
+
+@wall_router.websocket("/wall.ws")
+@public
+async def wall_ws(websocket: WebSocket) -> None:
+    """Every tile of a live wall on one WebSocket (see camerahub.api.livewall).
+
+    The socket itself carries no credential and serves nothing by itself: each tile is
+    subscribed with its camera's media token and decided, audited and re-decided exactly
+    as that camera's live.ws would be. A socket left without tiles is closed.
+    """
+    state = websocket.app.state.camerahub
+    await serve_wall(websocket, state.live, state)

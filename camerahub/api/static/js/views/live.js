@@ -1,6 +1,8 @@
 // Live wall: tiles of 1/4/9/16/25 cameras, each a <video> fed through Media Source
-// Extensions from a WebSocket (fMP4, one fragment per frame). WebSockets do not count
-// against the browser's six HTTP connections per server, so every tile starts at once.
+// Extensions (fMP4, one fragment per frame). The page opens ONE WebSocket for all its tiles
+// (a browser opens sockets to a server one at a time, so one per tile started them one
+// after another): each tile subscribes on it with its camera's media token and receives
+// its messages by tile number. Page switches and sequences keep the socket.
 
 import {getJson, request} from '../api.js';
 import {field, h, replace} from '../dom.js';
@@ -11,15 +13,99 @@ const RETRY_MS = 3000;
 const MAX_LAG_S = 0.8; // behind the newest buffered frame by more than this: jump forward
 const EDGE_S = 0.15; // where a jump lands, before the newest frame
 const KEEP_S = 8; // buffered video kept behind the playhead
-const STAMP_BYTES = 8; // each binary message opens with the hub's receive time (ms)
+// each binary message opens with its tile (uint16) and the hub's receive time (float64, ms)
+const HEADER_BYTES = 10;
+const MAX_TILE = 65535;
 const STALL_MS = 10000; // a picture that stopped moving this long: reconnect
 
-function wsUrl(cameraId, accessToken, profile) {
-  const url = new URL(`/api/v1/cameras/${encodeURIComponent(cameraId)}/live.ws`, location.href);
+function wallUrl() {
+  const url = new URL('/api/v1/live/wall.ws', location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  url.searchParams.set('access_token', accessToken);
-  if (profile) url.searchParams.set('profile', profile);
   return url.href;
+}
+
+/** The page's one WebSocket: tiles subscribe on it; messages go to their tile. */
+class WallSocket {
+  constructor() {
+    this.ws = null;
+    this.tiles = new Map(); // tile number -> Tile
+    this.next = 1;
+    this.outbox = []; // control messages written before the socket opened
+  }
+
+  connect() {
+    if (this.ws) return;
+    const ws = new WebSocket(wallUrl());
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    ws.onopen = () => {
+      this.tiles.forEach((tile) => tile.mark('socket'));
+      this.outbox.forEach((text) => ws.send(text));
+      this.outbox = [];
+    };
+    ws.onmessage = (ev) => this.dispatch(ev.data);
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.outbox = [];
+      const tiles = [...this.tiles.values()];
+      this.tiles.clear();
+      tiles.forEach((tile) => tile.closed()); // each retries, on a new socket
+    };
+  }
+
+  send(message) {
+    const text = JSON.stringify(message);
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+    else this.outbox.push(text);
+  }
+
+  /** Subscribe a tile to a camera; its tile number. */
+  subscribe(tile, cameraId, accessToken, profile) {
+    this.connect();
+    while (this.tiles.has(this.next)) this.next = this.next >= MAX_TILE ? 1 : this.next + 1;
+    const id = this.next;
+    this.next = this.next >= MAX_TILE ? 1 : this.next + 1;
+    this.tiles.set(id, tile);
+    if (this.ws.readyState === WebSocket.OPEN) tile.mark('socket');
+    const message = {type: 'subscribe', tile: id, camera: cameraId, access_token: accessToken};
+    if (profile) message.profile = profile;
+    this.send(message);
+    return id;
+  }
+
+  unsubscribe(id) {
+    if (this.tiles.delete(id)) this.send({type: 'unsubscribe', tile: id});
+  }
+
+  refresh(id, accessToken) {
+    if (this.tiles.has(id)) this.send({type: 'token', tile: id, access_token: accessToken});
+  }
+
+  dispatch(data) {
+    if (typeof data === 'string') {
+      const msg = JSON.parse(data);
+      const tile = this.tiles.get(msg.tile);
+      if (!tile) return; // an error (the socket closes next) or a tile already left
+      if (msg.type === 'end') {
+        this.tiles.delete(msg.tile);
+        tile.ended = msg;
+        tile.closed();
+      } else {
+        tile.control(msg);
+      }
+      return;
+    }
+    const tile = this.tiles.get(new DataView(data).getUint16(0));
+    if (tile) tile.binary(data);
+  }
+
+  close() {
+    const ws = this.ws;
+    this.ws = null;
+    this.tiles.clear();
+    if (ws) ws.close();
+  }
 }
 
 async function mediaToken(cameraId) {
@@ -65,8 +151,10 @@ function indexOf(bytes, pattern) {
 }
 
 class Tile {
-  constructor(cam, {onEnlarge, profile = null}) {
+  constructor(cam, {onEnlarge, wall, profile = null}) {
     this.cam = cam;
+    this.wall = wall;
+    this.sub = null; // the tile's number on the wall socket while subscribed
     this.profile = profile;
     this.stopped = false;
     this.timer = null;
@@ -90,7 +178,7 @@ class Tile {
       this.setState('playing');
     });
     this.video.addEventListener('error', () => {
-      if (!this.stopped && this.ws) this.fail('ended', true);
+      if (!this.stopped && this.sub) this.fail('ended', true);
     });
     this.lastTime = -1;
     this.lastMove = Date.now();
@@ -100,7 +188,7 @@ class Tile {
 
   /** Reconnect a tile whose picture stopped without an error or an end message. */
   checkStall() {
-    if (this.stopped || !this.ws) return;
+    if (this.stopped || !this.sub) return;
     if (this.video.currentTime !== this.lastTime) {
       this.lastTime = this.video.currentTime;
       this.lastMove = Date.now();
@@ -183,10 +271,10 @@ class Tile {
     poster.searchParams.set('recent', 'true');
     poster.searchParams.set('access_token', issued.access_token);
     if (!this.video.poster) this.video.poster = poster.pathname + poster.search;
-    this.open(wsUrl(this.cam.id, issued.access_token, this.profile), issued.expires_in);
+    this.open(issued.access_token, issued.expires_in);
   }
 
-  open(url, expiresIn) {
+  open(accessToken, expiresIn) {
     this.lastMove = Date.now(); // the stall watchdog counts from the new connection
     const media = new MediaSource();
     this.media = media;
@@ -200,14 +288,9 @@ class Tile {
       this.mark('source');
       this.attach();
     }, {once: true});
-    // The socket opens at once, beside the MediaSource (not after it): what arrives before
-    // the source is open waits in the queue.
-    const ws = new WebSocket(url);
-    ws.binaryType = 'arraybuffer';
-    this.ws = ws;
-    ws.onopen = () => this.mark('socket');
-    ws.onmessage = (ev) => this.message(ev.data);
-    ws.onclose = () => { if (this.ws === ws) this.closed(); };
+    // The subscription goes out at once, beside the MediaSource (not after it): what
+    // arrives before the source is open waits in the queue.
+    this.sub = this.wall.subscribe(this, this.cam.id, accessToken, this.profile);
     this.refresh = setTimeout(() => this.refreshToken(), Math.max(30, expiresIn / 2) * 1000);
   }
 
@@ -225,12 +308,10 @@ class Tile {
 
   /** Send a fresh media token before the current one expires (the server re-checks it). */
   async refreshToken() {
-    if (this.stopped || !this.ws) return;
+    if (this.stopped || !this.sub) return;
     try {
       const issued = await mediaToken(this.cam.id);
-      if (this.ws && this.ws.readyState === WebSocket.OPEN) {
-        this.ws.send(JSON.stringify({type: 'token', access_token: issued.access_token}));
-      }
+      if (this.sub) this.wall.refresh(this.sub, issued.access_token);
       this.refresh = setTimeout(() => this.refreshToken(),
         Math.max(30, issued.expires_in / 2) * 1000);
     } catch {
@@ -238,27 +319,25 @@ class Tile {
     }
   }
 
-  message(data) {
-    if (typeof data === 'string') {
-      const msg = JSON.parse(data);
-      if (msg.type === 'start') {
-        this.mark('started');
-        this.codec = msg.codec;
-        this.attach();
-      } else if (msg.type === 'end') {
-        this.ended = msg;
-      }
-      return;
+  /** A JSON message for this tile (its end goes to closed()). */
+  control(msg) {
+    if (msg.type === 'start') {
+      this.mark('started');
+      this.codec = msg.codec;
+      this.attach();
     }
-    const view = new DataView(data);
-    const stamp = view.getFloat64(0);
-    const body = new Uint8Array(data, STAMP_BYTES);
+  }
+
+  /** A binary message for this tile: its header, then the init segment or one fragment. */
+  binary(data) {
+    const stamp = new DataView(data).getFloat64(2);
+    const body = new Uint8Array(data, HEADER_BYTES);
     if (stamp === 0) {
       this.mark('init');
       this.timescale = timescaleOf(body);
     } else if (this.timescale) {
       this.mark('frame');
-      const at = decodeTime(new DataView(data, STAMP_BYTES));
+      const at = decodeTime(new DataView(data, HEADER_BYTES));
       this.stamps.set(Math.round((at / this.timescale) * 1000), stamp);
       if (this.stamps.size > 600) this.stamps.delete(this.stamps.keys().next().value);
     }
@@ -270,7 +349,9 @@ class Tile {
     const sb = this.buffer;
     if (!sb || sb.updating || this.stopped) return;
     this.keepNearEdge();
-    if (this.queue.length === 0) return;
+    // keepNearEdge may have started removing old video: appending now would throw
+    // (InvalidStateError) and restart a healthy tile; updateend pumps again
+    if (this.queue.length === 0 || sb.updating) return;
     const size = this.queue.reduce((n, b) => n + b.length, 0);
     const all = new Uint8Array(size);
     let at = 0;
@@ -278,8 +359,11 @@ class Tile {
     this.queue = [];
     try {
       sb.appendBuffer(all);
-    } catch {
-      this.restart(); // quota or a decode error: start again from a keyframe
+    } catch (err) {
+      // quota or a decode error: start again from a keyframe (counted, for the bench)
+      this.video.dataset.restarts = String(Number(this.video.dataset.restarts || 0) + 1);
+      this.video.dataset.restartError = err.name;
+      this.restart();
     }
   }
 
@@ -299,9 +383,10 @@ class Tile {
     }
   }
 
+  /** The tile's subscription ended (its end message, or the socket closed). */
   closed() {
     const end = this.ended;
-    this.ws = null;
+    this.sub = null;
     clearTimeout(this.refresh);
     if (this.stopped) return;
     if (end && ['not-permitted', 'not-found', 'unauthenticated'].includes(end.reason)) {
@@ -330,10 +415,10 @@ class Tile {
 
   teardown() {
     clearTimeout(this.refresh);
-    if (this.ws) {
-      const ws = this.ws;
-      this.ws = null;
-      ws.close();
+    if (this.sub) {
+      const id = this.sub;
+      this.sub = null;
+      this.wall.unsubscribe(id);
     }
     this.buffer = null;
     this.media = null;
@@ -365,6 +450,7 @@ export function render(view, {params, session, notify}) {
     size: wanted ? 1 : (LAYOUTS.includes(layout) ? layout : 16), page: 0,
     enlarged: wanted ? cams.find((c) => c.id === wanted) || null : null, cycle: 0};
   let tiles = new Map(); // camera id (+ profile) -> Tile, reused across pages and layouts
+  const wall = new WallSocket(); // one socket for every tile, across pages and layouts
   let cycleTimer = null;
 
   const options = (values, all, label) => [h('option', {value: ''}, all),
@@ -422,7 +508,7 @@ export function render(view, {params, session, notify}) {
     const keep = new Map();
     for (const cam of slice) {
       const key = `${cam.id}|${profile || ''}`;
-      const tile = tiles.get(key) || new Tile(cam, {onEnlarge: enlarge, profile});
+      const tile = tiles.get(key) || new Tile(cam, {onEnlarge: enlarge, wall, profile});
       keep.set(key, tile);
     }
     for (const [key, tile] of tiles) if (!keep.has(key)) tile.stop();
@@ -525,5 +611,6 @@ export function render(view, {params, session, notify}) {
   return () => {
     clearInterval(cycleTimer);
     tiles.forEach((tile) => tile.stop());
+    wall.close();
   };
 }
