@@ -3,9 +3,11 @@
 For each step (100, 200, 300, ... cameras at 1080p 3 Mbit/s by default) a simulator serves
 that many cameras and each candidate records them for the window on the FileStore:
 
-- camerahub holds a step when every camera stored every whole segment of the window, with
-  no discontinuity, and the upload lag did not keep growing (the last segments' lag is not
-  more than twice the first ones' plus 2 s);
+- camerahub runs as one `camerahub record --shard I/N` process per core (N = `--processes`,
+  the cores by default), each with its own spool (CAMERAHUB_DATA_DIR), as a node uses its
+  cores (one interpreter lock per process); it holds a step when every camera stored every
+  whole segment of the window, with no discontinuity, and the upload lag did not keep
+  growing (the last segments' lag is not more than twice the first ones' plus 2 s);
 - ffmpeg holds a step when every camera's folder has every whole segment of the window.
 
 The ramp stops for a candidate at its first step not held; the figures are the most cameras
@@ -85,7 +87,7 @@ def window(pids: list[int], sim_pid: int, seconds: float) -> dict:
 
 
 def camerahub_step(cameras: int, ports: dict, seconds: float, work: Path,
-                   sim_pid: int) -> dict:
+                   sim_pid: int, processes: int) -> dict:
     cfg = config(cameras, ports, "http://127.0.0.1:9", "unused", work / "data")
     cfg["storage"] = {"backend": "file", "file": {"path": str(work / "store")}}
     cfg_path = work / "scale.yaml"
@@ -95,12 +97,17 @@ def camerahub_step(cameras: int, ports: dict, seconds: float, work: Path,
     cli = [sys.executable, "-m", "camerahub.cli"]
     subprocess.run([*cli, "deploy", "apply", "-f", str(cfg_path)], env=env, check=True,
                    stdout=subprocess.DEVNULL)
-    proc = subprocess.Popen([*cli, "record", "--config", str(cfg_path)], env=env,
-                            stdout=subprocess.PIPE, text=True)
-    proc.stdout.readline()
-    cpu = window([proc.pid], sim_pid, seconds)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(600)
+    procs = [subprocess.Popen([*cli, "record", "--config", str(cfg_path),
+                               "--shard", f"{i}/{processes}"],
+                              env={**env, "CAMERAHUB_DATA_DIR": str(work / f"data-{i}")},
+                              stdout=subprocess.PIPE, text=True) for i in range(processes)]
+    for proc in procs:
+        proc.stdout.readline()
+    cpu = window([p.pid for p in procs], sim_pid, seconds)
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        proc.wait(600)
     _, sessions = open_database(db_url)
     with sessions() as s:
         segs = list(s.scalars(select(m.Segment).order_by(m.Segment.camera_id, m.Segment.start)))
@@ -156,6 +163,8 @@ def main() -> None:
     parser.add_argument("--steps", help="comma-separated camera counts")
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--max-cameras", type=int, default=1000)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="camerahub record processes (shards), one per core by default")
     args = parser.parse_args()
     if args.steps:
         steps = [int(x) for x in args.steps.split(",")]
@@ -179,7 +188,8 @@ def main() -> None:
                 work = Path(tempfile.mkdtemp(prefix=f"record-scale-{name}-"))
                 try:
                     log(f"{name}: {cameras} cameras for {seconds:.0f} s")
-                    step = (camerahub_step(cameras, ports, seconds, work, sim.proc.pid)
+                    step = (camerahub_step(cameras, ports, seconds, work, sim.proc.pid,
+                                           args.processes)
                             if name == "camerahub" else
                             ffmpeg_step(ffmpeg, cameras, ports, seconds, work, sim.proc.pid))
                 finally:
@@ -194,6 +204,7 @@ def main() -> None:
         return max((s["cameras"] for s in results[name] if s["held"]), default=0)
 
     print(json.dumps({"main_stream": f"{size}@{bitrate}", "seconds": seconds, "store": "file",
+                      "processes": args.processes,
                       "max_cameras": most("camerahub"), "ffmpeg_max_cameras": most("ffmpeg"),
                       # False: every step tried was held, so the limit lies beyond them
                       "limit_found": not alive["camerahub"],

@@ -72,7 +72,7 @@ class Recorder(Strict):
     reconnect_max_s: float = Field(default=60.0, ge=1, le=3600)
     engine: Literal["rtp", "pyav"] = Field(
         default="rtp",
-        description="How cameras are read: rtp (camerahub's RTSP client, one reading thread "
+        description="How cameras are read: rtp (camerahub's RTSP client, four reader threads "
                     "for all cameras) or pyav (FFmpeg's RTSP client, a thread per camera); "
                     "cameras that do not send H.264, and rtsps:// cameras, are read by "
                     "PyAV either way")

@@ -1,17 +1,25 @@
-"""One thread reading every camera's connection: large reads from one selector.
+"""A few threads reading every camera's connection: large reads from one selector each.
 
 Measured (docs/recorder-engines.md): reading RTP with FFmpeg in a thread per camera spends
-most of its time in small reads, polls and thread switches. Here one thread waits on all the
-sockets at once, reads whatever each has (up to READ_SIZE), hands it to that camera's feed,
-then pauses for `pause_s` so that the next reads are large again: a camera's 3 Mbit/s
-arrives as one read of ~20-40 KB every pass instead of a hundred small ones. The kernel
-keeps what arrives meanwhile; the pause is far below any timeout.
+most of its time in small reads, polls and thread switches. Here one thread waits on all
+the sockets of its share at once, reads whatever each has (up to READ_SIZE), hands it to
+that camera's feed, then pauses for `pause_s` so that the next reads are large again: a
+camera's 3 Mbit/s arrives as one read of ~20-40 KB every pass instead of a hundred small
+ones. The kernel keeps what arrives meanwhile; the pause is far below any timeout.
 
-A feed is one camera's session (camerahub.video.rtprecord): `received(data)` with each
-read, `tick(now)` a few times a second (keepalives, receiver reports, read timeout), and
+Each read carries the kernel's receive time of its latest byte (SO_TIMESTAMPNS, which
+Linux gives TCP too): a reading thread that runs late, because it was busy or starved, does
+not make the camera's data look late. Several readers (READERS, cameras spread by a hash of
+their name) share the cameras, so that what blocks one of them (a segment's fsyncs when it
+begins, a keyframe's decode, both outside the interpreter lock) delays only its share.
+
+A feed is one camera's session (camerahub.video.rtprecord): `received(data, rx)` with each
+read and its receive time (epoch seconds, or None where the kernel gave none), `tick(now)`
+a few times a second (keepalives, receiver reports, read timeout), and
 `ended(exc)` once, when the reactor lets it go because its connection closed or failed or
-one of its own calls raised. Feeds never block: whatever can (fsync, the index) is handed
-back to the camera's own thread. `remove` lets a feed go from another thread and returns
+one of its own calls raised. Feeds block as little as they can: a segment's commit (its
+fsyncs) and the index are handed back to the camera's own thread; the small fsync of a
+segment's begin stays. `remove` lets a feed go from another thread and returns
 once the reactor no longer touches it.
 """
 
@@ -21,8 +29,10 @@ import contextlib
 import logging
 import selectors
 import socket
+import struct
 import threading
 import time
+import zlib
 from collections import deque
 from typing import Protocol
 
@@ -31,6 +41,10 @@ log = logging.getLogger(__name__)
 READ_SIZE = 256 * 1024
 PAUSE_S = 0.05
 TICK_S = 0.25
+READERS = 4
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; SCM_TIMESTAMPNS is the same
+_TIMESPEC = struct.Struct("qq")
+_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 class Feed(Protocol):
@@ -38,8 +52,9 @@ class Feed(Protocol):
 
     sock: socket.socket
 
-    def received(self, data: bytes) -> None:
-        """Bytes read from the connection (never empty)."""
+    def received(self, data: bytes, rx: float | None) -> None:
+        """Bytes read from the connection (never empty), and when the kernel received the
+        latest of them (epoch seconds; None when it did not say)."""
 
     def tick(self, now: float) -> None:
         """A few times a second (monotonic now); may raise to end the feed."""
@@ -64,6 +79,8 @@ class Reactor:
     def add(self, feed: Feed) -> None:
         """Start reading a feed's connection (from any thread)."""
         feed.sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            feed.sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
         with self._lock:
             self._commands.append(("add", feed, None))
             if self._thread is None:
@@ -149,7 +166,7 @@ class Reactor:
         if feed not in feeds:
             return
         try:
-            data = feed.sock.recv(self.read_size)
+            data, ancillary, _, _ = feed.sock.recvmsg(self.read_size, _ANCILLARY)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -158,8 +175,14 @@ class Reactor:
         if not data:
             self._end(sel, feeds, feed, EOFError("connection closed by the camera"))
             return
+        rx = None
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and \
+                    len(payload) >= _TIMESPEC.size:
+                seconds, nanos = _TIMESPEC.unpack_from(payload)
+                rx = seconds + nanos / 1e9
         try:
-            feed.received(data)
+            feed.received(data, rx)
         except BaseException as exc:  # noqa: BLE001 - ends that feed only
             self._end(sel, feeds, feed, exc)
 
@@ -182,4 +205,9 @@ def _name_native(thread: threading.Thread) -> None:
         comm.write(thread.name[:15])
 
 
-REACTOR = Reactor()
+REACTORS = tuple(Reactor(f"rec-reactor-{i}") for i in range(READERS))
+
+
+def reactor_for(name: str) -> Reactor:
+    """The reader that reads this camera (the same one for the same name)."""
+    return REACTORS[zlib.crc32(name.encode()) % len(REACTORS)]

@@ -3,7 +3,7 @@
 `record_rtp` is `Segmenter.record` for an rtsp:// camera with the "rtp" engine. In the
 camera's thread it sets the session up (camerahub.video.rtsp: OPTIONS, DESCRIBE, SETUP,
 PLAY, in the open timeout), then hands the connection to the reactor
-(camerahub.video.reactor), which reads every camera's connection in one thread. Each read
+(camerahub.video.reactor), whose few threads read every camera's connection. Each read
 goes through the H.264 depacketizer (camerahub.video.rtp) into the segmenter's session
 (`_Session.handle`), exactly the checks, cuts, timing and muxing of the PyAV path; what
 would block the reading thread, the sink's commit (fsyncs) and the announcement of each
@@ -20,9 +20,10 @@ timeout while bytes keep coming: StreamInvalid; nothing recordable for twice tha
 StreamStalled), the RTSP keepalive at half the session timeout, and an RTCP receiver report
 every RR_INTERVAL_S seconds.
 
-Timing: a unit is handed over as soon as its last RTP packet is read (the marker bit), so
-segments are placed with `holds_frames=False`; the reactor's pause between reads adds up to
-50 ms of read delay to some packets, which the receipt timeline's smallest-lag anchor absorbs.
+Timing: a unit is handed over as soon as its last RTP packet is read (the marker bit), and
+placed at the kernel's receive time of the read that completed it (`read_delay_ms`, the
+time since then): a reader that pauses, or runs late because the machine is busy, does not
+make the camera's footage look late (which the drift rule would take for lost time).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from camerahub.video.errors import (
     StreamStalled,
 )
 from camerahub.video.guard import NOISE_BYTES, SessionGuard
-from camerahub.video.reactor import REACTOR
+from camerahub.video.reactor import reactor_for
 from camerahub.video.rtp import H264Depacketizer
 from camerahub.video.rtsp import RtspConnection, Track
 
@@ -93,11 +94,12 @@ def record_rtp(segmenter: Segmenter, url: str, stop: threading.Event) -> bool:
     feed = RtpFeed(conn, track, make_session, guard, config.input.read_timeout_s,
                    redact(url))
     guard.progress()
-    REACTOR.add(feed)
+    reactor = reactor_for(segmenter.camera_id)
+    reactor.add(feed)
     try:
         feed.serve(stop)
     finally:
-        REACTOR.remove(feed)
+        reactor.remove(feed)
         feed.close()
     error = feed.error
     if error is None:
@@ -132,15 +134,18 @@ class RtpFeed:
         self.next_report = now + RR_INTERVAL_S
         self.ssrc = secrets.randbits(32)
         self.before_keyframe = 0
+        self.rx = time.time()  # when the kernel received the latest bytes read
         if conn.buf:  # data read together with PLAY's answer
             early, conn.buf = conn.buf, b""
-            self.received(early)
+            self.received(early, None)
 
     # --- in the reactor's thread --------------------------------------------------------
 
-    def received(self, data: bytes) -> None:
-        """Bytes of the connection: depacketize; units go to the session."""
+    def received(self, data: bytes, rx: float | None) -> None:
+        """Bytes of the connection, received by the kernel at rx: depacketize; units go to
+        the session, placed at rx however late this thread reads them."""
         self.last_rx = time.monotonic()
+        self.rx = time.time() if rx is None else rx
         self.rx_bytes += len(data)
         try:
             self.depay.feed(data)
@@ -161,6 +166,8 @@ class RtpFeed:
         packet.pts = packet.dts = ts
         packet.time_base = self.time_base
         packet.is_keyframe = key
+        # how long ago the kernel had it: the timeline places the unit at its receipt
+        self.session.read_delay_ms = max(0, round((time.time() - self.rx) * 1000))
         self.session.handle(packet, nals)
 
     def _start(self, keyframe: bytes) -> None:

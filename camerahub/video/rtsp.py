@@ -89,6 +89,8 @@ class RtspConnection:
             raise StreamOpenError("unreachable", f"{self.redacted}: {exc.strerror or exc}"
                                   ) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with contextlib.suppress(OSError):  # receive times from the first byte (the reactor)
+            sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_TIMESTAMPNS", 35), 1)
         self.sock = sock
 
     # --- the exchange before PLAY ------------------------------------------------------

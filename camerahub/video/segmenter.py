@@ -305,6 +305,7 @@ class _Session:
         self.stream = stream
         self.time_base = time_base = time_base or Fraction(stream.time_base)
         self.holds_frames, self.defer = holds_frames, defer
+        self.read_delay_ms = 0  # a pushing reader's: how long before handle() it had it
         config = owner.config
         self.target = round(config.segment_seconds / time_base)
         self.max_jump = round(config.max_timestamp_jump_s / time_base)
@@ -444,7 +445,7 @@ class _Session:
         """How long the demuxer held a packet before handing it over: FFmpeg's parser knows
         a frame has ended only when the next one begins, a frame interval later."""
         if not self.holds_frames:
-            return 0
+            return self.read_delay_ms
         return round(self.packet_duration(packet) * self.time_base * 1000)
 
     def start_segment(self, pts: int, dts: int, held_ms: int) -> None:

@@ -344,3 +344,42 @@ def test_a_stale_nonce_in_a_keepalive_answer_is_taken_for_the_next_request():
         depay.feed(stale + b"\r\n\r\n")
         assert answers[-1] is False  # the same refusal again: not every tick
         conn.close()
+
+
+def test_reads_carry_the_kernels_receive_time():
+    """A read's rx is when the bytes arrived, not when the reader got to them."""
+    from camerahub.video.reactor import Reactor
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    server, _ = listener.accept()
+    got: list = []
+    done = threading.Event()
+
+    class Feed:
+        sock = client
+
+        def received(self, data, rx):
+            got.append((data, rx, time.time()))
+            done.set()
+
+        def tick(self, now):
+            pass
+
+        def ended(self, exc):
+            pass
+
+    reactor, feed = Reactor("test-reader"), Feed()
+    try:
+        reactor.add(feed)  # asks the kernel for receive times from here on
+        before = time.time()
+        server.sendall(b"x" * 1000)
+        sent = time.time()
+        assert done.wait(10)
+    finally:
+        reactor.remove(feed)
+        for sock in (client, server, listener):
+            sock.close()
+    data, rx, handed = got[0]
+    assert data == b"x" * 1000
+    assert rx is not None and before - 0.01 <= rx <= sent + 0.01 and rx <= handed
