@@ -400,9 +400,10 @@ def main() -> None:
                                      else None),
         "rclone_segments_left_behind": (runs["ffmpeg_rclone"][0]["left_behind"]
                                         if runs["ffmpeg_rclone"] else None),
-        # every camera's open segment and those finished in the last few seconds stay;
-        # more means rclone failed or fell behind, and its CPU figure is not the whole job
-        "rclone_kept_up": (runs["ffmpeg_rclone"][0]["left_behind"] <= 2 * cameras
+        # every camera's open segment, the one finished since rclone's last pass (every
+        # 10 s) and one younger than --min-age may stay; more means rclone failed or fell
+        # behind, and its CPU figure is not the whole job
+        "rclone_kept_up": (runs["ffmpeg_rclone"][0]["left_behind"] <= 3 * cameras
                            if runs["ffmpeg_rclone"] else None),
         "ffmpeg": ffmpeg_note, "rclone": rclone or "not installed (apt-get install rclone)",
         **figures,

@@ -27,7 +27,9 @@ faster than real time anchor to the wall clock when their first packet is read.
 
 Only footage that is real is kept: every packet's NAL units are checked (no decoding) and
 the keyframe that starts a segment must decode on its own. A packet of noise closes the
-open segment (what came before is kept) and nothing is written until a keyframe decodes
+open segment (what came before is kept, but for the one packet just before it, which is
+written only once the next has passed the checks: noise that passes them by chance comes
+right before noise that does not) and nothing is written until a keyframe decodes
 again; a session with nothing recordable for the stall timeout ends as StreamInvalid, also
 when the camera sends bytes that never make a packet (camerahub.video.guard cuts it).
 
@@ -319,6 +321,7 @@ class _Session:
                                         self.stream.codec_context.extradata)
         self.keyframe_decodes = KeyframeCheck(self.stream)
         self.segment: _SegmentMuxer | None = None
+        self.held: tuple[av.Packet, int, int] | None = None  # checked, written with the next
         self.origin, self.rebase = 0, True  # output timestamps restart at 0 per anchor
         self.last_dts: int | None = None
         self.frame_interval = 0
@@ -391,13 +394,28 @@ class _Session:
         if self.segment is None:
             self.check_progress()
             return
-        self.segment.write(packet, pts, pts + self.packet_duration(packet), self.origin)
-        self.guard.progress()
+        # Written one packet late: a camera that turns to noise mid-segment can send a unit
+        # of noise that passes the checks by chance (about 1 in 100) before one that does
+        # not; held back, it is dropped with the refusal instead of ending the segment.
+        self.write_held()
+        self.held = (packet, pts, pts + self.packet_duration(packet))
+
+    def write_held(self) -> None:
+        """Write the packet held back, now that no refusal followed it."""
+        held, self.held = self.held, None
+        if held is not None and self.segment is not None:
+            packet, pts, end_pts = held
+            self.segment.write(packet, pts, end_pts, self.origin)
+            self.guard.progress()
 
     def refuse(self, reason: str) -> None:
-        """A packet that is not footage: keep what came before, wait for a good keyframe."""
+        """A packet that is not footage: keep what came before, wait for a good keyframe.
+
+        The packet held back just before it is dropped too: it may be noise that passed.
+        """
         self.refused += 1
         self.refusal = reason
+        self.held = None
         if self.segment is not None or self.refused == 1:
             log.warning("camera %s: %s; recording resumes at a keyframe that decodes",
                         self.owner.camera_id, reason)
@@ -465,6 +483,7 @@ class _Session:
 
     def close_segment(self) -> None:
         """Place and commit the open segment, if any; refuse it if its timing is impossible."""
+        self.write_held()
         segment, self.segment = self.segment, None
         if segment is None:
             return
