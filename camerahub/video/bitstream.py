@@ -257,6 +257,9 @@ def _nal_units(data: bytes, length_size: int, keep: int = 1 << 30) -> list[bytes
     return units
 
 
+nal_units = _nal_units  # public: what a scan finds, to compare a depacketizer's units with
+
+
 def _avcc_units(extradata: bytes) -> list[bytes]:
     """The SPS and PPS NAL units of avcC extradata (ISO/IEC 14496-15 5.3.3.1: the count of
     SPS is the low 5 bits of byte 5, each unit follows its 2-byte length, then the PPS)."""

@@ -26,7 +26,7 @@ from camerahub.video import (
     StreamOpenError,
     probe_segment,
 )
-from camerahub.video.bitstream import _nal_units
+from camerahub.video.bitstream import nal_units
 from camerahub.video.rtp import NAL_PREFIX, H264Depacketizer
 from camerahub.video.rtprecord import record_rtp
 from camerahub.video.rtsp import RtspConnection, parse_sdp
@@ -82,7 +82,7 @@ def test_units_do_not_depend_on_how_the_bytes_were_read(sim):
     depay.feed(data)
     for au, nals in units:
         scanned = [n[:-1] if len(n) < NAL_PREFIX and n.endswith(b"\0") else n
-                   for n in _nal_units(au, 0, NAL_PREFIX)]
+                   for n in nal_units(au, 0, NAL_PREFIX)]
         assert nals == scanned
     # what the units make is a stream PyAV decodes to its last picture
     keyed = [au for _, au, key in whole]
