@@ -23,7 +23,9 @@ SIGINT closes the open segments and prints one JSON line of counts.
 
 This is a benchmark prototype, not product code: no keepalive, no RTCP receiver reports,
 no receipt-time stamps, no reconnects, and only the input checks listed in
-docs/recorder-engines.md.
+docs/recorder-engines.md. Its depacketizer went into the product
+(camerahub.video.rtp.H264Depacketizer), which it now uses, so the `rtp_py` figures measure
+the product's depacketizing; the product path as a whole is record_engines.py's `camerahub`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import secrets
 import selectors
 import signal
 import socket
-import struct
+import sys
 import threading
 import time
 from fractions import Fraction
@@ -47,16 +49,17 @@ from urllib.parse import unquote, urlsplit
 
 import av
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from camerahub.video.rtp import H264Depacketizer  # noqa: E402
+
 READ = 256 << 10
 PAUSE_S = 0.05
 CLOCK = 90_000
 TIME_BASE = Fraction(1, CLOCK)
-START = b"\x00\x00\x00\x01"
-BYTE = [bytes((i,)) for i in range(256)]
-MAX_AU = 8 << 20  # an access unit larger than this is refused (hostile or broken input)
 MAX_HEAD = 64 << 10
 WRITE_BUFFER = 64 << 10
-RTP = struct.Struct("!BBHII")
 
 
 # --- RTSP ---------------------------------------------------------------------------------
@@ -247,198 +250,15 @@ class SegmentWriter:
             self.template_input.close()
 
 
-# --- RTP and H.264 ------------------------------------------------------------------------
-
-class Depacketizer:
-    """One camera's interleaved bytes in, whole H.264 access units out to a SegmentWriter.
-
-    Checks made on the way (hostile or broken input is dropped, never muxed): framing
-    (`$`, channel, length; an RTSP message in the stream is skipped whole), RTP version,
-    payload type and SSRC (the first packet's), sequence continuity (a gap drops the access
-    unit and everything until the next IDR), NAL types (only 1-23, STAP-A and FU-A;
-    FU-A fragments must start, continue and end in order), access-unit size, and
-    timestamps (an access unit whose timestamp does not advance is dropped).
-    """
-
-    def __init__(self, writer: SegmentWriter, params: list[bytes], pt: int = 96) -> None:
-        self.writer, self.pt = writer, pt
-        self.params = b"".join(START + p for p in params)
-        self.pending = b""
-        self.skip = 0
-        self.ssrc: int | None = None
-        self.seq: int | None = None
-        self.parts: list = []
-        self.size = 0
-        self.au_ts: int | None = None
-        self.key = self.has_sps = False
-        self.in_fu = False
-        self.need_key = True
-        self.ext_ts: int | None = None  # unwrapped timestamp of the last access unit
-        self.last_raw = 0
-        self.packets = self.aus = self.dropped = self.resyncs = self.rtcp = 0
-
-    def feed(self, chunk: bytes) -> None:
-        if self.skip:  # the rest of an RTSP message's body
-            take = min(self.skip, len(chunk))
-            self.skip -= take
-            chunk = chunk[take:]
-        data = self.pending + chunk if self.pending else chunk
-        mv = memoryview(data)
-        n, pos = len(data), 0
-        while pos + 4 <= n:
-            if data[pos] != 0x24:
-                nxt = self._resync(data, pos)
-                if nxt is None:
-                    break  # an RTSP message's head not complete yet
-                pos = nxt
-                continue
-            end = pos + 4 + ((data[pos + 2] << 8) | data[pos + 3])
-            if end > n:
-                break
-            if data[pos + 1] == 0:
-                self._packet(data, mv, pos + 4, end)
-            else:
-                self.rtcp += 1  # sender reports: read and ignored by this prototype
-            pos = end
-        if pos > n:
-            self.skip, pos = pos - n, n
-        self.pending = data[pos:] if pos < n else b""
-
-    def _resync(self, data: bytes, pos: int) -> int | None:
-        """Not a `$` frame: skip an RTSP message whole, else scan to the next `$`."""
-        if data.startswith(b"RTSP/", pos):
-            end = data.find(b"\r\n\r\n", pos)
-            if end < 0:
-                if len(data) - pos <= MAX_HEAD:
-                    return None
-                end = len(data) - 4
-            self.resyncs += 1
-            m = re.search(rb"(?i)content-length:\s*(\d+)", data[pos:end])
-            return end + 4 + (int(m.group(1)) if m else 0)
-        self.resyncs += 1
-        nxt = data.find(b"$", pos + 1)
-        return nxt if nxt >= 0 else len(data)
-
-    def _drop(self) -> None:
-        if self.parts:
-            self.dropped += 1
-        self.parts, self.size, self.in_fu, self.key, self.has_sps = [], 0, False, False, False
-        self.au_ts = None
-        self.need_key = True
-
-    def _packet(self, data: bytes, mv: memoryview, s: int, end: int) -> None:
-        if end - s < 13:
-            return
-        b0, b1, seq, ts, ssrc = RTP.unpack_from(data, s)
-        if b0 >> 6 != 2 or (b1 & 0x7F) != self.pt:
-            return
-        if self.ssrc is None:
-            self.ssrc = ssrc
-        elif ssrc != self.ssrc:
-            return
-        self.packets += 1
-        if self.seq is not None and seq != (self.seq + 1) & 0xFFFF:
-            self._drop()
-        self.seq = seq
-        s += 12 + 4 * (b0 & 0x0F)
-        if b0 & 0x10:  # header extension
-            if s + 4 > end:
-                return
-            s += 4 + 4 * ((data[s + 2] << 8) | data[s + 3])
-        if b0 & 0x20:  # padding
-            end -= data[end - 1]
-        if s >= end:
-            return
-        if self.parts and ts != self.au_ts:
-            self._finish()  # a new timestamp without the last one's marker
-        self.au_ts = ts
-        nal = data[s]
-        kind = nal & 0x1F
-        parts = self.parts
-        if kind == 28:  # FU-A
-            if end - s < 3:
-                return self._drop()
-            fu = data[s + 1]
-            if fu & 0x80:
-                if self.in_fu:
-                    return self._drop()
-                self.in_fu = True
-                inner = fu & 0x1F
-                self._note(inner)
-                parts.append(START)
-                parts.append(BYTE[(nal & 0xE0) | inner])
-            elif not self.in_fu:
-                return self._drop()
-            parts.append(mv[s + 2:end])
-            self.size += end - s
-            if fu & 0x40:
-                self.in_fu = False
-        elif self.in_fu:
-            return self._drop()
-        elif 1 <= kind <= 23:
-            self._note(kind)
-            parts.append(START)
-            parts.append(mv[s:end])
-            self.size += end - s + 4
-        elif kind == 24:  # STAP-A
-            p = s + 1
-            while p + 2 <= end:
-                size = (data[p] << 8) | data[p + 1]
-                p += 2
-                if size == 0 or p + size > end:
-                    return self._drop()
-                self._note(data[p] & 0x1F)
-                parts.append(START)
-                parts.append(mv[p:p + size])
-                self.size += size + 4
-                p += size
-        else:
-            return self._drop()  # STAP-B, MTAP, FU-B: not in packetization-mode 1 here
-        if self.size > MAX_AU:
-            return self._drop()
-        if b1 & 0x80:
-            self._finish()
-
-    def _note(self, kind: int) -> None:
-        if kind == 5:
-            self.key = True
-        elif kind == 7:
-            self.has_sps = True
-
-    def _finish(self) -> None:
-        parts, key, raw = self.parts, self.key, self.au_ts
-        self.parts, self.size, self.key, self.au_ts = [], 0, False, None
-        has_sps, self.has_sps = self.has_sps, False
-        if not parts or self.in_fu:
-            self.in_fu = False
-            return
-        if self.need_key and not key:
-            self.dropped += 1
-            return
-        if self.ext_ts is None:
-            ext = 0
-        else:
-            delta = (raw - self.last_raw) & 0xFFFFFFFF
-            if delta == 0 or delta >= 1 << 31 or delta > 10 * CLOCK:
-                self.dropped += 1  # timestamp did not advance, or leapt: refuse the unit
-                self.need_key = True
-                return
-            ext = self.ext_ts + delta
-        self.ext_ts, self.last_raw = ext, raw
-        self.need_key = False
-        if key and not has_sps and self.params:
-            parts.insert(0, self.params)
-        self.aus += 1
-        self.writer.write(ext, b"".join(parts), key)
-
-
 # --- running the cameras ------------------------------------------------------------------
 
 class Camera:
     def __init__(self, url: str, folder: Path, seconds: float) -> None:
         self.sock, early, params = open_session(url)
         self.writer = SegmentWriter(folder, seconds)
-        self.depay = Depacketizer(self.writer, params)
+        # the product's depacketizer (camerahub.video.rtp), which began as this prototype's
+        self.depay = H264Depacketizer(lambda ts, au, key, _nals: self.writer.write(ts, au, key),
+                                      lambda _why: None, 96, params)
         self.bytes = len(early)
         self.error: str | None = None
         if early:
@@ -520,9 +340,9 @@ def main() -> None:
     print(json.dumps({
         "sessions": len(cameras), "mode": args.mode,
         "bytes": sum(c.bytes for c in cameras),
-        "packets": sum(x.packets for x in d), "access_units": sum(x.aus for x in d),
-        "dropped_units": sum(x.dropped for x in d), "resyncs": sum(x.resyncs for x in d),
-        "rtcp": sum(x.rtcp for x in d),
+        "packets": sum(x.packets for x in d), "access_units": sum(x.units for x in d),
+        "dropped_units": sum(x.losses for x in d),
+        "skipped_bytes": sum(x.skipped_bytes for x in d), "rtcp": sum(x.rtcp for x in d),
         "segments": sum(c.writer.segments for c in cameras),
         "errors": sorted({c.error for c in cameras if c.error})}), flush=True)
 
