@@ -87,9 +87,10 @@ def record_rtp(segmenter: Segmenter, url: str, stop: threading.Event) -> bool:
                      segmenter.camera_id, track.codec)
         return False
 
-    def make_session(stream: av.VideoStream, time_base: Fraction) -> _Session:
+    def make_session(stream: av.VideoStream, time_base: Fraction,
+                     defer: Callable[[Callable[[], object]], None]) -> _Session:
         return _Session(segmenter, stream, url, guard, True, opened_at, time_base=time_base,
-                        holds_frames=False, defer=feed.jobs.put)
+                        holds_frames=False, defer=defer)
 
     feed = RtpFeed(conn, track, make_session, guard, config.input.read_timeout_s,
                    redact(url))
@@ -113,7 +114,7 @@ class RtpFeed:
     """One camera's session as the reactor reads it (camerahub.video.reactor.Feed)."""
 
     def __init__(self, conn: RtspConnection, track: Track,
-                 make_session: Callable[[av.VideoStream, Fraction], _Session],
+                 make_session: Callable[..., _Session],
                  guard: SessionGuard, read_timeout_s: float, name: str) -> None:
         self.conn, self.sock, self.name = conn, conn.sock, name
         self.make_session, self.guard = make_session, guard
@@ -183,7 +184,8 @@ class RtpFeed:
             self.before_keyframe += 1
             return
         self.template = template
-        self.session = self.make_session(stream, self.time_base)
+        # the feed's own queue: the session may start in __init__, from data read with PLAY
+        self.session = self.make_session(stream, self.time_base, self.jobs.put)
 
     def _message(self, head: bytes) -> None:
         """An RTSP answer among the data: a keepalive refused for a stale nonce is sent

@@ -383,3 +383,51 @@ def test_reads_carry_the_kernels_receive_time():
     data, rx, handed = got[0]
     assert data == b"x" * 1000
     assert rx is not None and before - 0.01 <= rx <= sent + 0.01 and rx <= handed
+
+
+def test_a_keyframe_read_together_with_plays_answer_starts_the_session(sim, tmp_path):
+    """Data that arrives in the same read as PLAY's answer is footage like any other."""
+    from fractions import Fraction
+
+    from camerahub.video.guard import SessionGuard
+    from camerahub.video.rtprecord import RtpFeed
+
+    data, track = read_session(sim.rtsp_url(camera_id(sim)), 2)
+    sdp = (b"v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:t\r\n")
+
+    def answer(request: str) -> bytes:
+        if request.startswith("PLAY"):
+            return reply("200 OK", request, "Session: 1\r\n") + data
+        return staged(sdp)(request)
+
+    started = []
+    with rtsp_server(answer) as url:
+        conn = RtspConnection(url, 5)
+        conn.play()
+        conn.sock.settimeout(5)
+        while len(conn.buf) < 20_000:  # a first keyframe or two, read with the answer
+            conn.buf += conn.sock.recv(65536)
+
+        def make_session(stream, time_base: Fraction, defer):
+            started.append((stream.codec_context.name, time_base, defer))
+            return _Recorded()
+
+        feed = RtpFeed(conn, track, make_session, SessionGuard(3), 3, "cam")
+        conn.close()
+    assert started and started[0][0] == "h264" and started[0][2] == feed.jobs.put
+    assert feed.session.units > 0
+
+
+class _Recorded:
+    """A stand-in session that counts what it is handed."""
+
+    refusal = ""
+
+    def __init__(self) -> None:
+        self.units = 0
+
+    def handle(self, packet, nals) -> None:
+        self.units += 1
+
+    def lost(self, why: str) -> None:
+        pass
