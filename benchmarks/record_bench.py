@@ -79,22 +79,23 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def find_ffmpeg() -> tuple[str | None, str]:
-    """ffmpeg on PATH, else install Debian's package when we are root; and what happened."""
-    path = shutil.which("ffmpeg")
+def find_tool(name: str) -> tuple[str | None, str]:
+    """A Debian tool (ffmpeg, rclone) on PATH, else install its package when we are root;
+    and what happened. A fresh machine has neither: the references must not go missing."""
+    path = shutil.which(name)
     if path:
         return path, "found on PATH"
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        log("ffmpeg not found: installing Debian's ffmpeg package (apt-get)")
+        log(f"{name} not found: installing Debian's {name} package (apt-get)")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], env=env, check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "ffmpeg"], env=env, check=False,
+        subprocess.run(["apt-get", "install", "-y", "-qq", name], env=env, check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        path = shutil.which("ffmpeg")
+        path = shutil.which(name)
         if path:
-            return path, "installed from Debian's ffmpeg package"
-    return None, "ffmpeg unavailable (not on PATH and could not install Debian's ffmpeg)"
+            return path, f"installed from Debian's {name} package"
+    return None, f"{name} unavailable (not on PATH and could not install Debian's {name})"
 
 
 def start_simulator(cameras: int, size: str, bitrate: str) -> tuple[SimulatorProcess, dict]:
@@ -307,9 +308,10 @@ def main() -> None:
     seconds = args.seconds or (15.0 if args.quick else 60.0)
     warmup = 5.0 if args.quick else 15.0
     size, bitrate = ("1280x720", "2M") if args.quick else ("1920x1080", "3M")
-    ffmpeg, ffmpeg_note = find_ffmpeg()
+    ffmpeg, ffmpeg_note = find_tool("ffmpeg")
     log(ffmpeg_note)
-    rclone = shutil.which("rclone")
+    rclone, rclone_note = find_tool("rclone")
+    log(rclone_note)
     work = Path(tempfile.mkdtemp(prefix="record-bench-"))
     sim, ports = start_simulator(cameras, size, bitrate)
     port = free_port()
@@ -405,7 +407,7 @@ def main() -> None:
         # behind, and its CPU figure is not the whole job
         "rclone_kept_up": (runs["ffmpeg_rclone"][0]["left_behind"] <= 3 * cameras
                            if runs["ffmpeg_rclone"] else None),
-        "ffmpeg": ffmpeg_note, "rclone": rclone or "not installed (apt-get install rclone)",
+        "ffmpeg": ffmpeg_note, "rclone": rclone_note,
         **figures,
     }
     print(json.dumps(result, ensure_ascii=False))

@@ -332,7 +332,7 @@ def main() -> None:
     warmup = 5.0 if args.quick else 15.0
     size, bitrate = ("1280x720", "2M") if args.quick else ("1920x1080", "3M")
     engines = [e for e in args.engines.split(",") if e]
-    ffmpeg, ffmpeg_note = rb.find_ffmpeg()
+    ffmpeg, ffmpeg_note = rb.find_tool("ffmpeg")
     ffprobe = shutil.which("ffprobe")
     log(ffmpeg_note)
     if not Path("/usr/bin/python3").exists():

@@ -50,7 +50,7 @@ from record_bench import (  # noqa: E402
     camera_urls,
     config,
     cpu_seconds,
-    find_ffmpeg,
+    find_tool,
     log,
     start_simulator,
 )
@@ -174,7 +174,7 @@ def main() -> None:
         steps = list(range(100, args.max_cameras + 1, 100))
     seconds = args.seconds or (25.0 if args.quick else 60.0)
     size, bitrate = ("1280x720", "2M") if args.quick else ("1920x1080", "3M")
-    ffmpeg, note = find_ffmpeg()
+    ffmpeg, note = find_tool("ffmpeg")
     results: dict[str, list[dict]] = {"camerahub": [], "ffmpeg": []}
     alive = {"camerahub": True, "ffmpeg": ffmpeg is not None}
     for cameras in steps:

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.record_bench import camera_urls, cpu_seconds, find_ffmpeg, log  # noqa: E402
+from benchmarks.record_bench import camera_urls, cpu_seconds, find_tool, log  # noqa: E402
 from simulator.launcher import SimulatorProcess  # noqa: E402
 from simulator.testing import isolated_args  # noqa: E402
 
@@ -132,7 +132,7 @@ def main() -> None:
     seconds = args.seconds or (5.0 if args.quick else 30.0)
     warmup = 2.0 if args.quick else 8.0
     size, bitrate = ("1280x720", "2M") if args.quick else ("1920x1080", "3M")
-    ffmpeg, note = find_ffmpeg()
+    ffmpeg, note = find_tool("ffmpeg")
     log(note)
     sim_args, ports = isolated_args(SUBNET)
     sim = SimulatorProcess([*sim_args, "--cameras", str(cameras), "--hq", str(cameras),
