@@ -39,9 +39,15 @@ class SegmentStore(ABC):
     legal_hold_supported: bool = False
 
     @abstractmethod
-    def put(self, key: str, path: Path, sha256: str, metadata: dict[str, str] | None = None
-            ) -> bool:
-        """Store a file; True if written, False if identical bytes were already there."""
+    def put(self, key: str, path: Path, sha256: str, metadata: dict[str, str] | None = None,
+            *, verified: bool = False) -> bool:
+        """Store a file; True if written, False if identical bytes were already there.
+
+        A file that does not match `sha256` is refused (ChecksumMismatch). `verified`: the
+        caller vouches that the file holds the very bytes sha256 was computed over (the
+        spool hashed them as it wrote them and the file is untouched since:
+        SpoolItem.unchanged_since_sealed), so the store need not read them to check.
+        """
 
     @abstractmethod
     def head(self, key: str) -> ObjectInfo | None:

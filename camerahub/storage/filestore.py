@@ -68,22 +68,22 @@ class FileStore(SegmentStore):
             raise InvalidKey(f"object key {key!r} escapes the store root")
         return path
 
-    def put(self, key: str, path: Path, sha256: str, metadata: dict[str, str] | None = None
-            ) -> bool:
+    def put(self, key: str, path: Path, sha256: str, metadata: dict[str, str] | None = None,
+            *, verified: bool = False) -> bool:
         """Store a file once; identical re-puts are no-ops, different bytes are refused."""
         check_sha256(sha256)
         with self._locks[hash(key) % len(self._locks)]:
-            return self._put_locked(key, Path(path), sha256, metadata)
+            return self._put_locked(key, Path(path), sha256, metadata, verified)
 
     def _put_locked(self, key: str, path: Path, sha256: str,
-                    metadata: dict[str, str] | None) -> bool:
+                    metadata: dict[str, str] | None, verified: bool) -> bool:
         """The body of put, under the key's lock."""
         target = self._path("data", key)
         size = path.stat().st_size
         if self._matches_existing(key, sha256, size):
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._stage(path, target, sha256)
+        tmp = self._stage(path, target, sha256, verified)
         try:
             self._write_meta(key, sha256, size, metadata or {})
             self._link_into_place(tmp, target, key, sha256, size)
@@ -91,8 +91,9 @@ class FileStore(SegmentStore):
             tmp.unlink(missing_ok=True)
         return True
 
-    def _stage(self, source: Path, target: Path, sha256: str) -> Path:
-        """The bytes under a temp name beside the target, checked against sha256."""
+    def _stage(self, source: Path, target: Path, sha256: str, verified: bool) -> Path:
+        """The bytes under a temp name beside the target, checked against sha256: a hard
+        link of a verified file is not read at all; a copy is hashed on the way."""
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
             os.link(source, tmp)
@@ -100,6 +101,8 @@ class FileStore(SegmentStore):
             if exc.errno not in _NO_LINK:
                 raise StorageUnavailable(f"cannot stage {target}: {exc}") from exc
             return self._copy_to_temp(source, tmp, sha256)
+        if verified:
+            return tmp
         try:
             verify_local(tmp, sha256)
         except BaseException:

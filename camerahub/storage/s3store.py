@@ -9,7 +9,9 @@ One PutObject per segment, and no more work than the guarantees need. On first u
 store is probed once (`StoreCapabilities`) with a throw-away object:
 - Does it reject a body that does not match its declared checksum (AWS S3, MinIO)? Then
   the store is the verifier and the segment is not hashed again here; otherwise it is
-  hashed locally before it is sent, so corrupt bytes are never uploaded either way.
+  hashed locally before it is sent, so corrupt bytes are never uploaded either way, unless
+  the caller vouches for the file (`verified`: the spool hashed its bytes as it wrote them
+  and the file is untouched since).
 - Does it honour `If-None-Match: *` (AWS since 2024, MinIO, Ceph RGW)? Then the put itself
   refuses to overwrite and a HEAD is needed only when it reports the key taken; otherwise
   every put is preceded by a HEAD, as evidence must never be overwritten.
@@ -198,19 +200,19 @@ class S3Store(SegmentStore):
         config = reply.get("ObjectLockConfiguration", {})
         return config.get("ObjectLockEnabled") == "Enabled"
 
-    def put(self, key: str, path: Path, sha256: str, metadata: dict[str, str] | None = None
-            ) -> bool:
+    def put(self, key: str, path: Path, sha256: str, metadata: dict[str, str] | None = None,
+            *, verified: bool = False) -> bool:
         """Upload once; identical re-puts are no-ops, different bytes are refused."""
         check_key(key)
         check_sha256(sha256)
         path = Path(path)
         size = path.stat().st_size
         if size >= self.settings.multipart_threshold:
-            return self._put_multipart(key, path, sha256, size, metadata)
+            return self._put_multipart(key, path, sha256, size, metadata, verified)
         caps = self.capabilities()
         if not caps.conditional_put and self._matches_existing(key, sha256, size):
             return False
-        body = self._body(path, size, sha256, caps)
+        body = self._body(path, size, sha256, caps.validates_checksums or verified)
         extra = self._extra_args(sha256, metadata)
         extra["ChecksumSHA256"] = _hex_to_b64(sha256)  # ours: the SDK need not hash again
         if caps.conditional_put:
@@ -231,19 +233,20 @@ class S3Store(SegmentStore):
             self._verify_uploaded(key, sha256, size)  # the store did not echo our checksum
         return True
 
-    def _body(self, path: Path, size: int, sha256: str, caps: StoreCapabilities):
+    def _body(self, path: Path, size: int, sha256: str, checked: bool):
         """The request body: the bytes themselves, or an open file for big segments.
 
-        When the store does not check checksums itself, the bytes are hashed here first.
+        Unless they are `checked` elsewhere (a store that checks checksums itself, or a
+        spool file untouched since it was hashed), the bytes are hashed here first.
         """
         if size > _IN_MEMORY_MAX:
-            if not caps.validates_checksums:
+            if not checked:
                 verify_local(path, sha256)
             return open(path, "rb")
         body = path.read_bytes()
         if len(body) != size:
             raise ChecksumMismatch(f"{path}: changed size while being read")
-        if not caps.validates_checksums and hashlib.sha256(body).hexdigest() != sha256:
+        if not checked and hashlib.sha256(body).hexdigest() != sha256:
             raise ChecksumMismatch(f"{path}: sha256 does not match the declared {sha256}")
         return body
 
@@ -255,9 +258,11 @@ class S3Store(SegmentStore):
         raise StorageUnavailable(f"{key}: reported as existing but cannot be read back")
 
     def _put_multipart(self, key: str, path: Path, sha256: str, size: int,
-                       metadata: dict[str, str] | None) -> bool:
-        """Large files: local hash, HEAD, the transfer manager, HEAD again."""
-        verify_local(path, sha256)
+                       metadata: dict[str, str] | None, verified: bool) -> bool:
+        """Large files: local hash (unless verified), HEAD, the transfer manager, HEAD
+        again."""
+        if not verified:
+            verify_local(path, sha256)
         if self._matches_existing(key, sha256, size):
             return False
         try:

@@ -110,6 +110,11 @@ def segment_for(sidecar: Path, directory: Path) -> Path | None:
     return None
 
 
+def file_signature(st: os.stat_result) -> str:
+    """Inode, size and modification time (ns) of a file: what changes when it is written."""
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
 # --- the two sidecars ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -129,6 +134,9 @@ class SpoolItem:
     width: int = 0
     height: int = 0
     ext: str = "ts"
+    # The file as it was when the spool hashed it while writing it (`file_signature`); empty
+    # for segments hashed from disk (recovery). See `unchanged_since_sealed`.
+    sealed: str = ""
 
     @property
     def end_utc(self) -> datetime:
@@ -144,6 +152,19 @@ class SpoolItem:
     def sort_key(self) -> tuple:
         """Oldest first, ties broken by file name."""
         return (self.start_utc, self.path.name)
+
+    def unchanged_since_sealed(self) -> bool:
+        """Whether the file is still the one whose bytes `sha256` was computed over as they
+        were written: same inode, size and modification time as at sealing. Any write,
+        truncation or replacement since changes one of them, so the store need not read
+        and hash the file again to check it (FileStore links it without reading it at all).
+        """
+        if not self.sealed:
+            return False
+        try:
+            return file_signature(self.path.stat()) == self.sealed
+        except OSError:
+            return False
 
     def metadata(self) -> dict[str, str]:
         """Object metadata (ASCII strings) describing the segment."""
@@ -205,7 +226,7 @@ class OpenSidecar:
 
     def finished(self, path: Path, sha256: str, size: int, *, duration_ms: int, frames: int,
                  keyframes: int, codec: str, width: int, height: int,
-                 start_utc: datetime | None = None) -> SpoolItem:
+                 start_utc: datetime | None = None, sealed: str = "") -> SpoolItem:
         """The SpoolItem of this segment at `path`, once written, hashed and measured.
 
         `start_utc` is the writer's final word on the start when it knows better than when
@@ -216,7 +237,7 @@ class OpenSidecar:
             start_utc=self.start_utc if start_utc is None else to_utc_ms(start_utc),
             duration_ms=int(duration_ms), path=path, bytes=size, sha256=sha256,
             frames=int(frames), keyframes=int(keyframes), codec=str(codec),
-            width=int(width), height=int(height), ext=self.ext,
+            width=int(width), height=int(height), ext=self.ext, sealed=sealed,
         )
 
 
@@ -323,6 +344,7 @@ class SpoolFile:
         self.digest = hashlib.sha256()
         self.size = 0
         self.failed: OSError | None = None
+        self.signature = ""  # the file as hashed, once sealed (SpoolItem.sealed)
 
     def write(self, data: bytes) -> int:
         """Write all of data (looping over short writes) and hash it."""
@@ -343,6 +365,7 @@ class SpoolFile:
             try:
                 if self.failed is None:
                     os.fsync(self.raw.fileno())
+                    self.signature = file_signature(os.fstat(self.raw.fileno()))
             finally:
                 self.raw.close()
 
@@ -385,7 +408,7 @@ class SpoolSink:
         item = file.opened.finished(
             self.root / READY / file.path.name, sha256, size, duration_ms=duration_ms,
             frames=frames, keyframes=keyframes, codec=codec, width=width, height=height,
-            start_utc=start_utc)
+            start_utc=start_utc, sealed=file.signature)
         publish(file.path, item)
         log.info("segment %s %s %d ms", item.camera_id, format_utc(item.start_utc),
                  item.duration_ms)

@@ -177,7 +177,10 @@ class Uploader:
         if reason:
             raise SegmentRefused(reason)
         key = item.key
-        written = self.store.put(key, item.path, item.sha256, item.metadata())
+        # A segment untouched since the spool hashed it as it was written is not read and
+        # hashed once more to check it; a recovered or changed one is.
+        written = self.store.put(key, item.path, item.sha256, item.metadata(),
+                                 verified=item.unchanged_since_sealed())
         log.info("uploaded %s (%s)", key, "new" if written else "already present")
         try:
             self.on_uploaded(item, key, item.sha256)

@@ -200,6 +200,41 @@ def test_segment_cut_short_is_refused_before_upload(spool_and_infos, tmp_path):
     assert {k for _, k, _ in recorder.calls} == {_key(i) for i in infos if i is not victim}
 
 
+@pytest.mark.parametrize("backend", ["file", "s3-unchecked"])
+def test_a_segment_changed_after_sealing_is_hashed_again_and_refused(
+        spool_and_infos, tmp_path, backend, request):
+    """Segments the spool hashed as it wrote them are not read again to check them, unless
+    the file changed since: one byte rewritten in place (same size) in ready/ is caught by
+    the store's own hash, whether FileStore or an S3 store that checks nothing itself."""
+    spool, infos = spool_and_infos
+    assert all(i.sealed and i.unchanged_since_sealed() for i in infos)
+    victim = infos[3]
+    with open(victim.path, "r+b") as f:  # bit rot, or anything writing where it must not
+        f.seek(victim.bytes // 2)
+        byte = f.read(1)
+        f.seek(victim.bytes // 2)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    item = spool.ready_items()[3]
+    assert item.sealed == victim.sealed and not item.unchanged_since_sealed()
+    if backend == "file":
+        store = FileStore(tmp_path / "store")
+    else:
+        moto = request.getfixturevalue("moto_s3")
+        store = S3Store(moto.settings(moto.new_bucket()))
+        assert not store.capabilities().validates_checksums  # moto: we are the verifier
+    recorder, refused = Recorder(expected=5), []
+    uploader = run_uploader(spool, store, recorder,
+                            on_quarantine=lambda item, why: refused.append((item, why)))
+    try:
+        assert recorder.done.wait(WAIT_S) and uploader.wait_idle(WAIT_S)
+    finally:
+        uploader.stop()
+    assert [(i.path.name, "ChecksumMismatch" in why) for i, why in refused] == [
+        (victim.path.name, True)]
+    assert _key(victim) not in set(store.iter_keys())
+    assert {k for _, k, _ in recorder.calls} == {_key(i) for i in infos if i is not victim}
+
+
 def test_segments_refused_by_admit_or_by_the_index_are_quarantined(spool_and_infos, tmp_path):
     from camerahub.storage import SegmentRefused
 
