@@ -14,7 +14,8 @@ What the camera's thread keeps doing while the reactor reads:
 - at stop, or when the reactor let the session go, committing the open segment, sending
   TEARDOWN and raising what ended it (the caller reconnects with backoff).
 
-What the reactor does for the session a few times a second (`tick`): the read timeout (no
+What the reactor does for the session a few times a second (`tick`): waking the camera's
+thread when it is to stop (it does not poll), the read timeout (no
 byte for `read_timeout_s`: StreamStalled), the stall guard (nothing recordable for the stall
 timeout while bytes keep coming: StreamInvalid; nothing recordable for twice that:
 StreamStalled), the RTSP keepalive at half the session timeout, and an RTCP receiver report
@@ -61,7 +62,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RR_INTERVAL_S = 5.0
-_JOB_WAIT_S = 1.0  # how often the waiting camera thread looks at `stop`
+# The reactor's tick wakes a camera's thread when `stop` is set; the thread's own look at it
+# is only a safety net (hundreds of threads waking every second would cost the readers).
+_JOB_WAIT_S = 10.0
 _warned_codecs: set[tuple[str, str]] = set()
 
 
@@ -134,6 +137,7 @@ class RtpFeed:
         self.next_keepalive = now + self.keepalive_every
         self.next_report = now + RR_INTERVAL_S
         self.ssrc = secrets.randbits(32)
+        self.stop: threading.Event | None = None  # the camera thread's, once it serves
         self.before_keyframe = 0
         self.rx = time.time()  # when the kernel received the latest bytes read
         if conn.buf:  # data read together with PLAY's answer
@@ -198,7 +202,11 @@ class RtpFeed:
             self.session.lost(why)
 
     def tick(self, now: float) -> None:
-        """Timeouts, the stall guard, keepalives and receiver reports."""
+        """Timeouts, the stall guard, keepalives and receiver reports; and the camera
+        thread's wake-up when it is to stop."""
+        stop = self.stop
+        if stop is not None and stop.is_set():
+            self.jobs.put(None)
         quiet = now - self.last_rx
         if quiet > self.read_timeout_s:
             raise StreamStalled(f"{self.name}: no data within read timeout ({quiet:.1f} s)")
@@ -235,6 +243,7 @@ class RtpFeed:
 
     def serve(self, stop: threading.Event) -> None:
         """Run the deferred commits until the reactor ends the session or stop is set."""
+        self.stop = stop
         while not stop.is_set():
             try:
                 job = self.jobs.get(timeout=_JOB_WAIT_S)
