@@ -7,7 +7,13 @@ import random
 import av
 import pytest
 
-from camerahub.video.bitstream import FrameNumCheck, KeyframeCheck, NalCheck, keyframe_decodes
+from camerahub.video.bitstream import (
+    BitReader,
+    FrameNumCheck,
+    KeyframeCheck,
+    NalCheck,
+    keyframe_decodes,
+)
 
 
 def packets_of(path, count=60):
@@ -155,3 +161,31 @@ def test_other_codecs_and_unreadable_parameter_sets_report_nothing():
     assert FrameNumCheck("hevc", None)(b"\x00\x00\x01\x26\x01\xaf") is None
     check = FrameNumCheck("h264", b"\x00\x00\x00\x01\x67\x64")  # an SPS cut short
     assert check(b"\x00\x00\x00\x01\x41\x9a\x00") is None
+
+
+def _ue_bit_by_bit(bits: str, pos: int) -> tuple[int, int] | None:
+    """Rec. ITU-T H.264 9.1, one bit at a time: (value, next position), None past the end."""
+    zeros = 0
+    while pos < len(bits) and bits[pos] == "0":
+        zeros, pos = zeros + 1, pos + 1
+    if zeros > 31 or pos + 1 + zeros > len(bits):
+        return None
+    info = bits[pos + 1:pos + 1 + zeros]
+    return (1 << zeros) - 1 + (int(info, 2) if info else 0), pos + 1 + zeros
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_exp_golomb_reader_reads_what_the_standard_says(seed):
+    rng = random.Random(seed)
+    data = bytes(rng.choice((0, 0, 0, 1, 2, 0x40, 0x80, 0xFF, rng.randrange(256)))
+                 for _ in range(rng.randrange(1, 12)))
+    bits, reader, pos = "".join(f"{b:08b}" for b in data), BitReader(data), 0
+    while True:
+        expected = _ue_bit_by_bit(bits, pos)
+        if expected is None:
+            with pytest.raises(ValueError):
+                reader.ue()
+            return
+        assert reader.ue() == expected[0]
+        pos = expected[1]
+        assert reader.left == len(bits) - pos
