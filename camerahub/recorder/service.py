@@ -75,6 +75,10 @@ SUPERVISE_S = 5.0
 HOLE_TOLERANCE = timedelta(milliseconds=250)
 # How often the recorder writes its heartbeat row (alive, spool, uploads) for the API.
 HEARTBEAT_S = 10.0
+# Cameras asked for their stream (ONVIF) at once: a recorder starting hundreds of cameras
+# at the same moment would otherwise keep its reading threads from the interpreter behind
+# hundreds of SOAP exchanges, and send every camera's SOAP requests in the same second.
+OPENING_AT_ONCE = 8
 # Heartbeat rows of recorders that stopped beating (killed, host gone) are kept this long,
 # so the operations console shows the dead recorder for a week, then dropped.
 HEARTBEAT_KEEP = timedelta(days=7)
@@ -159,6 +163,7 @@ class Recorder:
         self.restarts: Counter[str] = Counter()
         self._workers: dict[str, _Worker] = {}
         self._wake = threading.Event()  # a camera thread ended: the supervisor looks at once
+        self._opening = threading.BoundedSemaphore(OPENING_AT_ONCE)
         self._supervisor: threading.Thread | None = None
         # Cameras with an open gap or a recording state other than "recording": only their
         # next segment needs a database write; every other segment costs none.
@@ -254,7 +259,10 @@ class Recorder:
                     self._forget(cam)  # ask the camera again after a failed session
                 retry.attempts += 1
                 segmenter = segmenter or self._segmenter(cam)
-                self._session(cam, segmenter, self.resolve_stream(cam))
+                url = self._resolve(cam)
+                if url is None:
+                    return  # stopping
+                self._session(cam, segmenter, url)
             except StreamOpenError as exc:  # credentials refused over RTSP: already a gap
                 log.error("camera %s: %s; retrying in %.0f s", cam.id, redact(str(exc)),
                           self.options.auth_retry_s)
@@ -264,6 +272,17 @@ class Recorder:
                 cause = self._on_failure(cam, exc, last_end)
                 self.stop_event.wait(self.options.auth_retry_s if cause == "unauthorized"
                                      else retry.delay(last_end))
+
+    def _resolve(self, cam: m.Camera) -> str | None:
+        """The camera's stream URL, with at most OPENING_AT_ONCE cameras asked at a time;
+        None when the recorder stops meanwhile."""
+        while not self._opening.acquire(timeout=0.5):
+            if self.stop_event.is_set():
+                return None
+        try:
+            return self.resolve_stream(cam)
+        finally:
+            self._opening.release()
 
     def _segmenter(self, cam: m.Camera) -> Segmenter:
         """The camera's segmenter into the spool, announcing each segment."""
