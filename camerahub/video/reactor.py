@@ -39,6 +39,13 @@ from typing import Protocol
 log = logging.getLogger(__name__)
 
 READ_SIZE = 256 * 1024
+# Each connection's kernel receive buffer: seconds of a camera's stream (about 10 s at
+# 3 Mbit/s), so that a reader held up (a busy machine, many cameras starting) is absorbed
+# by the kernel, whose receive times stay true, and never pushes back on the camera (which
+# would then send late, and late footage looks like lost stream time). The kernel caps it at
+# net.core.rmem_max; a buffer already larger is left alone. Memory is taken only while
+# data waits.
+RECV_BUFFER = 4 << 20
 PAUSE_S = 0.05
 TICK_S = 0.25
 READERS = 4
@@ -81,6 +88,9 @@ class Reactor:
         feed.sock.setblocking(False)
         with contextlib.suppress(OSError):
             feed.sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        with contextlib.suppress(OSError):
+            if feed.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) < RECV_BUFFER:
+                feed.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
         with self._lock:
             self._commands.append(("add", feed, None))
             if self._thread is None:

@@ -14,6 +14,7 @@ import socket
 import struct
 import threading
 import time
+from pathlib import Path
 
 import av
 import pytest
@@ -383,6 +384,58 @@ def test_reads_carry_the_kernels_receive_time():
     data, rx, handed = got[0]
     assert data == b"x" * 1000
     assert rx is not None and before - 0.01 <= rx <= sent + 0.01 and rx <= handed
+
+
+def test_a_held_up_reader_does_not_push_back_on_the_camera():
+    """Seconds of a stream wait in the kernel while the reader is held up, so the camera
+    never has to send late (which would look like lost stream time)."""
+    import fcntl
+    import termios
+
+    from camerahub.video.reactor import RECV_BUFFER, Reactor
+
+    rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text())
+    amount = min(1 << 20, RECV_BUFFER, rmem_max) // 2  # about 3 s of a 3 Mbit/s camera
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    server, _ = listener.accept()
+    holding, release = threading.Event(), threading.Event()
+
+    class Feed:
+        sock = client
+
+        def received(self, data, rx):
+            holding.set()
+            release.wait(30)  # the reader is held up here
+
+        def tick(self, now):
+            pass
+
+        def ended(self, exc):
+            pass
+
+    def queued() -> int:
+        buf = bytearray(4)
+        fcntl.ioctl(client.fileno(), termios.FIONREAD, buf)
+        return int.from_bytes(buf, "little")
+
+    reactor, feed = Reactor("test-reader"), Feed()
+    try:
+        reactor.add(feed)
+        server.sendall(b"x")
+        assert holding.wait(10)
+        server.settimeout(10)
+        server.sendall(b"y" * amount)  # arrives while nobody reads
+        deadline = time.monotonic() + 10
+        while queued() < amount and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert queued() >= amount, (queued(), client.getsockopt(socket.SOL_SOCKET,
+                                                                socket.SO_RCVBUF))
+    finally:
+        release.set()
+        reactor.remove(feed)
+        for sock in (client, server, listener):
+            sock.close()
 
 
 def test_a_keyframe_read_together_with_plays_answer_starts_the_session(sim, tmp_path):
