@@ -6,7 +6,8 @@ that many cameras and each candidate records them for the window on the FileStor
 - camerahub runs as one `camerahub record --shard I/N` process per core (N = `--processes`,
   the cores by default), each with its own spool (CAMERAHUB_DATA_DIR), as a node uses its
   cores (one interpreter lock per process); it holds a step when the stored segments of
-  every camera cover the whole window, with no discontinuity, and the upload lag did not
+  every camera cover the whole window (but its last 10 s, as for ffmpeg), with no
+  discontinuity, and the upload lag did not
   keep growing while recording (the last segments' lag is not more than twice the first
   ones' plus 2 s; the segments every camera closes at once when told to stop are left out);
 - ffmpeg holds a step when every camera's ffmpeg closed a segment file every 10 s of the
@@ -44,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -131,11 +132,14 @@ def camerahub_step(cameras: int, ports: dict, seconds: float, work: Path,
     by_cam: dict[str, list] = {}
     for seg in segs:
         by_cam.setdefault(seg.camera_id, []).append(seg)
-    # footage missing from the window, per camera, in segments' worth (rounded up)
-    span = (stopped - started).total_seconds()
+    # footage missing from the window, per camera, in segments' worth (rounded up); as for
+    # ffmpeg, whose file in progress at the stop is not judged, the last SEGMENT_S is left
+    # out (what a camera had sent but the reader had not yet read is not kept at a stop)
+    until = stopped - timedelta(seconds=SEGMENT_S)
+    span = (until - started).total_seconds()
     short = (cameras - len(by_cam)) * math.ceil(span / SEGMENT_S)
     for mine in by_cam.values():
-        covered = sum(max(0.0, (min(_utc(x.end), stopped) - max(_utc(x.start), started))
+        covered = sum(max(0.0, (min(_utc(x.end), until) - max(_utc(x.start), started))
                           .total_seconds()) for x in mine)
         short += math.ceil(max(0.0, span - covered - 0.5) / SEGMENT_S)
     holes = sum(1 for mine in by_cam.values() for a, b in zip(mine, mine[1:], strict=False)
@@ -143,7 +147,7 @@ def camerahub_step(cameras: int, ports: dict, seconds: float, work: Path,
     # upload lag while recording: the segments every camera closes at once when told to stop
     # are a burst of their own, not a trend
     lags = [(x.stored_at - x.end).total_seconds() for x in sorted(segs, key=lambda x: x.end)
-            if _utc(x.end) < stopped]
+            if _utc(x.stored_at) < stopped]
     tenth = max(len(lags) // 10, 1)
     first = sum(lags[:tenth]) / tenth if lags else 0.0
     last = sum(lags[-tenth:]) / tenth if lags else 0.0
