@@ -80,6 +80,18 @@ def run_uploader(spool, store, recorder, workers=1, **kwargs) -> Uploader:
     return uploader
 
 
+def upload_all_but_one(spool, store) -> tuple[Recorder, list]:
+    """Upload the six segments, one of which is refused: (recorder, [(item, reason)])."""
+    recorder, refused = Recorder(expected=5), []
+    uploader = run_uploader(spool, store, recorder,
+                            on_quarantine=lambda item, why: refused.append((item, why)))
+    try:
+        assert recorder.done.wait(WAIT_S) and uploader.wait_idle(WAIT_S)
+    finally:
+        uploader.stop()
+    return recorder, refused
+
+
 def test_uploads_oldest_first_and_frees_the_spool(spool_and_infos, tmp_path):
     spool, infos = spool_and_infos
     store = FileStore(tmp_path / "store")
@@ -186,13 +198,7 @@ def test_segment_cut_short_is_refused_before_upload(spool_and_infos, tmp_path):
     facts.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
     sidecar.write_text(json.dumps(facts))
     store = FileStore(tmp_path / "store")
-    recorder, refused = Recorder(expected=5), []
-    uploader = run_uploader(spool, store, recorder,
-                            on_quarantine=lambda item, why: refused.append((item, why)))
-    try:
-        assert recorder.done.wait(WAIT_S) and uploader.wait_idle(WAIT_S)
-    finally:
-        uploader.stop()
+    recorder, refused = upload_all_but_one(spool, store)
     assert [item.path.name for item, _ in refused] == [victim.path.name]
     assert "188" in refused[0][1]
     assert "188" in (spool.quarantine_dir / f"{victim.path.stem}.reason.txt").read_text()
@@ -222,13 +228,7 @@ def test_a_segment_changed_after_sealing_is_hashed_again_and_refused(
         moto = request.getfixturevalue("moto_s3")
         store = S3Store(moto.settings(moto.new_bucket()))
         assert not store.capabilities().validates_checksums  # moto: we are the verifier
-    recorder, refused = Recorder(expected=5), []
-    uploader = run_uploader(spool, store, recorder,
-                            on_quarantine=lambda item, why: refused.append((item, why)))
-    try:
-        assert recorder.done.wait(WAIT_S) and uploader.wait_idle(WAIT_S)
-    finally:
-        uploader.stop()
+    recorder, refused = upload_all_but_one(spool, store)
     assert [(i.path.name, "ChecksumMismatch" in why) for i, why in refused] == [
         (victim.path.name, True)]
     assert _key(victim) not in set(store.iter_keys())
