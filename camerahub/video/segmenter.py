@@ -324,6 +324,12 @@ class _Session:
         self.held: tuple[av.Packet, int, int] | None = None  # checked, written with the next
         self.origin, self.rebase = 0, True  # output timestamps restart at 0 per anchor
         self.last_dts: int | None = None
+        # A frame's duration is not in the stream (RTP carries none): it is taken to be the
+        # interval before it, learned only between two frames written one after the other.
+        # An interval across a refusal, a loss, missing frames or a wait for a keyframe is
+        # a hole, not a frame: taken for one, the frame after it would claim stream time
+        # that had not yet passed (up to the jump limit) when its session ends.
+        self.written_dts: int | None = None  # of the last frame written, if none lost since
         self.frame_interval = 0
         self.refused, self.refusal = 0, ""
 
@@ -352,6 +358,7 @@ class _Session:
 
     def lost(self, why: str) -> None:
         """The reader lost part of the stream: end the segment at its last whole frame."""
+        self.written_dts = None
         if self.segment is not None:
             log.warning("camera %s: %s; resuming at a keyframe", self.owner.camera_id, why)
             self.close_segment()
@@ -379,8 +386,10 @@ class _Session:
             # segment ends at its last whole frame and recording resumes at a keyframe.
             log.warning("camera %s: %s; resuming at a keyframe", self.owner.camera_id,
                         missing)
+            self.written_dts = None
             self.close_segment()
         self.check_continuity(packet.dts)
+        self.learn_interval(packet.dts)
         pts = packet.pts if packet.pts is not None else packet.dts
         held = self.held_ms(packet)
         if packet.is_keyframe and self.due(pts):
@@ -392,6 +401,7 @@ class _Session:
         else:
             self.timeline.packet(pts, held)
         if self.segment is None:
+            self.written_dts = None
             self.check_progress()
             return
         # Written one packet late: a camera that turns to noise mid-segment can send a unit
@@ -399,6 +409,7 @@ class _Session:
         # not; held back, it is dropped with the refusal instead of ending the segment.
         self.write_held()
         self.held = (packet, pts, pts + self.packet_duration(packet))
+        self.written_dts = packet.dts
 
     def write_held(self) -> None:
         """Write the packet held back, now that no refusal followed it."""
@@ -416,6 +427,7 @@ class _Session:
         self.refused += 1
         self.refusal = reason
         self.held = None
+        self.written_dts = None
         if self.segment is not None or self.refused == 1:
             log.warning("camera %s: %s; recording resumes at a keyframe that decodes",
                         self.owner.camera_id, reason)
@@ -439,11 +451,10 @@ class _Session:
         last, self.last_dts = self.last_dts, dts
         if last is None:
             return
-        if dts > last:
-            self.frame_interval = dts - last
         if dts < last or dts - last > self.max_jump:
             log.warning("timestamp discontinuity on %s (%d -> %d)", self.owner.camera_id,
                         last, dts)
+            self.written_dts = None
             self.close_segment()
             self.timeline.restart(self.owner.last_end_utc)
             self.rebase = True
@@ -452,8 +463,15 @@ class _Session:
             # ends at its last whole frame; the pause is a hole the recorder records as a gap.
             log.warning("camera %s: %.1f s of frames missing; resuming at a keyframe",
                         self.owner.camera_id, float((dts - last) * self.time_base))
+            self.written_dts = None
             self.close_segment()
             self.guard.progress()  # the stream is back: the next keyframe is due from now
+
+    def learn_interval(self, dts: int) -> None:
+        """Take the interval since the frame written just before as the frame interval."""
+        last = self.written_dts
+        if last is not None and 0 < dts - last <= self.max_frame_gap:
+            self.frame_interval = dts - last
 
     def packet_duration(self, packet: av.Packet) -> int:
         """Packet duration, estimated from the frame interval when the source omits it."""
