@@ -5,7 +5,7 @@ camera's thread it sets the session up (camerahub.video.rtsp: OPTIONS, DESCRIBE,
 PLAY, in the open timeout), then hands the connection to the reactor
 (camerahub.video.reactor), whose few threads read every camera's connection. Each read
 goes through the H.264 depacketizer (camerahub.video.rtp) into the segmenter's session
-(`_Session.handle`), exactly the checks, cuts, timing and muxing of the PyAV path; what
+(`SegmentSession.handle`), exactly the checks, cuts, timing and muxing of the PyAV path; what
 would block the reading thread, the sink's commit (fsyncs) and the announcement of each
 segment, is handed back to the camera's thread, which otherwise only waits.
 
@@ -57,7 +57,7 @@ from camerahub.video.rtp import H264Depacketizer
 from camerahub.video.rtsp import RtspConnection, Track
 
 if TYPE_CHECKING:
-    from camerahub.video.segmenter import Segmenter, _Session
+    from camerahub.video.segmenter import Segmenter, SegmentSession
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ _warned_codecs: set[tuple[str, str]] = set()
 def record_rtp(segmenter: Segmenter, url: str, stop: threading.Event) -> bool:
     """Record one session of an rtsp:// camera; False when it is not H.264 (the caller
     records it with PyAV instead). Returns at stop, else raises a StreamError."""
-    from camerahub.video.segmenter import _Session  # noqa: PLC0415 - segmenter imports us
+    from camerahub.video.segmenter import SegmentSession  # noqa: PLC0415 - segmenter imports us
 
     config = segmenter.config
     guard = SessionGuard(config.input.read_timeout_s)
@@ -91,8 +91,8 @@ def record_rtp(segmenter: Segmenter, url: str, stop: threading.Event) -> bool:
         return False
 
     def make_session(stream: av.VideoStream, time_base: Fraction,
-                     defer: Callable[[Callable[[], object]], None]) -> _Session:
-        return _Session(segmenter, stream, url, guard, True, opened_at, time_base=time_base,
+                     defer: Callable[[Callable[[], object]], None]) -> SegmentSession:
+        return SegmentSession(segmenter, stream, url, guard, True, opened_at, time_base=time_base,
                         holds_frames=False, defer=defer)
 
     feed = RtpFeed(conn, track, make_session, guard, config.input.read_timeout_s,
@@ -117,14 +117,14 @@ class RtpFeed:
     """One camera's session as the reactor reads it (camerahub.video.reactor.Feed)."""
 
     def __init__(self, conn: RtspConnection, track: Track,
-                 make_session: Callable[..., _Session],
+                 make_session: Callable[..., SegmentSession],
                  guard: SessionGuard, read_timeout_s: float, name: str) -> None:
         self.conn, self.sock, self.name = conn, conn.sock, name
         self.make_session, self.guard = make_session, guard
         self.time_base = Fraction(1, track.clock_rate)
         self.depay = H264Depacketizer(self._unit, self._loss, track.payload_type,
                                       track.parameter_sets, self._message)
-        self.session: _Session | None = None
+        self.session: SegmentSession | None = None
         self.template: av.container.InputContainer | None = None
         self.jobs: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
         self.error: BaseException | None = None

@@ -203,7 +203,7 @@ class Segmenter(Generic[Item]):
         self._guard(guard, url, before)
         try:
             stream = _video_stream(container, url)
-            _Session(self, stream, url, guard, live, opened_at).run(container, stop)
+            SegmentSession(self, stream, url, guard, live, opened_at).run(container, stop)
         except StreamError as exc:
             raise self.session_end(exc, guard) from exc
         finally:
@@ -290,7 +290,7 @@ class Segmenter(Generic[Item]):
             raise
 
 
-class _Session:
+class SegmentSession:
     """One connection's packets: checking, cutting, placing and closing segments.
 
     `run` pulls them from a PyAV container; a reading thread pushes them to `handle` instead

@@ -19,7 +19,7 @@ import pytest
 from camerahub.storage import SpoolSink
 from camerahub.video import Segmenter, SegmenterConfig
 from camerahub.video.guard import SessionGuard
-from camerahub.video.segmenter import _Session
+from camerahub.video.segmenter import SegmentSession
 from tests.support.media import FPS, GOP, encode_h264
 
 T0 = datetime(2026, 11, 26, 3, 15, tzinfo=UTC)
@@ -58,7 +58,7 @@ def run(frames, tmp_path, script) -> tuple[list, datetime]:
         infos: list = []
         segmenter = Segmenter("cam-1", "hq", SpoolSink(tmp_path / "spool"), infos.append,
                               SegmenterConfig(segment_seconds=10), clock=clock)
-        session = _Session(segmenter, stream, "rtsp://127.0.0.1/main", SessionGuard(60), True,
+        session = SegmentSession(segmenter, stream, "rtsp://127.0.0.1/main", SessionGuard(60), True,
                            T0, time_base=TB, holds_frames=False)
         for step in script:
             index, event = step if isinstance(step, tuple) else (step, None)
