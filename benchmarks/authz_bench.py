@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from camerahub import audit  # noqa: E402
+from camerahub.audit import actors  # noqa: E402
 from camerahub.authz.accounts import Principal  # noqa: E402
 from camerahub.authz.authorizer import Authorizer  # noqa: E402
 from camerahub.authz.decision import FootageRequest, decide  # noqa: E402
@@ -53,7 +54,8 @@ def deploy(url: str):
     _, sessions = open_database(url)
     with inventory_write(sessions) as session:
         dep = apply_plan(session, plan_changes(session, cfg), EXAMPLE.read_text(), str(EXAMPLE))
-        audit.append(session, actor="bench", action="deploy.apply", decision="allow",
+        audit.append(session, actor=actors.actor(actors.SYSTEM, "bench"),
+                     action="deploy.apply", decision="allow",
                      detail={"config_sha256": dep.config_sha256})
     return cfg, sessions
 
