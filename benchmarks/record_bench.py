@@ -21,7 +21,8 @@ uses the FileStore (rclone moves into a local folder).
 
     python benchmarks/record_bench.py               # 100 cameras at 1080p 3 Mbit/s, 60 s each
     python benchmarks/record_bench.py --store file
-    python benchmarks/record_bench.py --quick       # 10 cameras, 720p 2 Mbit/s, 15 s each
+    python benchmarks/record_bench.py --quick       # 10 cameras, 720p 2 Mbit/s, 2 s segments,
+                                                    # 6 s each: under a minute in all
 
 The last line printed is one JSON object with the figures.
 """
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import math
 import os
 import shlex
 import shutil
@@ -59,6 +61,8 @@ from simulator.testing import free_port, isolated_args  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
 SUBNET = 71
+SEGMENT_S = 10  # every candidate's segment length (--quick: QUICK_SEGMENT_S)
+QUICK_SEGMENT_S = 2  # the simulator's GOP is 1 s
 
 
 def log(msg: str) -> None:
@@ -119,7 +123,8 @@ def camera_urls(ports: dict, cameras: int) -> list[str]:
             for i in range(1, cameras + 1)]
 
 
-def config(cameras: int, ports: dict, endpoint: str, bucket: str, data: Path) -> dict:
+def config(cameras: int, ports: dict, endpoint: str, bucket: str, data: Path,
+           segment_s: int = SEGMENT_S) -> dict:
     return {
         "sites": [{"id": "hq", "name": "本庁舎", "kind": "headquarters"}],
         "org": {"departments": [{"id": "d", "name": "部", "divisions": [
@@ -131,7 +136,7 @@ def config(cameras: int, ports: dict, endpoint: str, bucket: str, data: Path) ->
                      "address": address(ports, i)} for i in range(1, cameras + 1)],
         "storage": {"backend": "s3", "s3": {"bucket": bucket, "endpoint_url": endpoint,
                                             "path_style": True, "region": "us-east-1"}},
-        "recorder": {"segment_seconds": 10, "upload_workers": 8},
+        "recorder": {"segment_seconds": segment_s, "upload_workers": 8},
         "data_dir": str(data),
     }
 
@@ -185,12 +190,16 @@ def start_moto(port: int) -> subprocess.Popen:
     last = max(os.sched_getaffinity(0))
     if shutil.which("taskset") and len(os.sched_getaffinity(0)) > 1:
         cmd = ["taskset", "-c", str(last), *cmd]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for_moto(proc: subprocess.Popen, port: int) -> None:
+    """Until moto's server answers on its port (it starts while the simulator does)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc
+                return
         except OSError:
             time.sleep(0.2)
     proc.kill()
@@ -212,20 +221,22 @@ def rclone_env(store: str, endpoint: str) -> dict:
 
 
 def run_ffmpeg(ffmpeg: str, urls: list[str], warmup: float, seconds: float, out: Path,
-               mover: list[str] | None = None, mover_env: dict | None = None) -> dict:
+               mover: list[str] | None = None, mover_env: dict | None = None,
+               segment_s: int = SEGMENT_S) -> dict:
     """One ffmpeg per camera segmenting into out/camNNN; with `mover`, also a shell loop
-    running it every 10 s (its CPU, children included, is counted with ffmpeg's)."""
+    running it every segment (its CPU, children included, is counted with ffmpeg's)."""
     procs = []
     for i, url in enumerate(urls):
         folder = out / f"cam{i:03d}"
         folder.mkdir(parents=True)
         procs.append(subprocess.Popen(
             [ffmpeg, "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
-             "-c", "copy", "-f", "segment", "-segment_time", "10", str(folder / "%05d.ts")],
+             "-c", "copy", "-f", "segment", "-segment_time", str(segment_s),
+             str(folder / "%05d.ts")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     loop = None
     if mover:
-        script = f"while true; do {shlex.join(mover)} >/dev/null 2>&1; sleep 10; done"
+        script = f"while true; do {shlex.join(mover)} >/dev/null 2>&1; sleep {segment_s}; done"
         loop = subprocess.Popen(["bash", "-c", script], env={**os.environ, **(mover_env or {})},
                                 start_new_session=True)
     figures = measure([p.pid for p in procs] + ([loop.pid] if loop else []), warmup, seconds)
@@ -253,7 +264,8 @@ def run_floor(urls: list[str], warmup: float, seconds: float) -> dict:
     return figures
 
 
-def segment_figures(db_url: str, cameras: int, seconds: float) -> dict:
+def segment_figures(db_url: str, cameras: int, seconds: float,
+                    segment_s: int = SEGMENT_S) -> dict:
     _, sessions = open_database(db_url)
     with sessions() as s:
         segs = list(s.scalars(select(m.Segment).order_by(m.Segment.camera_id, m.Segment.start)))
@@ -265,8 +277,8 @@ def segment_figures(db_url: str, cameras: int, seconds: float) -> dict:
     for mine in by_cam.values():
         holes += sum(1 for a, b in zip(mine, mine[1:], strict=False)
                      if b.start - a.end > timedelta(milliseconds=2))
-    full = [x for x in segs if x.duration_ms >= 9000]
-    expected = cameras * max(int(seconds // 10) - 1, 1)
+    full = [x for x in segs if x.duration_ms >= segment_s * 900]
+    expected = cameras * max(int(seconds // segment_s) - 1, 1)
     missing = max(expected - len(full), 0) + holes + (cameras - len(by_cam)) * 0
     with sessions() as s:  # why: the recorder's own account of every hole
         gaps = list(s.scalars(select(m.Gap)))
@@ -295,7 +307,8 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10 cameras, 15 s window")
+    parser.add_argument("--quick", action="store_true",
+                        help="10 cameras, 2 s segments, 6 s window: under a minute")
     parser.add_argument("--cameras", type=int)
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--rounds", type=int, default=1,
@@ -305,17 +318,25 @@ def main() -> None:
                              "file: the local FileStore (rclone moves into a folder)")
     args = parser.parse_args()
     cameras = args.cameras or (10 if args.quick else 100)
-    seconds = args.seconds or (15.0 if args.quick else 60.0)
-    warmup = 5.0 if args.quick else 15.0
+    seconds = args.seconds or (6.0 if args.quick else 60.0)
+    warmup = 2.0 if args.quick else 15.0
+    segment_s = QUICK_SEGMENT_S if args.quick else SEGMENT_S
     size, bitrate = ("1280x720", "2M") if args.quick else ("1920x1080", "3M")
     ffmpeg, ffmpeg_note = find_tool("ffmpeg")
     log(ffmpeg_note)
     rclone, rclone_note = find_tool("rclone")
     log(rclone_note)
     work = Path(tempfile.mkdtemp(prefix="record-bench-"))
-    sim, ports = start_simulator(cameras, size, bitrate)
     port = free_port()
     moto = start_moto(port) if args.store == "s3" else None
+    try:
+        sim, ports = start_simulator(cameras, size, bitrate)
+        if moto:
+            wait_for_moto(moto, port)
+    except BaseException:
+        if moto:
+            moto.kill()
+        raise
     runs: dict[str, list[dict]] = {"camerahub": [], "ffmpeg": [], "ffmpeg_rclone": [],
                                    "floor": []}
     figures: dict = {}
@@ -334,7 +355,7 @@ def main() -> None:
             env["CAMERAHUB_DATABASE_URL"] = f"sqlite:///{round_dir / 'bench.db'}"
             round_dir.mkdir()
             cfg_path = round_dir / "bench.yaml"
-            data = config(cameras, ports, endpoint, bucket, round_dir / "data")
+            data = config(cameras, ports, endpoint, bucket, round_dir / "data", segment_s)
             if args.store == "file":
                 data["storage"] = {"backend": "file", "file": {"path": str(round_dir / "store")}}
             cfg_path.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -342,11 +363,11 @@ def main() -> None:
             runs["camerahub"].append(run_camerahub(cfg_path, env, warmup, seconds))
             if n == 0:
                 figures = segment_figures(env["CAMERAHUB_DATABASE_URL"], cameras,
-                                          warmup + runs["camerahub"][0]["seconds"])
+                                          warmup + runs["camerahub"][0]["seconds"], segment_s)
             if ffmpeg:
                 log(f"round {n + 1}: ffmpeg alone, {cameras} processes")
                 runs["ffmpeg"].append(run_ffmpeg(ffmpeg, urls, warmup, seconds,
-                                                 round_dir / "ffmpeg"))
+                                                 round_dir / "ffmpeg", segment_s=segment_s))
             if ffmpeg and rclone:
                 log(f"round {n + 1}: ffmpeg + rclone move --checksum")
                 src = round_dir / "ffmpeg-rclone"
@@ -354,9 +375,9 @@ def main() -> None:
                         else str(round_dir / "rclone-store"))
                 mover = [rclone, "move", str(src), dest, "--checksum", "--min-age", "3s",
                          "--transfers", "8", "--exclude", "*.tmp"]
-                runs["ffmpeg_rclone"].append(run_ffmpeg(ffmpeg, urls, warmup, seconds, src,
-                                                        mover, rclone_env(args.store,
-                                                                          endpoint)))
+                runs["ffmpeg_rclone"].append(run_ffmpeg(
+                    ffmpeg, urls, warmup, seconds, src, mover,
+                    rclone_env(args.store, endpoint), segment_s))
             log(f"round {n + 1}: floor (read the sessions to nowhere)")
             runs["floor"].append(run_floor(urls, warmup, seconds))
     finally:
@@ -378,7 +399,7 @@ def main() -> None:
     rounded = lambda v: round(v, 3) if v is not None else None  # noqa: E731
     result = {
         "cameras": cameras, "seconds": round(ours[0]["seconds"], 1), "rounds": args.rounds,
-        "main_stream": f"{size}@{bitrate}", "store": args.store,
+        "main_stream": f"{size}@{bitrate}", "segment_s": segment_s, "store": args.store,
         "cpu_s_per_camera_minute": rounded(cpu),
         "ffmpeg_cpu_s_per_camera_minute": rounded(ff_cpu),
         "ffmpeg_rclone_cpu_s_per_camera_minute": rounded(ffr_cpu),
@@ -403,9 +424,10 @@ def main() -> None:
         "rclone_segments_left_behind": (runs["ffmpeg_rclone"][0]["left_behind"]
                                         if runs["ffmpeg_rclone"] else None),
         # every camera's open segment, the one finished since rclone's last pass (every
-        # 10 s) and one younger than --min-age may stay; more means rclone failed or fell
-        # behind, and its CPU figure is not the whole job
-        "rclone_kept_up": (runs["ffmpeg_rclone"][0]["left_behind"] <= 3 * cameras
+        # segment) and those younger than --min-age (3 s) may stay; more means rclone failed
+        # or fell behind, and its CPU figure is not the whole job
+        "rclone_kept_up": (runs["ffmpeg_rclone"][0]["left_behind"]
+                           <= (2 + math.ceil(3 / segment_s)) * cameras
                            if runs["ffmpeg_rclone"] else None),
         "ffmpeg": ffmpeg_note, "rclone": rclone_note,
         **figures,

@@ -26,7 +26,7 @@ lost because the simulator could not keep its cameras' clocks is told from one l
 candidate (a simulator near 100 % of a core falls behind and skips frames).
 
     python benchmarks/record_scale.py                   # 100, 200, 300 ... for 60 s each
-    python benchmarks/record_scale.py --quick           # 10, 20, 40 at 720p for 25 s each
+    python benchmarks/record_scale.py --quick           # 10 at 720p, 2 s segments, 6 s
     python benchmarks/record_scale.py --steps 100,300,500
 
 The last line printed is one JSON object with the figures.
@@ -67,7 +67,8 @@ from record_bench import (  # noqa: E402
 from camerahub.db import models as m  # noqa: E402
 from camerahub.db.engine import open_database  # noqa: E402
 
-SEGMENT_S = 10
+SEGMENT_S = 10  # both candidates' segment length (--quick: QUICK_SEGMENT_S)
+QUICK_SEGMENT_S = 2  # the simulator's GOP is 1 s
 # Both candidates start, then run this long before the measured window: a recorder opening
 # hundreds of cameras (camerahub asks each for its stream over ONVIF, a few at a time; ffmpeg
 # is handed the URLs) is not what the node can hold in steady state. What is judged is the
@@ -76,10 +77,10 @@ SEGMENT_S = 10
 WARMUP_S = 20.0
 
 
-def whole_segments(seconds: float) -> int:
+def whole_segments(seconds: float, segment_s: int = SEGMENT_S) -> int:
     """Whole segments every camera must have stored in a window (the first and last may be
     partial: a recorder starts and stops mid-segment)."""
-    return max(int(seconds // SEGMENT_S) - 1, 1)
+    return max(int(seconds // segment_s) - 1, 1)
 
 
 def tree_cpu(pids: list[int]) -> float:
@@ -102,8 +103,9 @@ def window(pids: list[int], sim_pid: int, seconds: float) -> dict:
 
 
 def camerahub_step(cameras: int, ports: dict, seconds: float, work: Path,
-                   sim_pid: int, processes: int, warmup: float = WARMUP_S) -> dict:
-    cfg = config(cameras, ports, "http://127.0.0.1:9", "unused", work / "data")
+                   sim_pid: int, processes: int, warmup: float = WARMUP_S,
+                   segment_s: int = SEGMENT_S) -> dict:
+    cfg = config(cameras, ports, "http://127.0.0.1:9", "unused", work / "data", segment_s)
     cfg["storage"] = {"backend": "file", "file": {"path": str(work / "store")}}
     cfg_path = work / "scale.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
@@ -133,15 +135,15 @@ def camerahub_step(cameras: int, ports: dict, seconds: float, work: Path,
     for seg in segs:
         by_cam.setdefault(seg.camera_id, []).append(seg)
     # footage missing from the window, per camera, in segments' worth (rounded up); as for
-    # ffmpeg, whose file in progress at the stop is not judged, the last SEGMENT_S is left
+    # ffmpeg, whose file in progress at the stop is not judged, the last segment is left
     # out (what a camera had sent but the reader had not yet read is not kept at a stop)
-    until = stopped - timedelta(seconds=SEGMENT_S)
+    until = stopped - timedelta(seconds=segment_s)
     span = (until - started).total_seconds()
-    short = (cameras - len(by_cam)) * math.ceil(span / SEGMENT_S)
+    short = (cameras - len(by_cam)) * math.ceil(span / segment_s)
     for mine in by_cam.values():
         covered = sum(max(0.0, (min(_utc(x.end), until) - max(_utc(x.start), started))
                           .total_seconds()) for x in mine)
-        short += math.ceil(max(0.0, span - covered - 0.5) / SEGMENT_S)
+        short += math.ceil(max(0.0, span - covered - 0.5) / segment_s)
     holes = sum(1 for mine in by_cam.values() for a, b in zip(mine, mine[1:], strict=False)
                 if (b.start - a.end).total_seconds() > 0.002)
     # upload lag while recording: the segments every camera closes at once when told to stop
@@ -164,14 +166,14 @@ def _utc(moment: datetime) -> datetime:
 
 
 def ffmpeg_step(ffmpeg: str, cameras: int, ports: dict, seconds: float, work: Path,
-                sim_pid: int, warmup: float = WARMUP_S) -> dict:
+                sim_pid: int, warmup: float = WARMUP_S, segment_s: int = SEGMENT_S) -> dict:
     procs = []
     for i, url in enumerate(camera_urls(ports, cameras), start=1):
         folder = work / f"cam{i:03d}"
         folder.mkdir(parents=True)
         procs.append(subprocess.Popen(
             [ffmpeg, "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
-             "-c", "copy", "-f", "segment", "-segment_time", str(SEGMENT_S),
+             "-c", "copy", "-f", "segment", "-segment_time", str(segment_s),
              str(folder / "%05d.ts")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     time.sleep(warmup)
     started = time.time()
@@ -184,7 +186,7 @@ def ffmpeg_step(ffmpeg: str, cameras: int, ports: dict, seconds: float, work: Pa
             p.wait(60)
         except subprocess.TimeoutExpired:
             p.kill()
-    need = whole_segments(seconds)
+    need = whole_segments(seconds, segment_s)
     short = 0
     for i in range(1, cameras + 1):
         files = sorted((work / f"cam{i:03d}").glob("*.ts"))
@@ -197,11 +199,13 @@ def ffmpeg_step(ffmpeg: str, cameras: int, ports: dict, seconds: float, work: Pa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10, 20, 40 cameras at 720p")
+    parser.add_argument("--quick", action="store_true",
+                        help="one step of 10 cameras at 720p, 2 s segments, 6 s window: "
+                             "the benchmark's own check, under a minute")
     parser.add_argument("--steps", help="comma-separated camera counts")
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--warmup", type=float,
-                        help=f"seconds before each window ({WARMUP_S:.0f}; --quick 5)")
+                        help=f"seconds before each window ({WARMUP_S:.0f}; --quick 2)")
     parser.add_argument("--max-cameras", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                         help="camerahub record processes (shards), one per core by default")
@@ -209,11 +213,12 @@ def main() -> None:
     if args.steps:
         steps = [int(x) for x in args.steps.split(",")]
     elif args.quick:
-        steps = [10, 20, 40]
+        steps = [10]
     else:
         steps = list(range(100, args.max_cameras + 1, 100))
-    seconds = args.seconds or (25.0 if args.quick else 60.0)
-    warmup = args.warmup if args.warmup is not None else (5.0 if args.quick else WARMUP_S)
+    seconds = args.seconds or (6.0 if args.quick else 60.0)
+    warmup = args.warmup if args.warmup is not None else (2.0 if args.quick else WARMUP_S)
+    segment_s = QUICK_SEGMENT_S if args.quick else SEGMENT_S
     size, bitrate = ("1280x720", "2M") if args.quick else ("1920x1080", "3M")
     ffmpeg, note = find_tool("ffmpeg")
     results: dict[str, list[dict]] = {"camerahub": [], "ffmpeg": []}
@@ -230,10 +235,10 @@ def main() -> None:
                 try:
                     log(f"{name}: {cameras} cameras for {seconds:.0f} s")
                     step = (camerahub_step(cameras, ports, seconds, work, sim.proc.pid,
-                                           args.processes, warmup)
+                                           args.processes, warmup, segment_s)
                             if name == "camerahub" else
                             ffmpeg_step(ffmpeg, cameras, ports, seconds, work, sim.proc.pid,
-                                        warmup))
+                                        warmup, segment_s))
                 finally:
                     shutil.rmtree(work, ignore_errors=True)
                 log(f"  {step}")
@@ -246,7 +251,7 @@ def main() -> None:
         return max((s["cameras"] for s in results[name] if s["held"]), default=0)
 
     print(json.dumps({"main_stream": f"{size}@{bitrate}", "seconds": seconds,
-                      "warmup_s": warmup, "store": "file",
+                      "warmup_s": warmup, "segment_s": segment_s, "store": "file",
                       "processes": args.processes,
                       "max_cameras": most("camerahub"), "ffmpeg_max_cameras": most("ffmpeg"),
                       # False: every step tried was held, so the limit lies beyond them
