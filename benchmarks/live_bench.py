@@ -339,7 +339,7 @@ def main() -> None:
     parts = set(args.parts.split(","))
     skipped = {"upstream_sessions": None, "receiving": None, "lat_p50": None, "lat_p99": None,
                "hub_send_p99_ms": None, "cpu_percent_one_core": 0.0, "rss_mb": 0.0}
-    browsers, seconds = (1, 8) if args.quick else (4, 20)
+    browsers, seconds = (1, 6) if args.quick else (4, 20)
     t0 = time.monotonic()
     os.environ["CAMERAHUB_CAMERA_PASSWORD"] = "admin"
     with tempfile.TemporaryDirectory() as tmp, \
