@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 
 from camerahub.db import models as m
 from camerahub.db.engine import open_database
+from camerahub.db.types import utcnow
 from camerahub.storage import FileStore
 from tests.support.integrity import check_footage, coverage
 from tests.support.recorder import fleet
@@ -39,6 +40,14 @@ sim = simulator_fixture(SUBNET, cameras=3, hq=2, main_size="640x360")
 def _count(sessions, model, **where) -> int:
     with sessions() as s:
         return s.scalar(select(func.count()).select_from(model).filter_by(**where)) or 0
+
+
+def _recorded_since(sessions, camera_id: str, since) -> int:
+    """Segments of a camera that began at or after `since`: recorded by this run, not the
+    previous run's finished segments that this one found in the spool and uploaded."""
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(m.Segment).where(
+            m.Segment.camera_id == camera_id, m.Segment.start >= since)) or 0
 
 
 def _partial(spool: Path, min_bytes: int) -> bool:
@@ -63,11 +72,14 @@ def test_sigkill_at_random_moments_leaves_no_corrupt_object(sim, tmp_path):
     for _ in range(KILLS):
         segments, partial = rng.randint(1, 3), rng.randint(1, 6) * 8 * 1024
         moments.append((segments, partial))
-        before = _count(sessions, m.Segment, camera_id="cam-01")
+        # Each run records segments of its own before it is killed: had the count taken in
+        # the previous run's leftovers, a run could die before recording anything, and one
+        # gap would span two restarts.
+        started = utcnow()
         run = subprocess.Popen([*cli, "record"], env=env, stdout=subprocess.DEVNULL)
         try:
-            wait_for(lambda: _count(sessions, m.Segment, camera_id="cam-01")
-                     >= before + segments, timeout=180)  # noqa: B023 - used at once
+            wait_for(lambda: _recorded_since(sessions, "cam-01", started)  # noqa: B023
+                     >= segments, timeout=180)  # noqa: B023 - used at once
             wait_for(lambda: _partial(spool, partial), timeout=60)  # noqa: B023
         finally:
             run.send_signal(signal.SIGKILL)
