@@ -77,12 +77,14 @@ def test_sigkill_at_random_moments_leaves_no_corrupt_object(sim, tmp_path):
         # machine, or a count that took in the previous run's leftovers, uploaded at the
         # restart), that camera's gap would span two restarts.
         started = utcnow()
+
+        def recorded(started=started, segments=segments) -> bool:
+            return _recorded_since(sessions, "cam-01", started) >= segments and all(
+                _recorded_since(sessions, c["id"], started) for c in data["cameras"])
+
         run = subprocess.Popen([*cli, "record"], env=env, stdout=subprocess.DEVNULL)
         try:
-            wait_for(lambda: _recorded_since(sessions, "cam-01", started)  # noqa: B023
-                     >= segments and all(  # noqa: B023 - used at once
-                         _recorded_since(sessions, c["id"], started)  # noqa: B023
-                         for c in data["cameras"]), timeout=180)
+            wait_for(recorded, timeout=180)
             wait_for(lambda: _partial(spool, partial), timeout=60)  # noqa: B023
         finally:
             run.send_signal(signal.SIGKILL)

@@ -103,3 +103,10 @@ def ffmpeg_errors(path: Path) -> str:
 
 
 encode = encode_h264  # the shorter name the incident tests use
+
+
+def forbidden_bit(data: bytes) -> bytes:
+    """An Annex B packet with its first NAL unit's forbidden bit set: noise the recorder
+    must refuse."""
+    at = data.find(b"\x00\x00\x01") + 3
+    return data[:at] + bytes((data[at] | 0x80,)) + data[at + 1:]

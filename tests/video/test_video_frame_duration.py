@@ -20,17 +20,11 @@ from camerahub.storage import SpoolSink
 from camerahub.video import Segmenter, SegmenterConfig
 from camerahub.video.guard import SessionGuard
 from camerahub.video.segmenter import SegmentSession
-from tests.support.media import FPS, GOP, encode_h264
+from tests.support.media import FPS, GOP, encode_h264, forbidden_bit
 
 T0 = datetime(2026, 11, 26, 3, 15, tzinfo=UTC)
 FRAME = timedelta(seconds=1 / FPS)
 TB = Fraction(1, 90_000)
-
-
-def forbidden_bit(data: bytes) -> bytes:
-    """The first NAL unit's header with its forbidden bit set: refused as noise."""
-    at = data.find(b"\x00\x00\x01") + 3
-    return data[:at] + bytes((data[at] | 0x80,)) + data[at + 1:]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from camerahub.storage import SpoolSink
 from camerahub.video import Segmenter, SegmenterConfig, StreamEnded
-from tests.support.media import FPS, GOP, ffmpeg_errors
+from tests.support.media import FPS, GOP, ffmpeg_errors, forbidden_bit
 
 T0 = datetime(2026, 11, 26, 3, 15, tzinfo=UTC)
 
@@ -35,12 +35,6 @@ def damaged_copy(source, target, damage: dict[int, callable]) -> list[bool]:
             out.mux(packet)
             n += 1
     return keyflags
-
-
-def forbidden_bit(data: bytes) -> bytes:
-    """The first NAL unit's header with its forbidden bit set."""
-    at = data.find(b"\x00\x00\x01") + 3
-    return data[:at] + bytes((data[at] | 0x80,)) + data[at + 1:]
 
 
 def scrambled_tail(data: bytes) -> bytes:
