@@ -152,7 +152,13 @@ def _judge_hevc(headers: list[bytes]) -> str | None:
     return None if slices else "no slice"
 
 
-# --- missing reference frames (H.264 frame_num) ---------------------------------------------
+# --- slice headers: noise that passed, and missing reference frames ----------------------
+#
+# Noise passes the NAL check about 1 time in 13 (a random header byte is a slice type with
+# the forbidden bit clear), so the first bytes of each slice header are read too, without
+# decoding: the slice type must exist (and be intra in an IDR), the picture parameter set it
+# names must be one the stream sent, and every slice of a picture must name the same one and
+# (H.264) the same frame_num (Rec. ITU-T H.264 7.4.3, H.265 7.4.7.1).
 #
 # A camera's stream that loses frames for less than the segmenter's frame-gap limit (a short
 # stall, a lost burst) leaves no trace in the timestamps a demuxer reports worth acting on,
@@ -161,6 +167,10 @@ def _judge_hevc(headers: list[bytes]) -> str | None:
 # (PrevRefFrameNum) or one more, modulo MaxFrameNum, unless the SPS allows gaps (Rec. ITU-T
 # H.264 7.4.3). Reading frame_num takes the SPS (log2_max_frame_num, separate colour planes,
 # the gaps flag) and the first bytes of each slice header; nothing is decoded.
+
+
+class InvalidSlice(Exception):
+    """A slice header that cannot be this stream's: noise that passed the NAL check."""
 
 
 class _Bits:
@@ -193,9 +203,10 @@ class _Bits:
         return (k + 1) // 2 if k % 2 else -(k // 2)
 
 
-def _rbsp(nal: bytes, limit: int) -> bytes:
-    """The first bytes of a NAL unit's payload with emulation prevention bytes removed."""
-    return nal[1:limit].replace(b"\x00\x00\x03", b"\x00\x00")
+def _rbsp(nal: bytes, limit: int, header: int = 1) -> bytes:
+    """The first bytes of a NAL unit's payload (after its HEADER bytes: 1 in H.264, 2 in
+    H.265) with emulation prevention bytes removed."""
+    return nal[header:limit].replace(b"\x00\x00\x03", b"\x00\x00")
 
 
 def _skip_scaling_list(bits: _Bits, size: int) -> None:
@@ -206,8 +217,9 @@ def _skip_scaling_list(bits: _Bits, size: int) -> None:
         last = following or last
 
 
-def _parse_sps(nal: bytes) -> tuple[int, int, bool, bool]:
-    """(sps id, log2 MaxFrameNum, separate colour planes, frame_num gaps allowed)."""
+def _parse_sps(nal: bytes) -> tuple[int, int, bool, bool, int]:
+    """(sps id, log2 MaxFrameNum, separate colour planes, frame_num gaps allowed,
+    profile_idc)."""
     bits = _Bits(_rbsp(nal, 256))
     profile = bits.u(8)
     bits.u(16)  # constraint flags, level
@@ -238,7 +250,7 @@ def _parse_sps(nal: bytes) -> tuple[int, int, bool, bool]:
             bits.se()
     bits.ue()  # max_num_ref_frames
     gaps_allowed = bool(bits.u(1))
-    return sps_id, log2_max_frame_num, separate, gaps_allowed
+    return sps_id, log2_max_frame_num, separate, gaps_allowed, profile
 
 
 def _nal_units(data: bytes, length_size: int, keep: int = 1 << 30) -> list[bytes]:
@@ -281,43 +293,54 @@ def _avcc_units(extradata: bytes) -> list[bytes]:
     return units
 
 
+def _hvcc_units(extradata: bytes) -> list[bytes]:
+    """The parameter set NAL units of hvcC extradata (ISO/IEC 14496-15 8.3.3.1: after 22
+    bytes of fields, a count of arrays; each array is a type byte, a 2-byte count of units,
+    each unit after its 2-byte length)."""
+    units, pos = [], 23
+    for _ in range(extradata[22] if len(extradata) > 22 else 0):
+        count, pos = int.from_bytes(extradata[pos + 1:pos + 3], "big"), pos + 3
+        for _ in range(count):
+            length = int.from_bytes(extradata[pos:pos + 2], "big")
+            units.append(extradata[pos + 2:pos + 2 + length])
+            pos += 2 + length
+    return units
+
+
 _HEADER_BYTES = HEADER_BYTES = 256  # of a NAL unit: enough for an SPS to its frame_num fields
+_EXTENDED = 88  # profile_idc of H.264's Extended profile, the one with data partitions
 
 
-class FrameNumCheck:
-    """Tells when reference frames went missing in an H.264 stream; call it with each
-    packet's bytes in decode order: None, or what is missing. Other codecs: always None.
+class SliceCheck:
+    """Reads the slice headers of one stream's packets, in decode order (H.264, H.265).
 
-    After a report it follows the stream again from the packet reported, so one loss is
-    reported once; an IDR starts afresh. Parameter sets it cannot read switch it off for
-    their stream (nothing is reported rather than something wrong)."""
+    Call it with a packet's bytes: None, or (H.264) which reference frames went missing; it
+    raises InvalidSlice for a packet whose slices cannot be this stream's, and then keeps
+    nothing of it (parameter sets it carried are not the stream's). After a report it
+    follows the stream again from the packet reported, so one loss is reported once; an IDR
+    starts afresh. Until the stream has sent a picture parameter set nothing is judged;
+    parameter sets it cannot read, in a packet it accepts, switch it off for their stream
+    (nothing is reported rather than something wrong). Other codecs: always None."""
 
     def __init__(self, codec: str, extradata: bytes | None) -> None:
-        self.enabled = codec == "h264"
+        self.codec = codec
+        self.enabled = codec in ("h264", "hevc")
         self.length_size = _length_size(codec, extradata)
-        self.sps: dict[int, tuple[int, int, bool, bool]] = {}
+        self.sps: dict[int, tuple[int, int, bool, bool, int]] = {}
         self.pps: dict[int, int] = {}  # pps id -> sps id
         self.prev: int | None = None  # PrevRefFrameNum; None until an IDR
+        self.unreadable = False
         if self.enabled and extradata:
-            units = _avcc_units(extradata) if self.length_size else \
-                _nal_units(extradata, 0)
-            for nal in units:
-                self._parameter_set(nal)
-
-    def _parameter_set(self, nal: bytes) -> None:
-        kind = nal[0] & 0x1F if nal else 0
-        try:
-            if kind == 7:
-                parsed = _parse_sps(nal)
-                self.sps[parsed[0]] = parsed
-            elif kind == 8:
-                bits = _Bits(_rbsp(nal, 16))
-                pps_id, sps_id = bits.ue(), bits.ue()
-                if pps_id > 255 or sps_id > 31:
-                    raise ValueError("PPS out of range")
-                self.pps[pps_id] = sps_id
-        except ValueError:
-            self.enabled = False  # parameter sets we cannot read: judge nothing
+            if not self.length_size:
+                units = _nal_units(extradata, 0)
+            else:
+                units = _avcc_units(extradata) if codec == "h264" else _hvcc_units(extradata)
+            try:
+                for nal in units:
+                    self._parameter_set(nal)
+            except InvalidSlice:
+                self.unreadable = True  # parameter sets out of order: judge nothing
+            self.enabled = not self.unreadable
 
     def __call__(self, data: bytes) -> str | None:
         if not self.enabled:
@@ -329,6 +352,52 @@ class FrameNumCheck:
         HEADER_BYTES bytes, or whole), without start codes."""
         if not self.enabled:
             return None
+        known = self.sps, self.pps
+        self.unreadable = False
+        try:
+            missing = self._hevc(nals) if self.codec == "hevc" else self._h264(nals)
+        except InvalidSlice:
+            self.sps, self.pps = known
+            raise
+        if self.unreadable:
+            self.enabled = False
+        return missing
+
+    def _parameter_set(self, nal: bytes) -> None:
+        """Take an SPS or PPS (copied on write: a refused packet's are dropped whole)."""
+        hevc = self.codec == "hevc"
+        kind = ((nal[0] >> 1) & 0x3F if hevc else nal[0] & 0x1F) if nal else 0
+        try:
+            if kind == (33 if hevc else 7):
+                if not hevc:
+                    parsed = _parse_sps(nal)
+                    self.sps = {**self.sps, parsed[0]: parsed}
+            elif kind == (34 if hevc else 8):
+                bits = _Bits(_rbsp(nal, 16, 2 if hevc else 1))
+                pps_id, sps_id = bits.ue(), bits.ue()
+                if pps_id > (63 if hevc else 255) or sps_id > (15 if hevc else 31):
+                    raise ValueError("PPS out of range")
+                if self.sps and sps_id not in self.sps:
+                    raise InvalidSlice(f"a picture parameter set names sequence parameter "
+                                       f"set {sps_id}, which the stream never sent")
+                self.pps = {**self.pps, pps_id: sps_id}
+        except ValueError:
+            self.unreadable = True
+
+    def _known_pps(self, pps_id: int) -> int:
+        """The SPS id of a slice's PPS (-1 before any PPS came); InvalidSlice for an id the
+        stream never sent."""
+        if not self.pps:
+            return -1
+        sps_id = self.pps.get(pps_id)
+        if sps_id is None:
+            raise InvalidSlice(f"a slice names picture parameter set {pps_id}, which the "
+                               "stream never sent")
+        return sps_id
+
+    def _h264(self, nals: list[bytes]) -> str | None:
+        first: tuple[int, int | None, int] | None = None  # the picture's first slice
+        reference = False
         for nal in nals:
             if not nal:
                 continue
@@ -336,23 +405,50 @@ class FrameNumCheck:
             if kind in (7, 8):
                 self._parameter_set(nal)
             elif kind in (1, 5):
-                return self._slice(nal, kind == 5, bool(nal[0] & 0x60))
-        return None
+                header = self._h264_slice(nal, kind)
+                if header is None:
+                    continue
+                if first is None:
+                    first, reference = header, bool(nal[0] & 0x60)
+                elif header != first:
+                    raise InvalidSlice("the slices of one picture disagree")
+            elif kind in (2, 3, 4) and self.sps and \
+                    all(sps[4] != _EXTENDED for sps in self.sps.values()):
+                raise InvalidSlice("a data partition, which only the Extended profile has")
+        if first is None or first[1] is None:
+            return None
+        return self._frame_num(first[0], first[1], first[2] == 5, reference)
 
-    def _slice(self, nal: bytes, idr: bool, reference: bool) -> str | None:
+    def _h264_slice(self, nal: bytes, kind: int) -> tuple[int, int | None, int] | None:
+        """(pps id, frame_num or None where its SPS is unknown, NAL type) of a slice, None
+        for a header too short to read (the NAL check passed it: not for us to judge)."""
         try:
             bits = _Bits(_rbsp(nal, 24))
             bits.ue()  # first_mb_in_slice
-            bits.ue()  # slice_type
-            sps = self.sps.get(self.pps.get(bits.ue(), -1))
-            if sps is None:
-                return None  # a slice before its parameter sets: nothing to compare with
-            _, log2_max, separate, gaps_allowed = sps
-            if separate:
-                bits.u(2)
-            frame_num = bits.u(log2_max)
+            slice_type, pps_id = bits.ue(), bits.ue()
         except ValueError:
-            return None  # a header the NAL check passed but too short to read: not ours
+            return None
+        if slice_type > 9:
+            raise InvalidSlice(f"slice type {slice_type} does not exist")
+        if kind == 5 and (slice_type % 5 not in (2, 4) or not nal[0] & 0x60):
+            raise InvalidSlice("an IDR slice that is not an intra reference picture")
+        sps = self.sps.get(self._known_pps(pps_id))
+        if sps is None:
+            return pps_id, None, kind
+        try:
+            if sps[2]:
+                bits.u(2)  # colour_plane_id
+            frame_num = bits.u(sps[1])
+        except ValueError:
+            return None
+        if kind == 5 and frame_num:
+            raise InvalidSlice(f"an IDR picture numbered {frame_num}, not 0")
+        return pps_id, frame_num, kind
+
+    def _frame_num(self, pps_id: int, frame_num: int, idr: bool,
+                   reference: bool) -> str | None:
+        """Which reference frames are missing before this picture, or None."""
+        _, log2_max, _, gaps_allowed, _ = self.sps[self.pps[pps_id]]
         if idr:
             self.prev = frame_num
             return None
@@ -365,3 +461,28 @@ class FrameNumCheck:
             self.prev = (frame_num - 1) % modulus  # follow the stream from here on
         missing = (frame_num - prev - 1) % modulus
         return f"{missing} reference frame(s) missing (frame_num {prev} -> {frame_num})"
+
+    def _hevc(self, nals: list[bytes]) -> None:
+        """H.265: each slice names a PPS the stream sent, the same for the whole picture."""
+        named: int | None = None
+        for nal in nals:
+            if len(nal) < 2:
+                continue
+            kind = (nal[0] >> 1) & 0x3F
+            if kind in (33, 34):
+                self._parameter_set(nal)
+            elif kind in _HEVC_SLICES:
+                try:
+                    bits = _Bits(_rbsp(nal, 24, 2))
+                    bits.u(1)  # first_slice_segment_in_pic_flag
+                    if 16 <= kind <= 23:
+                        bits.u(1)  # no_output_of_prior_pics_flag
+                    pps_id = bits.ue()
+                except ValueError:
+                    continue
+                if pps_id > 63:
+                    raise InvalidSlice(f"picture parameter set {pps_id} does not exist")
+                self._known_pps(pps_id)
+                if named is not None and pps_id != named:
+                    raise InvalidSlice("the slices of one picture disagree")
+                named = pps_id

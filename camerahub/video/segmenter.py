@@ -57,7 +57,7 @@ from typing import Generic, TypeVar
 import av
 
 from camerahub import retry
-from camerahub.video.bitstream import FrameNumCheck, KeyframeCheck, NalCheck
+from camerahub.video.bitstream import InvalidSlice, KeyframeCheck, NalCheck, SliceCheck
 from camerahub.video.errors import (
     ImplausibleTiming,
     SinkFailed,
@@ -317,8 +317,8 @@ class SegmentSession:
         self.timeline.begin(opened_at, owner.last_end_utc)
         self.nal_check = NalCheck(self.stream.codec_context.name,
                                   self.stream.codec_context.extradata)
-        self.frame_nums = FrameNumCheck(self.stream.codec_context.name,
-                                        self.stream.codec_context.extradata)
+        self.slices = SliceCheck(self.stream.codec_context.name,
+                                 self.stream.codec_context.extradata)
         self.keyframe_decodes = KeyframeCheck(self.stream)
         self.segment: _SegmentMuxer | None = None
         self.held: tuple[av.Packet, int, int] | None = None  # checked, written with the next
@@ -379,13 +379,21 @@ class SegmentSession:
         if fault is not None:
             self.refuse(f"invalid packet: {fault}")
             return
-        missing = self.frame_nums(data) if nals is None else self.frame_nums.units(nals)
+        try:
+            missing = self.slices(data) if nals is None else self.slices.units(nals)
+        except InvalidSlice as exc:
+            self.refuse(f"invalid packet: {exc}")
+            return
         if missing is not None and self.segment is not None:
             # Frames were lost for less than the frame-gap limit (a short stall, a lost
             # burst): what follows until a keyframe cannot decode. As for a longer gap, the
-            # segment ends at its last whole frame and recording resumes at a keyframe.
+            # segment ends at its last whole frame and recording resumes at a keyframe. The
+            # packet held back is dropped: a camera turning to noise shows it this way too,
+            # and a packet that is not a clean continuation does not vouch for the one
+            # before it (a real loss costs one frame at a break the stream already has).
             log.warning("camera %s: %s; resuming at a keyframe", self.owner.camera_id,
                         missing)
+            self.held = None
             self.written_dts = None
             self.close_segment()
         self.check_continuity(packet.dts)

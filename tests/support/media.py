@@ -4,6 +4,7 @@ into spool segments by the real segmenter. The one place tests make video files.
 from __future__ import annotations
 
 import contextlib
+import random
 import subprocess
 import threading
 from datetime import datetime
@@ -37,19 +38,24 @@ def frame_image(index: int, size: tuple[int, int] = SIZE) -> np.ndarray:
 
 def encode_h264(path: Path, seconds: float, fps: int = FPS, gop: int = GOP,
                 size: tuple[int, int] = SIZE, profile: str | None = None,
-                container: str = "mpegts", bframes: int = 0) -> Path:
+                container: str = "mpegts", bframes: int = 0, slices: int = 0,
+                codec: str = "libx264") -> Path:
     """Encode numbered frames with libx264 (GOP `gop`, no scene cuts) into `container`.
 
     The MPEG-TS default is a camera's recording; "mp4" carries avcC extradata instead of
-    in-band parameter sets. `bframes` > 0 reorders frames (dts != pts), as many cameras do.
+    in-band parameter sets. `bframes` > 0 reorders frames (dts != pts), as many cameras do;
+    `slices` > 1 cuts each picture into that many slices; `codec` "libx265" makes H.265.
     """
     width, height = size
     with av.open(str(path), "w", format=container) as out:
-        stream = out.add_stream("libx264", rate=fps)
+        stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0",
                           "preset": "ultrafast", "bf": str(bframes),
-                          **({"profile": profile} if profile else {})}
+                          **({"profile": profile} if profile else {}),
+                          **({"slices": str(slices)} if slices else {}),
+                          **({"x265-params": "log-level=error"} if codec == "libx265"
+                             else {})}
         for index in range(round(seconds * fps)):
             frame = av.VideoFrame.from_ndarray(frame_image(index, size), format="bgr24")
             out.mux(stream.encode(frame))
@@ -100,6 +106,32 @@ def ffmpeg_errors(path: Path) -> str:
     if done.returncode and not errors:
         errors = f"ffmpeg exited with {done.returncode}"
     return errors
+
+
+def rbsp_bytes(bits: str) -> bytes:
+    """Bits of a NAL unit's payload ("0101..."), ended and aligned as the standard says."""
+    bits += "1" + "0" * (-(len(bits) + 1) % 8)  # rbsp_stop_one_bit, then alignment
+    return int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+def ue_bits(value: int) -> str:
+    """The exp-Golomb code of a value, as bits."""
+    code = bin(value + 1)[2:]
+    return "0" * (len(code) - 1) + code
+
+
+def h264_slice(header: int, slice_type: int, pps: int, frame_num: int, log2: int,
+               first_mb: int = 0) -> bytes:
+    """An H.264 slice NAL unit (its header byte given) whose slice header says so, then
+    bytes of noise: what a camera sending noise may send and the NAL check passes."""
+    body = (ue_bits(first_mb) + ue_bits(slice_type) + ue_bits(pps)
+            + format(frame_num, f"0{log2}b"))
+    return bytes((header,)) + rbsp_bytes(body) + random.Random(7).randbytes(40)
+
+
+def annexb(*nals: bytes) -> bytes:
+    """NAL units as one Annex B packet."""
+    return b"".join(b"\x00\x00\x00\x01" + n for n in nals)
 
 
 encode = encode_h264  # the shorter name the incident tests use

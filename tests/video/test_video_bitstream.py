@@ -1,7 +1,9 @@
-"""NalCheck and keyframe_decodes: real H.264 passes, noise does not (no network)."""
+"""NalCheck, SliceCheck and keyframe_decodes: real H.264 and H.265 pass, noise does not
+(no network)."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import av
@@ -9,11 +11,13 @@ import pytest
 
 from camerahub.video.bitstream import (
     BitReader,
-    FrameNumCheck,
+    InvalidSlice,
     KeyframeCheck,
     NalCheck,
+    SliceCheck,
     keyframe_decodes,
 )
+from tests.support.media import annexb, h264_slice, rbsp_bytes, ue_bits
 
 
 def packets_of(path, count=60):
@@ -101,9 +105,11 @@ def test_one_decoder_judges_keyframe_after_keyframe(h264_ts):
         assert verdicts == [True, True, False, True, False, False, True]
 
 
-# baseline, B-frames (reference B-pictures too), MP4 with avcC, high profile
+# baseline, B-frames (reference B-pictures too), MP4 with avcC, high profile, four slices
+# a picture, H.265 in MPEG-TS and in MP4 (hvcC)
 STREAMS = [{"bframes": 0}, {"bframes": 2}, {"bframes": 2, "container": "mp4"},
-           {"bframes": 0, "profile": "high"}]
+           {"bframes": 0, "profile": "high"}, {"slices": 4},
+           {"codec": "libx265"}, {"codec": "libx265", "container": "mp4"}]
 
 
 def _all_packets(path):
@@ -114,16 +120,17 @@ def _all_packets(path):
 
 
 @pytest.mark.parametrize("options", STREAMS)
-def test_frame_numbers_of_a_whole_stream_report_nothing(h264, options):
+def test_the_slices_of_a_whole_stream_pass_and_report_nothing(h264, options):
     (name, extradata), packets = _all_packets(h264(4, **options))
-    check = FrameNumCheck(name, extradata)
+    check = SliceCheck(name, extradata)
     assert [check(bytes(p)) for p in packets] == [None] * len(packets)
+    assert check.enabled and check.pps  # it judged: the stream's parameter sets were read
 
 
-@pytest.mark.parametrize("options", STREAMS)
+@pytest.mark.parametrize("options", [o for o in STREAMS if "codec" not in o])
 def test_a_lost_reference_frame_is_reported_once_and_an_idr_starts_afresh(h264, options):
     (name, extradata), packets = _all_packets(h264(4, **options))
-    check = FrameNumCheck(name, extradata)
+    check = SliceCheck(name, extradata)
     # lose the first reference P-frame after the second keyframe (its NAL ref idc is set)
     second = [i for i, p in enumerate(packets) if p.is_keyframe][1]
     lost = next(i for i in range(second + 1, len(packets))
@@ -158,8 +165,8 @@ def _is_reference(data: bytes) -> bool:
 
 
 def test_other_codecs_and_unreadable_parameter_sets_report_nothing():
-    assert FrameNumCheck("hevc", None)(b"\x00\x00\x01\x26\x01\xaf") is None
-    check = FrameNumCheck("h264", b"\x00\x00\x00\x01\x67\x64")  # an SPS cut short
+    assert SliceCheck("hevc", None)(b"\x00\x00\x01\x26\x01\xaf") is None
+    check = SliceCheck("h264", b"\x00\x00\x00\x01\x67\x64")  # an SPS cut short
     assert check(b"\x00\x00\x00\x01\x41\x9a\x00") is None
 
 
@@ -189,3 +196,105 @@ def test_exp_golomb_reader_reads_what_the_standard_says(seed):
         assert reader.ue() == expected[0]
         pos = expected[1]
         assert reader.left == len(bits) - pos
+
+
+# --- slice headers of noise -----------------------------------------------------------------
+#
+# Noise passes the NAL check about 1 time in 13. Its slice header must then name a slice
+# type that exists, a parameter set the stream sent and, in H.264, a plausible frame_num.
+
+
+@pytest.fixture
+def after_idr(h264):
+    """A SliceCheck that has read a real stream's IDR and first P-frame, and the stream's
+    log2 MaxFrameNum and last frame_num."""
+    (name, extradata), packets = _all_packets(h264(4))
+    check = SliceCheck(name, extradata)
+    for p in packets[:2]:
+        assert check(bytes(p)) is None
+    return check, check.sps[0][1], check.prev
+
+
+@pytest.mark.parametrize(("case", "why"), [
+    ("unknown pps", "picture parameter set 13, which the stream never sent"),
+    ("slice type", "slice type 12 does not exist"),
+    ("idr of type p", "IDR slice that is not an intra reference"),
+    ("idr not reference", "IDR slice that is not an intra reference"),
+    ("idr numbered", "IDR picture numbered 3"),
+    ("data partition", "data partition"),
+    ("slices disagree", "the slices of one picture disagree"),
+    ("pps of unknown sps", "sequence parameter set 5, which the stream never sent"),
+])
+def test_noise_that_passes_the_nal_check_is_refused_by_its_slice_header(after_idr, case, why):
+    check, log2, prev = after_idr
+    following = (prev + 1) % (1 << log2)
+    data = {
+        "unknown pps": annexb(h264_slice(0x41, 0, 13, following, log2)),
+        "slice type": annexb(h264_slice(0x41, 12, 0, following, log2)),
+        "idr of type p": annexb(h264_slice(0x65, 0, 0, 0, log2)),
+        "idr not reference": annexb(h264_slice(0x05, 7, 0, 0, log2)),
+        "idr numbered": annexb(h264_slice(0x65, 7, 0, 3, log2)),
+        "data partition": annexb(b"\x42" + random.Random(1).randbytes(30)),
+        "slices disagree": annexb(h264_slice(0x41, 0, 0, following, log2),
+                                  h264_slice(0x41, 0, 0, following + 1, log2, first_mb=40)),
+        "pps of unknown sps": annexb(b"\x68" + rbsp_bytes(ue_bits(1) + ue_bits(5)),
+                                     h264_slice(0x41, 0, 1, following, log2)),
+    }[case]
+    assert NalCheck("h264", None)(data) is None  # what the NAL check alone let through
+    with pytest.raises(InvalidSlice, match=why):
+        check(data)
+    # and it changed nothing: the stream's next frame is judged as before
+    assert check(annexb(h264_slice(0x41, 0, 0, following, log2))) is None
+
+
+def test_a_refused_packet_leaves_its_parameter_sets_behind(after_idr):
+    check, log2, prev = after_idr
+    following = (prev + 1) % (1 << log2)
+    new_pps = b"\x68" + rbsp_bytes(ue_bits(1) + ue_bits(0))  # PPS 1 of SPS 0
+    with pytest.raises(InvalidSlice):
+        check(annexb(new_pps, h264_slice(0x41, 12, 1, following, log2)))
+    with pytest.raises(InvalidSlice, match="parameter set 1,"):
+        check(annexb(h264_slice(0x41, 0, 1, following, log2)))
+    # a camera that sends a new PPS with a picture that uses it is followed
+    assert check(annexb(new_pps, h264_slice(0x41, 0, 1, following, log2))) is None
+    assert check(annexb(h264_slice(0x41, 0, 1, (following + 1) % (1 << log2), log2))) is None
+
+
+def test_random_payloads_after_real_parameter_sets_nearly_never_pass(after_idr):
+    """Of noise the NAL check passes (about 1 in 13), the slice headers pass about 1 in 80:
+    under 1 in 1,000 in all (0.09 % of 100,000 when measured)."""
+    check, _, _ = after_idr
+    nal, rng, passed = NalCheck("h264", None), random.Random(11), 0
+    state = check.sps, check.pps, check.prev
+    for _ in range(20_000):
+        data = b"\x00\x00\x00\x01" + rng.randbytes(rng.randrange(20, 1500))
+        if nal(data) is not None:
+            continue
+        check.sps, check.pps, check.prev = state  # each one just after the same P-frame
+        with contextlib.suppress(InvalidSlice):
+            passed += check(data) is None
+    assert passed < 20_000 * 0.002
+
+
+def test_hevc_slices_must_name_a_parameter_set_the_stream_sent(h264):
+    (name, extradata), packets = _all_packets(h264(4, codec="libx265"))
+    check = SliceCheck(name, extradata)
+    for p in packets[:2]:
+        assert check(bytes(p)) is None
+    assert list(check.pps) == [0]
+    trail_r = b"\x02\x01"  # TRAIL_R, temporal id 1
+    named_9 = trail_r + rbsp_bytes("1" + ue_bits(9)) + random.Random(3).randbytes(30)
+    assert NalCheck("hevc", None)(annexb(named_9)) is None
+    with pytest.raises(InvalidSlice, match="parameter set 9"):
+        check(annexb(named_9))
+    named_0 = trail_r + rbsp_bytes("1" + ue_bits(0)) + random.Random(3).randbytes(30)
+    assert check(annexb(named_0)) is None
+
+
+def test_parameter_sets_out_of_order_in_extradata_switch_the_check_off():
+    pps_of_sps_5 = b"\x68" + rbsp_bytes(ue_bits(0) + ue_bits(5))
+    sps = bytes.fromhex("6742c01e") + rbsp_bytes(ue_bits(0) + ue_bits(0) + ue_bits(0) + ue_bits(0)
+                                                     + ue_bits(1) + "0")
+    check = SliceCheck("h264", annexb(sps, pps_of_sps_5))
+    assert not check.enabled
+    assert check(annexb(h264_slice(0x41, 12, 13, 0, 4))) is None
