@@ -24,9 +24,8 @@ from tests.support.simulators import nakano_on, simulator_process_fixture
 from tests.support.wait import wait_for
 
 pytest.importorskip("selenium")
-from selenium.webdriver.common.by import By  # noqa: E402
 
-from tests.ui.test_ui import css, shot, sign_in, wait  # noqa: E402
+from tests.ui.test_ui import css, shot, sign_in, text, wait  # noqa: E402
 
 SUBNET = 117  # 127.W.117.x HQ (55 cameras), 127.W.118.x facilities (45)
 TARGET = "hq-1f-koseki-01"
@@ -88,7 +87,7 @@ def test_ops_console_shows_100_cameras_and_one_going_offline(browser, console, s
     wait(browser, lambda d: _row_health(d, TARGET) == "recording", 90)
     online = css(browser, "#ops-cameras [data-online='online']")
     assert len(online) == 100
-    assert "中野区役所 本庁舎" in browser.find_element(By.ID, "ops-cameras").text
+    wait(browser, lambda d: "中野区役所 本庁舎" in text(d, "#ops-cameras"))
     shot(browser, shots, "ops-console-all-recording")
 
     with subscribed(f"{prefix}/events/camera_offline") as sub:
@@ -98,11 +97,10 @@ def test_ops_console_shows_100_cameras_and_one_going_offline(browser, console, s
     assert event["kind"] == "camera_offline" and event["severity"] == "high"
     # the console (refreshed every 10 s) shows it offline, with the alarm in the notices
     wait(browser, lambda d: _row_health(d, TARGET) == "offline", 60)
-    wait(browser, lambda d: css(d, f"#not-recording tr[data-camera='{TARGET}']"), 60)
-    row = css(browser, f"#not-recording tr[data-camera='{TARGET}']")[0]
-    assert "オフライン" in row.text
+    wait(browser, lambda d: "オフライン" in text(d, f"#not-recording tr[data-camera='{TARGET}']"),
+         60)
     wait(browser, lambda d: css(d, f"#notices li[data-subject='{TARGET}']"), 60)
-    assert "カメラがオフライン" in css(browser, "#notices")[0].text
+    wait(browser, lambda d: "カメラがオフライン" in text(d, "#notices"))
     shot(browser, shots, "ops-console-camera-offline")
     clear_retained(prefix, [f"{prefix}/alarms/camera_offline/{TARGET}"]
                    + [f"{prefix}/cameras/{c}/state" for c in services.config.camera_by_id])

@@ -12,6 +12,7 @@ from tests.support.live import token
 from tests.support.ui import LIVE_CAMERAS, RECORDED_CAMERA, RECORDED_SECONDS, T0
 
 pytest.importorskip("selenium")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -19,11 +20,22 @@ WAIT = 60  # generous: two shared cores, Chromium start-up, camera connections
 
 
 def wait(driver, predicate, timeout=WAIT):
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: predicate(d))
+    """Until predicate(driver) is truthy. A page that re-renders (the ops console every
+    10 s) can replace an element between finding and reading it: that poll is retried."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.2,
+                         ignored_exceptions=(StaleElementReferenceException,)
+                         ).until(lambda d: predicate(d))
 
 
 def css(driver, selector):
     return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def text(driver, selector) -> str:
+    """The first matching element's text, "" when there is none (read inside `wait` where
+    the page re-renders)."""
+    found = css(driver, selector)
+    return found[0].text if found else ""
 
 
 def sign_in(driver, base, user):
