@@ -418,6 +418,12 @@ class SpoolSink:
         """Close a segment that will not be committed; Spool.recover() deals with it later."""
         file.close()
 
+    def discard(self, file: SpoolFile) -> None:
+        """Close and delete a segment with no frame: nothing in it is footage."""
+        file.close()
+        for path in (file.path, open_sidecar_of(file.path)):
+            path.unlink(missing_ok=True)
+
     def reject(self, file: SpoolFile, reason: str) -> None:
         """Close a segment the writer refuses as evidence and move it into quarantine."""
         file.close()

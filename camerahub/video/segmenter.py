@@ -271,6 +271,11 @@ class Segmenter(Generic[Item]):
         self._close_muxer(seg)
         self.sink.reject(seg.file, reason)
 
+    def discard(self, seg: _SegmentMuxer) -> None:
+        """Close a segment that holds no frame and have the sink delete it."""
+        self._close_muxer(seg)
+        self.sink.discard(seg.file)
+
     def _close_muxer(self, seg: _SegmentMuxer) -> None:
         """Flush the muxer into the file; on failure leave the file for recovery."""
         try:
@@ -512,6 +517,11 @@ class SegmentSession:
         self.write_held()
         segment, self.segment = self.segment, None
         if segment is None:
+            return
+        if not segment.frames:
+            # its keyframe, held back, went with the refusal after it: nothing to keep
+            self.timeline.drop()
+            self.owner.discard(segment)
             return
         try:
             placement = self.timeline.close(segment.start_pts, segment.last_pts,

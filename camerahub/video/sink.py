@@ -46,3 +46,6 @@ class SegmentSink(Protocol[Item_co]):
 
     def reject(self, file: SegmentFile, reason: str) -> None:
         """Close a fully written segment that is not evidence; keep it, never publish it."""
+
+    def discard(self, file: SegmentFile) -> None:
+        """Close and delete a segment with no frame in it (its only frame was dropped)."""

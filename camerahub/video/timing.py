@@ -188,6 +188,10 @@ class ReceiptTimeline:
         self.floor = max(self.floor, start + duration)
         return Placement(from_epoch_ms(start), duration)
 
+    def drop(self) -> None:
+        """The open segment is dropped unplaced (it kept no frame)."""
+        self.segment = None
+
     def _shift(self, seg: _Receipt) -> int:
         """How far the anchor moves before this segment is placed."""
         if not self.settled:
@@ -250,6 +254,10 @@ class FileTimeline:
         anchor = self.anchor
         duration = anchor.offset_ms(end_pts) - anchor.offset_ms(start_pts)
         return Placement(from_epoch_ms(anchor.at(start_pts)), duration)
+
+    def drop(self) -> None:
+        """The open segment is dropped unplaced (nothing to forget: files are placed by
+        stream time alone)."""
 
     def _drifted(self, now_ms: int, pts: int) -> bool:
         """Whether stream time and wall clock disagree by more than the threshold."""

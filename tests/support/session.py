@@ -11,6 +11,7 @@ import av
 
 from camerahub.storage import SpoolItem, SpoolSink
 from camerahub.video import Segmenter, SegmenterConfig
+from camerahub.video.bitstream import nal_units
 from camerahub.video.guard import SessionGuard
 from camerahub.video.segmenter import SegmentSession
 from tests.support.media import FPS, GOP, encode_h264, forbidden_bit
@@ -35,20 +36,25 @@ class Clock:
         return self.now
 
 
-def drive(frames, tmp_path: Path, script) -> tuple[list[SpoolItem], datetime]:
+def drive(frames, tmp_path: Path, script, segment_seconds: float = 10,
+          sessions: list | None = None) -> tuple[list[SpoolItem], datetime]:
     """Hand the session frames per script: an index, or (index, what happens instead):
     "lost" (the reader lost packets), "noise" (the frame with its forbidden bits set) or
-    bytes sent at that frame's time instead of it. Returns the segments made and the wall
-    clock when the session ended."""
+    bytes sent at that frame's time instead of it (a keyframe if it holds an IDR slice).
+    Returns the segments made and the wall clock when the session ended; the session is
+    appended to `sessions` when given."""
     with av.open(str(encode_h264(tmp_path / "template.ts", 1 / FPS))) as template:
         stream = template.streams.video[0]
         clock = Clock()
         infos: list[SpoolItem] = []
         segmenter = Segmenter("cam-1", "hq", SpoolSink(tmp_path / "spool"), infos.append,
-                              SegmenterConfig(segment_seconds=10), clock=clock)
+                              SegmenterConfig(segment_seconds=segment_seconds),
+                              clock=clock)
         session = SegmentSession(segmenter, stream, "rtsp://127.0.0.1/main",
                                  SessionGuard(60), True, T0, time_base=TB,
                                  holds_frames=False)
+        if sessions is not None:
+            sessions.append(session)
         for step in script:
             index, event = step if isinstance(step, tuple) else (step, None)
             clock.now = T0 + index * FRAME  # each frame arrives at its stream time
@@ -57,7 +63,7 @@ def drive(frames, tmp_path: Path, script) -> tuple[list[SpoolItem], datetime]:
                 continue
             data, key = frames[index]
             if isinstance(event, bytes):
-                data, key = event, False
+                data, key = event, any(n[:1] and n[0] & 0x1F == 5 for n in nal_units(event, 0))
             elif event == "noise":
                 data = forbidden_bit(data)
             packet = av.Packet(data)

@@ -46,3 +46,12 @@ def test_noise_that_passed_goes_with_what_reveals_it(frames, tmp_path, then):
     assert [i.frames for i in infos] == [6, GOP]
     for info in infos:
         assert ffmpeg_errors(info.path) == "", info.path.name
+
+
+def test_a_keyframe_whose_next_packet_is_refused_leaves_no_empty_segment(frames, tmp_path):
+    """The keyframe that began a segment is held back like any packet: dropped with the
+    refusal after it, it leaves a segment of no frame, deleted rather than stored."""
+    infos, _ = drive(frames, tmp_path, [0, (1, "noise"), *range(GOP, 2 * GOP)])
+    assert [(i.frames, i.duration_ms) for i in infos] == [(GOP, 1000)]
+    spooled = sorted(p.name for p in (tmp_path / "spool").rglob("*") if p.is_file())
+    assert spooled == sorted([infos[0].path.name, infos[0].path.with_suffix(".json").name])
