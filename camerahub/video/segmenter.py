@@ -25,8 +25,8 @@ segment that claims more stream time than the wall-clock time in which it arrive
 refused (quarantined) and ends the session as StreamInvalid. Files and other sources read
 faster than real time anchor to the wall clock when their first packet is read.
 
-Only footage that is real is kept: every packet's NAL units are checked (no decoding) and
-the keyframe that starts a segment must decode on its own. A packet of noise closes the
+Only footage that is real is kept: every packet's NAL units and slice headers are checked
+(no decoding) and the keyframe that starts a segment must decode on its own. A packet of noise closes the
 open segment (what came before is kept, but for the one packet just before it, which is
 written only once the next has passed the checks: noise that passes them by chance comes
 right before noise that does not) and nothing is written until a keyframe decodes
