@@ -26,12 +26,13 @@ refused (quarantined) and ends the session as StreamInvalid. Files and other sou
 faster than real time anchor to the wall clock when their first packet is read.
 
 Only footage that is real is kept: every packet's NAL units and slice headers are checked
-(no decoding) and the keyframe that starts a segment must decode on its own. A packet of noise closes the
-open segment (what came before is kept, but for the one packet just before it, which is
-written only once the next has passed the checks: noise that passes them by chance comes
-right before noise that does not) and nothing is written until a keyframe decodes
-again; a session with nothing recordable for the stall timeout ends as StreamInvalid, also
-when the camera sends bytes that never make a packet (camerahub.video.guard cuts it).
+(no decoding) and the keyframe that starts a segment must decode on its own. A packet of
+noise closes the open segment (what came before is kept, but for the one packet just
+before it, which is written only once the next has passed the checks: noise that passes
+them by chance comes right before noise that does not) and nothing is written until a
+keyframe decodes again; a session with nothing recordable for the stall timeout ends as
+StreamInvalid, also when the camera sends bytes that never make a packet
+(camerahub.video.guard cuts it).
 
 Files are not the segmenter's business: it writes the muxer's bytes into a SegmentSink
 (camerahub.video.sink) and reports what it measured; the sink names, hashes, fsyncs and
