@@ -301,6 +301,8 @@ def _hvcc_units(extradata: bytes) -> list[bytes]:
     for _ in range(extradata[22] if len(extradata) > 22 else 0):
         count, pos = int.from_bytes(extradata[pos + 1:pos + 3], "big"), pos + 3
         for _ in range(count):
+            if pos + 2 > len(extradata):
+                return units  # counts that run past the end (hostile or cut short)
             length = int.from_bytes(extradata[pos:pos + 2], "big")
             units.append(extradata[pos + 2:pos + 2 + length])
             pos += 2 + length

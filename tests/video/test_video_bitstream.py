@@ -298,3 +298,11 @@ def test_parameter_sets_out_of_order_in_extradata_switch_the_check_off():
     check = SliceCheck("h264", annexb(sps, pps_of_sps_5))
     assert not check.enabled
     assert check(annexb(h264_slice(0x41, 12, 13, 0, 4))) is None
+
+
+def test_hvcc_counts_that_run_past_the_end_are_read_no_further():
+    # 22 bytes of fields, 1 array claiming 65,535 units, one unit of 2 bytes, then nothing
+    extradata = bytes([1]) + bytes(21) + bytes([1, 0x22, 0xFF, 0xFF, 0, 2, 0x44, 0x01])
+    check = SliceCheck("hevc", extradata)
+    assert not check.enabled  # the one unit is a PPS cut short: nothing is judged
+    assert check(annexb(b"\x02\x01" + rbsp_bytes("1" + ue_bits(9)))) is None
