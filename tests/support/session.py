@@ -11,7 +11,6 @@ import av
 
 from camerahub.storage import SpoolItem, SpoolSink
 from camerahub.video import Segmenter, SegmenterConfig
-from camerahub.video.bitstream import nal_units
 from camerahub.video.guard import SessionGuard
 from camerahub.video.segmenter import SegmentSession
 from tests.support.media import FPS, GOP, encode_h264, forbidden_bit
@@ -36,25 +35,20 @@ class Clock:
         return self.now
 
 
-def drive(frames, tmp_path: Path, script, segment_seconds: float = 10,
-          sessions: list | None = None) -> tuple[list[SpoolItem], datetime]:
+def drive(frames, tmp_path: Path, script) -> tuple[list[SpoolItem], datetime]:
     """Hand the session frames per script: an index, or (index, what happens instead):
     "lost" (the reader lost packets), "noise" (the frame with its forbidden bits set) or
-    bytes sent at that frame's time instead of it (a keyframe if it holds an IDR slice).
-    Returns the segments made and the wall clock when the session ended; the session is
-    appended to `sessions` when given."""
+    bytes sent at that frame's time instead of it (not a keyframe). Returns the segments
+    made and the wall clock when the session ended."""
     with av.open(str(encode_h264(tmp_path / "template.ts", 1 / FPS))) as template:
         stream = template.streams.video[0]
         clock = Clock()
         infos: list[SpoolItem] = []
         segmenter = Segmenter("cam-1", "hq", SpoolSink(tmp_path / "spool"), infos.append,
-                              SegmenterConfig(segment_seconds=segment_seconds),
-                              clock=clock)
+                              SegmenterConfig(segment_seconds=10), clock=clock)
         session = SegmentSession(segmenter, stream, "rtsp://127.0.0.1/main",
                                  SessionGuard(60), True, T0, time_base=TB,
                                  holds_frames=False)
-        if sessions is not None:
-            sessions.append(session)
         for step in script:
             index, event = step if isinstance(step, tuple) else (step, None)
             clock.now = T0 + index * FRAME  # each frame arrives at its stream time
@@ -63,7 +57,7 @@ def drive(frames, tmp_path: Path, script, segment_seconds: float = 10,
                 continue
             data, key = frames[index]
             if isinstance(event, bytes):
-                data, key = event, any(n[:1] and n[0] & 0x1F == 5 for n in nal_units(event, 0))
+                data, key = event, False
             elif event == "noise":
                 data = forbidden_bit(data)
             packet = av.Packet(data)
