@@ -65,3 +65,16 @@ def test_the_authorization_benchmark_sets_up(tmp_path):
     cfg, sessions = bench.deploy(f"sqlite:///{tmp_path / 'bench.db'}")
     assert len(cfg.cameras) >= 100
     assert bench.requests(cfg, 5)
+
+
+def test_the_recording_path_benchmark_replays_a_stream_into_segments(tmp_path):
+    """record_path.py drives the recorder's own classes (depacketizer, SegmentSession,
+    SpoolSink) by hand: a change of their signatures must fail here, not in a later run."""
+    bench = load(BENCHMARKS / "record_path.py")
+    stream = bench.Stream(25, size=(320, 240), bitrate=300_000)
+    assert len(stream.segment_starts()) == 3
+    assert bench.run_path(stream, tmp_path) == 3
+    blocks = bench.muxed_blocks(stream)
+    assert [b"".join(segment)[:1] for segment in blocks] == [b"\x47"] * 3
+    bench.run_checks(stream, tmp_path)
+    bench.run_keyframe_proof(stream, tmp_path)
