@@ -68,9 +68,9 @@ def test_the_authorization_benchmark_sets_up(tmp_path):
 
 
 def test_the_recording_path_benchmark_replays_a_stream_into_segments(tmp_path):
-    """record_path.py drives the recorder's own classes (depacketizer, SegmentSession,
+    """record_path_bench.py drives the recorder's own classes (depacketizer, SegmentSession,
     SpoolSink) by hand: a change of their signatures must fail here, not in a later run."""
-    bench = load(BENCHMARKS / "record_path.py")
+    bench = load(BENCHMARKS / "record_path_bench.py")
     stream = bench.Stream(25, size=(320, 240), bitrate=300_000)
     assert len(stream.segment_starts()) == 3
     assert bench.run_path(stream, tmp_path) == 3

@@ -27,8 +27,8 @@ interpreter's glue; what the keyframe proof, SHA-256 and the fsync of each segme
 what the recorder promises and ffmpeg does not do (the path also fsyncs its sidecars and
 directories, which are in the path's figure but not in these parts).
 
-    python benchmarks/record_path.py           # 600 s of stream, best of 5
-    python benchmarks/record_path.py --quick   # 120 s of stream, best of 3: about 10 s
+    python benchmarks/record_path_bench.py           # 600 s of stream, best of 5
+    python benchmarks/record_path_bench.py --quick   # 120 s of stream, best of 3: about 10 s
 
 Figures are CPU seconds per camera-minute of stream; the last line printed is one JSON
 object.
