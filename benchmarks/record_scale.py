@@ -11,7 +11,11 @@ that many cameras and each candidate records them for the window on the FileStor
   keep growing while recording (the last segments' lag is not more than twice the first
   ones' plus 2 s; the segments every camera closes at once when told to stop are left out);
 - ffmpeg holds a step when every camera's ffmpeg closed a segment file every 10 s of the
-  window.
+  window and no frame is missing from those files: their frames' timestamps run on one
+  frame interval at a time, across the files too. ffmpeg's RTSP client says nothing when
+  RTP packets are lost over TCP (it joins what it got), and a starved simulator skips
+  frames, so files closed on time are not enough: by the same standard as camerahub's,
+  a frame missing from the footage is a step not held.
 
 Both run `--warmup` seconds (20) before the window: opening hundreds of cameras (camerahub
 asks each for its stream over ONVIF, a few at a time; ffmpeg is handed the URLs) is start-up,
@@ -41,6 +45,7 @@ import math
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +53,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import av
 import yaml
 from sqlalchemy import select
 
@@ -73,7 +79,7 @@ QUICK_SEGMENT_S = 2  # the simulator's GOP is 1 s
 # hundreds of cameras (camerahub asks each for its stream over ONVIF, a few at a time; ffmpeg
 # is handed the URLs) is not what the node can hold in steady state. What is judged is the
 # window: camerahub's stored segments must cover all of it for every camera, and every
-# ffmpeg must have closed a segment file every SEGMENT_S during it.
+# ffmpeg must have closed a segment file every SEGMENT_S during it with no frame missing.
 WARMUP_S = 20.0
 
 
@@ -187,14 +193,41 @@ def ffmpeg_step(ffmpeg: str, cameras: int, ports: dict, seconds: float, work: Pa
         except subprocess.TimeoutExpired:
             p.kill()
     need = whole_segments(seconds, segment_s)
-    short = 0
+    short = missing = backwards = cameras_missing = 0
     for i in range(1, cameras + 1):
         files = sorted((work / f"cam{i:03d}").glob("*.ts"))
         # every file but the last is a closed segment; count those closed (last written)
         # during the window
-        closed = sum(1 for f in files[:-1] if started <= f.stat().st_mtime <= stopped)
-        short += max(need - closed, 0)
-    return {"cameras": cameras, "missing_segments": short, **cpu, "held": short == 0}
+        closed = [f for f in files[:-1] if started <= f.stat().st_mtime <= stopped]
+        short += max(need - len(closed), 0)
+        gaps = missing_frames(closed)
+        missing += gaps["missing_frames"]
+        backwards += gaps["backwards"]
+        cameras_missing += int(gaps["missing_frames"] > 0 or gaps["backwards"] > 0)
+    return {"cameras": cameras, "missing_segments": short, "missing_frames": missing,
+            "cameras_missing_frames": cameras_missing, "backwards": backwards, **cpu,
+            "held": short == 0 and missing == 0 and backwards == 0}
+
+
+def missing_frames(files: list[Path]) -> dict[str, int]:
+    """Frames missing from one camera's consecutive segment files: every step between two
+    frames' decoding timestamps beyond the stream's frame interval (its most common step)
+    counts the frames it skips; a step backwards is counted apart. The files are demuxed,
+    not decoded."""
+    dts: list[int] = []
+    for path in files:
+        try:
+            with av.open(str(path)) as container:
+                dts.extend(p.dts for p in container.demux(video=0) if p.dts is not None)
+        except (av.error.FFmpegError, IndexError):
+            return {"missing_frames": 1, "backwards": 0}  # a file that does not demux
+    steps = [b - a for a, b in zip(dts, dts[1:], strict=False)]
+    positive = [d for d in steps if d > 0]
+    if not positive:
+        return {"missing_frames": 0, "backwards": 0}
+    interval = statistics.mode(positive)
+    missing = sum(round(d / interval) - 1 for d in positive if d > 1.5 * interval)
+    return {"missing_frames": missing, "backwards": sum(1 for d in steps if d < 0)}
 
 
 def main() -> None:

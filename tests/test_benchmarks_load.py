@@ -78,3 +78,49 @@ def test_the_recording_path_benchmark_replays_a_stream_into_segments(tmp_path):
     assert [b"".join(segment)[:1] for segment in blocks] == [b"\x47"] * 3
     bench.run_checks(stream, tmp_path)
     bench.run_keyframe_proof(stream, tmp_path)
+
+
+def test_the_scale_benchmark_finds_frames_missing_from_ffmpegs_files(tmp_path):
+    """record_scale.py judges ffmpeg by the footage in its files, not by their number: a
+    frame the camera skipped or a packet run lost (ffmpeg's RTSP client joins what it got
+    over TCP without a word) is missing footage, as it is when camerahub records a hole."""
+    import av
+
+    from tests.support.media import encode_h264
+
+    bench = load(BENCHMARKS / "record_scale.py")
+    with av.open(str(encode_h264(tmp_path / "whole.ts", 2.0))) as source:
+        packets = [p for p in source.demux(video=0) if p.size]
+
+    def segments(name: str, drop: set[int], back: int = 0) -> list[Path]:
+        """Two files of the frames, as ffmpeg's segment muxer writes them (timestamps run
+        on across files), without the frames in `drop`; `back` moves the second file's
+        timestamps that many ticks back (a restarted process)."""
+        files = []
+        for half in (packets[:len(packets) // 2], packets[len(packets) // 2:]):
+            shift = back if files else 0
+            path = tmp_path / f"{name}-{len(files)}.ts"
+            with av.open(str(encode_h264(tmp_path / "template.ts", 0.1))) as template, \
+                    av.open(str(path), "w", format="mpegts") as out:
+                stream = out.add_stream_from_template(template.streams.video[0])
+                for packet in half:
+                    index = packets.index(packet)
+                    if index in drop:
+                        continue
+                    copy = av.Packet(bytes(packet))
+                    copy.pts, copy.dts = packet.pts - shift, packet.dts - shift
+                    copy.time_base, copy.is_keyframe = packet.time_base, packet.is_keyframe
+                    copy.stream = stream
+                    out.mux(copy)
+            files.append(path)
+        return files
+
+    assert bench.missing_frames(segments("whole", set())) == {"missing_frames": 0,
+                                                              "backwards": 0}
+    middle = len(packets) // 2
+    assert bench.missing_frames(segments("skips", {5, 6, middle})) == {
+        "missing_frames": 3, "backwards": 0}
+    assert bench.missing_frames(segments("back", set(), back=180_000))["backwards"] == 1
+    broken = tmp_path / "broken.ts"
+    broken.write_bytes(b"not a transport stream")
+    assert bench.missing_frames([broken])["missing_frames"] == 1
