@@ -107,8 +107,31 @@ def start_simulator(cameras: int, size: str, bitrate: str) -> tuple[SimulatorPro
     proc = SimulatorProcess([*args, "--cameras", str(cameras), "--hq", str(cameras),
                              "--main-size", size, "--bitrate", bitrate])
     ready = proc.wait_ready(600)
-    log(f"simulator ready: {cameras} cameras at {size} {bitrate} in {ready:.1f} s")
+    log(f"simulator ready: {cameras} cameras at {size} {bitrate} in {ready:.1f} s; "
+        f"{cameras_first(proc.pid)}")
     return proc, ports
+
+
+def cameras_first(pid: int) -> str:
+    """Run the simulator's threads in the real-time class (round robin, lowest priority),
+    where the kernel allows it; what was done.
+
+    The cameras are not on the recording node in real life. Simulated on its cores, they
+    would be starved by a candidate that saturates them, more so by one of many processes
+    (the scheduler shares by task: 300 ffmpeg processes leave one simulator thread a few
+    per cent), and a starved simulator skips frames, which the candidate then records as
+    footage lost. Run first, the cameras send on time whatever the candidate does, and what
+    a candidate cannot keep up with is its own. Linux caps real-time tasks at 95 % of each
+    core (kernel.sched_rt_runtime_us), and the simulator is one thread at work."""
+    done = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setscheduler(int(tid), os.SCHED_RR, os.sched_param(1))
+            done += 1
+        except (PermissionError, ProcessLookupError, OSError):
+            continue
+    return ("the simulator's threads run first (SCHED_RR 1)" if done else
+            "the simulator runs at normal priority (real-time scheduling not permitted)")
 
 
 def address(ports: dict, i: int) -> str:

@@ -24,10 +24,11 @@ not what the node holds.
 The ramp stops for a candidate at its first step not held; the figures are the most cameras
 each held (`max_cameras`, `ffmpeg_max_cameras`).
 
-The simulated cameras run on the same two cores: each step also reports the CPU the
-candidate and the simulator used over the window, in percent of one core, so that a step
-lost because the simulator could not keep its cameras' clocks is told from one lost by the
-candidate (a simulator near 100 % of a core falls behind and skips frames).
+The simulated cameras run on the same two cores, their threads in the real-time class
+(record_bench.cameras_first): real cameras are not on the node, and a simulator starved by
+a candidate skips frames that the candidate would be judged for (with 300 ffmpeg processes
+it got 18 % of a core and skipped a fifth of the frames). Each step also reports the CPU
+the candidate and the simulator used over the window, in percent of one core.
 
     python benchmarks/record_scale.py                   # 100, 200, 300 ... for 60 s each
     python benchmarks/record_scale.py --quick           # 10 at 720p, 2 s segments, 6 s

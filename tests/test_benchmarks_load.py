@@ -124,3 +124,22 @@ def test_the_scale_benchmark_finds_frames_missing_from_ffmpegs_files(tmp_path):
     broken = tmp_path / "broken.ts"
     broken.write_bytes(b"not a transport stream")
     assert bench.missing_frames([broken])["missing_frames"] == 1
+
+
+def test_the_simulated_cameras_run_before_the_candidates():
+    """record_bench and record_scale put the simulator's threads in the real-time class:
+    a candidate saturating the node must not starve the cameras into skipping frames, which
+    it would then be judged for (real cameras are not on the node)."""
+    import os
+
+    bench = load(BENCHMARKS / "record_bench.py")
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        said = bench.cameras_first(child.pid)
+        if "not permitted" in said:
+            pytest.skip("this user may not use real-time scheduling")
+        assert os.sched_getscheduler(child.pid) == os.SCHED_RR
+        assert "SCHED_RR" in said
+    finally:
+        child.kill()
+        child.wait()
