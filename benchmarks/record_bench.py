@@ -102,13 +102,16 @@ def find_tool(name: str) -> tuple[str | None, str]:
     return None, f"{name} unavailable (not on PATH and could not install Debian's {name})"
 
 
-def start_simulator(cameras: int, size: str, bitrate: str) -> tuple[SimulatorProcess, dict]:
+def start_simulator(cameras: int, size: str, bitrate: str,
+                    first: bool = False) -> tuple[SimulatorProcess, dict]:
+    """The simulated cameras, ready; with `first`, their threads run before the candidates'
+    (cameras_first)."""
     args, ports = isolated_args(SUBNET)
     proc = SimulatorProcess([*args, "--cameras", str(cameras), "--hq", str(cameras),
                              "--main-size", size, "--bitrate", bitrate])
     ready = proc.wait_ready(600)
-    log(f"simulator ready: {cameras} cameras at {size} {bitrate} in {ready:.1f} s; "
-        f"{cameras_first(proc.pid)}")
+    how = cameras_first(proc.pid) if first else "the simulator runs at normal priority"
+    log(f"simulator ready: {cameras} cameras at {size} {bitrate} in {ready:.1f} s; {how}")
     return proc, ports
 
 
@@ -116,13 +119,16 @@ def cameras_first(pid: int) -> str:
     """Run the simulator's threads in the real-time class (round robin, lowest priority),
     where the kernel allows it; what was done.
 
-    The cameras are not on the recording node in real life. Simulated on its cores, they
-    would be starved by a candidate that saturates them, more so by one of many processes
-    (the scheduler shares by task: 300 ffmpeg processes leave one simulator thread a few
-    per cent), and a starved simulator skips frames, which the candidate then records as
-    footage lost. Run first, the cameras send on time whatever the candidate does, and what
-    a candidate cannot keep up with is its own. Linux caps real-time tasks at 95 % of each
-    core (kernel.sched_rt_runtime_us), and the simulator is one thread at work."""
+    The cameras are not on the recording node in real life. Simulated on its cores at
+    normal priority, they are starved by a candidate that saturates them, more so by one of
+    many processes (the scheduler shares by task: beside 300 ffmpeg processes the simulator
+    got 18 % of a core), and a starved simulator skips frames, which the candidate is then
+    judged for. Run first, the cameras send on time whatever the candidate does; but the
+    simulator then also costs the node more, and more for a candidate that reads in large
+    pauses (55 % of a core serving camerahub's 300 cameras, 44 % serving ffmpeg's), which
+    real cameras would pay themselves. Neither way is the fleet's: record_scale runs
+    either (`--cameras-first`). Linux caps real-time tasks at 95 % of each core
+    (kernel.sched_rt_runtime_us)."""
     done = 0
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:

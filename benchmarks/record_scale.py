@@ -24,11 +24,15 @@ not what the node holds.
 The ramp stops for a candidate at its first step not held; the figures are the most cameras
 each held (`max_cameras`, `ffmpeg_max_cameras`).
 
-The simulated cameras run on the same two cores, their threads in the real-time class
-(record_bench.cameras_first): real cameras are not on the node, and a simulator starved by
-a candidate skips frames that the candidate would be judged for (with 300 ffmpeg processes
-it got 18 % of a core and skipped a fifth of the frames). Each step also reports the CPU
-the candidate and the simulator used over the window, in percent of one core.
+The simulated cameras run on the same two cores. At normal priority (the default) a
+candidate that saturates the node starves them, and a starved simulator skips frames that
+the candidate is judged for: beside 300 ffmpeg processes it got 18 % of a core and a fifth
+of the frames went missing. With `--cameras-first` the simulator's threads run in the
+real-time class (record_bench.cameras_first) and send on time, but then cost the node
+more, and more for camerahub's large paused reads than for ffmpeg's. Real cameras pay
+their own CPU; neither way is the fleet's, so a comparison should be run both ways. Each
+step reports the CPU the candidate and the simulator used over the window, in percent of
+one core.
 
     python benchmarks/record_scale.py                   # 100, 200, 300 ... for 60 s each
     python benchmarks/record_scale.py --quick           # 10 at 720p, 2 s segments, 6 s
@@ -243,6 +247,8 @@ def main() -> None:
     parser.add_argument("--max-cameras", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                         help="camerahub record processes (shards), one per core by default")
+    parser.add_argument("--cameras-first", action="store_true",
+                        help="run the simulator's threads in the real-time class")
     args = parser.parse_args()
     if args.steps:
         steps = [int(x) for x in args.steps.split(",")]
@@ -260,7 +266,7 @@ def main() -> None:
     for cameras in steps:
         if not any(alive.values()):
             break
-        sim, ports = start_simulator(cameras, size, bitrate)
+        sim, ports = start_simulator(cameras, size, bitrate, args.cameras_first)
         try:
             for name in ("camerahub", "ffmpeg"):
                 if not alive[name]:
@@ -286,7 +292,7 @@ def main() -> None:
 
     print(json.dumps({"main_stream": f"{size}@{bitrate}", "seconds": seconds,
                       "warmup_s": warmup, "segment_s": segment_s, "store": "file",
-                      "processes": args.processes,
+                      "processes": args.processes, "cameras_first": args.cameras_first,
                       "max_cameras": most("camerahub"), "ffmpeg_max_cameras": most("ffmpeg"),
                       # False: every step tried was held, so the limit lies beyond them
                       "limit_found": not alive["camerahub"],

@@ -127,7 +127,7 @@ def test_the_scale_benchmark_finds_frames_missing_from_ffmpegs_files(tmp_path):
 
 
 def test_the_simulated_cameras_run_before_the_candidates():
-    """record_bench and record_scale put the simulator's threads in the real-time class:
+    """record_scale --cameras-first puts the simulator's threads in the real-time class:
     a candidate saturating the node must not starve the cameras into skipping frames, which
     it would then be judged for (real cameras are not on the node)."""
     import os
