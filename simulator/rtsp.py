@@ -89,6 +89,7 @@ class StreamSource:
         self.sessions_started: deque[dict] = deque(maxlen=SENT_LOG)
         self._garbage_ts = self.ts_base
         self._lose_count = 0  # RTP packets counted by the lose_packets fault
+        self.skips: deque[dict] = deque(maxlen=SENT_LOG)  # frames skipped when far behind
 
     def frame_now(self) -> int:
         """The frame number due at this instant."""
@@ -133,8 +134,14 @@ class StreamSource:
             if delay > 0:
                 await asyncio.sleep(delay)
             elif delay < -2.0:
-                # far behind (machine overloaded): rejoin the clock instead of bursting
-                frame_no = self.frame_now()
+                # far behind (machine overloaded): rejoin the clock instead of bursting;
+                # the frames skipped are a loss of this camera's, noted for tests to tell
+                # from their recorder's
+                now = self.frame_now()
+                self.skips.append({"wall": time.time(), "frames": now - frame_no})
+                log.warning("camera %s: %.1f s behind its clock; %d frames skipped",
+                            self.camera.camera_id, -delay, now - frame_no)
+                frame_no = now
             if not self.camera.faults.stall:
                 self._send_frame(frame_no)
                 if time.monotonic() >= next_sr:
@@ -215,7 +222,7 @@ class StreamSource:
     def sent_log(self) -> dict:
         """JSON view of what was sent when (wall clock, seconds since the epoch)."""
         return {"keyframes": list(self.keyframes_sent),
-                "sessions": list(self.sessions_started)}
+                "sessions": list(self.sessions_started), "skips": list(self.skips)}
 
     def _send_sr(self, frame_no: int) -> None:
         """RTCP sender report on each session's RTCP channel (none while sending noise)."""

@@ -34,6 +34,13 @@ def _indexed_per_camera(sessions) -> dict[str, int]:
                               .group_by(m.Segment.camera_id)).all())
 
 
+def camera_losses_s(sim, address: str) -> float:
+    """The most recording the camera's own skipped frames can cost: each skip's length
+    plus the wait for the next keyframe (the simulator's GOP is 1 s; 15 frames a second)."""
+    skips = sim.sent(address)["main"]["skips"]  # the profile the recorder records
+    return sum(skip["frames"] / 15 + 1.1 for skip in skips)
+
+
 def test_s3_cut_for_60_s_loses_and_duplicates_nothing(fleet_sim, make_env, tmp_path):
     moto = MotoS3().start()
     bucket = moto.bucket()
@@ -42,6 +49,7 @@ def test_s3_cut_for_60_s_loses_and_duplicates_nothing(fleet_sim, make_env, tmp_p
                                        "path_style": True, "region": "us-east-1"}}
     cfg, runtime, sessions = make_env(fleet(fleet_sim, storage, tmp_path))
     cameras = [c.id for c in cfg.cameras]
+    addresses = {c.id: c.address for c in cfg.cameras}
     store = open_store(cfg, runtime)
     rec = Recorder(cfg, runtime, sessions, store, OnvifStreamResolver(cfg), options=FAST)
     rec.start()
@@ -78,6 +86,9 @@ def test_s3_cut_for_60_s_loses_and_duplicates_nothing(fleet_sim, make_env, tmp_p
         mine = [s for s in segs if s.camera_id == cam]
         first, last = min(s.start for s in mine), max(s.end for s in mine)
         cov = coverage(sessions, cam, first, last)
-        # one unbroken run of footage per camera through the outage: nothing lost
-        assert cov["unexplained_s"] < 0.01 and cov["gap_s"] == 0, (cam, cov)
+        # one unbroken run of footage per camera through the outage: nothing lost, but
+        # what the camera itself did not send (a simulator starved by a busy machine skips
+        # frames), each such loss a gap of its length and the wait for the next keyframe
+        assert cov["unexplained_s"] < 0.01, (cam, cov)
+        assert cov["gap_s"] <= camera_losses_s(fleet_sim, addresses[cam]), (cam, cov)
         assert cov["recorded_s"] >= OUTAGE_S

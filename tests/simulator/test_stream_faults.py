@@ -121,3 +121,28 @@ def test_unknown_garbage_mode_is_refused(fault_sim):
     reply = httpx.post(f"{fault_sim.control_url}/cameras/hq-001/faults",
                        json={"garbage_rtp": "sideways"}, timeout=20)
     assert reply.status_code == 400
+
+
+def test_a_simulator_held_up_over_2_s_skips_frames_and_says_so(fault_sim):
+    """A machine too busy to run the simulator makes it skip frames to rejoin its clock:
+    a loss of the camera's, which tests of recorders tell from their recorder's by the
+    sent log's `skips`."""
+    client = _rtsp(fault_sim)
+    try:
+        client.play("sub")
+        client.read_rtp()
+        before = len(fault_sim.sent("hq-001")["sub"]["skips"])
+
+        async def hold_up() -> None:
+            time.sleep(2.6)  # the event loop itself held up, as by a starved process
+
+        fault_sim._call(hold_up(), 30)
+        deadline = time.monotonic() + 30
+        while len(fault_sim.sent("hq-001")["sub"]["skips"]) == before:
+            assert time.monotonic() < deadline, "no skip was logged"
+            client.read_rtp()
+    finally:
+        client.close()
+    skip = fault_sim.sent("hq-001")["sub"]["skips"][-1]
+    assert skip["frames"] >= 2 * 10  # over 2 s of the sub profile's frames
+    assert abs(time.time() - skip["wall"]) < 30
