@@ -147,7 +147,7 @@ def camerahub_step(cameras: int, ports: dict, seconds: float, work: Path,
         by_cam.setdefault(seg.camera_id, []).append(seg)
     # footage missing from the window, per camera, in segments' worth (rounded up); as for
     # ffmpeg, whose file in progress at the stop is not judged, the last segment is left
-    # out (what a camera had sent but the reader had not yet read is not kept at a stop)
+    # out
     until = stopped - timedelta(seconds=segment_s)
     span = (until - started).total_seconds()
     short = (cameras - len(by_cam)) * math.ceil(span / segment_s)

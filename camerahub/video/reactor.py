@@ -176,7 +176,7 @@ class Reactor:
         if feed not in feeds:
             return
         try:
-            data, ancillary, _, _ = feed.sock.recvmsg(self.read_size, _ANCILLARY)
+            data, rx = receive(feed.sock, self.read_size)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -185,12 +185,6 @@ class Reactor:
         if not data:
             self._end(sel, feeds, feed, EOFError("connection closed by the camera"))
             return
-        rx = None
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and \
-                    len(payload) >= _TIMESPEC.size:
-                seconds, nanos = _TIMESPEC.unpack_from(payload)
-                rx = seconds + nanos / 1e9
         try:
             feed.received(data, rx)
         except BaseException as exc:  # noqa: BLE001 - ends that feed only
@@ -206,6 +200,19 @@ class Reactor:
             feed.ended(exc)
         except Exception:
             log.exception("a feed failed to end")
+
+
+def receive(sock: socket.socket, size: int, flags: int = 0) -> tuple[bytes, float | None]:
+    """One read of up to `size` bytes, and the kernel's receive time of its latest byte
+    (epoch seconds; None when the kernel did not say). Raises what recvmsg raises."""
+    data, ancillary, _, _ = sock.recvmsg(size, _ANCILLARY, flags)
+    rx = None
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and \
+                len(payload) >= _TIMESPEC.size:
+            seconds, nanos = _TIMESPEC.unpack_from(payload)
+            rx = seconds + nanos / 1e9
+    return data, rx
 
 
 def _name_native(thread: threading.Thread) -> None:

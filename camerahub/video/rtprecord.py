@@ -11,6 +11,8 @@ segment, is handed back to the camera's thread, which otherwise only waits.
 
 What the camera's thread keeps doing while the reactor reads:
 - committing finished segments in order, and ending the session when the sink fails;
+- at stop, reading what the kernel still holds of the stream (without waiting: the
+  frames the camera sent before the stop that no read had taken yet);
 - at stop, or when the reactor let the session go, committing the open segment, sending
   TEARDOWN and raising what ended it (the caller reconnects with backoff).
 
@@ -34,6 +36,7 @@ import io
 import logging
 import queue
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -52,7 +55,7 @@ from camerahub.video.errors import (
     StreamStalled,
 )
 from camerahub.video.guard import NOISE_BYTES, SessionGuard
-from camerahub.video.reactor import reactor_for
+from camerahub.video.reactor import READ_SIZE, RECV_BUFFER, reactor_for, receive
 from camerahub.video.rtp import H264Depacketizer
 from camerahub.video.rtsp import RtspConnection, Track
 
@@ -65,6 +68,9 @@ RR_INTERVAL_S = 5.0
 # The reactor's tick wakes a camera's thread when `stop` is set; the thread's own look at it
 # is only a safety net (hundreds of threads waking every second would cost the readers).
 _JOB_WAIT_S = 10.0
+# At a stop, reads of what the kernel holds: enough for a full receive buffer, and a bound
+# for a camera that keeps sending as fast as it is read.
+DRAIN_READS = 2 * RECV_BUFFER // READ_SIZE
 _warned_codecs: set[tuple[str, str]] = set()
 
 
@@ -264,7 +270,10 @@ class RtpFeed:
         return True
 
     def close(self) -> None:
-        """After the reactor let go: the queued commits, the open segment, TEARDOWN."""
+        """After the reactor let go: at a stop, what the kernel still holds of the stream;
+        the queued commits, the open segment, TEARDOWN."""
+        if self.error is None and self.stop is not None and self.stop.is_set():
+            self._drain()
         while True:
             try:
                 job = self.jobs.get_nowait()
@@ -283,6 +292,25 @@ class RtpFeed:
         self.conn.teardown()
         if self.template is not None:
             self.template.close()
+
+
+    def _drain(self) -> None:
+        """The bytes the camera sent before the stop that no read took yet (up to a
+        reader's pause, longer on a busy machine) are footage too: read what the kernel
+        holds, without waiting, into the open segment before it is committed."""
+        for _ in range(DRAIN_READS):
+            try:
+                data, rx = receive(self.sock, READ_SIZE, socket.MSG_DONTWAIT)
+            except OSError:  # nothing left (EAGAIN), or the connection is gone
+                return
+            if not data:
+                return
+            try:
+                self.received(data, rx)
+            except Exception as exc:  # noqa: BLE001 - the stop goes on; the rest is lost
+                log.warning("%s: what was left to read at the stop is not recorded: %s",
+                            self.name, exc)
+                return
 
 
 def _as_stream_error(exc: BaseException, name: str) -> BaseException:

@@ -484,3 +484,49 @@ class _Recorded:
 
     def lost(self, why: str) -> None:
         pass
+
+
+def test_what_the_kernel_holds_at_a_stop_is_recorded(sim, tmp_path):
+    """At a stop, the stream the camera sent that no read took yet (a reader's pause, more
+    on a busy machine) goes into the last segment; before, it was left in the socket."""
+    import array
+    import fcntl
+    import termios
+    from fractions import Fraction
+
+    from camerahub.video.guard import SessionGuard
+    from camerahub.video.rtprecord import RtpFeed
+    from camerahub.video.segmenter import SegmentSession
+    from tests.support.wait import wait_for
+
+    url = sim.rtsp_url(camera_id(sim))
+    infos: list[SpoolItem] = []
+    segmenter = Segmenter(camera_id(sim), "hq", SpoolSink(tmp_path / "spool"), infos.append,
+                          SegmenterConfig(segment_seconds=60, input=LIVE))
+    guard = SessionGuard(LIVE.read_timeout_s)
+    conn = RtspConnection(url, 10)
+    track = conn.play()
+
+    def make_session(stream, time_base: Fraction, defer):
+        return SegmentSession(segmenter, stream, url, guard, True, segmenter.clock(),
+                              time_base=time_base, holds_frames=False, defer=defer)
+
+    feed = RtpFeed(conn, track, make_session, guard, LIVE.read_timeout_s, "cam")
+    conn.sock.settimeout(5)
+    while feed.session is None or feed.session.segment is None:  # the reader's reads
+        feed.received(conn.sock.recv(65536), None)
+    read = feed.depay.units
+
+    def unread() -> int:
+        pending = array.array("i", [0])
+        fcntl.ioctl(conn.sock.fileno(), termios.FIONREAD, pending)
+        return pending[0]
+
+    wait_for(lambda: unread() >= 40_000, timeout=30)  # the reader paused; the camera did not
+    feed.stop = threading.Event()
+    feed.stop.set()
+    feed.close()
+    assert feed.error is None
+    (info,) = infos
+    assert info.frames >= read + 5, (info.frames, read)
+    assert probe_segment(info.path).playable
