@@ -293,7 +293,6 @@ class RtpFeed:
         if self.template is not None:
             self.template.close()
 
-
     def _drain(self) -> None:
         """The bytes the camera sent before the stop that no read took yet (up to a
         reader's pause, longer on a busy machine) are footage too: read what the kernel
