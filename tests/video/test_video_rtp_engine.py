@@ -347,10 +347,39 @@ def test_a_stale_nonce_in_a_keepalive_answer_is_taken_for_the_next_request():
         conn.close()
 
 
+def _kernel_stamps_reads() -> socket.socket:
+    """A TCP socket holding receive timestamps on, once the kernel stamps reads.
+
+    Linux turns stamping on for the whole machine lazily: the first socket to ask only
+    schedules it, so bytes arriving just after may carry no time. Hold this open for the
+    test's length (stamping stays on while any socket wants it)."""
+    from camerahub.video.reactor import receive
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        keep = socket.create_connection(listener.getsockname())
+        other, _ = listener.accept()
+    keep.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_TIMESTAMPNS", 35), 1)
+    keep.settimeout(10)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            other.sendall(b"?")
+            if receive(keep, 16)[1] is not None:
+                return keep
+            threading.Event().wait(0.01)  # the kernel's work queue has not run yet
+        raise AssertionError("the kernel never stamped a read")
+    except BaseException:
+        keep.close()
+        raise
+    finally:
+        other.close()
+
+
 def test_reads_carry_the_kernels_receive_time():
     """A read's rx is when the bytes arrived, not when the reader got to them."""
     from camerahub.video.reactor import Reactor
 
+    stamping = _kernel_stamps_reads()
     listener = socket.create_server(("127.0.0.1", 0))
     client = socket.create_connection(listener.getsockname())
     server, _ = listener.accept()
@@ -379,7 +408,7 @@ def test_reads_carry_the_kernels_receive_time():
         assert done.wait(10)
     finally:
         reactor.remove(feed)
-        for sock in (client, server, listener):
+        for sock in (client, server, listener, stamping):
             sock.close()
     data, rx, handed = got[0]
     assert data == b"x" * 1000
