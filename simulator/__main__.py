@@ -48,6 +48,10 @@ def parser() -> argparse.ArgumentParser:
                    help="encoded-loop cache (default $CAMERAHUB_SIM_CACHE or "
                         "~/.cache/camerahub-sim)")
     p.add_argument("--workers", type=int, help="encoder processes on a cold start")
+    p.add_argument("--tls-cert", type=Path, metavar="PEM",
+                   help="speak RTSP over TLS (rtsps://) with this certificate chain; it "
+                        "should name every camera's address (needs --tls-key)")
+    p.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's key")
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -68,9 +72,16 @@ def build(args: argparse.Namespace) -> SimulatorCore:
     cameras = build_cameras(layout, args.config, args.fault)
     if args.interface:
         interface_address(args.interface)  # an unknown interface is an input error (exit 2)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ValueError("give both --tls-cert and --tls-key, or neither")
     options = Options(http_port=args.port, rtsp_port=args.rtsp_port,
                       control=parse_control(args.control_port), interface=args.interface,
-                      cache_dir=args.cache_dir or default_cache_dir(), workers=args.workers)
+                      cache_dir=args.cache_dir or default_cache_dir(), workers=args.workers,
+                      rtsp_tls=(args.tls_cert, args.tls_key) if args.tls_cert else None)
+    try:
+        options.rtsp_server_context()
+    except OSError as exc:  # ssl.SSLError too: an unreadable certificate is an input error
+        raise ValueError(f"--tls-cert/--tls-key: {exc.strerror or exc}") from None
     return SimulatorCore(cameras, options)
 
 

@@ -73,15 +73,20 @@ class Simulator:
                  password: str = DEFAULT_PASSWORD,
                  config: str | Path | None = None, cache_dir: str | Path | None = None,
                  main_size: str | None = None, bitrate: str | int | None = None,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, tls_cert: str | Path | None = None,
+                 tls_key: str | Path | None = None) -> None:
         layout = Layout(cameras=cameras, hq=hq, hq_base=hq_base, facility_base=facility_base,
                         username=username, password=password,
                         main=main_profile(main_size, bitrate))
         self.cameras = build_cameras(layout, config, faults)
         control = (loopback(control_host), control_port) if control_port is not None else None
         cache = Path(cache_dir) if cache_dir else media.default_cache_dir()
+        if (tls_cert is None) != (tls_key is None):
+            raise ValueError("give both tls_cert and tls_key (rtsps://), or neither")
+        rtsp_tls = (Path(tls_cert), Path(tls_key)) if tls_cert and tls_key else None
         self.options = Options(http_port=port, rtsp_port=rtsp_port, control=control,
-                               interface=interface, cache_dir=cache, workers=workers)
+                               interface=interface, cache_dir=cache, workers=workers,
+                               rtsp_tls=rtsp_tls)
         self.core = SimulatorCore(self.cameras, self.options)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -160,10 +165,11 @@ class Simulator:
         return cam
 
     def rtsp_url(self, target: str, profile: str = "main", credentials: bool = True) -> str:
-        """rtsp://[user:pass@]ADDR:PORT/PROFILE"""
+        """rtsp://[user:pass@]ADDR:PORT/PROFILE (rtsps:// when the simulator speaks TLS)"""
         cam = self.camera(target)
         auth = f"{cam.username}:{cam.password}@" if credentials else ""
-        return f"rtsp://{auth}{cam.address}:{self.options.rtsp_port}/{profile}"
+        return (f"{self.options.rtsp_scheme}://{auth}{cam.address}:{self.options.rtsp_port}"
+                f"/{profile}")
 
     def device_url(self, target: str) -> str:
         """The ONVIF device service XAddr."""

@@ -10,6 +10,7 @@ import json
 import logging
 import multiprocessing
 import os
+import ssl
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -44,6 +45,21 @@ class Options:
     interface: str | None = None
     cache_dir: Path | None = field(default_factory=media.default_cache_dir)
     workers: int | None = None
+    # (certificate chain, key) PEM files: every RTSP port speaks TLS (rtsps://) with them,
+    # and GetStreamUri says rtsps://; the certificate should name every camera's address
+    rtsp_tls: tuple[Path, Path] | None = None
+
+    def rtsp_server_context(self) -> ssl.SSLContext | None:
+        """The RTSP ports' TLS context, or None for plain RTSP."""
+        if self.rtsp_tls is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*self.rtsp_tls)
+        return context
+
+    @property
+    def rtsp_scheme(self) -> str:
+        return "rtsp" if self.rtsp_tls is None else "rtsps"
 
 
 @dataclass
@@ -138,9 +154,10 @@ class SimulatorCore:
         started = time.monotonic()
         loops = await load_loops(self.cameras, self.options.cache_dir, self.options.workers)
         epoch = time.monotonic()
-        ports = Ports(self.options.http_port, self.options.rtsp_port)
+        ports = Ports(self.options.http_port, self.options.rtsp_port, self.options.rtsp_scheme)
+        tls = self.options.rtsp_server_context()
         for cam in self.cameras:
-            self.nodes[cam.camera_id] = self._node(cam, ports, loops, epoch)
+            self.nodes[cam.camera_id] = self._node(cam, ports, loops, epoch, tls)
         for node in self.nodes.values():
             if not node.state.faults.offline:
                 await node.http.start()
@@ -156,7 +173,8 @@ class SimulatorCore:
         release_free_memory()
         self.start_seconds = time.monotonic() - started
 
-    def _node(self, cam: CameraState, ports: Ports, loops: dict, epoch: float) -> CameraNode:
+    def _node(self, cam: CameraState, ports: Ports, loops: dict, epoch: float,
+              tls: ssl.SSLContext | None = None) -> CameraNode:
         """Build one camera's servers (not yet listening)."""
         onvif = OnvifService(cam, ports, lambda token, c=cam: self.encoder_changed(c, token))
         sources = {}
@@ -168,7 +186,7 @@ class SimulatorCore:
                                           epoch - gop_phase(cam.camera_id) * spec.gop / spec.fps)
         http = HttpServer(cam.address, ports.http, lambda req, o=onvif: self._http(o, req),
                           cam.camera_id)
-        return CameraNode(cam, onvif, http, RtspCameraServer(cam, ports.rtsp, sources))
+        return CameraNode(cam, onvif, http, RtspCameraServer(cam, ports.rtsp, sources, tls))
 
     async def stop(self) -> None:
         """Say Bye, then close every server."""
@@ -384,14 +402,21 @@ class SimulatorCore:
         if not reply.startswith(b"HTTP/1.1 200"):
             raise SimulatorError(f"{cam.camera_id}: ONVIF self-check failed: {reply[:80]!r}")
         reply = await _exchange(cam.address, self.options.rtsp_port,
-                                b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+                                b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n",
+                                self.options.rtsp_tls is not None)
         if not reply.startswith(b"RTSP/1.0 200"):
             raise SimulatorError(f"{cam.camera_id}: RTSP self-check failed: {reply[:80]!r}")
 
 
-async def _exchange(host: str, port: int, request: bytes) -> bytes:
-    """Send a request and read the first chunk of the reply."""
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+async def _exchange(host: str, port: int, request: bytes, tls: bool = False) -> bytes:
+    """Send a request and read the first chunk of the reply (over TLS, our own port
+    checked by ourselves: its certificate is not what is tested here)."""
+    context = None
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(host, port, ssl=context), 10)
     try:
         writer.write(request)
         return await asyncio.wait_for(reader.read(256), 10)

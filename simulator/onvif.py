@@ -29,6 +29,7 @@ class Ports:
 
     http: int
     rtsp: int
+    rtsp_scheme: str = "rtsp"  # "rtsps" when the RTSP port speaks TLS
 
 
 class OnvifService:
@@ -262,7 +263,7 @@ class OnvifService:
 
     def _GetStreamUri(self, req: etree._Element) -> str:
         spec = self._profile(req)
-        uri = f"rtsp://{self.camera.address}:{self.ports.rtsp}/{spec.token}"
+        uri = f"{self.ports.rtsp_scheme}://{self.camera.address}:{self.ports.rtsp}/{spec.token}"
         return self._media_uri("GetStreamUri", self._faulty(self.camera.faults.stream_uri, uri))
 
     def _GetSnapshotUri(self, req: etree._Element) -> str:

@@ -11,6 +11,7 @@ import logging
 import random
 import re
 import secrets
+import ssl
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -431,9 +432,10 @@ def encode_response(status: int, reason: str, cseq: str | None, headers: dict,
 class RtspCameraServer:
     """The RTSP endpoint of one camera."""
 
-    def __init__(self, camera: CameraState, port: int,
-                 sources: dict[str, StreamSource]) -> None:
+    def __init__(self, camera: CameraState, port: int, sources: dict[str, StreamSource],
+                 tls: ssl.SSLContext | None = None) -> None:
         self.camera, self.port, self.sources = camera, port, sources
+        self.tls = tls  # rtsps:// when set
         self.auth = DigestAuth(camera)
         self._server: asyncio.Server | None = None
         self.connections: set[RtspConnection] = set()
@@ -443,7 +445,7 @@ class RtspCameraServer:
         if self._server is None:
             self._server = await asyncio.start_server(
                 self._accept, self.camera.address, self.port, limit=MAX_HEAD,
-                reuse_address=True)
+                reuse_address=True, ssl=self.tls)
 
     async def stop(self) -> None:
         """Stop listening and cut every connection and session."""
@@ -471,8 +473,8 @@ class RtspCameraServer:
             self.connections.discard(conn)
 
     def base_url(self) -> str:
-        """rtsp://ADDR:PORT"""
-        return f"rtsp://{self.camera.address}:{self.port}"
+        """rtsp://ADDR:PORT (rtsps:// over TLS)"""
+        return f"{'rtsp' if self.tls is None else 'rtsps'}://{self.camera.address}:{self.port}"
 
     def source_for(self, url: str) -> StreamSource:
         """The stream named by the first path segment of a request URL."""
