@@ -7,14 +7,7 @@ import logging
 import av
 
 from camerahub.video.errors import StreamError, StreamOpenError
-from camerahub.video.source import (
-    InputOptions,
-    ffmpeg_options,
-    open_error_kind,
-    pyav_timeout,
-    redact,
-    translate_read_error,
-)
+from camerahub.video.source import InputOptions, open_input, redact, translate_read_error
 
 from .errors import LiveUnavailable
 
@@ -30,6 +23,7 @@ REASONS = {"unauthorized": "the camera refused our credentials",
            "not_found": "the camera has no such stream",
            "timeout": "the camera did not answer in time",
            "unreachable": "the camera is unreachable",
+           "untrusted": "the camera's certificate is not trusted",
            "invalid": "the camera sent an unreadable stream"}
 
 
@@ -51,17 +45,13 @@ def _described(container: av.container.InputContainer) -> bool:
 
 
 def open_stream(url: str, opts: InputOptions) -> av.container.InputContainer:
-    """Open an RTSP URL for demuxing; StreamOpenError(kind) on failure."""
-    try:
-        container = av.open(url, options={**ffmpeg_options(url, opts), **FAST_OPTIONS},
-                            timeout=pyav_timeout(url, opts))
-        if _described(container):
-            return container
-        container.close()
-        return av.open(url, options={**ffmpeg_options(url, opts), **PROBE_OPTIONS},
-                       timeout=pyav_timeout(url, opts))
-    except av.error.FFmpegError as exc:
-        raise StreamOpenError(open_error_kind(exc), f"{redact(url)}: {exc}") from exc
+    """Open an RTSP URL for demuxing (rtsps:// verified, see video.source.open_input);
+    StreamOpenError(kind) on failure."""
+    container = open_input(url, opts, FAST_OPTIONS)
+    if _described(container):
+        return container
+    container.close()
+    return open_input(url, opts, PROBE_OPTIONS)
 
 
 def video_stream(container: av.container.InputContainer, url: str):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-OPEN_ERROR_KINDS = ("unauthorized", "forbidden", "not_found", "unreachable", "timeout", "invalid")
+OPEN_ERROR_KINDS = ("unauthorized", "forbidden", "not_found", "unreachable", "timeout", "invalid",
+                    "untrusted")  # untrusted: an rtsps:// camera's certificate (video.tls)
 
 
 class VideoError(Exception):

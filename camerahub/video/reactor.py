@@ -29,12 +29,15 @@ import contextlib
 import logging
 import selectors
 import socket
+import ssl
 import struct
 import threading
 import time
 import zlib
 from collections import deque
 from typing import Protocol
+
+from camerahub.video import tls
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +207,15 @@ class Reactor:
 
 def receive(sock: socket.socket, size: int, flags: int = 0) -> tuple[bytes, float | None]:
     """One read of up to `size` bytes, and the kernel's receive time of its latest byte
-    (epoch seconds; None when the kernel did not say). Raises what recvmsg raises."""
+    (epoch seconds; None when the kernel did not say). Raises what recvmsg raises.
+
+    A TLS connection (rtsps://) is read record by record until the kernel holds no more
+    (camerahub.video.tls.read_available) and carries no receive time; it is read without
+    waiting whatever `flags` say."""
+    if isinstance(sock, ssl.SSLSocket):
+        if sock.gettimeout() != 0.0:
+            sock.setblocking(False)
+        return tls.read_available(sock, size), None
     data, ancillary, _, _ = sock.recvmsg(size, _ANCILLARY, flags)
     rx = None
     for level, kind, payload in ancillary:

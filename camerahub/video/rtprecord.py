@@ -31,12 +31,12 @@ make the camera's footage look late (which the drift rule would take for lost ti
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import queue
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -83,7 +83,7 @@ def record_rtp(segmenter: Segmenter, url: str, stop: threading.Event) -> bool:
     guard = SessionGuard(config.input.read_timeout_s)
     opened_at = segmenter.clock()
     try:
-        conn = RtspConnection(url, config.input.open_timeout_s)
+        conn = RtspConnection(url, config.input.open_timeout_s, config.input.ca_file)
         track = conn.play()
     except StreamOpenError as exc:
         exc.last_end_utc = segmenter.last_end_utc
@@ -143,6 +143,7 @@ class RtpFeed:
         self.next_keepalive = now + self.keepalive_every
         self.next_report = now + RR_INTERVAL_S
         self.ssrc = secrets.randbits(32)
+        self.unsent = b""  # of our requests, what the last send could not take
         self.stop: threading.Event | None = None  # the camera thread's, once it serves
         self.before_keyframe = 0
         self.rx = time.time()  # when the kernel received the latest bytes read
@@ -235,9 +236,18 @@ class RtpFeed:
         if now >= self.next_report:
             self.next_report = now + RR_INTERVAL_S
             out += self.depay.receiver_report(self.ssrc)
+        # A few hundred bytes: a full send buffer skips this tick's requests. The rest of
+        # a message half sent goes out before anything else, and over TLS a write that
+        # could not finish is offered again with the same bytes (OpenSSL's rule).
+        owed = bool(self.unsent)
+        if owed:
+            out = self.unsent
         if out:
-            with contextlib.suppress(BlockingIOError, InterruptedError):
-                self.sock.send(out)  # a few hundred bytes: a full send buffer skips one
+            try:
+                self.unsent = out[self.sock.send(out):]
+            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError,
+                    ssl.SSLWantReadError):
+                self.unsent = out if owed or isinstance(self.sock, ssl.SSLSocket) else b""
 
     def ended(self, exc: BaseException | None) -> None:
         """The reactor let the session go; wake the camera's thread."""

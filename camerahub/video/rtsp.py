@@ -14,6 +14,11 @@ Everything the camera says is hostile until checked: response heads and bodies a
 the camera gives back are echoed in our requests only if they hold no spaces or control
 characters, and the control URL is only ever a name sent over this same connection: the
 client never connects anywhere else. Credentials are never in an error message (redact).
+
+rtsps:// (RTSP over TLS, port 322 by default) is spoken over a connection whose certificate
+was verified first (camerahub.video.tls): nothing, credentials included, is sent to a
+camera that has not proved who it is. The kernel's receive times do not pass through TLS;
+the reactor takes the time of its read instead.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from camerahub.redact import redact
+from camerahub.video import tls
 from camerahub.video.errors import StreamOpenError
 
 MAX_HEAD = 16 * 1024  # a response's status line and headers
@@ -56,13 +62,13 @@ class Track:
 class RtspConnection:
     """One camera's RTSP connection: set up with `play`, then read by the reactor."""
 
-    def __init__(self, url: str, timeout_s: float) -> None:
+    def __init__(self, url: str, timeout_s: float, ca_file: str | None = None) -> None:
         parts = urlsplit(url)
-        if parts.scheme != "rtsp" or not parts.hostname:  # rtsps:// is read by PyAV
+        if parts.scheme not in ("rtsp", "rtsps") or not parts.hostname:
             raise StreamOpenError("invalid", f"{redact(url)}: not an rtsp:// URL")
         self.redacted = redact(url)
         try:
-            port = parts.port or 554
+            port = parts.port or (tls.DEFAULT_PORT if parts.scheme == "rtsps" else 554)
         except ValueError as exc:
             raise StreamOpenError("invalid", f"{self.redacted}: bad port") from exc
         self.user = unquote(parts.username or "")
@@ -91,7 +97,10 @@ class RtspConnection:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with contextlib.suppress(OSError):  # receive times from the first byte (the reactor)
             sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_TIMESTAMPNS", 35), 1)
-        self.sock = sock
+        if parts.scheme == "rtsps":
+            sock = tls.open_tls(parts.hostname, port, self.deadline - time.monotonic(),
+                                ca_file, self.redacted, sock)
+        self.sock: socket.socket = sock
 
     # --- the exchange before PLAY ------------------------------------------------------
 

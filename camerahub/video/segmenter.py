@@ -107,7 +107,8 @@ class SegmenterConfig:
     input: InputOptions = field(default_factory=InputOptions)
     # How an rtsp:// camera is read: "rtp" (camerahub.video.rtprecord: our RTSP client, one
     # reading thread for every camera) or "pyav" (FFmpeg's RTSP client in the camera's
-    # thread). Cameras that do not send H.264, rtsps:// and RTP over UDP are read by PyAV.
+    # thread). Cameras that do not send H.264, and RTP over UDP, are read by PyAV (rtsps://
+    # through camerahub.video.tls.Tunnel).
     engine: str = "rtp"
 
 
@@ -182,7 +183,7 @@ class Segmenter(Generic[Item]):
         """Record one session; return if `stop` is set, else raise a StreamError."""
         self.segments_in_session = 0
         stop = stop or threading.Event()
-        if (self.config.engine == "rtp" and url.startswith("rtsp://")
+        if (self.config.engine == "rtp" and url.startswith(("rtsp://", "rtsps://"))
                 and self.config.input.rtsp_transport == "tcp"):
             from camerahub.video.rtprecord import record_rtp  # noqa: PLC0415 - it imports us
 
@@ -553,7 +554,7 @@ def run_camera(
     stop: threading.Event,
     on_event: Callable[[StreamError], None] | None = None,
     backoff: Backoff | None = None,
-    give_up_kinds: tuple[str, ...] = ("unauthorized", "forbidden"),
+    give_up_kinds: tuple[str, ...] = ("unauthorized", "forbidden", "untrusted"),
 ) -> None:
     """Record until stop, reconnecting with backoff; each StreamError goes to on_event."""
     delays = (backoff or Backoff()).delays()
@@ -564,7 +565,7 @@ def run_camera(
         except StreamError as exc:
             _report(segmenter, exc, on_event)
             if isinstance(exc, StreamOpenError) and exc.kind in give_up_kinds:
-                raise  # bad credentials do not heal by hammering the camera
+                raise  # bad credentials or certificates do not heal by hammering the camera
         if segmenter.segments_in_session:
             delays = (backoff or Backoff()).delays()  # a session that worked resets backoff
         stop.wait(next(delays))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import av
 
 from camerahub.redact import redact
+from camerahub.video import tls
 from camerahub.video.errors import StreamEnded, StreamOpenError, StreamStalled
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ class InputOptions:
     open_timeout_s: float = 10.0
     read_timeout_s: float = 10.0
     rtsp_transport: str = "tcp"
+    # PEM file of the CAs an rtsps:// camera's certificate must chain to (the system's CAs
+    # when None); see camerahub.video.tls
+    ca_file: str | None = None
 
 
 def ffmpeg_options(url: str, opts: InputOptions) -> dict[str, str]:
@@ -69,13 +73,30 @@ def pyav_timeout(url: str, opts: InputOptions) -> tuple[float, float | None]:
     return opts.open_timeout_s, None if native else opts.read_timeout_s
 
 
-def open_input(url: str, opts: InputOptions) -> av.container.InputContainer:
-    """Open an input for demuxing; raise StreamOpenError(kind=...) on failure."""
+def open_input(url: str, opts: InputOptions,
+               extra: dict[str, str] | None = None) -> av.container.InputContainer:
+    """Open an input for demuxing (`extra`: more FFmpeg options); raise
+    StreamOpenError(kind=...) on failure.
+
+    FFmpeg never speaks TLS to a camera (it would not check the certificate): an rtsps://
+    camera is read through a tls.Tunnel, verified before FFmpeg is given its loopback port,
+    over interleaved TCP (RTP over UDP would bypass the tunnel)."""
+    target, tunnel = url, None
+    if url.startswith("rtsps://"):
+        tunnel = tls.Tunnel(url, opts.open_timeout_s, opts.ca_file)
+        target, opts = tunnel.url, replace(opts, rtsp_transport="tcp")
     try:
-        return av.open(url, options=ffmpeg_options(url, opts), timeout=pyav_timeout(url, opts))
+        return av.open(target, options={**ffmpeg_options(target, opts), **(extra or {})},
+                       timeout=pyav_timeout(target, opts))
     except av.error.FFmpegError as exc:
+        if tunnel is not None:
+            tunnel.close()
         # FFmpeg's message repeats the URL it was given, user:password included.
         raise StreamOpenError(open_error_kind(exc), redact(f"{url}: {exc}")) from exc
+    except BaseException:
+        if tunnel is not None:
+            tunnel.close()
+        raise
 
 
 def open_error_kind(exc: BaseException) -> str:

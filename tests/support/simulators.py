@@ -5,7 +5,8 @@ on free ports. W is 0 in a plain run and differs per pytest-xdist worker (see
 simulator.testing.worker_octet), so the same folder running on two workers never shares an
 address. Ranges in use: 31-39 and 45 simulator, 41 video, 51 discovery (and its netns run),
 53 and 55 onvif, 61 recorder (61 also inside the simulator's netns run), 65 e2e, 67 recorder
-background, 81 live, 83 ui, 91 and 93 deploy, 95 simulator settings; behind a hostile ONVIF
+background, 81 live, 83 ui, 91 and 93 deploy, 95 simulator settings, 121 video over TLS,
+123 recorder over TLS (others: grep for SUBNET before taking one); behind a hostile ONVIF
 front (tests.support.hostile_onvif): 201 onvif, 203 recorder, 205 discovery; 231 and 241-249
 (odd) reliability; benchmarks use 71 (record_bench) and 73 (soak).
 
