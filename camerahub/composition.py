@@ -7,7 +7,7 @@ above the services and below `api` and `cli`: it must not import either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -106,8 +106,10 @@ def anchor_sinks(config: Config, runtime: Runtime, store: SegmentStore | None
 
 
 def build_live_hub(config: Config, sessions: sessionmaker[Session], options: LiveOptions,
-                   cameras: CameraAccess | None = None) -> LiveHub:
+                   cameras: CameraAccess | None = None, ca_file: str | None = None) -> LiveHub:
     """The live hub over the cameras' live profiles (no camera is opened until watched)."""
+    if ca_file is not None and options.ca_file is None:
+        options = replace(options, ca_file=ca_file)
     sources = LiveSources(config, sessions, access=cameras)
     return LiveHub(sources, options, forget=sources.forget)
 
@@ -136,7 +138,8 @@ def build_services(config: Config, runtime: Runtime, tuning: Tuning | None = Non
         policy=PolicyStore(sessions, config.access, tuning.policy_check_interval_s),
         passwords=Passwords(tuning.password_hashing),
         incidents=IncidentService(config, sessions, Notifier(config.incidents), store),
-        live=build_live_hub(config, sessions, tuning.live, cameras),
+        live=build_live_hub(config, sessions, tuning.live, cameras,
+                            runtime.camera_ca_file(config)),
         footage=FootageReader(store), cameras=cameras, jobs=jobs, alarms=alarms)
 
 

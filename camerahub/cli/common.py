@@ -86,7 +86,21 @@ class Context:
         from camerahub.composition import build_services
 
         self._require_database()
+        self._check_camera_ca_file()
         return build_services(self.config, self.runtime, background=background)
+
+    def _check_camera_ca_file(self) -> None:
+        """A CA file for rtsps:// cameras that cannot be read stops the verb at once, rather
+        than every such camera failing on its own later."""
+        from camerahub.video.errors import StreamOpenError
+        from camerahub.video.tls import client_context
+
+        ca_file = self.runtime.camera_ca_file(self.config)
+        if ca_file is not None:
+            try:
+                client_context(ca_file)
+            except StreamOpenError as exc:
+                raise CliError(str(exc).removeprefix("invalid: "), EXIT_INVALID) from None
 
     def _require_database(self) -> None:
         """Only verbs that manage the inventory create a database; the others say where

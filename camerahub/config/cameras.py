@@ -129,6 +129,12 @@ class CameraDefaults(Strict):
     credential: Id | None = None
     profile: str = "main"
     record_profile: str = "main"
+    tls_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CAs (or the cameras' own self-signed certificates) an "
+                    "rtsps:// camera's certificate must come from, relative to this file; "
+                    "the system's CAs when unset. Certificates are always checked, host "
+                    "name included")
 
 
 class Terminal(Strict):

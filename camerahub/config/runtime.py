@@ -21,6 +21,13 @@ class Runtime:
     data_dir: Path
     database_url: str
 
+    def camera_ca_file(self, cfg: Config) -> str | None:
+        """defaults.tls_ca_file (relative to the config file's folder), or None."""
+        path = cfg.defaults.tls_ca_file
+        if path is None:
+            return None
+        return str(path if path.is_absolute() else self.config_path.parent / path)
+
 
 def config_path(explicit: str | None) -> Path:
     """--config, else CAMERAHUB_CONFIG, else camerahub.yaml."""

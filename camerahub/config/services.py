@@ -74,8 +74,8 @@ class Recorder(Strict):
         default="rtp",
         description="How cameras are read: rtp (camerahub's RTSP client, four reader threads "
                     "for all cameras) or pyav (FFmpeg's RTSP client, a thread per camera); "
-                    "cameras that do not send H.264, and rtsps:// cameras, are read by "
-                    "PyAV either way")
+                    "cameras that do not send H.264 are read by PyAV either way (rtsps:// "
+                    "through a tunnel whose certificate camerahub has checked)")
 
 
 class Retention(Strict):

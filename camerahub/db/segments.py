@@ -161,7 +161,7 @@ def gaps_in_range(session: Session, camera_id: str, start: datetime,
 GAP_CAUSES = frozenset({
     "camera_offline", "camera_dropped", "stream_stalled", "stream_invalid", "stream_error",
     "unauthorized", "camera_bad_answer", "recorder_down", "spool_full", "internal",
-    "no_recording",
+    "untrusted_certificate", "no_recording",
 })
 
 

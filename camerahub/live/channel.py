@@ -47,12 +47,13 @@ class LiveOptions:
     # One response lasts at most this long; the browser reconnects with a fresh media
     # token, so live access is re-checked and re-audited, and a server can shut down.
     max_view_s: float = 600.0
+    ca_file: str | None = None  # rtsps:// cameras' CAs (defaults.tls_ca_file, resolved)
 
     @property
     def input(self) -> InputOptions:
         """How patient to be with the camera."""
         return InputOptions(open_timeout_s=self.open_timeout_s,
-                            read_timeout_s=self.read_timeout_s)
+                            read_timeout_s=self.read_timeout_s, ca_file=self.ca_file)
 
 
 class Channel:

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 from camerahub.video.errors import VideoError
 from camerahub.video.snapshot import SNAPSHOT_INPUT
@@ -162,7 +163,9 @@ class LiveHub:
         try:
             if init is not None and latest is not None:
                 return snapshot.from_fragment(init, latest, quality)
-            return snapshot.from_camera(self.url_of(camera_id), SNAPSHOT_INPUT, quality)
+            return snapshot.from_camera(self.url_of(camera_id),
+                                        replace(SNAPSHOT_INPUT, ca_file=self.options.ca_file),
+                                        quality)
         except VideoError as exc:
             log.warning("live: snapshot of %s failed: %s", camera_id, exc)
             if self.forget is not None:

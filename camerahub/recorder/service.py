@@ -25,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
@@ -82,6 +82,12 @@ OPENING_AT_ONCE = 8
 # Heartbeat rows of recorders that stopped beating (killed, host gone) are kept this long,
 # so the operations console shows the dead recorder for a week, then dropped.
 HEARTBEAT_KEEP = timedelta(days=7)
+# Causes that change only when someone acts (a password, a certificate, the CA file): the
+# camera is asked again every auth_retry_s, not at the reconnect back-off's pace.
+SLOW_RETRY_CAUSES = frozenset({"unauthorized", "untrusted_certificate"})
+# Events of high severity: a fault of ours, or a camera that cannot prove who it is (another
+# device may be answering at its address).
+HIGH_CAUSES = frozenset({"internal", "untrusted_certificate"})
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ class RecorderOptions:
     supervise_s: float = SUPERVISE_S
     heartbeat_s: float = HEARTBEAT_S
     engine: str = "rtp"
+    ca_file: str | None = None  # rtsps:// cameras' CAs (defaults.tls_ca_file, resolved)
 
     @classmethod
     def from_config(cls, cfg: Config) -> RecorderOptions:
@@ -112,8 +119,8 @@ class RecorderOptions:
 def gap_cause(exc: StreamError) -> str:
     """The recorded cause of a gap that starts with this session end."""
     if isinstance(exc, StreamOpenError):
-        return {"unauthorized": "unauthorized", "forbidden": "unauthorized"}.get(
-            exc.kind, "camera_offline")
+        return {"unauthorized": "unauthorized", "forbidden": "unauthorized",
+                "untrusted": "untrusted_certificate"}.get(exc.kind, "camera_offline")
     if isinstance(exc, StreamStalled):
         return "stream_stalled"
     if isinstance(exc, StreamInvalid):
@@ -151,6 +158,9 @@ class Recorder:
         self.cfg, self.sessions, self.store = cfg, sessions, store
         self.resolve_stream = resolve_stream
         self.options = options or RecorderOptions.from_config(cfg)
+        ca_file = runtime.camera_ca_file(cfg)
+        if self.options.ca_file is None and ca_file is not None:
+            self.options = replace(self.options, ca_file=ca_file)
         spool_dir = cfg.recorder.spool_dir
         self.spool_dir = spool_dir if spool_dir.is_absolute() else runtime.data_dir / spool_dir
         self.spool = Spool(self.spool_dir, self.options.spool_limit_bytes, self._on_alarm)
@@ -270,7 +280,8 @@ class Recorder:
             except Exception as exc:  # noqa: BLE001 - one camera must never stop for good
                 last_end = segmenter.last_end_utc if segmenter is not None else None
                 cause = self._on_failure(cam, exc, last_end)
-                self.stop_event.wait(self.options.auth_retry_s if cause == "unauthorized"
+                # refused credentials or certificates are not retried every few seconds
+                self.stop_event.wait(self.options.auth_retry_s if cause in SLOW_RETRY_CAUSES
                                      else retry.delay(last_end))
 
     def _resolve(self, cam: m.Camera) -> str | None:
@@ -287,7 +298,8 @@ class Recorder:
     def _segmenter(self, cam: m.Camera) -> Segmenter:
         """The camera's segmenter into the spool, announcing each segment."""
         config = SegmenterConfig(segment_seconds=self.options.segment_seconds,
-                                 input=InputOptions(read_timeout_s=self.options.read_timeout_s),
+                                 input=InputOptions(read_timeout_s=self.options.read_timeout_s,
+                                                    ca_file=self.options.ca_file),
                                  engine=self.options.engine)
         return Segmenter(cam.id, cam.site_id, self.spool.sink(),
                          lambda info: self._on_segment(cam, info), config)
@@ -331,7 +343,7 @@ class Recorder:
             state.details = {**(state.details or {}), **(extra or {}), "last_error": {
                 "cause": cause, "detail": detail[:500], "at": wire_time(utcnow())}}
             s.add(m.Event(kind=f"recorder.{cause}",
-                          severity="high" if cause == "internal" else "warning",
+                          severity="high" if cause in HIGH_CAUSES else "warning",
                           message=f"{camera_id}: {detail}"[:1000], camera_id=camera_id,
                           data={"camera": camera_id, "cause": cause, **(extra or {})}))
 
@@ -462,7 +474,8 @@ class Recorder:
             if not index.gaps_open(s, cam.id):
                 index.open_gap(s, cam.id, start, cause, redact(str(exc))[:500])
             _set_recording(_state(s, cam.id), cause, start)
-        self._event(f"recorder.{cause}", "warning", f"{cam.id}: {redact(str(exc))}"[:1000],
+        self._event(f"recorder.{cause}", "high" if cause in HIGH_CAUSES else "warning",
+                    f"{cam.id}: {redact(str(exc))}"[:1000],
                     {"camera": cam.id}, camera_id=cam.id)
 
     def _mark_recorder_down(self, cameras: list[m.Camera]) -> None:

@@ -60,3 +60,25 @@ def test_a_postgres_url_without_the_schema_is_refused(postgres_url, monkeypatch,
     assert main(["--config", str(MINIMAL), "cameras"]) == 2
     err = capsys.readouterr().err
     assert "has no camerahub schema" in err and "CAMERAHUB_DATABASE_URL" in err
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate\n"], ids=["absent", "garbage"])
+def test_an_unusable_camera_ca_file_stops_record_at_once(empty, tmp_path, monkeypatch,
+                                                          content):
+    """defaults.tls_ca_file is read when the verb starts (relative to the config file), so a
+    typo is one clear error, not every rtsps:// camera failing on its own later."""
+    import yaml
+
+    run, _ = empty
+    config = tmp_path / "camerahub.yaml"
+    data = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+    data.setdefault("defaults", {})["tls_ca_file"] = "cameras-ca.pem"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    if content is not None:
+        (tmp_path / "cameras-ca.pem").write_text(content)
+    monkeypatch.setenv("CAMERAHUB_CONFIG", str(config))
+    assert run("deploy", "apply", "-f", str(config))[0] == 0
+    code, err = run("record", "--duration", "1")
+    assert code == 2
+    assert f"the cameras' CA file {tmp_path / 'cameras-ca.pem'} cannot be used" in err
+    assert "Traceback" not in err
