@@ -77,10 +77,16 @@ def test_stalled_stream_is_detected_within_the_timeout(faults, make_env, tmp_pat
         faults.set_faults(faults.cameras[1].address, stall=True)
         stalled = wait_for(lambda: [g for g in _rows(sessions, m.Gap, camera_id="cam-b")
                                     if g.cause == "stream_stalled"], timeout=120)[0]
-        with sessions() as s:
-            last = max(x.end for x in s.scalars(select(m.Segment).where(
-                m.Segment.camera_id == "cam-b")))
-        assert stalled.start == last  # the gap starts exactly where footage stops
+
+        def footage_end():
+            with sessions() as s:
+                return max(x.end for x in s.scalars(select(m.Segment).where(
+                    m.Segment.camera_id == "cam-b")))
+
+        # The gap is written when the stall is found; the last segment before it is
+        # indexed once uploaded, which a busy machine may not have done yet.
+        wait_for(lambda: footage_end() >= stalled.start, timeout=60)
+        assert stalled.start == footage_end()  # the gap starts exactly where footage stops
         faults.clear_faults(faults.cameras[1].address)
         wait_for(lambda: all(g.end is not None for g in _rows(sessions, m.Gap,
                                                                 camera_id="cam-b")))

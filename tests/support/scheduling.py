@@ -57,6 +57,7 @@ SLOW_FIRST = (
     "tests/video/test_video_receipt_time.py",  # ~25 s per test
     "tests/simulator/test_stream_faults.py",  # ~35 s
     "tests/live/test_live.py",  # ~45 s
+    "tests/video/test_video_rtsps.py",  # ~15 s: TLS simulator, both engines, the tunnel
     "tests/live/test_live_ws.py",  # ~30 s
     "tests/audit/test_viewing_register.py",  # ~25 s: a month of activity, a PDF
     "tests/recorder/test_recorder_e2e.py",  # ~40 s
@@ -68,6 +69,7 @@ SLOW_FIRST = (
     "tests/recorder/test_recorder_hostile.py",  # ~10 s per remaining test
     "tests/simulator/test_rtsp.py",  # ~25 s
     "tests/recorder/test_background.py",  # ~15 s
+    "tests/recorder/test_recorder_rtsps.py",  # ~20 s: two recorders over TLS
     "tests/deploy/test_device_settings.py",  # ~10 s
 )
 

@@ -147,8 +147,11 @@ def tls_server(cert: Path, key: Path):
     try:
         yield listener.getsockname()[1], received, handshakes
     finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (close alone does not)
         listener.close()
         thread.join(10)
+        assert not thread.is_alive()
 
 
 def test_a_certificate_for_another_host_is_refused_and_hears_nothing(pki, tmp_path):
