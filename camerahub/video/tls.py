@@ -64,6 +64,7 @@ def open_tls(host: str, port: int, timeout_s: float, ca_file: str | None,
     CA or does not name `host`, "timeout", "unreachable" for anything else; the socket
     is closed then."""
     context = client_context(ca_file)
+    timeout_s = max(timeout_s, 0.001)  # what is left of an open timeout may be spent
     try:
         if sock is None:
             sock = socket.create_connection((host, port), timeout=timeout_s)

@@ -12,7 +12,7 @@ from camerahub.deploy import apply_plan, plan_changes
 from camerahub.recorder import RecorderOptions
 from camerahub.storage import RetryPolicy
 from camerahub.video.segmenter import Backoff
-from tests.support.simulators import simulator_fixture
+from tests.support.simulators import ProcessFleet, simulator_process
 
 SUBNET = 241  # 127.W.241.x / 127.W.242.x: this folder's fleet (231: test_many_services)
 
@@ -21,7 +21,14 @@ FAST = RecorderOptions(segment_seconds=4, read_timeout_s=4, upload_workers=2,
                        backoff=Backoff(initial_s=0.5, max_s=2), retry=RetryPolicy(max_s=2))
 
 # Ten cameras at 640x360 (the simulator's light picture): cheap to serve, record and decode.
-fleet_sim = simulator_fixture(SUBNET, scope="function", cameras=10, hq=5, main_size="640x360")
+# They run in a camerahub-sim process of their own, as real cameras are devices of their own:
+# in the test's process they shared its interpreter with the recorder under test, and a
+# held-up test worker held them up too (every camera skipped 2.5 s at once in a CI run).
+@pytest.fixture
+def fleet_sim():
+    with simulator_process("--cameras", "10", "--hq", "5", "--main-size", "640x360",
+                           subnet=SUBNET) as sim:
+        yield ProcessFleet(sim)
 
 
 @pytest.fixture

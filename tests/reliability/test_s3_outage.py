@@ -41,6 +41,14 @@ def camera_losses_s(sim, address: str) -> float:
     return sum(skip["frames"] / 15 + 1.1 for skip in skips)
 
 
+def _gap_rows(sessions, camera_id: str) -> list[tuple]:
+    """A camera's gap rows, for a failure's message."""
+    with sessions() as s:
+        return [(g.cause, f"{g.start:%H:%M:%S.%f}", f"{g.end:%H:%M:%S.%f}" if g.end else None,
+                 (g.detail or "")[:120])
+                for g in s.scalars(select(m.Gap).where(m.Gap.camera_id == camera_id))]
+
+
 def test_s3_cut_for_60_s_loses_and_duplicates_nothing(fleet_sim, make_env, tmp_path):
     moto = MotoS3().start()
     bucket = moto.bucket()
@@ -90,5 +98,6 @@ def test_s3_cut_for_60_s_loses_and_duplicates_nothing(fleet_sim, make_env, tmp_p
         # what the camera itself did not send (a simulator starved by a busy machine skips
         # frames), each such loss a gap of its length and the wait for the next keyframe
         assert cov["unexplained_s"] < 0.01, (cam, cov)
-        assert cov["gap_s"] <= camera_losses_s(fleet_sim, addresses[cam]), (cam, cov)
+        assert cov["gap_s"] <= camera_losses_s(fleet_sim, addresses[cam]), (
+            cam, cov, _gap_rows(sessions, cam), fleet_sim.sent(addresses[cam])["main"]["skips"])
         assert cov["recorded_s"] >= OUTAGE_S

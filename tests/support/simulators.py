@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -27,7 +28,7 @@ from simulator.launcher import SimulatorProcess
 from simulator.testing import running_process, running_simulator, subnet_bases, subnet_prefixes
 from tests.support.paths import NAKANO
 
-__all__ = ["SimProcess", "nakano_on", "running_simulator", "simulator_fixture",
+__all__ = ["ProcessFleet", "SimProcess", "nakano_on", "running_simulator", "simulator_fixture",
            "simulator_process", "simulator_process_fixture", "subnet_bases", "subnet_prefixes"]
 
 
@@ -98,6 +99,24 @@ class SimProcess:
     def cameras(self) -> list[dict]:
         """Every camera as the simulator holds it."""
         return httpx.get(f"{self.control}/cameras", timeout=30).json()
+
+    def sent(self, camera: str) -> dict:
+        """Per profile, what the camera sent when (keyframes, sessions, skips)."""
+        return httpx.get(f"{self.control}/cameras/{camera}/sent", timeout=30).json()
+
+
+class ProcessFleet:
+    """A SimProcess seen as tests.support.recorder's helpers see an in-process Simulator:
+    `cameras` (each with `camera_id` and `address`), `options.http_port`, `sent()`."""
+
+    def __init__(self, sim: SimProcess) -> None:
+        self.process = sim
+        self.cameras = [SimpleNamespace(camera_id=c["id"], address=c["address"])
+                        for c in sim.cameras()]
+        self.options = SimpleNamespace(http_port=sim.http_port, rtsp_port=sim.rtsp_port)
+
+    def sent(self, camera: str) -> dict:
+        return self.process.sent(camera)
 
 
 @contextmanager
