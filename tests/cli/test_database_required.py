@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from camerahub.cli import main
+from tests.support.deployment import SECRET
 from tests.support.paths import MINIMAL
 
 READERS = [["cameras"], ["cameras", "--json"], ["audit", "verify"], ["apikey", "list"],
@@ -62,11 +63,14 @@ def test_a_postgres_url_without_the_schema_is_refused(postgres_url, monkeypatch,
     assert "has no camerahub schema" in err and "CAMERAHUB_DATABASE_URL" in err
 
 
+@pytest.mark.parametrize("verb", [["record", "--duration", "1"], ["serve"]],
+                         ids=["record", "serve"])
 @pytest.mark.parametrize("content", [None, "not a certificate\n"], ids=["absent", "garbage"])
-def test_an_unusable_camera_ca_file_stops_record_at_once(empty, tmp_path, monkeypatch,
-                                                          content):
-    """defaults.tls_ca_file is read when the verb starts (relative to the config file), so a
-    typo is one clear error, not every rtsps:// camera failing on its own later."""
+def test_an_unusable_camera_ca_file_stops_the_verb_at_once(empty, tmp_path, monkeypatch,
+                                                            content, verb):
+    """defaults.tls_ca_file is read when record or serve starts (relative to the config
+    file), so a typo is one clear error, not every rtsps:// camera failing on its own
+    later."""
     import yaml
 
     run, _ = empty
@@ -77,8 +81,9 @@ def test_an_unusable_camera_ca_file_stops_record_at_once(empty, tmp_path, monkey
     if content is not None:
         (tmp_path / "cameras-ca.pem").write_text(content)
     monkeypatch.setenv("CAMERAHUB_CONFIG", str(config))
+    monkeypatch.setenv("CAMERAHUB_SECRET_KEY", SECRET)  # serve asks for it first
     assert run("deploy", "apply", "-f", str(config))[0] == 0
-    code, err = run("record", "--duration", "1")
+    code, err = run(*verb)
     assert code == 2
     assert f"the cameras' CA file {tmp_path / 'cameras-ca.pem'} cannot be used" in err
     assert "Traceback" not in err
