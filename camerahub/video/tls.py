@@ -144,8 +144,11 @@ class Tunnel:
         self.thread.start()
 
     def close(self) -> None:
-        """End the tunnel now (FFmpeg's side sees the connection close)."""
+        """End the tunnel now (FFmpeg's side sees the connection close). Shut down first:
+        on Linux closing alone wakes neither a thread blocked in accept nor a selector."""
         for sock in (self.listener, self.upstream):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 sock.close()
 

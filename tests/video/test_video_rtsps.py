@@ -216,6 +216,16 @@ def test_the_tunnel_serves_this_process_only(sim, pki):
     assert not tunnel.thread.is_alive()  # FFmpeg closed its side: the tunnel ended
 
 
+def test_a_tunnel_nobody_used_ends_when_closed_not_at_its_timeout(sim, pki):
+    """FFmpeg failing before it connects (open_input closes the tunnel) must not leave the
+    tunnel's thread waiting for the whole open timeout, nor its camera connection open."""
+    tunnel = Tunnel(url_of(sim), 60, str(pki["ca"]))
+    tunnel.close()
+    tunnel.thread.join(10)
+    assert not tunnel.thread.is_alive()
+    assert tunnel.upstream.fileno() == -1
+
+
 # Where camerahub calls av.open, and what on: none of these is a camera's URL. A camera is
 # opened through video.source.open_input only, the door that never lets FFmpeg speak TLS.
 AV_OPEN_ELSEWHERE = {
