@@ -91,6 +91,7 @@ class StreamSource:
         self._garbage_ts = self.ts_base
         self._lose_count = 0  # RTP packets counted by the lose_packets fault
         self.skips: deque[dict] = deque(maxlen=SENT_LOG)  # frames skipped when far behind
+        self.withheld = 0  # frames the stall fault kept back (a hole in the stream's time)
 
     def frame_now(self) -> int:
         """The frame number due at this instant."""
@@ -148,6 +149,8 @@ class StreamSource:
                 if time.monotonic() >= next_sr:
                     self._send_sr(frame_no)
                     next_sr = time.monotonic() + SR_INTERVAL
+            else:
+                self.withheld += 1
             frame_no += 1
 
     def _send_frame(self, frame_no: int) -> None:
@@ -223,7 +226,8 @@ class StreamSource:
     def sent_log(self) -> dict:
         """JSON view of what was sent when (wall clock, seconds since the epoch)."""
         return {"keyframes": list(self.keyframes_sent),
-                "sessions": list(self.sessions_started), "skips": list(self.skips)}
+                "sessions": list(self.sessions_started), "skips": list(self.skips),
+                "withheld": self.withheld}
 
     def _send_sr(self, frame_no: int) -> None:
         """RTCP sender report on each session's RTCP channel (none while sending noise)."""

@@ -23,6 +23,14 @@ KEY_FLAGS = 0x02000000  # sample_depends_on = 2 (an I picture)
 DELTA_FLAGS = 0x01010000  # sample_depends_on = 1, sample_is_non_sync_sample
 TRUN_FLAGS = 0x000001 | 0x000100 | 0x000200 | 0x000400 | 0x000800  # offset, dur, size, flags, cto
 DEFAULT_FPS = 15
+# A fragment leaves before the next frame arrives, so its duration is the latest interval
+# between frames. An interval longer than HOLE_S, and than HOLE_FRAMES of the stream's
+# nominal frames, is a hole (frames lost, a camera that paused), not a frame's duration:
+# given to the frame after it, it would claim video up to a time no frame has reached, and
+# a player that keeps near the newest buffered time would jump there and show nothing
+# until real frames caught up. Such a frame keeps the interval before the hole.
+HOLE_S = 1.0
+HOLE_FRAMES = 4
 
 
 class _Sink:
@@ -94,16 +102,18 @@ class FrameFragments:
         self.timescale, self.track = _timescale_and_track(init)
         self.ratio = Fraction(time_base) * self.timescale
         self.default = round(self.timescale / (fps or DEFAULT_FPS))
+        # below one frame a second a "nominal" rate says nothing of the holes in a stream
+        nominal = self.timescale / max(fps or DEFAULT_FPS, 1.0)
+        self.hole = round(max(self.timescale * HOLE_S, HOLE_FRAMES * nominal))
         self.seq = 0
         self.last_dts: int | None = None
 
     def fragment(self, data: bytes, dts: int, pts: int, key: bool, received: float) -> Fragment:
         """The fragment of one packet (dts/pts relative to the stream's first keyframe)."""
         d, p = round(dts * self.ratio), round(pts * self.ratio)
-        duration = self.default if self.last_dts is None or d <= self.last_dts \
-            else d - self.last_dts
-        if self.last_dts is not None and d > self.last_dts:
-            self.default = duration  # the next frame's guess: the latest interval
+        if self.last_dts is not None and 0 < d - self.last_dts <= self.hole:
+            self.default = d - self.last_dts  # the latest interval, unless it was a hole
+        duration = self.default
         self.last_dts = d
         self.seq += 1
         sample = annexb_to_avcc(data)

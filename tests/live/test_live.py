@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import cv2
 import httpx
 import numpy as np
@@ -22,6 +24,7 @@ from tests.support.wait import wait_until
 
 CAM, SIM = "hq-1f-koseki-01", "hq-001"
 OTHER, OTHER_SIM = "hq-1f-koseki-03", "hq-003"
+GAPPY, GAPPY_SIM = "hq-1f-koseki-02", "hq-002"  # the hole test's own camera
 UNSEEN = "hq-2f-kazei-a-01"  # the tax division's room: not tokatsu-koseki's area
 TIMEOUT = httpx.Timeout(60, connect=10)
 
@@ -123,6 +126,53 @@ def test_a_new_viewer_gets_init_and_the_latest_keyframe_fragment_at_once(sim, hu
     finally:
         hub.unsubscribe(first)
     idle(sim, hub, SIM, CAM)
+
+
+def _trun_duration(fragment) -> int:
+    """The one sample's duration in a fragment's trun (version, flags, count, offset, then
+    the duration)."""
+    at = fragment.data.find(b"trun")
+    assert at > 0, "a fragment without trun"
+    return struct.unpack_from(">I", fragment.data, at + 16)[0]
+
+
+def test_a_hole_in_the_stream_claims_no_time_past_the_next_frame(sim, hub):
+    """A camera that sends nothing for a while, then goes on (frames lost, a pause): no
+    fragment's time may run past the next frame's. The frame after a hole was given the
+    hole as its duration, so the buffered video ended seconds ahead of every frame, and the
+    live wall, which keeps near the newest buffered time, jumped there and showed nothing
+    until real frames caught up with it."""
+    def withheld() -> int:
+        return max(profile["withheld"] for profile in sim.sent(GAPPY_SIM).values())
+
+    viewer = hub.subscribe(GAPPY)
+    try:
+        assert isinstance(viewer.get(60), bytes)
+        fragments = [viewer.get(60) for _ in range(5)]
+        before = withheld()
+        sim.set_faults(GAPPY_SIM, stall=True)
+        try:  # about 3 s of the camera's own time with nothing sent
+            wait_until(lambda: withheld() >= before + 45, 60, "frames held back by the stall")
+        finally:
+            sim.set_faults(GAPPY_SIM, stall=False)
+        hole_at = None
+        while hole_at is None or len(fragments) < hole_at + 5:
+            fragment = viewer.get(60)
+            assert fragment is not None, "the stream went on after the hole"
+            fragments.append(fragment)
+            if hole_at is None and len(fragments) < 400:
+                steps = [b.decode_time - a.decode_time for a, b in zip(fragments, fragments[1:])]
+                normal = sorted(steps)[len(steps) // 2]
+                if steps[-1] > 10 * normal:
+                    hole_at = len(fragments) - 1
+            assert len(fragments) < 400, "no hole seen in 400 fragments"
+    finally:
+        hub.unsubscribe(viewer)
+    for this, after in zip(fragments, fragments[1:]):
+        assert this.decode_time + _trun_duration(this) <= after.decode_time, (
+            f"a fragment at {this.decode_time} lasts {_trun_duration(this)}, past the next "
+            f"frame at {after.decode_time}")
+    idle(sim, hub, GAPPY_SIM, GAPPY)
 
 
 @pytest.mark.parametrize(("user", "camera", "status"), [
