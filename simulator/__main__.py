@@ -52,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
                    help="speak RTSP over TLS (rtsps://) with this certificate chain; it "
                         "should name every camera's address (needs --tls-key)")
     p.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's key")
+    p.add_argument("--onvif-https", action="store_true",
+                   help="serve ONVIF over HTTPS too, with the same certificate (needs "
+                        "--tls-cert)")
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -74,10 +77,13 @@ def build(args: argparse.Namespace) -> SimulatorCore:
         interface_address(args.interface)  # an unknown interface is an input error (exit 2)
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ValueError("give both --tls-cert and --tls-key, or neither")
+    if args.onvif_https and args.tls_cert is None:
+        raise ValueError("--onvif-https needs --tls-cert and --tls-key")
     options = Options(http_port=args.port, rtsp_port=args.rtsp_port,
                       control=parse_control(args.control_port), interface=args.interface,
                       cache_dir=args.cache_dir or default_cache_dir(), workers=args.workers,
-                      rtsp_tls=(args.tls_cert, args.tls_key) if args.tls_cert else None)
+                      rtsp_tls=(args.tls_cert, args.tls_key) if args.tls_cert else None,
+                      onvif_https=args.onvif_https)
     try:
         options.rtsp_server_context()
     except OSError as exc:  # ssl.SSLError too: an unreadable certificate is an input error

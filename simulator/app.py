@@ -74,7 +74,7 @@ class Simulator:
                  config: str | Path | None = None, cache_dir: str | Path | None = None,
                  main_size: str | None = None, bitrate: str | int | None = None,
                  workers: int | None = None, tls_cert: str | Path | None = None,
-                 tls_key: str | Path | None = None) -> None:
+                 tls_key: str | Path | None = None, onvif_https: bool = False) -> None:
         layout = Layout(cameras=cameras, hq=hq, hq_base=hq_base, facility_base=facility_base,
                         username=username, password=password,
                         main=main_profile(main_size, bitrate))
@@ -86,7 +86,7 @@ class Simulator:
         rtsp_tls = (Path(tls_cert), Path(tls_key)) if tls_cert and tls_key else None
         self.options = Options(http_port=port, rtsp_port=rtsp_port, control=control,
                                interface=interface, cache_dir=cache, workers=workers,
-                               rtsp_tls=rtsp_tls)
+                               rtsp_tls=rtsp_tls, onvif_https=onvif_https)
         self.core = SimulatorCore(self.cameras, self.options)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -174,7 +174,8 @@ class Simulator:
     def device_url(self, target: str) -> str:
         """The ONVIF device service XAddr."""
         cam = self.camera(target)
-        return f"http://{cam.address}:{self.options.http_port}/onvif/device_service"
+        return (f"{self.options.http_scheme}://{cam.address}:{self.options.http_port}"
+                "/onvif/device_service")
 
     @property
     def control_url(self) -> str | None:

@@ -48,6 +48,21 @@ class Options:
     # (certificate chain, key) PEM files: every RTSP port speaks TLS (rtsps://) with them,
     # and GetStreamUri says rtsps://; the certificate should name every camera's address
     rtsp_tls: tuple[Path, Path] | None = None
+    # ONVIF over HTTPS too, with the same certificate (it needs rtsp_tls); XAddrs, the
+    # snapshot URI and WS-Discovery then say https://
+    onvif_https: bool = False
+
+    def __post_init__(self) -> None:
+        if self.onvif_https and self.rtsp_tls is None:
+            raise ValueError("ONVIF over HTTPS needs a certificate and key (the TLS ones)")
+
+    def http_server_context(self) -> ssl.SSLContext | None:
+        """The ONVIF ports' TLS context, or None for plain HTTP."""
+        return self.rtsp_server_context() if self.onvif_https else None
+
+    @property
+    def http_scheme(self) -> str:
+        return "https" if self.onvif_https else "http"
 
     def rtsp_server_context(self) -> ssl.SSLContext | None:
         """The RTSP ports' TLS context, or None for plain RTSP."""
@@ -154,15 +169,17 @@ class SimulatorCore:
         started = time.monotonic()
         loops = await load_loops(self.cameras, self.options.cache_dir, self.options.workers)
         epoch = time.monotonic()
-        ports = Ports(self.options.http_port, self.options.rtsp_port, self.options.rtsp_scheme)
-        tls = self.options.rtsp_server_context()
+        ports = Ports(self.options.http_port, self.options.rtsp_port, self.options.rtsp_scheme,
+                      self.options.http_scheme)
+        tls, https = self.options.rtsp_server_context(), self.options.http_server_context()
         for cam in self.cameras:
-            self.nodes[cam.camera_id] = self._node(cam, ports, loops, epoch, tls)
+            self.nodes[cam.camera_id] = self._node(cam, ports, loops, epoch, tls, https)
         for node in self.nodes.values():
             if not node.state.faults.offline:
                 await node.http.start()
                 await node.rtsp.start()
-        self.discovery = DiscoveryResponder(self.cameras, ports.http, self.options.interface)
+        self.discovery = DiscoveryResponder(self.cameras, ports.http, self.options.interface,
+                                            ports.http_scheme)
         await self.discovery.start()
         if self.options.control is not None:
             host, port = self.options.control
@@ -174,7 +191,8 @@ class SimulatorCore:
         self.start_seconds = time.monotonic() - started
 
     def _node(self, cam: CameraState, ports: Ports, loops: dict, epoch: float,
-              tls: ssl.SSLContext | None = None) -> CameraNode:
+              tls: ssl.SSLContext | None = None,
+              https: ssl.SSLContext | None = None) -> CameraNode:
         """Build one camera's servers (not yet listening)."""
         onvif = OnvifService(cam, ports, lambda token, c=cam: self.encoder_changed(c, token))
         sources = {}
@@ -185,7 +203,7 @@ class SimulatorCore:
             sources[token] = StreamSource(cam, packetized,
                                           epoch - gop_phase(cam.camera_id) * spec.gop / spec.fps)
         http = HttpServer(cam.address, ports.http, lambda req, o=onvif: self._http(o, req),
-                          cam.camera_id)
+                          cam.camera_id, https)
         return CameraNode(cam, onvif, http, RtspCameraServer(cam, ports.rtsp, sources, tls))
 
     async def stop(self) -> None:
@@ -398,7 +416,8 @@ class SimulatorCore:
         head = (f"POST /onvif/device_service HTTP/1.1\r\nHost: {cam.address}\r\n"
                 f"Content-Type: {SOAP_TYPE}\r\nContent-Length: {len(body)}\r\n"
                 "Connection: close\r\n\r\n").encode()
-        reply = await _exchange(cam.address, self.options.http_port, head + body)
+        reply = await _exchange(cam.address, self.options.http_port, head + body,
+                                self.options.onvif_https)
         if not reply.startswith(b"HTTP/1.1 200"):
             raise SimulatorError(f"{cam.camera_id}: ONVIF self-check failed: {reply[:80]!r}")
         reply = await _exchange(cam.address, self.options.rtsp_port,

@@ -60,7 +60,8 @@ def _envelope(action: str, to: str, body: str, relates_to: str | None = None,
             f"</s:Header><s:Body>{body}</s:Body></s:Envelope>").encode()
 
 
-def _endpoint_xml(camera: CameraState, http_port: int, full: bool = True) -> str:
+def _endpoint_xml(camera: CameraState, http_port: int, full: bool = True,
+                  scheme: str = "http") -> str:
     """EndpointReference, Types, Scopes, XAddrs and MetadataVersion of a camera."""
     epr = (f"<wsa:EndpointReference><wsa:Address>{camera.endpoint_reference}</wsa:Address>"
            "</wsa:EndpointReference>")
@@ -69,21 +70,26 @@ def _endpoint_xml(camera: CameraState, http_port: int, full: bool = True) -> str
     scopes = " ".join(escape(s) for s in camera.scopes())
     return (f"{epr}<wsd:Types>dn:NetworkVideoTransmitter tds:Device</wsd:Types>"
             f"<wsd:Scopes>{scopes}</wsd:Scopes>"
-            f"<wsd:XAddrs>http://{camera.address}:{http_port}/onvif/device_service</wsd:XAddrs>"
+            f"<wsd:XAddrs>{scheme}://{camera.address}:{http_port}/onvif/device_service"
+            "</wsd:XAddrs>"
             f"<wsd:MetadataVersion>{camera.metadata_version}</wsd:MetadataVersion>")
 
 
-def probe_matches(camera: CameraState, http_port: int, relates_to: str) -> bytes:
+def probe_matches(camera: CameraState, http_port: int, relates_to: str,
+                  scheme: str = "http") -> bytes:
     """The ProbeMatches answer of one camera."""
-    body = (f"<wsd:ProbeMatches><wsd:ProbeMatch>{_endpoint_xml(camera, http_port)}"
+    endpoint = _endpoint_xml(camera, http_port, scheme=scheme)
+    body = (f"<wsd:ProbeMatches><wsd:ProbeMatch>{endpoint}"
             "</wsd:ProbeMatch></wsd:ProbeMatches>")
     return _envelope("ProbeMatches", ANONYMOUS, body, relates_to)
 
 
-def hello_or_bye(camera: CameraState, http_port: int, action: str, number: int) -> bytes:
+def hello_or_bye(camera: CameraState, http_port: int, action: str, number: int,
+                 scheme: str = "http") -> bytes:
     """A Hello or Bye announcement."""
     seq = f'<wsd:AppSequence InstanceId="{int(camera.boot_time)}" MessageNumber="{number}"/>'
-    body = f"<wsd:{action}>{_endpoint_xml(camera, http_port, action == 'Hello')}</wsd:{action}>"
+    endpoint = _endpoint_xml(camera, http_port, action == "Hello", scheme)
+    body = f"<wsd:{action}>{endpoint}</wsd:{action}>"
     return _envelope(action, DISCOVERY_URN, body, app_seq=seq)
 
 
@@ -162,9 +168,9 @@ class DiscoveryResponder:
     """Answers Probes for every camera; multicast only when an interface is given."""
 
     def __init__(self, cameras: Iterable[CameraState], http_port: int,
-                 interface: str | None) -> None:
+                 interface: str | None, scheme: str = "http") -> None:
         self.cameras = list(cameras)
-        self.http_port = http_port
+        self.http_port, self.scheme = http_port, scheme  # XAddrs: scheme://address:port/...
         self.interface = interface
         self.iface_addr = interface_address(interface) if interface else None
         self._unicast: dict[str, asyncio.DatagramTransport] = {}
@@ -229,7 +235,8 @@ class DiscoveryResponder:
         if self._multicast is None or transport is None:
             return
         self._message_number += 1
-        transport.sendto(hello_or_bye(camera, self.http_port, action, self._message_number),
+        transport.sendto(hello_or_bye(camera, self.http_port, action, self._message_number,
+                                        self.scheme),
                          (GROUP, PORT))
 
     def _on_unicast(self, camera: CameraState, data: bytes, addr: tuple) -> None:
@@ -252,4 +259,4 @@ class DiscoveryResponder:
         transport = self._unicast.get(camera.address)
         if transport is None or camera.faults.offline or not probe.matches(camera):
             return
-        transport.sendto(probe_matches(camera, self.http_port, probe.message_id), addr)
+        transport.sendto(probe_matches(camera, self.http_port, probe.message_id, self.scheme), addr)

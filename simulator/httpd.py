@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -152,8 +153,10 @@ async def cancel_all(tasks: set[asyncio.Task]) -> None:
 class HttpServer:
     """Serves one handler on one address; can stop listening and drop its connections."""
 
-    def __init__(self, host: str, port: int, handler: Handler, name: str = "http") -> None:
+    def __init__(self, host: str, port: int, handler: Handler, name: str = "http",
+                 tls: ssl.SSLContext | None = None) -> None:
         self.host, self.port, self.handler, self.name = host, port, handler, name
+        self.tls = tls  # HTTPS with this context; plain HTTP when None
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -162,7 +165,8 @@ class HttpServer:
         """Start listening (idempotent)."""
         if self._server is None:
             self._server = await asyncio.start_server(
-                self._serve, self.host, self.port, limit=MAX_HEADER, reuse_address=True)
+                self._serve, self.host, self.port, limit=MAX_HEADER, reuse_address=True,
+                ssl=self.tls)
 
     @property
     def bound_port(self) -> int | None:

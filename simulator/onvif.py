@@ -30,6 +30,7 @@ class Ports:
     http: int
     rtsp: int
     rtsp_scheme: str = "rtsp"  # "rtsps" when the RTSP port speaks TLS
+    http_scheme: str = "http"  # "https" when ONVIF is served over TLS
 
 
 class OnvifService:
@@ -82,7 +83,7 @@ class OnvifService:
 
     @property
     def _http_base(self) -> str:
-        return f"http://{self.camera.address}:{self.ports.http}"
+        return f"{self.ports.http_scheme}://{self.camera.address}:{self.ports.http}"
 
     def _profile(self, request: etree._Element) -> ProfileSpec:
         """The profile named by the request's ProfileToken, or a ter:NoProfile fault."""

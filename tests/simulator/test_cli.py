@@ -53,7 +53,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("args", [
     ["--fault", "hq-001"], ["--fault", "nobody:offline"], ["--hq-base", "10.1.2.3"],
     ["--cameras", "0"], ["--control-port", "192.168.1.1:9000"], ["--bitrate", "fast"],
-    ["--interface", "no-such-if0"], ["--tls-cert", "cert.pem"],
+    ["--interface", "no-such-if0"], ["--tls-cert", "cert.pem"], ["--onvif-https"],
     ["--tls-cert", "/no/such/cert.pem", "--tls-key", "/no/such/key.pem"],
 ])
 def test_invalid_input_exits_2(args):
