@@ -124,22 +124,22 @@ def build_services(config: Config, runtime: Runtime, tuning: Tuning | None = Non
     tuning = tuning or Tuning()
     engine, sessions = open_database(runtime.database_url)
     store = open_store(config, runtime)
+    ca_file = runtime.camera_ca_file(config)  # cameras' TLS: rtsps:// and ONVIF over HTTPS
     jobs = BackgroundJobs(config, sessions, store, AuditAnchoring(
-        sessions, anchor_sinks(config, runtime, store), config.audit.anchor_interval_s)
-    ) if background else None
+        sessions, anchor_sinks(config, runtime, store), config.audit.anchor_interval_s),
+        ca_file) if background else None
     anchoring = jobs.anchoring if jobs is not None else None
     spec = store_spec(config, runtime)
     alarms = Alarms(config, sessions, runtime.data_dir,
                     spec.file_root if spec.backend == "file" else None,
                     audit_broken=(lambda: anchoring.broken) if anchoring is not None else None)
-    cameras = CameraAccess(config, on_refusal=refusal_events(sessions))
+    cameras = CameraAccess(config, on_refusal=refusal_events(sessions), ca_file=ca_file)
     return Services(
         config=config, runtime=runtime, engine=engine, sessions=sessions, store=store,
         policy=PolicyStore(sessions, config.access, tuning.policy_check_interval_s),
         passwords=Passwords(tuning.password_hashing),
         incidents=IncidentService(config, sessions, Notifier(config.incidents), store),
-        live=build_live_hub(config, sessions, tuning.live, cameras,
-                            runtime.camera_ca_file(config)),
+        live=build_live_hub(config, sessions, tuning.live, cameras, ca_file),
         footage=FootageReader(store), cameras=cameras, jobs=jobs, alarms=alarms)
 
 

@@ -51,9 +51,9 @@ class UntrustedStreamUri(StreamUnavailable):
     """The camera named a stream URI we must not open (another host, another scheme)."""
 
 
-def device_service_url(address: str, port: int) -> str:
-    """The ONVIF device service URL at an address and HTTP port."""
-    return f"http://{address}:{port}/onvif/device_service"
+def device_service_url(address: str, port: int, https: bool = False) -> str:
+    """The ONVIF device service URL at an address and port, over HTTP or HTTPS."""
+    return f"{'https' if https else 'http'}://{address}:{port}/onvif/device_service"
 
 
 def insert_login(url: str, login: Login) -> str:
@@ -73,11 +73,13 @@ class CameraAccess:
     """
 
     def __init__(self, cfg: Config, client: OnvifClient | None = None,
-                 on_refusal: RefusalHook | None = None):
+                 on_refusal: RefusalHook | None = None, ca_file: str | None = None):
         self.cfg = cfg
         self.on_refusal = on_refusal
         self._own_client = client is None
-        self.client = client or OnvifClient()
+        # ca_file: defaults.tls_ca_file resolved (Runtime.camera_ca_file), for the client
+        # made here; a client passed in was made with it
+        self.client = client or OnvifClient(ca_file=ca_file)
         self._logins: dict[str, Login] = {}
         self._streams: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
@@ -120,7 +122,8 @@ class CameraAccess:
     def device_url(self, camera_id: str) -> str:
         """The ONVIF device service URL of the camera."""
         cam = self._camera(camera_id)
-        return device_service_url(cam.address, self.cfg.camera_port(cam))
+        return device_service_url(cam.address, self.cfg.camera_port(cam),
+                                  self.cfg.camera_onvif_https(cam))
 
     def stream_url(self, camera_id: str, profile: str, *, with_login: bool = True) -> str:
         """The RTSP URL of the camera's profile, by default with its login inserted.

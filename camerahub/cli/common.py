@@ -86,21 +86,15 @@ class Context:
         from camerahub.composition import build_services
 
         self._require_database()
-        self._check_camera_ca_file()
+        self.camera_ca_file()
         return build_services(self.config, self.runtime, background=background)
 
-    def _check_camera_ca_file(self) -> None:
-        """A CA file for rtsps:// cameras that cannot be read stops the verb at once, rather
-        than every such camera failing on its own later."""
-        from camerahub.video.errors import StreamOpenError
-        from camerahub.video.tls import client_context
-
-        ca_file = self.runtime.camera_ca_file(self.config)
-        if ca_file is not None:
-            try:
-                client_context(ca_file)
-            except StreamOpenError as exc:
-                raise CliError(str(exc).removeprefix("invalid: "), EXIT_INVALID) from None
+    def camera_ca_file(self) -> str | None:
+        """defaults.tls_ca_file resolved, once checked usable; None when unset (or no
+        config)."""
+        if self.config is None:
+            return None
+        return checked_ca_file(self.runtime.camera_ca_file(self.config))
 
     def _require_database(self) -> None:
         """Only verbs that manage the inventory create a database; the others say where
@@ -127,6 +121,20 @@ class Context:
         where = "CAMERAHUB_DATA_DIR" if os.environ.get("CAMERAHUB_DATA_DIR") else (
             f"{self.path}" if self.config is not None else "the default var/")
         return f"the data directory ({where})"
+
+
+def checked_ca_file(ca_file: str | None) -> str | None:
+    """A CA file for cameras' TLS (rtsps://, ONVIF over HTTPS) that cannot be read stops the
+    verb at once (exit 2), rather than every such camera failing on its own later."""
+    from camerahub.video.errors import StreamOpenError
+    from camerahub.video.tls import client_context
+
+    if ca_file is not None:
+        try:
+            client_context(ca_file)
+        except StreamOpenError as exc:
+            raise CliError(str(exc).removeprefix("invalid: "), EXIT_INVALID) from None
+    return ca_file
 
 
 def audited_change(ctx: Context, action: str, detail: dict, change: Callable[[Any], object],

@@ -16,6 +16,7 @@ from .common import (
     CliError,
     Context,
     add_config_arg,
+    checked_ca_file,
     print_json,
     read_text,
 )
@@ -23,7 +24,7 @@ from .common import (
 if TYPE_CHECKING:
     from camerahub.config import Config
     from camerahub.deploy import Change, Plan
-    from camerahub.deploy.devices import DeviceOutcome, DeviceRun
+    from camerahub.deploy.devices import DeviceOutcome, DeviceRollout, DeviceRun
 
 SYMBOL = {"add": "+", "change": "~", "remove": "-", "keep": "!"}
 
@@ -63,11 +64,17 @@ def run_plan(args: argparse.Namespace) -> int:
     from camerahub.deploy.inventory import config_changed
 
     cfg = load_config(args.file)
+    rollout = _rollout(args, cfg)
     ctx = _context(args)
-    with ctx.sessions() as session:
-        plan = plan_changes(session, cfg, prune=args.prune)
-        plan.settings_changed = config_changed(session, read_text(args.file))
-    devices = _devices(args, cfg, apply=False)
+    try:
+        with ctx.sessions() as session:
+            plan = plan_changes(session, cfg, prune=args.prune)
+            plan.settings_changed = config_changed(session, read_text(args.file))
+    except BaseException:
+        if rollout is not None:
+            rollout.close()
+        raise
+    devices = _devices(args, rollout, apply=False)
     _report(args, plan, applied=False, devices=devices, cfg=cfg)
     return _exit_code(devices)
 
@@ -82,15 +89,21 @@ def run_apply(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.file)
     text = read_text(args.file)
+    rollout = _rollout(args, cfg)
     ctx = _context(args)
-    with inventory_write(ctx.sessions) as session:
-        plan = plan_changes(session, cfg, prune=args.prune)
-        plan.settings_changed = config_changed(session, text)
-        deployment = apply_plan(session, plan, text, str(args.file.resolve()))
-        if deployment is not None:
-            _audit(session, plan, deployment.config_sha256, str(args.file))
+    try:
+        with inventory_write(ctx.sessions) as session:
+            plan = plan_changes(session, cfg, prune=args.prune)
+            plan.settings_changed = config_changed(session, text)
+            deployment = apply_plan(session, plan, text, str(args.file.resolve()))
+            if deployment is not None:
+                _audit(session, plan, deployment.config_sha256, str(args.file))
+    except BaseException:
+        if rollout is not None:
+            rollout.close()
+        raise
     # Devices after the inventory transaction: they cannot be part of it (no rollback).
-    devices = _devices(args, cfg, apply=True)
+    devices = _devices(args, rollout, apply=True)
     if devices is not None:
         with ctx.sessions() as session:
             record_verified(session, devices)
@@ -100,23 +113,42 @@ def run_apply(args: argparse.Namespace) -> int:
     return _exit_code(devices)
 
 
-def _devices(args: argparse.Namespace, cfg: Config, apply: bool) -> DeviceRun | None:
+def _rollout(args: argparse.Namespace, cfg: Config) -> DeviceRollout | None:
     """The device part, else None: on by default when the file has desired device settings.
 
-    --no-devices skips it (an inventory-only deploy never touches a camera).
+    --no-devices skips it (an inventory-only deploy never touches a camera). Its inputs (the
+    flags, --only, the cameras' CA file) are checked here, before the inventory is changed,
+    so a bad one changes nothing.
     """
-    from camerahub.deploy.devices import DeviceRollout, DeviceSelectionError
+    from camerahub.config import camera_ca_file
+    from camerahub.deploy.devices import DeviceRollout, DeviceSelectionError, select_cameras
 
     wanted = cfg.manages_devices() if args.devices is None else args.devices
     if not wanted:
         return None
     if args.device_workers < 1 or args.device_timeout <= 0:
         raise CliError("--device-workers and --device-timeout must be positive", EXIT_INVALID)
-    rollout = DeviceRollout(cfg, workers=args.device_workers, timeout=args.device_timeout)
     try:
-        return rollout.run(apply, args.only.split(",") if args.only else None)
+        select_cameras(cfg, _only(args))
     except DeviceSelectionError as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
+    # defaults.tls_ca_file is relative to the file being deployed
+    ca_file = checked_ca_file(camera_ca_file(cfg, args.file))
+    return DeviceRollout(cfg, workers=args.device_workers, timeout=args.device_timeout,
+                         ca_file=ca_file)
+
+
+def _only(args: argparse.Namespace) -> list[str] | None:
+    return args.only.split(",") if args.only else None
+
+
+def _devices(args: argparse.Namespace, rollout: DeviceRollout | None, apply: bool
+             ) -> DeviceRun | None:
+    """Plan or apply the device settings with a rollout from _rollout (closed here)."""
+    if rollout is None:
+        return None
+    try:
+        return rollout.run(apply, _only(args))
     finally:
         rollout.close()
 

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     except ProbeError as exc:
         raise CliError(str(exc), EXIT_INVALID) from None
     service = DiscoveryService(cfg, _sessions(ctx, ad_hoc), probe_timeout=args.timeout,
-                               device_timeout=args.device_timeout)
+                               device_timeout=args.device_timeout, ca_file=ctx.camera_ca_file())
     try:
         result = _discover(service, plan, _progress_bar() if sys.stderr.isatty() else None)
     finally:

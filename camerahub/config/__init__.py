@@ -9,6 +9,7 @@ _EXPORTS = {
     "ConfigError": ".loader", "ConfigIssue": ".loader", "load_config": ".loader",
     "parse_config": ".loader", "Config": ".model", "Department": ".org", "Division": ".org",
     "Org": ".org", "Room": ".org", "Runtime": ".runtime", "resolve_runtime": ".runtime",
+    "camera_ca_file": ".runtime",
     "SecretMissing": ".secrets", "SecretRef": ".secrets", "Site": ".sites", "User": ".users",
 }
 __all__ = sorted(_EXPORTS)

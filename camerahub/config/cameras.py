@@ -107,7 +107,11 @@ class Camera(Strict):
     site: Id
     room: Id
     address: Host
-    port: int | None = Field(default=None, ge=1, le=65535, description="ONVIF HTTP port")
+    port: int | None = Field(default=None, ge=1, le=65535,
+                             description="ONVIF port (HTTP, or HTTPS with onvif_https)")
+    onvif_https: bool | None = Field(
+        default=None, description="ONVIF over HTTPS, the certificate checked as for "
+                                  "rtsps://; the defaults' when unset")
     credential: Id | None = None
     profile: str | None = Field(default=None, description="ONVIF profile token for live view")
     serial: str | None = Field(default=None, max_length=128, description="Expected serial")
@@ -126,15 +130,18 @@ class CameraDefaults(Strict):
     """Values a camera takes when it does not name its own."""
 
     port: int = Field(default=80, ge=1, le=65535)
+    onvif_https: bool = Field(
+        default=False, description="ONVIF over HTTPS (then `port` is the HTTPS port, often "
+                                   "443); the certificate is checked as for rtsps://")
     credential: Id | None = None
     profile: str = "main"
     record_profile: str = "main"
     tls_ca_file: Path | None = Field(
         default=None,
-        description="PEM file of the CAs (or the cameras' own self-signed certificates) an "
-                    "rtsps:// camera's certificate must come from, relative to this file; "
-                    "the system's CAs when unset. Certificates are always checked, host "
-                    "name included")
+        description="PEM file of the CAs (or the cameras' own self-signed certificates) a "
+                    "camera's certificate must come from (rtsps:// streams and ONVIF over "
+                    "HTTPS), relative to this file; the system's CAs when unset. "
+                    "Certificates are always checked, host name included")
 
 
 class Terminal(Strict):

@@ -98,6 +98,10 @@ class Config(Strict):
         """The camera's ONVIF port, falling back to the defaults."""
         return cam.port or self.defaults.port
 
+    def camera_onvif_https(self, cam: Camera) -> bool:
+        """Whether the camera's ONVIF is spoken over HTTPS, falling back to the defaults."""
+        return self.defaults.onvif_https if cam.onvif_https is None else cam.onvif_https
+
     def camera_credential(self, cam: Camera) -> Credential | None:
         """The credential a camera uses, falling back to the defaults."""
         cred_id = cam.credential or self.defaults.credential

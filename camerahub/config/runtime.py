@@ -23,10 +23,15 @@ class Runtime:
 
     def camera_ca_file(self, cfg: Config) -> str | None:
         """defaults.tls_ca_file (relative to the config file's folder), or None."""
-        path = cfg.defaults.tls_ca_file
-        if path is None:
-            return None
-        return str(path if path.is_absolute() else self.config_path.parent / path)
+        return camera_ca_file(cfg, self.config_path)
+
+
+def camera_ca_file(cfg: Config, config_path: Path) -> str | None:
+    """defaults.tls_ca_file of a config read from config_path (relative to its folder)."""
+    path = cfg.defaults.tls_ca_file
+    if path is None:
+        return None
+    return str(path if path.is_absolute() else config_path.parent / path)
 
 
 def config_path(explicit: str | None) -> Path:

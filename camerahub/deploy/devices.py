@@ -224,12 +224,14 @@ class DeviceRollout:
     """Reads, plans and (optionally) applies device settings with bounded concurrency."""
 
     def __init__(self, cfg: Config, client: OnvifClient | None = None,
-                 workers: int = DEFAULT_WORKERS, timeout: float = DEFAULT_TIMEOUT_S):
+                 workers: int = DEFAULT_WORKERS, timeout: float = DEFAULT_TIMEOUT_S,
+                 ca_file: str | None = None):
         self.cfg = cfg
         self.workers = workers
         self.timeout = timeout
         self._own_client = client is None
-        self.client = client or OnvifClient(timeout=timeout, max_workers=workers)
+        self.client = client or OnvifClient(timeout=timeout, max_workers=workers,
+                                            ca_file=ca_file)
         self.access = CameraAccess(cfg, self.client)
 
     def run(self, apply: bool, only: Iterable[str] | None = None) -> DeviceRun:

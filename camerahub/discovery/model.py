@@ -21,6 +21,8 @@ SEVERITY = {
     "partial": "low",
     "drift": "medium",  # device settings changed by hand, away from the deployment file
     "untrusted_uri": "high",  # a stream/snapshot URI on another host or scheme: not used
+    # ONVIF over HTTPS and the certificate failed: another device may answer at its address
+    "untrusted_certificate": "high",
 }
 CLOCK_SKEW_LIMIT_S = 2.0
 
@@ -57,6 +59,7 @@ class KnownCamera:
     endpoint: str | None = None  # last trusted EndpointReference
     serial: str | None = None  # last trusted serial number
     status: str = "unknown"
+    https: bool = False  # ONVIF over HTTPS (the configuration's onvif_https)
 
 
 @dataclass

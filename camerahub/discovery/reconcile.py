@@ -90,13 +90,15 @@ def _status(s: Sighting) -> str:
 
 # Interrogation errors that are findings of their own kind (any other kind: "unreachable").
 _ERROR_FINDINGS = ("unauthorized", "unreachable", "not_onvif", "malformed")
+_FINDING_OF_ERROR = {"untrusted": "untrusted_certificate"}  # error kind -> finding kind
 
 
 def _device_findings(s: Sighting) -> list[Finding]:
     """Findings from the interrogation itself: credentials, reachability, clock, gaps."""
     out: list[Finding] = []
     if s.error is not None:
-        kind = s.error.kind if s.error.kind in _ERROR_FINDINGS else "unreachable"
+        kind = _FINDING_OF_ERROR.get(s.error.kind) or (
+            s.error.kind if s.error.kind in _ERROR_FINDINGS else "unreachable")
         out.append(Finding(kind, s.error.reason, {"address": s.address}))
     rep = s.report
     if rep is None:

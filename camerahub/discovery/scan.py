@@ -84,9 +84,15 @@ class Scan:
                 return
             self._endpoints.add(match.endpoint)
         site = group.site or self.plan.site_of(match.address)
-        port = _port_of(match.xaddr)
-        sighting = Sighting(match.address, port, match.xaddr, site, match.endpoint, probed=True)
-        self._interrogate(sighting, self.by_address.get(match.address))
+        known = self.by_address.get(match.address)
+        xaddr = match.xaddr
+        if known is not None and known.https:
+            # a camera configured for HTTPS is asked at its configured https:// URL, never
+            # at an http:// one a probe answer offers (its login would go unprotected)
+            xaddr = device_service_url(known.address, known.port, True)
+        sighting = Sighting(match.address, _port_of(xaddr), xaddr, site, match.endpoint,
+                            probed=True)
+        self._interrogate(sighting, known)
 
     def _direct_attempts(self) -> None:
         """Configured cameras in scope that no probe found: ask ONVIF directly (manual mode,
@@ -97,7 +103,7 @@ class Scan:
             if self.stop.is_set():
                 return
             if cam.address not in answered and self.plan.in_scope(cam):
-                xaddr = device_service_url(cam.address, cam.port)
+                xaddr = device_service_url(cam.address, cam.port, cam.https)
                 self._interrogate(Sighting(cam.address, cam.port, xaddr, cam.site), cam)
 
     def _interrogate(self, sighting: Sighting, known: KnownCamera | None) -> None:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,14 +53,16 @@ class DiscoveryService:
 
     def __init__(self, config: Config, sessions: sessionmaker[Session], *,
                  client: OnvifClient | None = None, probe_timeout: float = 2.0,
-                 device_timeout: float = 5.0, workers: int = 16, check_drift: bool = True):
+                 device_timeout: float = 5.0, workers: int = 16, check_drift: bool = True,
+                 ca_file: str | None = None):
         self.config = config
         self.sessions = sessions
         self.probe_timeout = probe_timeout
         self.check_drift = check_drift
         self.workers = workers
         self._own_client = client is None
-        self.client = client or OnvifClient(timeout=device_timeout, max_workers=workers)
+        self.client = client or OnvifClient(timeout=device_timeout, max_workers=workers,
+                                            ca_file=ca_file)
         # Ad hoc runs have no file, hence no credentials: devices are tried without a login.
         self.access = CameraAccess(config, self.client) if config is not None else None
         self._unusable: set[str | None] = set()  # credentials already warned about
@@ -83,7 +85,7 @@ class DiscoveryService:
         with self._run_lock:
             started = time.monotonic()
             with self.sessions() as session:
-                known = load_known(session)
+                known = self._with_schemes(load_known(session))
             scan = Scan(plan, known, self.client, self.login_for, on_progress, self._stop)
             results = reconcile(scan.run(), known, plan)
             self._check_uris(results)
@@ -95,6 +97,13 @@ class DiscoveryService:
             log.info("discovery: %d devices in %.2f s %s", len(results), run.seconds,
                      run.counts())
             return run
+
+    def _with_schemes(self, known: list[KnownCamera]) -> list[KnownCamera]:
+        """The inventory's cameras, those configured for ONVIF over HTTPS marked so."""
+        if self.config is None:
+            return known
+        https = {c.id for c in self.config.cameras if self.config.camera_onvif_https(c)}
+        return [replace(k, https=True) if k.id in https else k for k in known]
 
     def login_for(self, cam: KnownCamera | None) -> Login | None:
         """The camera's login, else the defaults' (devices not in the inventory), or None."""

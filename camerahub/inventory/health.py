@@ -25,8 +25,9 @@ HEARTBEAT_STALE_S = 60.0
 # The window over which the current bitrate is measured (the newest segments in it).
 BITRATE_WINDOW = timedelta(minutes=5)
 # Finding kinds ops is shown, most important first (the camera's "last finding").
-FINDING_ORDER = ("replaced", "untrusted_uri", "unauthorized", "missing", "moved", "clock_skew",
-                 "drift", "unreachable", "not_onvif", "malformed", "new", "partial")
+FINDING_ORDER = ("replaced", "untrusted_certificate", "untrusted_uri", "unauthorized", "missing",
+                 "moved", "clock_skew", "drift", "unreachable", "not_onvif", "malformed", "new",
+                 "partial")
 
 
 @dataclass(frozen=True)

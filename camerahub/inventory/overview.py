@@ -27,7 +27,8 @@ from .health import Thresholds, recorders
 
 # Findings ops is asked to look at (discovery's kinds).
 FINDING_KINDS = ("new", "missing", "moved", "replaced", "clock_skew", "unauthorized",
-                 "unreachable", "drift", "untrusted_uri", "not_onvif", "malformed")
+                 "unreachable", "drift", "untrusted_uri", "untrusted_certificate", "not_onvif",
+                 "malformed")
 RATE_WINDOW = timedelta(hours=1)  # the current rate: bytes stored in the last hour
 PROBE_KEY = "_camerahub/health/probe"  # looked up (HEAD) to see that the store answers
 

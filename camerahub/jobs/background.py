@@ -22,8 +22,8 @@ class BackgroundJobs:
     """Starts and stops the periodic jobs of one deployment."""
 
     def __init__(self, cfg: Config, sessions: sessionmaker[Session], store: SegmentStore,
-                 anchoring: AuditAnchoring | None = None):
-        self.discovery = DiscoveryService(cfg, sessions)
+                 anchoring: AuditAnchoring | None = None, ca_file: str | None = None):
+        self.discovery = DiscoveryService(cfg, sessions, ca_file=ca_file)
         self.anchoring = anchoring
         self.sweeper = RetentionSweeper(sessions, store, tz=ZoneInfo(cfg.system.timezone))
         self.interval = cfg.retention.sweep_interval_s

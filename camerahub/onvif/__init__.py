@@ -5,6 +5,7 @@ from .errors import (
     DeviceNotAuthorized,
     DeviceRejected,
     DeviceUnreachable,
+    DeviceUntrusted,
     MalformedAnswer,
     NotOnvifDevice,
     OnvifError,
@@ -28,7 +29,8 @@ from .wsdiscovery import WsDiscoveryProbe, interface_address
 
 __all__ = [
     "MAX_TARGETS", "DeviceInfo", "DeviceNotAuthorized", "DeviceRejected", "DeviceReport",
-    "DeviceSettings", "DeviceUnreachable", "EncoderChange", "EncoderOptions", "EncoderSettings",
+    "DeviceSettings", "DeviceUnreachable", "DeviceUntrusted", "EncoderChange", "EncoderOptions",
+    "EncoderSettings",
     "Login", "MalformedAnswer", "SettingsChange", "MediaProfile", "NotOnvifDevice", "OnvifClient",
     "OnvifError", "ProbeError",
     "ProbeMatch", "TargetError", "WsDiscoveryProbe", "interface_address", "parse_targets",

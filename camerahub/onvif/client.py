@@ -39,6 +39,7 @@ from .errors import (
     DeviceNotAuthorized,
     DeviceRejected,
     DeviceUnreachable,
+    DeviceUntrusted,
     MalformedAnswer,
     NotOnvifDevice,
     OnvifError,
@@ -287,11 +288,14 @@ class OnvifClient:
     _documents_lock = threading.Lock()
 
     def __init__(self, timeout: float = 5.0, max_workers: int = 16,
-                 wsdl_dir: Path | None = None):
+                 wsdl_dir: Path | None = None, ca_file: str | None = None):
         self.timeout = float(timeout)
         self.wsdl_dir = Path(wsdl_dir) if wsdl_dir else default_wsdl_dir()
         self.max_workers = max_workers
         self._session = self._make_session(max_workers)
+        # https:// devices: always verified, host name or address included, against
+        # defaults.tls_ca_file when given, else the system's CAs
+        self._session.verify = ca_file or True
         # Responses come from devices on the network: no DTDs, entities or external refs.
         self._settings = Settings(strict=False, xml_huge_tree=False, forbid_dtd=True,
                                   forbid_entities=True, forbid_external=True)
@@ -408,6 +412,8 @@ class OnvifClient:
         try:
             reply = operation(**kwargs)
             return read(reply) if read is not None else reply
+        except requests.exceptions.SSLError as exc:  # before UNREACHABLE: it is one of them
+            raise DeviceUntrusted(dev.address, f"{name}: {_tls_reason(exc)}") from None
         except UNREACHABLE_ERRORS as exc:
             raise DeviceUnreachable(dev.address, f"{name}: {_brief(exc)}") from None
         except zeep.exceptions.Fault as exc:
@@ -640,6 +646,17 @@ def _brief(exc: BaseException) -> str:
             if needle in text:
                 return short
     return text[:200]
+
+
+def _tls_reason(exc: BaseException) -> str:
+    """Why an HTTPS device was not trusted, in a few words."""
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        detail = text.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0]
+        return f"certificate not trusted ({detail.strip(' ()')})"
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+        return "no TLS on this port (plain HTTP?)"
+    return f"TLS handshake failed ({_brief(exc)})"
 
 
 def _unforeseen(exc: BaseException) -> str:

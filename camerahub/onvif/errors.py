@@ -20,6 +20,14 @@ class DeviceUnreachable(OnvifError):
     kind = "unreachable"
 
 
+class DeviceUntrusted(OnvifError):
+    """ONVIF over HTTPS, and the device could not prove who it is: its certificate is not
+    from a trusted CA or names another host, or it spoke no TLS. Nothing was sent to it,
+    credentials included. Another device may answer at its address: retry slowly."""
+
+    kind = "untrusted"
+
+
 class DeviceNotAuthorized(OnvifError):
     """The device rejected our credentials: fail fast, do not retry with the same ones."""
 

@@ -142,6 +142,8 @@ def failure_cause(exc: BaseException) -> str:
     device = exc.__cause__ if isinstance(exc.__cause__, OnvifError) else None
     if isinstance(exc, CredentialUnavailable) or (device and device.kind == "unauthorized"):
         return "unauthorized"
+    if device is not None and device.kind == "untrusted":
+        return "untrusted_certificate"  # ONVIF over HTTPS, the certificate refused
     if device is not None and device.kind != "unreachable":
         return "camera_bad_answer"  # not ONVIF, malformed answers, a refused setting
     if device is None and isinstance(exc, StreamUnavailable):

@@ -12,8 +12,10 @@ class OnvifStreamResolver:
     """The recorded profile's RTSP URL (login included) of an inventory camera."""
 
     def __init__(self, cfg: Config, client: OnvifClient | None = None, *,
-                 access: CameraAccess | None = None):
-        self.access = access or CameraAccess(cfg, client)
+                 access: CameraAccess | None = None, ca_file: str | None = None):
+        # ca_file: defaults.tls_ca_file resolved, for ONVIF over HTTPS (a client or an
+        # access passed in was made with it)
+        self.access = access or CameraAccess(cfg, client, ca_file=ca_file)
 
     def __call__(self, cam: m.Camera) -> str:
         """The URL to open; raises CameraAccessError kinds."""

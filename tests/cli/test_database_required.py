@@ -63,14 +63,14 @@ def test_a_postgres_url_without_the_schema_is_refused(postgres_url, monkeypatch,
     assert "has no camerahub schema" in err and "CAMERAHUB_DATABASE_URL" in err
 
 
-@pytest.mark.parametrize("verb", [["record", "--duration", "1"], ["serve"]],
-                         ids=["record", "serve"])
+@pytest.mark.parametrize("verb", [["record", "--duration", "1"], ["serve"], ["discover"]],
+                         ids=["record", "serve", "discover"])
 @pytest.mark.parametrize("content", [None, "not a certificate\n"], ids=["absent", "garbage"])
 def test_an_unusable_camera_ca_file_stops_the_verb_at_once(empty, tmp_path, monkeypatch,
                                                             content, verb):
-    """defaults.tls_ca_file is read when record or serve starts (relative to the config
-    file), so a typo is one clear error, not every rtsps:// camera failing on its own
-    later."""
+    """defaults.tls_ca_file is read when record, serve or discover starts (relative to the
+    config file), so a typo is one clear error, not every camera spoken to over TLS
+    (rtsps://, ONVIF over HTTPS) failing on its own later."""
     import yaml
 
     run, _ = empty

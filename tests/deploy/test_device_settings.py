@@ -10,6 +10,7 @@ import subprocess
 
 import av
 import pytest
+import yaml
 from sqlalchemy import select
 
 from camerahub.config import load_config
@@ -144,6 +145,27 @@ def test_unknown_only_camera_is_invalid_input(sim, cli, tmp_path):
     path = small_deployment(sim, tmp_path / "d.yaml", GLOBAL)
     code, _out, err = cli("deploy", "plan", "-f", path, "--devices", "--only", "cam-9")
     assert code == 2 and "cam-9" in err
+
+
+@pytest.mark.parametrize("bad", ["only", "ca_file"])
+def test_a_bad_device_input_leaves_the_inventory_as_it_was(sim, cli, tmp_path, sqlite_url,
+                                                           bad):
+    """--only naming no camera, or a cameras' CA file (ONVIF over HTTPS) that cannot be read:
+    refused before the inventory is touched, not after it was changed (a deploy is whole)."""
+    path = small_deployment(sim, tmp_path / "d.yaml", GLOBAL)
+    assert cli("deploy", "apply", "-f", path, "--no-devices")[0] == 0
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["cameras"][0]["name"] = "改名したカメラ"
+    if bad == "ca_file":
+        data["defaults"]["tls_ca_file"] = "no-such-ca.pem"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    only = ["--only", "cam-9"] if bad == "only" else []
+    code, _out, err = cli("deploy", "apply", "-f", path, "--devices", *only)
+    assert code == 2 and "Traceback" not in err
+    assert ("cam-9" if bad == "only" else "no-such-ca.pem") in err
+    _, sessions = open_database(sqlite_url)
+    with sessions() as s:
+        assert s.get(m.Camera, "cam-1").name == "カメラ1"
 
 
 def test_hand_made_change_shows_up_as_drift(healthy, cli, tmp_path, sqlite_url, monkeypatch):

@@ -115,3 +115,25 @@ def test_manual_site_is_interrogated_without_a_probe(deploy):
     assert run.counts() == {"online": 5}
     assert all(r.camera_id and r.report.info.serial and r.findings == [] for r in run.results)
     assert all(not r.sighting.probed and r.endpoint is None for r in run.results)
+
+
+def test_a_camera_configured_for_https_is_never_asked_over_plain_http(deploy):
+    """A probe answer offers the device's http:// XAddr; a camera the deployment says speaks
+    ONVIF over HTTPS is asked at its own https:// URL all the same, so its login never goes
+    out unprotected. (This simulator speaks plain HTTP, so that camera is not interrogated;
+    the site's other cameras are, at the XAddrs their probe answers gave.)"""
+    site = "sukoyaka-chubu"
+    first = next(c for c in deploy().config.cameras if c.site == site)
+    dep = deploy("https", https={first.id})
+    service = DiscoveryService(dep.config, dep.sessions, probe_timeout=3.0, device_timeout=3)
+    try:
+        run = service.run_once([site])
+    finally:
+        service.close()
+    by_camera = {r.camera_id: r for r in run.results}
+    forced = by_camera[first.id]
+    assert forced.sighting.probed and forced.sighting.xaddr.startswith("https://")
+    assert forced.report is None
+    others = [r for cam, r in by_camera.items() if cam != first.id]
+    assert others and all(r.report is not None for r in others)
+    assert all(r.sighting.xaddr.startswith("http://") for r in others)

@@ -24,8 +24,10 @@ class Deployment:
 
 
 def nakano_text(sim: SimProcess, url: str, drop: set[str] = frozenset(),
-                interval_s: int | None = None, manual: set[str] = frozenset()) -> str:
-    """The example on the simulator's addresses and port, with its own database."""
+                interval_s: int | None = None, manual: set[str] = frozenset(),
+                https: set[str] = frozenset()) -> str:
+    """The example on the simulator's addresses and port, with its own database; the cameras
+    in `https` are said to speak ONVIF over HTTPS."""
     data = nakano_on(sim)
     data["database_url"] = url
     for site in data["sites"]:
@@ -34,4 +36,7 @@ def nakano_text(sim: SimProcess, url: str, drop: set[str] = frozenset(),
         if site["id"] in manual:
             site["discovery"] = {"mode": "manual"}
     data["cameras"] = [c for c in data["cameras"] if c["id"] not in drop]
+    for cam in data["cameras"]:
+        if cam["id"] in https:
+            cam["onvif_https"] = True
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

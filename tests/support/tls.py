@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography import x509
@@ -76,3 +81,48 @@ def issued(folder: Path, hosts: list[str], name: str = "camera") -> tuple[Path, 
                                            serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return ca_path, cert_path, key_path
+
+
+@contextlib.contextmanager
+def tls_server(cert: Path | None, key: Path | None
+               ) -> Iterator[tuple[int, list[bytes], list[str]]]:
+    """A server on 127.0.0.1 that records whatever a client sends: after a TLS handshake
+    with cert and key, or (cert None) the raw bytes of a port that speaks no TLS, closed
+    after the first read. Yields (port, received, handshakes: "done" or the error's name)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    context = None
+    if cert is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+    received: list[bytes] = []
+    handshakes: list[str] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.settimeout(10)
+            try:
+                if context is None:
+                    with conn:
+                        received.append(conn.recv(65536))
+                    continue
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    handshakes.append("done")
+                    while chunk := tls.recv(4096):
+                        received.append(chunk)
+            except (OSError, ssl.SSLError) as exc:
+                handshakes.append(type(exc).__name__)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], received, handshakes
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (close alone does not)
+        listener.close()
+        thread.join(10)
+        assert not thread.is_alive()

@@ -9,9 +9,6 @@ from a CA of the test's own; hostile TLS servers are sockets on 127.0.0.1.
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import ssl
 import subprocess
 import sys
 import threading
@@ -27,7 +24,7 @@ from camerahub.video.rtsp import RtspConnection
 from camerahub.video.source import open_input
 from camerahub.video.tls import Tunnel, client_context
 from simulator.testing import running_simulator, subnet_prefixes
-from tests.support.tls import issued, self_signed
+from tests.support.tls import issued, self_signed, tls_server
 
 SUBNET = 121
 PASSWORD = "admin"  # the simulator's; it must never reach a camera we do not trust
@@ -116,42 +113,6 @@ def test_a_certificate_from_no_trusted_ca_is_refused_before_any_request(sim, pki
         assert PASSWORD not in str(caught.value).replace("admin@", "")
     told = str(unavailable("cam-tls", caught.value))
     assert "certificate is not trusted" in told and "rtsps" not in told
-
-
-@contextlib.contextmanager
-def tls_server(cert: Path, key: Path):
-    """A TLS server on 127.0.0.1 that records whatever a client sends after the handshake."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    received: list[bytes] = []
-    handshakes: list[str] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            conn.settimeout(10)
-            try:
-                with context.wrap_socket(conn, server_side=True) as tls:
-                    handshakes.append("done")
-                    while chunk := tls.recv(4096):
-                        received.append(chunk)
-            except (OSError, ssl.SSLError) as exc:
-                handshakes.append(type(exc).__name__)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], received, handshakes
-    finally:
-        with contextlib.suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (close alone does not)
-        listener.close()
-        thread.join(10)
-        assert not thread.is_alive()
 
 
 def test_a_certificate_for_another_host_is_refused_and_hears_nothing(pki, tmp_path):
