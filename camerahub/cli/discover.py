@@ -145,6 +145,8 @@ def _row(r: DeviceResult) -> list:
 
 def register_snippet(results: list[DeviceResult]) -> str:
     """`cameras:` entries for unconfigured devices, with placeholders ops must fill in."""
+    from urllib.parse import urlsplit
+
     import yaml
 
     entries = []
@@ -158,6 +160,8 @@ def register_snippet(results: list[DeviceResult]) -> str:
                  if rep else f"camera at {r.address}",
                  "site": r.site or "CHANGE-ME-site", "room": "CHANGE-ME-room",
                  "address": r.address, "port": r.port}
+        if r.sighting is not None and urlsplit(r.sighting.xaddr).scheme == "https":
+            entry["onvif_https"] = True  # it answered over HTTPS: keep asking it that way
         if serial:
             entry["serial"] = serial
         entries.append(entry)

@@ -136,3 +136,27 @@ def test_an_untrusted_https_camera_is_a_gap_and_a_finding_and_hears_nothing(
     assert all("certificate not trusted" in e.message for e in found)
     for text in [g.detail for g in gaps] + [e.message for e in events + found]:
         assert ":admin@" not in text and "admin:admin" not in text
+
+
+def test_register_says_onvif_https_for_a_device_found_over_it(cams, pki, tmp_path,
+                                                              monkeypatch, capsys):
+    """`discover --register` writes `onvif_https: true` for a new device whose WS-Discovery
+    answer named an https:// XAddr, so the entry ops paste keeps asking it over HTTPS."""
+    import yaml
+
+    from camerahub.cli import main
+
+    monkeypatch.setenv("CAMERAHUB_CAMERA_PASSWORD", "admin")
+    monkeypatch.delenv("CAMERAHUB_DATABASE_URL", raising=False)
+    ca, _, _ = pki
+    shutil.copy(ca, tmp_path / "cameras-ca.pem")
+    data = _config(cams, tmp_path, "cameras-ca.pem")
+    data["cameras"] = data["cameras"][:1]  # cam-b's device is not in the inventory
+    config = tmp_path / "camerahub.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    new = cams.cameras[1]
+    assert main(["discover", "--register", "--config", str(config),
+                 "--targets", new.address]) == 0
+    entries = yaml.safe_load(capsys.readouterr().out)["cameras"]
+    assert [(e["address"], e["port"], e.get("onvif_https")) for e in entries] == [
+        (new.address, cams.options.http_port, True)]
