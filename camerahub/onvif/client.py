@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import importlib.util
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from requests.adapters import HTTPAdapter
 from zeep import Client, Settings, Transport
 from zeep.wsdl import Document
 from zeep.wsse.username import UsernameToken
+
+from camerahub.tlscontext import camera_tls_context
 
 from . import answers
 from .answers import NAME_SCOPE, BadAnswer
@@ -82,7 +85,25 @@ class UndecodableBody(requests.RequestException):
 class _CappedAdapter(HTTPAdapter):
     """Reads at most MAX_RESPONSE_BYTES of a body, and only until the call's timeout has
     passed in total: a hostile device can neither fill memory nor trickle an answer forever
-    (the socket's read timeout alone restarts with every byte that arrives)."""
+    (the socket's read timeout alone restarts with every byte that arrives).
+
+    https:// devices are verified with the given context alone (camerahub.tlscontext: the
+    system's CAs or the deployment's CA file, as for rtsps://), never with requests' own
+    bundle, which knows neither.
+    """
+
+    def __init__(self, tls: ssl.SSLContext, **kwargs: Any) -> None:
+        self._tls = tls
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._tls
+        super().init_poolmanager(*args, **kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """Always verify, with the context's CAs only (requests would add its bundle's)."""
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = conn.ca_cert_dir = None
 
     def send(self, request, **kwargs):
         """Stream the body and stop past the cap or the deadline; keep-alive is kept for
@@ -292,10 +313,13 @@ class OnvifClient:
         self.timeout = float(timeout)
         self.wsdl_dir = Path(wsdl_dir) if wsdl_dir else default_wsdl_dir()
         self.max_workers = max_workers
-        self._session = self._make_session(max_workers)
         # https:// devices: always verified, host name or address included, against
-        # defaults.tls_ca_file when given, else the system's CAs
-        self._session.verify = ca_file or True
+        # defaults.tls_ca_file when given (read now, once), else the system's CAs
+        try:
+            tls = camera_tls_context(ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"the cameras' CA file {ca_file} cannot be used: {exc}") from None
+        self._session = self._make_session(max_workers, tls)
         # Responses come from devices on the network: no DTDs, entities or external refs.
         self._settings = Settings(strict=False, xml_huge_tree=False, forbid_dtd=True,
                                   forbid_entities=True, forbid_external=True)
@@ -303,14 +327,14 @@ class OnvifClient:
         self._pool_lock = threading.Lock()
 
     @staticmethod
-    def _make_session(max_workers: int) -> requests.Session:
+    def _make_session(max_workers: int, tls: ssl.SSLContext) -> requests.Session:
         """One HTTP session for all devices: keep-alive per device, no proxies from env."""
         session = requests.Session()
         session.trust_env = False  # an http_proxy variable must never reroute camera traffic
         # A redirect is the device sending our SOAP (WS-Security token included, on 307/308)
         # to a host of its choosing: never followed; the answer counts as "not ONVIF".
         session.max_redirects = 0
-        adapter = _CappedAdapter(pool_connections=256, pool_maxsize=max(4, max_workers),
+        adapter = _CappedAdapter(tls, pool_connections=256, pool_maxsize=max(4, max_workers),
                                  max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)

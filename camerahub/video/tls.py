@@ -31,6 +31,7 @@ import threading
 from urllib.parse import urlsplit, urlunsplit
 
 from camerahub.redact import redact
+from camerahub.tlscontext import camera_tls_context
 from camerahub.video.errors import StreamOpenError
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,11 @@ def client_context(ca_file: str | None = None) -> ssl.SSLContext:
     Raises StreamOpenError("invalid") when the CA file cannot be read or holds no
     certificate."""
     try:
-        context = ssl.create_default_context(cafile=ca_file)
+        context = camera_tls_context(ca_file)
     except (OSError, ssl.SSLError) as exc:
         reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
         raise StreamOpenError("invalid", f"the cameras' CA file {ca_file} cannot be used: "
                               f"{reason}") from None
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 
 

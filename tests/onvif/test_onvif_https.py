@@ -72,6 +72,26 @@ def test_a_certificate_from_no_trusted_ca_is_refused_before_any_request(sim):
     assert PASSWORD not in str(caught.value).replace(sim.cameras[0].address, "")
 
 
+def test_without_a_ca_file_the_systems_cas_are_used_as_for_rtsps(sim, pki, monkeypatch):
+    """No tls_ca_file: the system's CAs decide (here OpenSSL's SSL_CERT_FILE stands in for
+    the office CA installed on the host), for ONVIF as for rtsps://, not a bundle of
+    requests' own that knows neither."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki["ca"]))
+    client = OnvifClient(timeout=10)
+    try:
+        report = client.interrogate(sim.device_url(sim.cameras[0].camera_id), ADMIN)
+    finally:
+        client.close()
+    assert [p.token for p in report.profiles] == ["main", "sub"]
+
+
+def test_an_unusable_ca_file_is_refused_when_the_client_is_made(tmp_path):
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    with pytest.raises(ValueError, match="cannot be used"):
+        OnvifClient(ca_file=str(bad))
+
+
 def _bundle(folder: Path, *cas: Path) -> Path:
     path = folder / "bundle.pem"
     path.write_bytes(b"".join(ca.read_bytes() for ca in cas))
