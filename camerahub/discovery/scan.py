@@ -33,8 +33,11 @@ class Scan:
 
     def __init__(self, plan: ScanPlan, known: list[KnownCamera], client: OnvifClient,
                  login_for: LoginFor, on_progress: Progress | None = None,
-                 stop: threading.Event | None = None):
+                 stop: threading.Event | None = None, https_default: bool = False):
         self.plan = plan
+        # the deployment's defaults.onvif_https: a device matched to no camera (another
+        # address, a name, not yet deployed) gets the defaults' login only over https://
+        self.https_default = https_default
         self.client = client
         self.login_for = login_for
         self.on_progress = on_progress
@@ -108,7 +111,11 @@ class Scan:
 
     def _interrogate(self, sighting: Sighting, known: KnownCamera | None) -> None:
         """Submit the interrogation; the callback files the report or the error."""
-        future = self.client.submit(sighting.xaddr, self.login_for(known))
+        login = self.login_for(known)
+        plain = urlsplit(sighting.xaddr).scheme != "https"
+        if plain and (known.https if known is not None else self.https_default):
+            login = None  # never a login over plain HTTP where the deployment says HTTPS
+        future = self.client.submit(sighting.xaddr, login)
         with self._lock:
             self._sightings.append(sighting)
             self._futures.append(future)

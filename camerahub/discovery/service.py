@@ -86,7 +86,9 @@ class DiscoveryService:
             started = time.monotonic()
             with self.sessions() as session:
                 known = self._with_schemes(load_known(session))
-            scan = Scan(plan, known, self.client, self.login_for, on_progress, self._stop)
+            https_default = self.config is not None and self.config.defaults.onvif_https
+            scan = Scan(plan, known, self.client, self.login_for, on_progress, self._stop,
+                        https_default)
             results = reconcile(scan.run(), known, plan)
             self._check_uris(results)
             if self.check_drift and self.config is not None:  # ad hoc runs have no file

@@ -137,3 +137,24 @@ def test_a_camera_configured_for_https_is_never_asked_over_plain_http(deploy):
     others = [r for cam, r in by_camera.items() if cam != first.id]
     assert others and all(r.report is not None for r in others)
     assert all(r.sighting.xaddr.startswith("http://") for r in others)
+
+
+def test_a_device_of_no_camera_gets_no_login_over_http_when_the_deployment_says_https(
+        deploy):
+    """defaults.onvif_https, and a device that answers a probe at an address no camera of
+    the inventory has (a camera readdressed, named by host name, or not yet deployed) with
+    an http:// XAddr: it is asked without the defaults' login, which never goes out over
+    plain HTTP."""
+    site = "sukoyaka-chubu"
+    stranger = next(c for c in deploy().config.cameras if c.site == site)
+    dep = deploy("https-default", drop={stranger.id}, https_default=True)
+    service = DiscoveryService(dep.config, dep.sessions, probe_timeout=3.0, device_timeout=3)
+    try:
+        run = service.run_once([site])
+    finally:
+        service.close()
+    found = next(r for r in run.results if r.address == stranger.address)
+    assert found.camera_id is None and found.sighting.xaddr.startswith("http://")
+    assert found.report is None
+    assert found.sighting.error.kind == "unauthorized"
+    assert "no credential" in found.sighting.error.reason

@@ -25,9 +25,9 @@ class Deployment:
 
 def nakano_text(sim: SimProcess, url: str, drop: set[str] = frozenset(),
                 interval_s: int | None = None, manual: set[str] = frozenset(),
-                https: set[str] = frozenset()) -> str:
+                https: set[str] = frozenset(), https_default: bool = False) -> str:
     """The example on the simulator's addresses and port, with its own database; the cameras
-    in `https` are said to speak ONVIF over HTTPS."""
+    in `https` (every camera, with https_default) are said to speak ONVIF over HTTPS."""
     data = nakano_on(sim)
     data["database_url"] = url
     for site in data["sites"]:
@@ -36,6 +36,8 @@ def nakano_text(sim: SimProcess, url: str, drop: set[str] = frozenset(),
         if site["id"] in manual:
             site["discovery"] = {"mode": "manual"}
     data["cameras"] = [c for c in data["cameras"] if c["id"] not in drop]
+    if https_default:
+        data["defaults"]["onvif_https"] = True
     for cam in data["cameras"]:
         if cam["id"] in https:
             cam["onvif_https"] = True
