@@ -128,7 +128,8 @@ class Demo:
         """One discovery round over every site's configured targets."""
         from camerahub.discovery import DiscoveryService
 
-        service = DiscoveryService(self.cfg, self.sessions)
+        service = DiscoveryService(self.cfg, self.sessions,
+                                   ca_file=self.runtime.camera_ca_file(self.cfg))
         run = service.run_once()
         service.close()
         counts = ", ".join(f"{n} {k}" for k, n in sorted(run.counts().items()))

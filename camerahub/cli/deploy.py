@@ -64,8 +64,8 @@ def run_plan(args: argparse.Namespace) -> int:
     from camerahub.deploy.inventory import config_changed
 
     cfg = load_config(args.file)
-    rollout = _rollout(args, cfg)
     ctx = _context(args)
+    rollout = _rollout(args, cfg)
     try:
         with ctx.sessions() as session:
             plan = plan_changes(session, cfg, prune=args.prune)
@@ -89,8 +89,8 @@ def run_apply(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.file)
     text = read_text(args.file)
-    rollout = _rollout(args, cfg)
     ctx = _context(args)
+    rollout = _rollout(args, cfg)
     try:
         with inventory_write(ctx.sessions) as session:
             plan = plan_changes(session, cfg, prune=args.prune)

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         service.close()
     _check_probes(result, ad_hoc)
-    _print(args, result)
+    _print(args, result, cfg is not None and cfg.defaults.onvif_https)
     return 0
 
 
@@ -120,13 +120,13 @@ def _progress_bar():
     return show
 
 
-def _print(args: argparse.Namespace, result: DiscoveryRun) -> None:
+def _print(args: argparse.Namespace, result: DiscoveryRun, https_default: bool) -> None:
     """JSON, a YAML snippet, or a table with a summary line on stderr."""
     if args.json:
         print_json([r.as_json() for r in result.results])
         return
     if args.register:
-        sys.stdout.write(register_snippet(result.results))
+        sys.stdout.write(register_snippet(result.results, https_default))
         return
     print(text_table(COLUMNS, [_row(r) for r in result.results]))
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts().items()))
@@ -143,8 +143,9 @@ def _row(r: DeviceResult) -> list:
             ",".join(f.kind for f in r.findings)]
 
 
-def register_snippet(results: list[DeviceResult]) -> str:
-    """`cameras:` entries for unconfigured devices, with placeholders ops must fill in."""
+def register_snippet(results: list[DeviceResult], https_default: bool = False) -> str:
+    """`cameras:` entries for unconfigured devices, with placeholders ops must fill in; each
+    says onvif_https where it differs from the deployment's default (https_default)."""
     from urllib.parse import urlsplit
 
     import yaml
@@ -160,8 +161,9 @@ def register_snippet(results: list[DeviceResult]) -> str:
                  if rep else f"camera at {r.address}",
                  "site": r.site or "CHANGE-ME-site", "room": "CHANGE-ME-room",
                  "address": r.address, "port": r.port}
-        if r.sighting is not None and urlsplit(r.sighting.xaddr).scheme == "https":
-            entry["onvif_https"] = True  # it answered over HTTPS: keep asking it that way
+        https = r.sighting is not None and urlsplit(r.sighting.xaddr).scheme == "https"
+        if https != https_default:
+            entry["onvif_https"] = https  # keep asking it the way it answered
         if serial:
             entry["serial"] = serial
         entries.append(entry)

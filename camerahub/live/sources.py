@@ -32,7 +32,10 @@ class LiveSources:
             return self.access.stream_url(camera_id, profile)
         except CameraAccessError as exc:
             log.warning("live: camera %s: %s", camera_id, exc)
-            raise LiveUnavailable(f"camera {camera_id}: the camera is unreachable") from exc
+            why = ("the camera's certificate is not trusted"  # ONVIF over HTTPS refused
+                   if getattr(exc.__cause__, "kind", None) == "untrusted"
+                   else "the camera is unreachable")
+            raise LiveUnavailable(f"camera {camera_id}: {why}") from exc
 
     def forget(self, camera_id: str) -> None:
         """Ask the camera again next time (its stream failed)."""

@@ -138,10 +138,12 @@ def test_an_untrusted_https_camera_is_a_gap_and_a_finding_and_hears_nothing(
         assert ":admin@" not in text and "admin:admin" not in text
 
 
+@pytest.mark.parametrize("default", [False, True], ids=["http-default", "https-default"])
 def test_register_says_onvif_https_for_a_device_found_over_it(cams, pki, tmp_path,
-                                                              monkeypatch, capsys):
+                                                              monkeypatch, capsys, default):
     """`discover --register` writes `onvif_https: true` for a new device whose WS-Discovery
-    answer named an https:// XAddr, so the entry ops paste keeps asking it over HTTPS."""
+    answer named an https:// XAddr, unless the defaults already say so: the entry ops paste
+    keeps asking it over HTTPS."""
     import yaml
 
     from camerahub.cli import main
@@ -152,6 +154,7 @@ def test_register_says_onvif_https_for_a_device_found_over_it(cams, pki, tmp_pat
     shutil.copy(ca, tmp_path / "cameras-ca.pem")
     data = _config(cams, tmp_path, "cameras-ca.pem")
     data["cameras"] = data["cameras"][:1]  # cam-b's device is not in the inventory
+    data["defaults"]["onvif_https"] = default
     config = tmp_path / "camerahub.yaml"
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     new = cams.cameras[1]
@@ -159,4 +162,4 @@ def test_register_says_onvif_https_for_a_device_found_over_it(cams, pki, tmp_pat
                  "--targets", new.address]) == 0
     entries = yaml.safe_load(capsys.readouterr().out)["cameras"]
     assert [(e["address"], e["port"], e.get("onvif_https")) for e in entries] == [
-        (new.address, cams.options.http_port, True)]
+        (new.address, cams.options.http_port, None if default else True)]
