@@ -98,18 +98,24 @@ def _bundle(folder: Path, *cas: Path) -> Path:
     return path
 
 
-def test_a_certificate_for_another_host_is_refused_and_hears_nothing(pki, tmp_path):
-    """A trusted CA, the wrong name: the certificate names 127.0.0.2, the URL 127.0.0.1."""
-    ca, cert, key = issued(tmp_path, ["127.0.0.2"])
-    client = OnvifClient(timeout=10, ca_file=str(_bundle(tmp_path, pki["ca"], ca)))
+def _refused_by(ca_file: Path, cert: Path | None, key: Path | None):
+    """Interrogate a server on 127.0.0.1 (TLS with cert and key, or none at all), expecting a
+    refusal: (the refusal, what the server received, its handshakes)."""
+    client = OnvifClient(timeout=10, ca_file=str(ca_file))
     try:
         with tls_server(cert, key) as (port, received, handshakes), \
                 pytest.raises(DeviceUntrusted) as caught:
             client.interrogate(f"https://127.0.0.1:{port}/onvif/device_service", ADMIN)
     finally:
         client.close()
-    assert "certificate not trusted" in str(caught.value)
-    assert "127.0.0.1" in str(caught.value)
+    return caught.value, received, handshakes
+
+
+def test_a_certificate_for_another_host_is_refused_and_hears_nothing(pki, tmp_path):
+    """A trusted CA, the wrong name: the certificate names 127.0.0.2, the URL 127.0.0.1."""
+    ca, cert, key = issued(tmp_path, ["127.0.0.2"])
+    refusal, received, handshakes = _refused_by(_bundle(tmp_path, pki["ca"], ca), cert, key)
+    assert "certificate not trusted" in str(refusal) and "127.0.0.1" in str(refusal)
     assert received == [], "a device that did not prove who it is heard a request"
     assert "done" not in handshakes
 
@@ -117,14 +123,8 @@ def test_a_certificate_for_another_host_is_refused_and_hears_nothing(pki, tmp_pa
 def test_a_port_that_speaks_no_tls_gets_no_request(pki):
     """An https:// device whose port answers in the clear (or not at all): only our
     ClientHello went out, and the error says the TLS handshake failed."""
-    client = OnvifClient(timeout=10, ca_file=str(pki["ca"]))
-    try:
-        with tls_server(None, None) as (port, received, _), \
-                pytest.raises(DeviceUntrusted) as caught:
-            client.interrogate(f"https://127.0.0.1:{port}/onvif/device_service", ADMIN)
-    finally:
-        client.close()
-    assert "TLS handshake failed" in str(caught.value)
+    refusal, received, _ = _refused_by(pki["ca"], None, None)
+    assert "TLS handshake failed" in str(refusal)
     sent = b"".join(received)
     assert sent[:1] == b"\x16", "a TLS handshake record, nothing else"
     assert b"POST" not in sent and b"Envelope" not in sent and b"admin" not in sent

@@ -15,25 +15,19 @@ from sqlalchemy import func, select
 
 from camerahub.composition import open_store
 from camerahub.db import models as m
-from camerahub.recorder import Recorder, RecorderOptions
+from camerahub.recorder import Recorder
 from camerahub.recorder.streams import OnvifStreamResolver
-from camerahub.storage import RetryPolicy
-from camerahub.video.segmenter import Backoff
-from simulator.testing import running_simulator, subnet_prefixes
-from tests.support.recorder import deployment
-from tests.support.tls import issued
+from simulator.testing import running_simulator
+from tests.support.recorder import FAST, deployment
+from tests.support.tls import simulator_pki
 from tests.support.wait import wait_for
 
 SUBNET = 123
-FAST = RecorderOptions(segment_seconds=2, read_timeout_s=4, upload_workers=2,
-                       backoff=Backoff(initial_s=0.5, max_s=2), retry=RetryPolicy(max_s=2),
-                       supervise_s=1.0, auth_retry_s=1.0)
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    hq, facility = subnet_prefixes(SUBNET)
-    return issued(tmp_path_factory.mktemp("pki"), [f"{hq}1", f"{facility}1"])
+    return simulator_pki(tmp_path_factory.mktemp("pki"), SUBNET)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from camerahub.recorder import RecorderOptions
+from camerahub.storage import RetryPolicy
+from camerahub.video.segmenter import Backoff
+
+# Short segments, quick reconnects and retries, and a refused camera retried every second:
+# what the TLS recorder tests wait on
+FAST = RecorderOptions(segment_seconds=2, read_timeout_s=4, upload_workers=2,
+                       backoff=Backoff(initial_s=0.5, max_s=2), retry=RetryPolicy(max_s=2),
+                       supervise_s=1.0, auth_retry_s=1.0)
+
 
 def deployment(sim, storage: dict, tmp_path, **recorder) -> dict:
     """A config for the simulator's cameras, with the given storage section."""

@@ -126,3 +126,11 @@ def tls_server(cert: Path | None, key: Path | None
         listener.close()
         thread.join(10)
         assert not thread.is_alive()
+
+
+def simulator_pki(folder: Path, subnet: int) -> tuple[Path, Path, Path]:
+    """(ca.pem, cert, key) for a two-camera simulator on 127.W.SUBNET.1 / 127.W.SUBNET+1.1."""
+    from simulator.testing import subnet_prefixes
+
+    hq, facility = subnet_prefixes(subnet)
+    return issued(folder, [f"{hq}1", f"{facility}1"])
