@@ -21,7 +21,7 @@ from camerahub.discovery import DiscoveryService
 from camerahub.recorder import Recorder
 from camerahub.recorder.streams import OnvifStreamResolver
 from simulator.testing import running_simulator
-from tests.support.recorder import FAST, deployment
+from tests.support.recorder import FAST, deployment, refused_twice, sessions_started
 from tests.support.tls import simulator_pki
 from tests.support.wait import wait_for
 
@@ -98,17 +98,7 @@ def test_https_cameras_are_recorded_and_discovered_with_the_deployments_ca(
 
 def test_an_untrusted_https_camera_is_a_gap_and_a_finding_and_hears_nothing(
         cams, make_env, tmp_path):
-    def refused_twice(sessions) -> bool:  # each camera's first refusal and a slow retry's
-        with sessions() as s:
-            events = s.scalars(select(m.Event).where(
-                m.Event.kind == "recorder.untrusted_certificate")).all()
-        return all(sum(e.camera_id == cam for e in events) >= 2 for cam in ("cam-a", "cam-b"))
-
-    def started() -> int:
-        return sum(len(log["sessions"]) for cam in cams.cameras
-                   for log in cams.sent(cam.camera_id).values())
-
-    before = started()
+    before = sessions_started(cams)
     data = _config(cams, tmp_path, None)
     sessions = _record(make_env, data, refused_twice)
     with sessions() as s:
@@ -117,7 +107,7 @@ def test_an_untrusted_https_camera_is_a_gap_and_a_finding_and_hears_nothing(
     assert gaps and all(g.cause == "untrusted_certificate" for g in gaps)
     assert {e.severity for e in events if e.kind == "recorder.untrusted_certificate"} == {"high"}
     assert _segments(sessions, "cam-a") == 0
-    assert started() == before  # no stream URI was learned: no RTSP request was ever sent
+    assert sessions_started(cams) == before  # no stream URI learned: no RTSP request sent
 
     states, sessions = _discover(make_env, data, runtime_ca=False)
     assert {st.status for st in states.values()} == {"error"}

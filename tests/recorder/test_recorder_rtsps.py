@@ -18,7 +18,7 @@ from camerahub.db import models as m
 from camerahub.recorder import Recorder
 from camerahub.recorder.streams import OnvifStreamResolver
 from simulator.testing import running_simulator
-from tests.support.recorder import FAST, deployment
+from tests.support.recorder import FAST, deployment, refused_twice, sessions_started
 from tests.support.tls import simulator_pki
 from tests.support.wait import wait_for
 
@@ -71,17 +71,7 @@ def test_rtsps_cameras_are_recorded_with_the_deployments_ca(cams, pki, make_env,
 
 def test_an_untrusted_camera_is_a_gap_with_its_cause_and_gets_no_credentials(
         cams, make_env, tmp_path):
-    def refused_twice(sessions) -> bool:  # each camera's first refusal and a slow retry's
-        with sessions() as s:
-            events = s.scalars(select(m.Event).where(
-                m.Event.kind == "recorder.untrusted_certificate")).all()
-        return all(sum(e.camera_id == cam for e in events) >= 2 for cam in ("cam-a", "cam-b"))
-
-    def started() -> int:
-        return sum(len(log["sessions"]) for cam in cams.cameras
-                   for log in cams.sent(cam.camera_id).values())
-
-    before = started()
+    before = sessions_started(cams)
     _, sessions = _run(make_env, cams, tmp_path, None, refused_twice)
     with sessions() as s:
         gaps = s.scalars(select(m.Gap).where(m.Gap.camera_id == "cam-a")).all()
@@ -92,4 +82,4 @@ def test_an_untrusted_camera_is_a_gap_with_its_cause_and_gets_no_credentials(
     for text in [g.detail for g in gaps] + [e.message for e in events]:
         assert ":admin@" not in text and "admin:admin" not in text
     assert _segments(sessions, "cam-a") == 0
-    assert started() == before  # no session was asked for: no RTSP request was ever sent
+    assert sessions_started(cams) == before  # no session asked for: no RTSP request sent

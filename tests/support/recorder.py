@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from camerahub.db import models as m
 from camerahub.recorder import RecorderOptions
 from camerahub.storage import RetryPolicy
 from camerahub.video.segmenter import Backoff
@@ -46,3 +49,18 @@ def fleet(sim, storage: dict, tmp_path, **recorder) -> dict:
         for n, cam in enumerate(sim.cameras, start=1)]
     assert {r["id"] for r in rooms} == {"room-a", "room-b"}
     return data
+
+
+def refused_twice(sessions, cameras: tuple[str, ...] = ("cam-a", "cam-b")) -> bool:
+    """Each camera's certificate refused at least twice: its first refusal and a slow
+    retry's (`recorder.untrusted_certificate` events)."""
+    with sessions() as s:
+        events = s.scalars(select(m.Event).where(
+            m.Event.kind == "recorder.untrusted_certificate")).all()
+    return all(sum(e.camera_id == cam for e in events) >= 2 for cam in cameras)
+
+
+def sessions_started(sim) -> int:
+    """RTSP sessions the simulator has started streaming to, over all its cameras."""
+    return sum(len(log["sessions"]) for cam in sim.cameras
+               for log in sim.sent(cam.camera_id).values())
