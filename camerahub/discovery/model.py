@@ -25,6 +25,9 @@ SEVERITY = {
     "untrusted_certificate": "high",
 }
 CLOCK_SKEW_LIMIT_S = 2.0
+# What a round says of a device (CameraState.status; the ops console's "online" column).
+# untrusted: ONVIF over HTTPS and its certificate refused
+STATUSES = ("online", "offline", "unauthorized", "untrusted", "error")
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class DeviceResult:
     port: int | None
     site: str | None
     camera_id: str | None
-    status: str  # online, offline, unauthorized, error
+    status: str  # one of STATUSES
     sighting: Sighting | None = None
     findings: list[Finding] = field(default_factory=list)
     replaced: bool = False

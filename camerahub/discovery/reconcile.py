@@ -80,12 +80,13 @@ def _identity_changed(cam: KnownCamera, s: Sighting) -> bool:
 
 
 def _status(s: Sighting) -> str:
-    """online, unauthorized, offline or error."""
+    """One of model.STATUSES."""
     if s.report is not None:
         return "online"
     if s.error is None:
         return "online"
-    return {"unauthorized": "unauthorized", "unreachable": "offline"}.get(s.error.kind, "error")
+    return {"unauthorized": "unauthorized", "unreachable": "offline",
+            "untrusted": "untrusted"}.get(s.error.kind, "error")
 
 
 # Interrogation errors that are findings of their own kind (any other kind: "unreachable").

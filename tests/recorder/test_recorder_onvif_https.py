@@ -110,7 +110,7 @@ def test_an_untrusted_https_camera_is_a_gap_and_a_finding_and_hears_nothing(
     assert sessions_started(cams) == before  # no stream URI learned: no RTSP request sent
 
     states, sessions = _discover(make_env, data, runtime_ca=False)
-    assert {st.status for st in states.values()} == {"error"}
+    assert {st.status for st in states.values()} == {"untrusted"}
     with sessions() as s:
         found = s.scalars(select(m.Event).where(
             m.Event.kind == "discovery.untrusted_certificate")).all()

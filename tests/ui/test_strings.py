@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from camerahub.db.segments import GAP_CAUSES
+from camerahub.discovery import SEVERITY, STATUSES
 
 JS = Path(__file__).resolve().parents[2] / "camerahub" / "api" / "static" / "js"
 
@@ -27,6 +28,14 @@ def _keys(lang: str) -> set[str]:
 def test_every_gap_cause_has_a_label(lang):
     missing = {c for c in GAP_CAUSES if f"cause_{c}" not in _keys(lang)}
     assert not missing, f"{lang}: no label for gap causes {sorted(missing)}"
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_every_discovery_status_and_finding_has_a_label(lang):
+    keys = _keys(lang)
+    missing = ({f"online_{s}" for s in (*STATUSES, "unknown")}
+               | {f"finding_{k}" for k in SEVERITY}) - keys
+    assert not missing, f"{lang}: no label for {sorted(missing)}"
 
 
 def test_both_languages_have_the_same_keys():

@@ -50,7 +50,8 @@ export function healthClass(health) {
 /** Badges: online/offline, recording or why not (with since when). */
 export function badges(health) {
   if (!health) return [h('span', {class: 'badge info'}, t('stateUnknown'))];
-  const online = health.online === 'online' ? 'ok' : health.online === 'offline' ? 'bad' : 'info';
+  const online = health.online === 'online' ? 'ok'
+    : ['offline', 'untrusted'].includes(health.online) ? 'bad' : 'info';
   const out = [h('span', {class: `badge hs-${online}`, 'data-online': health.online},
     tv('online', health.online))];
   if (health.recording) {
