@@ -20,9 +20,8 @@ from camerahub.db import models as m
 from camerahub.discovery import DiscoveryService
 from camerahub.recorder import Recorder
 from camerahub.recorder.streams import OnvifStreamResolver
-from simulator.testing import running_simulator
 from tests.support.recorder import FAST, deployment, refused_twice, sessions_started
-from tests.support.tls import simulator_pki
+from tests.support.tls import simulator_pki, tls_simulator
 from tests.support.wait import wait_for
 
 SUBNET = 127
@@ -35,9 +34,7 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cams(pki):
-    _, cert, key = pki
-    with running_simulator(cameras=2, hq=1, subnet=SUBNET, main_size="640x360",
-                           tls_cert=cert, tls_key=key, onvif_https=True) as sim:
+    with tls_simulator(pki, SUBNET, onvif_https=True) as sim:
         yield sim
 
 

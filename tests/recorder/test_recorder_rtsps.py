@@ -17,9 +17,8 @@ from camerahub.composition import open_store
 from camerahub.db import models as m
 from camerahub.recorder import Recorder
 from camerahub.recorder.streams import OnvifStreamResolver
-from simulator.testing import running_simulator
 from tests.support.recorder import FAST, deployment, refused_twice, sessions_started
-from tests.support.tls import simulator_pki
+from tests.support.tls import simulator_pki, tls_simulator
 from tests.support.wait import wait_for
 
 SUBNET = 123
@@ -32,9 +31,7 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cams(pki):
-    _, cert, key = pki
-    with running_simulator(cameras=2, hq=1, subnet=SUBNET, main_size="640x360",
-                           tls_cert=cert, tls_key=key) as sim:
+    with tls_simulator(pki, SUBNET) as sim:
         yield sim
 
 

@@ -134,3 +134,15 @@ def simulator_pki(folder: Path, subnet: int) -> tuple[Path, Path, Path]:
 
     hq, facility = subnet_prefixes(subnet)
     return issued(folder, [f"{hq}1", f"{facility}1"])
+
+
+@contextlib.contextmanager
+def tls_simulator(pki: tuple[Path, Path, Path], subnet: int, **options: object):
+    """Two small cameras (one HQ, one facility) speaking TLS with pki's certificate; options
+    go to the simulator (onvif_https=True for ONVIF over HTTPS too)."""
+    from simulator.testing import running_simulator
+
+    _, cert, key = pki
+    with running_simulator(cameras=2, hq=1, subnet=subnet, main_size="640x360",
+                           tls_cert=cert, tls_key=key, **options) as sim:
+        yield sim
